@@ -1,0 +1,123 @@
+"""Settings: every ``KFSYNC_*`` variable, read once into one frozen, typed object.
+
+Values come from the process environment, then from ``.env`` in the working directory (the
+environment wins). ``Settings.load()`` parses and validates types; ``Settings.require()``
+checks the values a particular command needs, so ``kfsync web`` without a webhook secret fails
+at start with one line naming the variable, not later with a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+ENVIRONMENTS = ("dev", "qa", "prod")
+SANDBOX_MAGENTO_URL = "http://127.0.0.1:8081/rest"
+SANDBOX_KASHFLOW_URL = "http://127.0.0.1:8082/v2"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line naming the variable."""
+
+
+@dataclass(frozen=True)
+class MagentoOAuth:
+    consumer_key: str
+    consumer_secret: str
+    access_token: str
+    access_token_secret: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "dev"
+    database_url: str = "sqlite:///var/kfsync.db"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    magento_base_url: str = SANDBOX_MAGENTO_URL
+    magento_token: str | None = field(default=None, repr=False)
+    magento_oauth: MagentoOAuth | None = field(default=None, repr=False)
+    kashflow_base_url: str = SANDBOX_KASHFLOW_URL
+    kashflow_username: str | None = None
+    kashflow_password: str | None = field(default=None, repr=False)
+    kashflow_memorable_word: str | None = field(default=None, repr=False)
+    kashflow_rate: float = 2.0
+    kashflow_burst: int = 5
+    webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
+    ops_token: str | None = field(default=None, repr=False)
+    flower_basic_auth: str | None = field(default=None, repr=False)
+    sentry_dsn: str | None = field(default=None, repr=False)
+    mapping_file: str | None = None
+    http_timeout_s: float = 30.0
+    max_retries: int = 8
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, env_file: str | None = ".env") -> Settings:
+        """Read settings from ``environ`` (default ``os.environ``) over ``env_file``.
+
+        Raises:
+            ConfigError: a value has the wrong type or is out of range.
+        """
+        merged: dict[str, str] = {}
+        if env_file and Path(env_file).is_file():
+            merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        merged.update(os.environ if environ is None else environ)
+        raw = {k[len("KFSYNC_"):].lower(): v for k, v in merged.items() if k.startswith("KFSYNC_")}
+        return cls._from_raw({k: v.strip() for k, v in raw.items() if v.strip() != ""})
+
+    @classmethod
+    def _from_raw(cls, raw: dict[str, str]) -> Settings:
+        env = raw.get("env", "dev")
+        if env not in ENVIRONMENTS:
+            raise ConfigError(f"KFSYNC_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+        oauth_keys = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+        oauth_vals = [raw.get(f"magento_oauth_{k}") for k in oauth_keys]
+        oauth = None
+        if any(oauth_vals):
+            missing = [k for k, v in zip(oauth_keys, oauth_vals, strict=True) if not v]
+            if missing:
+                names = ", ".join(f"KFSYNC_MAGENTO_OAUTH_{k.upper()}" for k in missing)
+                raise ConfigError(f"Magento OAuth needs all four credentials; missing {names}")
+            oauth = MagentoOAuth(*[str(v) for v in oauth_vals])
+        secrets = tuple(s.strip() for s in raw.get("webhook_secrets", "").split(",") if s.strip())
+        known = {f.name for f in fields(cls)} - {"magento_oauth", "webhook_secrets", "env"}
+        kwargs: dict[str, object] = {k: v for k, v in raw.items() if k in known}
+        for name, kind in (("kashflow_rate", float), ("http_timeout_s", float),
+                           ("kashflow_burst", int), ("max_retries", int)):
+            if name in kwargs:
+                kwargs[name] = _number(name, str(kwargs[name]), kind)
+        for name in ("magento_base_url", "kashflow_base_url"):
+            if name in kwargs:
+                kwargs[name] = str(kwargs[name]).rstrip("/")
+        return cls(env=env, magento_oauth=oauth, webhook_secrets=secrets, **kwargs)  # type: ignore[arg-type]
+
+    def require(self, *names: str, purpose: str) -> None:
+        """Raise ConfigError naming the first of ``names`` that is unset.
+
+        A name ``magento_auth`` means "a bearer token or the four OAuth credentials".
+        """
+        for name in names:
+            if name == "magento_auth":
+                if not (self.magento_token or self.magento_oauth):
+                    raise ConfigError(
+                        f"{purpose} needs KFSYNC_MAGENTO_TOKEN or the four KFSYNC_MAGENTO_OAUTH_* values"
+                    )
+            elif not getattr(self, name):
+                raise ConfigError(f"{purpose} needs KFSYNC_{name.upper()} to be set")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _number(name: str, value: str, kind: type[float] | type[int]) -> float | int:
+    try:
+        number = kind(value)
+    except ValueError:
+        raise ConfigError(f"KFSYNC_{name.upper()} must be a number, got {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"KFSYNC_{name.upper()} must be positive, got {value!r}")
+    return number

@@ -1,0 +1,1 @@
+"""State store: SQLAlchemy models, sessions and Alembic migrations."""
