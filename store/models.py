@@ -29,7 +29,8 @@ class JobState(enum.StrEnum):
     RUNNING = "running"        # a step is executing
     RETRYING = "retrying"      # a transient failure; a retry is scheduled
     DONE = "done"              # every step finished
-    SKIPPED = "skipped"        # nothing to post (pending payment, canceled...), reason recorded
+    WAITING = "waiting"        # not invoiceable yet (pending payment, on hold...): a later event brings it back
+    SKIPPED = "skipped"        # nothing to post (canceled before invoice...), reason recorded
     NEEDS_REVIEW = "needs_review"  # a business rule or rejection stopped it: a human decides
     DEAD = "dead"              # retries exhausted: see dead_letters
 
@@ -81,6 +82,9 @@ class SyncJob(Base):
     invoice_number: Mapped[int | None] = mapped_column(Integer)
     payment_ref: Mapped[str | None] = mapped_column(String(128))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_events.id"))
+    # A step is claimed by one task at a time; an expired lease means its worker died.
+    lease_task: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -128,11 +132,12 @@ class DeadLetter(Base):
     __table_args__ = (Index("ix_dead_open", "resolved_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    job_id: Mapped[int] = mapped_column(ForeignKey("sync_jobs.id", ondelete="CASCADE"))
-    step: Mapped[str] = mapped_column(String(32))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("sync_jobs.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_events.id"))
+    step: Mapped[str] = mapped_column(String(32))  # a job step, or "process_event"
     error_class: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
-    payload_ref: Mapped[str] = mapped_column(String(128))  # e.g. "sync_jobs/17"
+    payload_ref: Mapped[str] = mapped_column(String(128))  # e.g. "sync_jobs/17", "inbound_events/4"
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
     resolution: Mapped[str | None] = mapped_column(String(32))  # requeued, discarded

@@ -1,0 +1,56 @@
+"""Celery settings for kfsync (loaded by ``workers.app``; the broker URL comes from settings).
+
+Reliability choices (DESIGN §4, reference market-and-celery.md §B):
+late acks + reject on worker lost + prefetch 1, so a killed worker's task is redelivered, not
+lost; every task is idempotent, so redelivery is safe. Countdowns stay far below the Redis
+visibility timeout, or a waiting retry would be redelivered and run twice.
+"""
+
+from kombu import Queue
+
+from kfsync.settings import Settings
+
+QUEUES = ("ingest", "orders", "customers", "payments", "refunds", "stock", "maintenance")
+DEAD_LETTER_QUEUE = "dead_letter"  # parked messages only: no worker consumes it
+MAX_COUNTDOWN_S = 600  # the longest retry wait we schedule on the broker
+VISIBILITY_TIMEOUT_S = 3600  # > MAX_COUNTDOWN_S, so a scheduled retry is never redelivered early
+
+broker_url = Settings.load().redis_url
+broker_connection_retry_on_startup = True
+broker_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT_S}
+# Publishing from the web process must fail fast when Redis is down: the event is already
+# committed and the beat relay enqueues it later.
+broker_transport_options |= {"socket_connect_timeout": 1, "socket_timeout": 5}
+task_publish_retry_policy = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
+                             "interval_max": 0.2}
+
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+task_ignore_result = True
+task_store_errors_even_if_ignored = False
+task_serializer = "json"
+accept_content = ["json"]
+
+task_queues = [Queue(name) for name in (*QUEUES, DEAD_LETTER_QUEUE)]
+task_default_queue = "maintenance"
+task_routes = {
+    "kfsync.events.*": {"queue": "ingest"},
+    "kfsync.orders.*": {"queue": "orders"},
+    "kfsync.customers.*": {"queue": "customers"},
+    "kfsync.payments.*": {"queue": "payments"},
+    "kfsync.maintenance.*": {"queue": "maintenance"},
+}
+
+worker_send_task_events = True  # Flower
+task_send_sent_event = True
+worker_hijack_root_logger = False
+worker_max_tasks_per_child = 1000
+worker_soft_shutdown_timeout = 10  # give late-ack tasks time to requeue on SIGTERM
+
+beat_schedule = {
+    "relay-unenqueued-events": {
+        "task": "kfsync.maintenance.relay_events",
+        "schedule": 30.0,
+    },
+}

@@ -1,0 +1,80 @@
+"""``POST /webhooks/magento``: verify, validate, store, enqueue — never call an API here.
+
+The event is committed before the 202, so nothing accepted is lost: if Redis does not take
+the message, the row keeps ``enqueued_at`` empty and the beat relay enqueues it later.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import simplejson
+from flask import Blueprint, Response, jsonify, request
+from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from ingest.app import current_settings
+from ingest.schemas import TOPICS, EnvelopeSchema
+from ingest.signing import SignatureError, verify
+from store.db import session_scope
+from store.models import InboundEvent
+from workers.dispatch import enqueue_event
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__)
+_envelope = EnvelopeSchema()
+SOURCE = "magento"
+
+
+def _error(status: int, errors: dict[str, Any]) -> tuple[Response, int]:
+    return jsonify(status="error", errors=errors), status
+
+
+@bp.post("/webhooks/magento")
+def receive() -> tuple[Response, int]:
+    settings = current_settings()
+    body = request.get_data(cache=False)
+    try:
+        verify(settings.webhook_secrets, request.headers.get("X-Kfsync-Timestamp"),
+               request.headers.get("X-Kfsync-Signature"), body)
+    except SignatureError as exc:
+        return _error(401, {"_signature": [str(exc)]})
+    try:
+        payload = simplejson.loads(body, use_decimal=True)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return _error(400, {"_body": [f"Invalid JSON: {exc}"]})
+    if not isinstance(payload, dict):
+        return _error(400, {"_body": ["Expected a JSON object."]})
+    try:
+        envelope = _envelope.load(payload)
+    except ValidationError as exc:
+        return _error(400, exc.normalized_messages())  # type: ignore[arg-type]
+    if request.headers.get("X-Kfsync-Event-Id") != envelope["id"]:
+        return _error(400, {"id": ["Does not match the X-Kfsync-Event-Id header."]})
+    if envelope["topic"] not in TOPICS:
+        return jsonify(status="ignored", event_id=envelope["id"]), 200
+    return _store_and_enqueue(settings.database_url, envelope, payload)
+
+
+def _store_and_enqueue(url: str, envelope: dict[str, Any], payload: dict[str, Any]
+                       ) -> tuple[Response, int]:
+    resource = envelope["resource"]
+    key = resource.get("sku") if resource["type"] == "product" else resource["entity_id"]
+    try:
+        with session_scope(url) as s:
+            event = InboundEvent(
+                source=SOURCE, event_id=envelope["id"], topic=envelope["topic"],
+                resource_type=resource["type"], resource_key=str(key),
+                increment_id=resource.get("increment_id"), payload=payload,
+            )
+            s.add(event)
+            s.flush()
+            row_id = event.id
+    except IntegrityError:
+        return jsonify(status="duplicate", event_id=envelope["id"]), 200
+    except OperationalError:
+        log.exception("database unavailable; asking the sender to retry")
+        return _error(503, {"_service": ["Database unavailable; retry later."]})
+    enqueue_event(url, row_id)
+    return jsonify(status="accepted", event_id=envelope["id"]), 202

@@ -1,0 +1,3 @@
+from kfsync.cli import main
+
+main()

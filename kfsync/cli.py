@@ -1,0 +1,78 @@
+"""The ``kfsync`` command (DESIGN §6.1). Errors are one line; exit 0 ok, 1 failure, 2 usage."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from kfsync.settings import ConfigError, Settings
+
+ALL_QUEUES = "ingest,orders,customers,payments,refunds,stock,maintenance"
+
+
+class CommandFailed(click.ClickException):
+    exit_code = 1
+
+
+def fail(message: str) -> NoReturn:
+    raise CommandFailed(message)
+
+
+def load_settings(*required: str, purpose: str = "") -> Settings:
+    try:
+        settings = Settings.load()
+        if required:
+            settings.require(*required, purpose=purpose)
+    except ConfigError as exc:
+        fail(str(exc))
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kfsync")
+def cli() -> None:
+    """kfsync keeps a Magento 2 shop and a KashFlow account in step."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one readable line on error, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="kfsync", standalone_mode=False)
+    except click.UsageError as exc:
+        hint = f" (see: kfsync {exc.ctx.command_path.partition(' ')[2]} --help)" if exc.ctx else ""
+        click.echo(f"kfsync: {exc.format_message()}{hint}".replace("  ", " "), err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"kfsync: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("kfsync: aborted", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # the last guard: one line, details only with KFSYNC_DEBUG
+        import os
+
+        if os.environ.get("KFSYNC_DEBUG"):
+            raise
+        click.echo(f"kfsync: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+
+
+def _register() -> None:
+    from kfsync.commands import jobs, ops, services
+
+    for module in (services, jobs, ops):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def echo_json(data: Any) -> None:
+    import simplejson
+
+    click.echo(simplejson.dumps(data, use_decimal=True, indent=2, default=str))

@@ -1,0 +1,117 @@
+"""Store-facing commands: migrate, jobs list|show, replay order."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from kfsync.cli import fail, load_settings
+from store.db import migrate as apply_migrations
+from store.db import session_scope
+from store.models import InboundEvent, JobState, SyncJob
+
+console = Console()
+
+
+@click.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    settings = load_settings()
+    apply_migrations(settings.database_url)
+    click.echo("database is at the latest schema")
+
+
+@click.group()
+def jobs() -> None:
+    """Sync jobs with their state and attempts."""
+
+
+@jobs.command("list")
+@click.option("--state", type=click.Choice([s.value for s in JobState]), help="only this state")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+def jobs_list(state: str | None, limit: int) -> None:
+    """The most recently updated jobs."""
+    settings = load_settings()
+    with session_scope(settings.database_url) as s:
+        query = select(SyncJob).order_by(SyncJob.updated_at.desc(), SyncJob.id.desc()).limit(limit)
+        if state:
+            query = query.where(SyncJob.state == state)
+        rows = list(s.scalars(query))
+    table = Table("id", "order", "state", "step", "customer", "invoice", "reason")
+    for job in rows:
+        table.add_row(str(job.id), job.magento_ref or job.magento_key, job.state, job.step,
+                      job.customer_code or "", str(job.invoice_number or ""), job.reason or "")
+    console.print(table)
+
+
+@jobs.command("show")
+@click.argument("job_id", type=int)
+def jobs_show(job_id: int) -> None:
+    """One job: its state and every attempt."""
+    settings = load_settings()
+    with session_scope(settings.database_url) as s:
+        job = s.get(SyncJob, job_id)
+        if job is None:
+            fail(f"no job {job_id}")
+        attempts = [(a.created_at, a.step, a.outcome, a.http_status, a.duration_ms, a.error)
+                    for a in job.attempts]
+        info: dict[str, Any] = {
+            "job": job.id, "kind": job.kind, "magento order": f"{job.magento_ref} "
+            f"(entity {job.magento_key})", "state": job.state, "step": job.step,
+            "reason": job.reason or "", "customer": job.customer_code or "",
+            "invoice": job.invoice_number or "", "payment": job.payment_ref or "",
+            "created": job.created_at, "updated": job.updated_at,
+        }
+    for key, value in info.items():
+        console.print(f"[bold]{key:>14}[/bold]  {value}")
+    table = Table("when", "step", "outcome", "http", "ms", "error", title="attempts")
+    for when, step, outcome, status, ms, error in attempts:
+        table.add_row(str(when)[:19], step, outcome, str(status or ""), str(ms or ""), error or "")
+    console.print(table)
+
+
+@click.group()
+def replay() -> None:
+    """Resync a document from Magento."""
+
+
+@replay.command("order")
+@click.argument("increment_id")
+def replay_order(increment_id: str) -> None:
+    """Fetch order INCREMENT_ID from Magento again and resync it (never duplicates)."""
+    settings = load_settings("magento_auth", purpose="kfsync replay")
+    from connectors.errors import ConnectorError
+    from connectors.magento import MagentoClient
+    from workers.app import configure
+    from workers.dispatch import enqueue_event
+
+    configure(settings)
+    try:
+        found = MagentoClient.from_settings(settings).search_orders(
+            [[("increment_id", increment_id, "eq")]], page_size=1)
+    except ConnectorError as exc:
+        fail(f"could not look the order up in Magento: {exc}")
+    if not found.get("items"):
+        fail(f"Magento has no order {increment_id}")
+    order = found["items"][0]
+    with session_scope(settings.database_url) as s:
+        event = InboundEvent(
+            source="replay", event_id=str(uuid.uuid4()), topic="order.updated",
+            resource_type="order", resource_key=str(order["entity_id"]),
+            increment_id=increment_id, payload={"replay": increment_id},
+        )
+        s.add(event)
+        s.flush()
+        row_id = event.id
+    sent = enqueue_event(settings.database_url, row_id)
+    click.echo(f"replay of order {increment_id} queued (event {row_id})" if sent else
+               f"replay of order {increment_id} stored (event {row_id}); the broker is down, "
+               "the relay will send it")
+
+
+COMMANDS: list[Any] = [migrate, jobs, replay]

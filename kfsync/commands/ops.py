@@ -1,0 +1,115 @@
+"""Operational commands: status and demo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select, text
+
+from kfsync.cli import load_settings
+from kfsync.settings import Settings
+from store.db import get_engine, session_scope
+from store.models import InboundEvent, SyncJob
+
+console = Console()
+
+
+@click.command()
+def status() -> None:
+    """Health of Redis, database, Magento, KashFlow; queue depths; backlog."""
+    settings = load_settings()
+    checks = {"database": _db(settings), "redis": _redis(settings),
+              "magento": _magento(settings), "kashflow": _kashflow(settings)}
+    table = Table("component", "status")
+    for name, result in checks.items():
+        table.add_row(name, result if result == "ok" else f"[red]{result}[/red]")
+    console.print(table)
+    if checks["redis"] == "ok":
+        _queues(settings)
+    if checks["database"] == "ok":
+        _backlog(settings)
+    if any(v != "ok" for v in checks.values()):
+        raise click.ClickException("some components are not healthy")
+
+
+def _db(settings: Settings) -> str:
+    try:
+        with get_engine(settings.database_url).connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return "ok"
+    except Exception as exc:
+        return f"unreachable ({type(exc).__name__})"
+
+
+def _redis(settings: Settings) -> str:
+    from kfsync.redis_embedded import answers
+
+    return "ok" if answers(settings.redis_url) else f"no answer at {settings.redis_url}"
+
+
+def _magento(settings: Settings) -> str:
+    if not (settings.magento_token or settings.magento_oauth):
+        return "not configured (KFSYNC_MAGENTO_TOKEN)"
+    from connectors.errors import ConnectorError
+    from connectors.magento import MagentoClient
+
+    try:
+        MagentoClient.from_settings(settings).search_orders([], page_size=1)
+        return "ok"
+    except ConnectorError as exc:
+        return str(exc)
+
+
+def _kashflow(settings: Settings) -> str:
+    if not settings.kashflow_username:
+        return "not configured (KFSYNC_KASHFLOW_USERNAME)"
+    from connectors.errors import ConnectorError
+    from connectors.kashflow import KashFlowClient
+
+    try:
+        KashFlowClient.from_settings(settings).bank_accounts()
+        return "ok"
+    except ConnectorError as exc:
+        return str(exc)
+
+
+def _queues(settings: Settings) -> None:
+    import redis
+
+    from celeryconfig import DEAD_LETTER_QUEUE, QUEUES
+
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+    table = Table("queue", "waiting")
+    for name in (*QUEUES, DEAD_LETTER_QUEUE):
+        table.add_row(name, str(client.llen(name)))
+    console.print(table)
+
+
+def _backlog(settings: Settings) -> None:
+    with session_scope(settings.database_url) as s:
+        states = dict(s.execute(select(SyncJob.state, func.count()).group_by(SyncJob.state))
+                      .tuples().all())
+        unsent = s.scalar(select(func.count()).select_from(InboundEvent)
+                          .where(InboundEvent.enqueued_at.is_(None),
+                                 InboundEvent.processed_at.is_(None)))
+    table = Table("jobs by state", "count")
+    for state, count in sorted(states.items()):
+        table.add_row(state, str(count))
+    table.add_row("events not yet enqueued", str(unsent))
+    console.print(table)
+
+
+@click.command()
+@click.option("--keep-running/--no-keep-running", default=None,
+              help="keep the services up after the summary (default: only on a terminal)")
+def demo(keep_running: bool | None) -> None:
+    """Sandbox + services + ~20 signed sample webhooks, then a summary table."""
+    from kfsync.demo import run_demo
+
+    run_demo(keep_running)
+
+
+COMMANDS: list[Any] = [status, demo]

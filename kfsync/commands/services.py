@@ -1,0 +1,102 @@
+"""Long-running services: web, worker, beat, flower, sandbox, run."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from kfsync.cli import ALL_QUEUES, load_settings
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="gunicorn worker processes")
+def web(host: str, port: int, workers: int) -> None:
+    """Webhook ingest, health and metrics (gunicorn)."""
+    settings = load_settings("webhook_secrets", purpose="kfsync web")
+    from kfsync.gunicorn import serve
+
+    serve(settings, host=host, port=port, workers=workers)
+
+
+@click.command()
+@click.option("-Q", "--queues", default=ALL_QUEUES, show_default=True,
+              help="comma-separated queues to consume")
+@click.option("-c", "--concurrency", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--loglevel", default="INFO", show_default=True)
+def worker(queues: str, concurrency: int, loglevel: str) -> None:
+    """A Celery worker (default: every kfsync queue)."""
+    settings = load_settings("magento_auth", "kashflow_username", "kashflow_password",
+                             "kashflow_memorable_word", purpose="kfsync worker")
+    from workers.app import configure
+
+    unknown = set(queues.split(",")) - set(ALL_QUEUES.split(","))
+    if unknown:
+        raise click.BadParameter(f"unknown queue(s): {', '.join(sorted(unknown))}",
+                                 param_hint="-Q")
+    configure(settings).worker_main(["worker", "-Q", queues, "-c", str(concurrency),
+                                     "--loglevel", loglevel, "-n", f"kfsync-{os.getpid()}@%h"])
+
+
+@click.command()
+@click.option("--loglevel", default="INFO", show_default=True)
+def beat(loglevel: str) -> None:
+    """The scheduler (one per deployment)."""
+    settings = load_settings()
+    from workers.app import configure
+
+    os.makedirs("var", exist_ok=True)
+    configure(settings).start(["beat", "--loglevel", loglevel,
+                               "--schedule", "var/celerybeat-schedule"])
+
+
+@click.command()
+@click.option("--port", default=5555, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--address", default="127.0.0.1", show_default=True)
+def flower(port: int, address: str) -> None:
+    """Flower, the Celery monitor (basic auth from KFSYNC_FLOWER_BASIC_AUTH)."""
+    settings = load_settings()
+    from workers.app import configure
+
+    argv = ["flower", f"--port={port}", f"--address={address}"]
+    if settings.flower_basic_auth:
+        argv.append(f"--basic-auth={settings.flower_basic_auth}")
+    configure(settings).start(argv)
+
+
+@click.command()
+@click.option("--magento-port", default=8081, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--kashflow-port", default=8082, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True)
+def sandbox(magento_port: int, kashflow_port: int, host: str) -> None:
+    """Fake Magento and KashFlow REST servers (demo, tests, benchmarks)."""
+    settings = load_settings()
+    if settings.env == "prod":
+        raise click.ClickException("the sandbox never runs with KFSYNC_ENV=prod")
+    from sandbox.server import serve_forever
+
+    serve_forever(host, magento_port, kashflow_port)
+
+
+@click.command()
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--flower-port", default=5555, show_default=True, type=click.IntRange(1, 65535))
+@click.option("-c", "--concurrency", default=2, show_default=True, type=click.IntRange(1, 64))
+def run(port: int, flower_port: int, concurrency: int) -> None:
+    """Web, worker, beat and flower in the foreground; embedded Redis if none answers."""
+    load_settings("webhook_secrets", "magento_auth", "kashflow_username", "kashflow_password",
+                  "kashflow_memorable_word", purpose="kfsync run")
+    from kfsync.supervisor import Supervisor
+
+    with Supervisor() as sup:
+        sup.start_all(port=port, flower_port=flower_port, concurrency=concurrency)
+        click.echo(f"kfsync running: web http://127.0.0.1:{port}/  flower "
+                   f"http://127.0.0.1:{flower_port}/  redis {sup.redis_url}  (Ctrl-C stops)")
+        sup.wait()
+
+
+COMMANDS: list[Any] = [web, worker, beat, flower, sandbox, run]

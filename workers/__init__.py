@@ -1,0 +1,1 @@
+"""Celery app and one task module per entity (events, customers, orders, payments)."""

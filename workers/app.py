@@ -1,0 +1,50 @@
+"""The Celery application, configured from ``celeryconfig`` and the process settings.
+
+Worker processes read settings once (``context.settings()``); the web process passes its own
+settings to ``configure`` so both publish to the same broker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from kfsync.settings import Settings
+
+TASK_MODULES = (
+    "workers.events",
+    "workers.customers",
+    "workers.orders",
+    "workers.payments",
+    "workers.maintenance",
+)
+
+celery_app = Celery("kfsync")
+celery_app.config_from_object("celeryconfig")
+celery_app.conf.include = list(TASK_MODULES)
+
+
+def configure(settings: Settings) -> Celery:
+    """Point the app at ``settings.redis_url`` (idempotent).
+
+    Celery caches its broker connection and producer pools on first use; when the URL changes
+    (a test, or ``kfsync run`` switching to the embedded Redis) they are dropped so the next
+    publish connects to the new broker.
+    """
+    if celery_app.conf.broker_url != settings.redis_url:
+        celery_app.conf.broker_url = settings.redis_url
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+    return celery_app
+
+
+@worker_process_init.connect
+def _after_fork(**_: Any) -> None:
+    # A forked pool child must not reuse the parent's database or HTTP connections.
+    from store.db import dispose_all
+    from workers import context
+
+    dispose_all()
+    context.reset_clients()

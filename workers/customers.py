@@ -1,0 +1,62 @@
+"""``kfsync.customers.ensure_customer``: the KashFlow customer an order's invoice is for.
+
+Order of preference, cheapest first: a stored link (no API call), an existing KashFlow
+customer whose email matches (hand-made customers included), then a new customer with a
+deterministic ``Code``. A ``DuplicateCustomerCode`` answer means an earlier attempt already
+created it: adopt it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task
+
+from connectors.errors import Rejected
+from mappings.magento import parse_order
+from mappings.orders import build_customer, customer_code, normalise_email
+from store.models import Step
+from workers import context
+from workers.app import celery_app
+from workers.steps import JobView, StepResult, find_link, run_step
+
+
+@celery_app.task(bind=True, name="kfsync.customers.ensure_customer")
+def ensure_customer(self: Task, job_id: int) -> None:
+    run_step(self, job_id, Step.ENSURE_CUSTOMER, _ensure_customer)
+
+
+def customer_keys(doc: dict[str, Any]) -> list[str]:
+    """Link keys for an order's customer: the Magento customer id (registered) and the email."""
+    order = parse_order(doc)
+    keys = [f"email:{normalise_email(order.customer_email)}"]
+    if order.customer_id:
+        keys.insert(0, f"customer:{order.customer_id}")
+    return keys
+
+
+def _ensure_customer(job: JobView) -> StepResult:
+    order = parse_order(job.document)
+    keys = customer_keys(job.document)
+    code = find_link(context.db_url(), "customer", *keys)
+    if code is None:
+        code = _match_or_create(order)
+    return StepResult(next_step=Step.CREATE_INVOICE, updates={"customer_code": code},
+                      links=[("customer", key, code) for key in keys])
+
+
+def _match_or_create(order: Any) -> str:
+    kashflow = context.kashflow()
+    wanted = customer_code(order, context.rules())
+    matches = kashflow.find_customers_by_email(normalise_email(order.customer_email))
+    if matches:
+        codes = sorted(str(m["Code"]) for m in matches)
+        # Prefer our own code (an earlier attempt's create), else the oldest-looking match.
+        return next((c for c in codes if c.lower() == wanted.lower()), codes[0])
+    try:
+        created = kashflow.create_customer(build_customer(order, wanted))
+        return str(created.get("Code", wanted))
+    except Rejected as exc:
+        if exc.reason != "DuplicateCustomerCode":
+            raise
+        return str(kashflow.get_customer(wanted)["Code"])

@@ -1,0 +1,50 @@
+"""Dead letters: the database row is the source of truth; a parked broker message on the
+``dead_letter`` queue (which no worker consumes) makes the depth visible in Flower."""
+
+from __future__ import annotations
+
+import logging
+
+from celeryconfig import DEAD_LETTER_QUEUE
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from store.db import session_scope
+from store.models import DeadLetter, utcnow
+
+log = logging.getLogger(__name__)
+
+PARKED_TASK = "kfsync.dead_letter.parked"
+
+
+def dead_letter(url: str, *, step: str, error_class: str, reason: str,
+                job_id: int | None = None, event_id: int | None = None) -> int:
+    """Store a dead letter and park its marker message; returns the dead letter's id."""
+    ref = f"sync_jobs/{job_id}" if job_id is not None else f"inbound_events/{event_id}"
+    with session_scope(url) as s:
+        letter = DeadLetter(job_id=job_id, event_id=event_id, step=step,
+                            error_class=error_class, reason=reason[:4000], payload_ref=ref)
+        s.add(letter)
+        s.flush()
+        letter_id = letter.id
+    log.error("dead letter %s: %s at %s: %s", letter_id, ref, step, reason)
+    _park(letter_id)
+    return letter_id
+
+
+def _park(letter_id: int) -> None:
+    from workers.app import celery_app
+
+    try:
+        celery_app.send_task(PARKED_TASK, args=[letter_id], queue=DEAD_LETTER_QUEUE)
+    except Exception:  # the row is the truth; a missing marker only hides it from Flower
+        log.warning("could not park dead letter %s on the broker", letter_id, exc_info=True)
+
+
+def resolve_dead_letters(session: Session, job_id: int, resolution: str, note: str = "") -> None:
+    """Close the job's open dead letters (it is being worked on again)."""
+    session.execute(
+        update(DeadLetter)
+        .where(DeadLetter.job_id == job_id, DeadLetter.resolved_at.is_(None))
+        .values(resolved_at=utcnow(), resolution=resolution, resolution_note=note or None)
+    )

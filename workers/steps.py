@@ -1,0 +1,211 @@
+"""The step runner every order-chain task goes through.
+
+A step runs in three short transactions around its API calls, never holding a database write
+lock during HTTP:
+
+1. **claim**: a conditional UPDATE takes a lease on the job if it is at this step and nobody
+   else holds it; an ``Attempt(outcome="started")`` row records the intent. If an earlier
+   attempt of this step ended ``started`` (its worker died) or ``ambiguous`` (the write may
+   have landed), the step is told to look the record up before writing (``recheck``).
+2. **act**: the step's function calls the APIs and returns a ``StepResult``.
+3. **finish**: the attempt, the job's new step and state, and entity links are stored at once.
+
+Failures are classified once (``connectors.errors``) and handled here: transient -> retry
+with full-jitter backoff, then a dead letter; rejected/mapping -> ``needs_review`` with the
+reason; auth -> dead letter at once (credentials need a human). The chain's next task is
+published by Celery only after this task returns, i.e. after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from celery import Task
+from celery.exceptions import Ignore
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from celeryconfig import MAX_COUNTDOWN_S
+from connectors.errors import AuthFailed, ConnectorError, Transient
+from mappings.errors import MappingError
+from store.db import session_scope
+from store.models import Attempt, EntityLink, JobState, Step, SyncJob, utcnow
+from workers import context
+from workers.deadletters import dead_letter
+
+log = logging.getLogger(__name__)
+
+LEASE_S = 300  # > the longest step: a few API calls at 30 s timeout each
+BACKOFF_BASE_S = 2.0
+ACTIVE_STATES = (JobState.QUEUED, JobState.RETRYING, JobState.RUNNING)
+
+
+@dataclass(frozen=True)
+class JobView:
+    """What a step may read of its job (a detached snapshot, safe across HTTP calls)."""
+
+    id: int
+    magento_key: str
+    magento_ref: str | None
+    document: dict[str, Any]
+    plan: dict[str, Any]
+    customer_code: str | None
+    invoice_number: int | None
+    recheck: bool
+
+
+@dataclass
+class StepResult:
+    next_step: Step
+    updates: dict[str, Any] = field(default_factory=dict)
+    links: list[tuple[str, str, str]] = field(default_factory=list)  # kind, magento, kashflow
+    review: str | None = None  # set: stop here, the job needs a human, with this reason
+
+
+class _Busy(Exception):
+    """Another live task holds the job's lease."""
+
+
+def run_step(task: Task, job_id: int, step: Step, act: Callable[[JobView], StepResult]) -> None:
+    """Run ``act`` for ``job_id`` at ``step`` with claim/finish bookkeeping and retries.
+
+    Raises:
+        celery.exceptions.Ignore: the job is not at this step (done, or stopped): the chain
+            stops here.
+        celery.exceptions.Retry: a transient failure; the task is scheduled again.
+    """
+    url = context.db_url()
+    task_id = str(task.request.id)
+    try:
+        view, attempt_id = _claim(url, job_id, step, task_id)
+    except _Busy:
+        raise task.retry(countdown=LEASE_S // 10, max_retries=None) from None
+    if view is None:
+        raise Ignore()
+    started = time.monotonic()
+    try:
+        result = act(view)
+    except (MappingError, ConnectorError) as exc:
+        _fail(task, url, job_id, step, attempt_id, exc, time.monotonic() - started)
+        raise Ignore() from None
+    except Exception as exc:  # a bug or an unclassified failure: retry, then dead letter
+        log.exception("step %s of job %s failed unexpectedly", step, job_id)
+        _fail(task, url, job_id, step, attempt_id, exc, time.monotonic() - started)
+        raise Ignore() from None
+    _finish(url, job_id, attempt_id, result, time.monotonic() - started)
+    if result.review or result.next_step == Step.DONE:
+        raise Ignore()  # nothing more in this chain
+
+
+def _claim(url: str, job_id: int, step: Step, task_id: str) -> tuple[JobView | None, int]:
+    now = utcnow()
+    with session_scope(url) as s:
+        claimed = s.execute(
+            update(SyncJob)
+            .where(SyncJob.id == job_id, SyncJob.step == step,
+                   SyncJob.state.in_([str(x) for x in ACTIVE_STATES]))
+            .where((SyncJob.lease_until.is_(None)) | (SyncJob.lease_until < now)
+                   | (SyncJob.lease_task == task_id))
+            .values(state=JobState.RUNNING, lease_task=task_id,
+                    lease_until=now + timedelta(seconds=LEASE_S))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        job = s.get(SyncJob, job_id)
+        if not claimed:
+            if job is not None and job.step == step and job.state == JobState.RUNNING:
+                raise _Busy()
+            return None, 0
+        assert job is not None
+        recheck = s.scalar(
+            select(Attempt.id).where(Attempt.job_id == job_id, Attempt.step == step,
+                                     Attempt.outcome.in_(("started", "ambiguous"))).limit(1)
+        ) is not None
+        attempt = Attempt(job_id=job_id, step=step, outcome="started", task_id=task_id)
+        s.add(attempt)
+        s.flush()
+        view = JobView(id=job.id, magento_key=job.magento_key, magento_ref=job.magento_ref,
+                       document=job.document or {}, plan=job.plan or {},
+                       customer_code=job.customer_code, invoice_number=job.invoice_number,
+                       recheck=recheck)
+        return view, attempt.id
+
+
+def _finish(url: str, job_id: int, attempt_id: int, result: StepResult, seconds: float) -> None:
+    with session_scope(url) as s:
+        attempt = s.get(Attempt, attempt_id)
+        job = s.get(SyncJob, job_id)
+        assert attempt is not None and job is not None
+        attempt.outcome = "ok"
+        attempt.duration_ms = int(seconds * 1000)
+        for key, value in result.updates.items():
+            setattr(job, key, value)
+        job.step = result.next_step
+        job.lease_task = job.lease_until = None
+        if result.review:
+            job.state, job.reason = JobState.NEEDS_REVIEW, result.review
+        elif result.next_step == Step.DONE:
+            job.state, job.reason = JobState.DONE, None
+        else:
+            job.state = JobState.QUEUED
+    for kind, magento_key, kashflow_key in result.links:
+        save_link(url, kind, magento_key, kashflow_key)
+
+
+def save_link(url: str, kind: str, magento_key: str, kashflow_key: str) -> None:
+    """Record a Magento <-> KashFlow link; an existing link for the key wins (unique)."""
+    try:
+        with session_scope(url) as s:
+            s.add(EntityLink(kind=kind, magento_key=magento_key, kashflow_key=kashflow_key))
+    except IntegrityError:
+        pass  # someone already linked it: the first link stands
+
+
+def find_link(url: str, kind: str, *magento_keys: str) -> str | None:
+    with session_scope(url) as s:
+        return s.scalar(select(EntityLink.kashflow_key).where(
+            EntityLink.kind == kind, EntityLink.magento_key.in_(magento_keys)
+        ).order_by(EntityLink.id).limit(1))
+
+
+def _fail(task: Task, url: str, job_id: int, step: Step, attempt_id: int,
+          exc: Exception, seconds: float) -> None:
+    outcome = getattr(exc, "outcome", "rejected" if isinstance(exc, MappingError) else "error")
+    retryable = isinstance(exc, Transient) or outcome == "error"
+    retries = int(task.request.retries or 0)
+    exhausted = retries >= context.settings().max_retries
+    with session_scope(url) as s:
+        attempt = s.get(Attempt, attempt_id)
+        job = s.get(SyncJob, job_id)
+        assert attempt is not None and job is not None
+        attempt.outcome = outcome
+        attempt.http_status = getattr(exc, "status", None)
+        attempt.duration_ms = int(seconds * 1000)
+        attempt.error = str(exc)[:2000]
+        job.lease_task = job.lease_until = None
+        if retryable and not exhausted:
+            job.state, job.reason = JobState.RETRYING, f"retry {retries + 1}: {exc}"
+        elif retryable or isinstance(exc, AuthFailed):
+            job.state, job.reason = JobState.DEAD, f"{step}: {exc}"
+        else:
+            job.state, job.reason = JobState.NEEDS_REVIEW, f"{step}: {exc}"
+    if retryable and not exhausted:
+        raise task.retry(countdown=backoff(retries, getattr(exc, "retry_after", None)),
+                         max_retries=None)
+    if job.state == JobState.DEAD:
+        dead_letter(url, job_id=job_id, step=str(step), error_class=outcome, reason=str(exc))
+
+
+def backoff(retries: int, retry_after: float | None = None) -> float:
+    """Full-jitter exponential backoff, never shorter than the server's Retry-After and never
+    longer than MAX_COUNTDOWN_S (which stays below the broker's visibility timeout)."""
+    ceiling = min(MAX_COUNTDOWN_S, BACKOFF_BASE_S * (2 ** retries))
+    delay = random.uniform(0, ceiling)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(delay, MAX_COUNTDOWN_S)
