@@ -1,0 +1,182 @@
+"""Order to cash on real parts: webhook -> worker -> KashFlow sandbox, checked in KashFlow."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+import redis
+
+from kfsync.samples import Buyer, Line, make_order
+from store.models import JobState, Step
+from tests.integration.conftest import INTEGRATION_REDIS_URL, Stack
+
+pytestmark = pytest.mark.integration
+
+ANN = Buyer("ann.lee@example.com", "Ann", "Lee", customer_id=501)
+GUEST = Buyer("Guest.Shopper@Example.com ", "Gus", "Guest")
+
+
+def paid_order(entity_id: int, buyer: Buyer = GUEST, **kw: object) -> dict[str, object]:
+    lines = [Line("TSHIRT", "T-shirt", Decimal("12.50"), 2),
+             Line("BOOK", "Book", Decimal("9.99"), 1, vat=Decimal(0))]
+    return make_order(entity_id, buyer, lines, **kw)  # type: ignore[arg-type]
+
+
+def test_paid_order_becomes_one_invoice_with_its_payment(stack: Stack) -> None:
+    order = paid_order(2001)
+    stack.seed_order(order)
+    assert stack.send(order) == 202
+    job = stack.wait_settled(2001)
+    assert job.state == JobState.DONE, job.reason
+    [invoice] = stack.invoices()
+    assert invoice["CustomerReference"] == order["increment_id"]
+    assert Decimal(str(invoice["GrossAmount"])) == order["grand_total"] == Decimal("45.99")
+    [payment] = invoice["PaymentLines"]
+    assert Decimal(str(payment["Amount"])) == Decimal("45.99")
+    assert "txn-2001-a1b2" in payment["Note"]
+    assert invoice["Status"] == "Paid"
+    assert [a.outcome for a in stack.attempts(2001)] == ["ok", "ok", "ok"]
+
+
+def test_five_deliveries_and_a_replay_leave_one_customer_invoice_and_payment(
+        stack: Stack) -> None:
+    order = paid_order(2002, ANN)
+    stack.seed_order(order)
+    codes = [stack.send(order, event_id="evt-2002") for _ in range(5)]
+    assert codes == [202, 200, 200, 200, 200]
+    for _ in range(3):  # the same change announced again under new event ids
+        stack.send(order, topic="order.updated")
+    stack.wait_settled(2002)
+    replay = stack.cli("replay", "order", str(order["increment_id"]))
+    assert replay.returncode == 0, replay.stderr
+    job = stack.wait_settled(2002)
+    assert job.state == JobState.DONE
+    kashflow = stack.kashflow()
+    assert len(kashflow["customers"]) == 1
+    [invoice] = kashflow["invoices"]
+    assert len(invoice["PaymentLines"]) == 1
+
+
+def test_offline_payment_method_leaves_the_invoice_unpaid(stack: Stack) -> None:
+    order = paid_order(2003, method="checkmo")
+    stack.seed_order(order)
+    stack.send(order)
+    job = stack.wait_settled(2003)
+    assert job.state == JobState.DONE and job.step == Step.DONE
+    [invoice] = stack.invoices()
+    assert invoice["PaymentLines"] in ([], None)
+    assert invoice["Status"] == "Unpaid"
+
+
+def test_pending_payment_waits_and_is_invoiced_when_it_moves_on(stack: Stack) -> None:
+    order = paid_order(2004, state="pending_payment")
+    stack.seed_order(order)
+    stack.send(order)
+    job = stack.wait_settled(2004)
+    assert job.state == JobState.WAITING and job.reason
+    assert stack.invoices() == []
+    stack.seed_order(paid_order(2004))  # the payment arrived: Magento moved it to processing
+    stack.send(order, topic="order.updated")
+    stack.wait_until(lambda: getattr(stack.job(2004), "state", None) == JobState.DONE,
+                     "the waiting order to be invoiced")
+    assert len(stack.invoices()) == 1
+
+
+def test_repeat_customer_is_one_kashflow_customer(stack: Stack) -> None:
+    first, second = paid_order(2005, ANN), paid_order(2006, ANN)
+    for order in (first, second):
+        stack.seed_order(order)
+        stack.send(order)
+        stack.wait_settled(int(order["entity_id"]))  # type: ignore[call-overload]
+    kashflow = stack.kashflow()
+    assert len(kashflow["customers"]) == 1
+    assert {i["CustomerCode"] for i in kashflow["invoices"]} == {kashflow["customers"][0]["Code"]}
+
+
+def test_customer_made_by_hand_in_kashflow_is_matched_by_email(stack: Stack) -> None:
+    import requests
+
+    requests.post(f"{stack.servers.kashflow_control}/customers", timeout=5, json={
+        "Code": "HAND01", "Name": "Guest Shopper", "Email": "guest.shopper@example.com",
+    }).raise_for_status()
+    order = paid_order(2007)
+    stack.seed_order(order)
+    stack.send(order)
+    job = stack.wait_settled(2007)
+    assert job.state == JobState.DONE and job.customer_code == "HAND01"
+    assert len(stack.kashflow()["customers"]) == 1
+
+
+def test_a_5xx_on_the_invoice_write_is_checked_before_writing_again(stack: Stack) -> None:
+    stack.fault("kashflow", method="POST", path="/invoices", kind="status", status=503, count=1)
+    order = paid_order(2008)
+    stack.seed_order(order)
+    stack.send(order)
+    job = stack.wait_settled(2008)
+    assert job.state == JobState.DONE, job.reason
+    assert len(stack.invoices()) == 1
+    outcomes = [(a.step, a.outcome) for a in stack.attempts(2008)]
+    assert ("create_invoice", "ambiguous") in outcomes
+
+
+@pytest.mark.parametrize(("path", "then"), [("/invoices/bulk/payments", "status"),
+                                            ("/invoices", "drop"),
+                                            ("/customers", "status")])
+def test_a_write_that_landed_but_failed_to_answer_is_adopted_not_repeated(
+        stack: Stack, path: str, then: str) -> None:
+    stack.fault("kashflow", method="POST", path=path, kind="ambiguous", then=then, count=1)
+    order = paid_order(2009)
+    stack.seed_order(order)
+    stack.send(order)
+    job = stack.wait_settled(2009)
+    assert job.state == JobState.DONE, job.reason
+    kashflow = stack.kashflow()
+    assert len(kashflow["customers"]) == 1
+    [invoice] = kashflow["invoices"]
+    assert len(invoice["PaymentLines"]) == 1
+    assert Decimal(str(invoice["TotalPaidAmount"])) == order["grand_total"]
+
+
+def test_an_expired_kashflow_session_logs_in_once_more(stack: Stack) -> None:
+    import requests
+
+    warm = paid_order(2010)
+    stack.seed_order(warm)
+    stack.send(warm)
+    stack.wait_settled(2010)
+    requests.post(f"{stack.servers.kashflow_control}/expire-sessions", timeout=5)
+    order = paid_order(2011, ANN)
+    stack.seed_order(order)
+    stack.send(order)
+    job = stack.wait_settled(2011)
+    assert job.state == JobState.DONE, job.reason
+    assert len(stack.invoices()) == 2
+
+
+def test_exhausted_retries_become_a_dead_letter(stack: Stack) -> None:
+    stack.fault("kashflow", method="POST", path="/customers", kind="status", status=503,
+                count=None)
+    stack.fault("kashflow", method="GET", path="/customers", kind="status", status=503,
+                count=None)
+    order = paid_order(2012)
+    stack.seed_order(order)
+    stack.send(order)
+    job = stack.wait_settled(2012, timeout=60)
+    assert job.state == JobState.DEAD
+    [letter] = stack.dead_letters()
+    assert (letter.step, letter.error_class) == ("ensure_customer", "transient")
+    assert letter.payload_ref == f"sync_jobs/{job.id}"
+    assert redis.Redis.from_url(INTEGRATION_REDIS_URL).llen("dead_letter") == 1
+    assert stack.invoices() == []
+
+
+def test_an_order_kashflow_cannot_take_goes_to_review_with_a_reason(stack: Stack) -> None:
+    order = paid_order(2013)
+    order["increment_id"] = "000002013-1"  # an edited order: not handled in this version
+    stack.seed_order(order)
+    stack.send(order)
+    job = stack.wait_settled(2013)
+    assert job.state == JobState.NEEDS_REVIEW
+    assert job.reason and "000002013-1" in job.reason
+    assert stack.invoices() == []

@@ -1,0 +1,56 @@
+"""The kfsync command as a user runs it: exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def kfsync(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+           ) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KFSYNC_")}
+    return subprocess.run([sys.executable, "-m", "kfsync", *args], env={**base, **(env or {})},
+                          capture_output=True, text=True, timeout=60, check=False, cwd=cwd)
+
+
+@pytest.mark.parametrize("args", [("frobnicate",), ("jobs", "show", "abc"),
+                                  ("worker", "-c", "0"), ("jobs", "list", "--state", "lost")])
+def test_usage_mistakes_are_one_line_and_exit_2(args: tuple[str, ...], tmp_path: Path) -> None:
+    result = kfsync(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("kfsync: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_web_without_a_webhook_secret_names_the_variable(tmp_path: Path) -> None:
+    result = kfsync("web", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "kfsync: kfsync web needs KFSYNC_WEBHOOK_SECRETS to be set"
+
+
+def test_bad_setting_is_one_line(tmp_path: Path) -> None:
+    result = kfsync("jobs", "list", env={"KFSYNC_KASHFLOW_RATE": "fast"}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "kfsync: KFSYNC_KASHFLOW_RATE must be a number, got 'fast'"
+
+
+def test_migrate_then_list_and_show(tmp_path: Path) -> None:
+    env = {"KFSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
+    assert kfsync("migrate", env=env, cwd=tmp_path).returncode == 0
+    listed = kfsync("jobs", "list", env=env, cwd=tmp_path)
+    assert listed.returncode == 0 and "state" in listed.stdout
+    missing = kfsync("jobs", "show", "999", env=env, cwd=tmp_path)
+    assert missing.returncode == 1 and missing.stderr.strip() == "kfsync: no job 999"
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    result = kfsync("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("run", "web", "worker", "beat", "flower", "sandbox", "demo", "migrate",
+                    "jobs", "replay", "status"):
+        assert f"  {command}" in result.stdout
