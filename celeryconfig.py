@@ -6,7 +6,7 @@ lost; every task is idempotent, so redelivery is safe. Countdowns stay far below
 visibility timeout, or a waiting retry would be redelivered and run twice.
 """
 
-from kombu import Queue
+from kombu.entity import Queue
 
 from kfsync.settings import Settings
 

@@ -20,7 +20,8 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
     settings = current_settings()
-    checks = {"database": _check_db(settings.database_url), "redis": _check_redis(settings.redis_url)}
+    checks = {"database": _check_db(settings.database_url),
+              "redis": _check_redis(settings.redis_url)}
     ok = all(v == "ok" for v in checks.values())
     return jsonify(status="ok" if ok else "unavailable", checks=checks), 200 if ok else 503
 

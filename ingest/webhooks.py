@@ -49,7 +49,7 @@ def receive() -> tuple[Response, int]:
     try:
         envelope = _envelope.load(payload)
     except ValidationError as exc:
-        return _error(400, exc.normalized_messages())  # type: ignore[arg-type]
+        return _error(400, exc.normalized_messages())  # type: ignore[no-untyped-call]
     if request.headers.get("X-Kfsync-Event-Id") != envelope["id"]:
         return _error(400, {"id": ["Does not match the X-Kfsync-Event-Id header."]})
     if envelope["topic"] not in TOPICS:

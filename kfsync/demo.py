@@ -100,7 +100,8 @@ def run_demo(keep_running: bool | None) -> None:
     web_port, flower_port = free_port(8000), free_port(5555)
     env = {
         "KFSYNC_ENV": "dev", "KFSYNC_DATABASE_URL": f"sqlite:///{DEMO_DIR / 'kfsync.db'}",
-        "KFSYNC_MAGENTO_BASE_URL": servers.magento_url, "KFSYNC_MAGENTO_TOKEN": sandbox.MAGENTO_TOKEN,
+        "KFSYNC_MAGENTO_BASE_URL": servers.magento_url,
+        "KFSYNC_MAGENTO_TOKEN": sandbox.MAGENTO_TOKEN,
         "KFSYNC_KASHFLOW_BASE_URL": servers.kashflow_url,
         "KFSYNC_KASHFLOW_USERNAME": sandbox.KASHFLOW_USERNAME,
         "KFSYNC_KASHFLOW_PASSWORD": sandbox.KASHFLOW_PASSWORD,

@@ -6,6 +6,7 @@ listening on loopback with its data (RDB + AOF) in ``var/`` so queued work survi
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,6 @@ class EmbeddedRedis:
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
-        try:
+        # The server closes the connection as it exits, which redis-py reports as an error.
+        with contextlib.suppress(redis.ConnectionError, redis.ResponseError):
             self._server.shutdown(save=True)
-        except (redis.ConnectionError, redis.ResponseError):
-            pass  # the server closes the connection as it exits

@@ -41,7 +41,8 @@ def make_order(entity_id: int, buyer: Buyer, lines: list[Line], *, shipping: Dec
                method: str = "braintree", state: str = "processing",
                created_at: str = "2026-11-24 10:00:00", currency: str = "GBP") -> dict[str, Any]:
     """A complete ``GET /V1/orders/{id}`` document whose totals add up to the penny."""
-    items, applied = [], []
+    items: list[dict[str, Any]] = []
+    applied: list[dict[str, Any]] = []
     for n, line in enumerate(lines, start=1):
         row = money(line.price * line.qty)
         tax = money((row - line.discount) * line.vat / 100)

@@ -55,7 +55,8 @@ class Settings:
     max_retries: int = 8
 
     @classmethod
-    def load(cls, environ: Mapping[str, str] | None = None, env_file: str | None = ".env") -> Settings:
+    def load(cls, environ: Mapping[str, str] | None = None,
+             env_file: str | None = ".env") -> Settings:
         """Read settings from ``environ`` (default ``os.environ``) over ``env_file``.
 
         Raises:
@@ -102,9 +103,8 @@ class Settings:
         for name in names:
             if name == "magento_auth":
                 if not (self.magento_token or self.magento_oauth):
-                    raise ConfigError(
-                        f"{purpose} needs KFSYNC_MAGENTO_TOKEN or the four KFSYNC_MAGENTO_OAUTH_* values"
-                    )
+                    raise ConfigError(f"{purpose} needs KFSYNC_MAGENTO_TOKEN or the four "
+                                      "KFSYNC_MAGENTO_OAUTH_* values")
             elif not getattr(self, name):
                 raise ConfigError(f"{purpose} needs KFSYNC_{name.upper()} to be set")
 

@@ -53,7 +53,7 @@ class Supervisor:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
             self._logs.append(out)
-        self.children[name] = subprocess.Popen(
+        self.children[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and args
             [sys.executable, "-m", "kfsync", *args], env=self.env, stdout=out,
             stderr=subprocess.STDOUT if out else None, start_new_session=True,
         )

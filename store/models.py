@@ -29,7 +29,7 @@ class JobState(enum.StrEnum):
     RUNNING = "running"        # a step is executing
     RETRYING = "retrying"      # a transient failure; a retry is scheduled
     DONE = "done"              # every step finished
-    WAITING = "waiting"        # not invoiceable yet (pending payment, on hold...): a later event brings it back
+    WAITING = "waiting"        # not invoiceable yet (pending payment...): a later event returns it
     SKIPPED = "skipped"        # nothing to post (canceled before invoice...), reason recorded
     NEEDS_REVIEW = "needs_review"  # a business rule or rejection stopped it: a human decides
     DEAD = "dead"              # retries exhausted: see dead_letters
@@ -103,7 +103,8 @@ class Attempt(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("sync_jobs.id", ondelete="CASCADE"))
     step: Mapped[str] = mapped_column(String(32))
-    outcome: Mapped[str] = mapped_column(String(32))  # started ok transient ambiguous auth rejected...
+    # started, ok, transient, ambiguous, auth, rejected, not_found, error
+    outcome: Mapped[str] = mapped_column(String(32))
     http_status: Mapped[int | None]
     duration_ms: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(Text)

@@ -13,8 +13,10 @@ from typing import Any
 from celery import Task
 
 from connectors.errors import Rejected
+from mappings.customers import is_registered, order_email
+from mappings.errors import MappingError
 from mappings.magento import parse_order
-from mappings.orders import build_customer, customer_code, normalise_email
+from mappings.orders import build_customer, customer_code
 from store.models import Step
 from workers import context
 from workers.app import celery_app
@@ -29,9 +31,12 @@ def ensure_customer(self: Task, job_id: int) -> None:
 def customer_keys(doc: dict[str, Any]) -> list[str]:
     """Link keys for an order's customer: the Magento customer id (registered) and the email."""
     order = parse_order(doc)
-    keys = [f"email:{normalise_email(order.customer_email)}"]
-    if order.customer_id:
+    email = order_email(order)
+    keys = [f"email:{email}"] if email else []
+    if is_registered(order):
         keys.insert(0, f"customer:{order.customer_id}")
+    if not keys:
+        raise MappingError(f"order {order.increment_id} has neither a customer id nor an email")
     return keys
 
 
@@ -48,7 +53,8 @@ def _ensure_customer(job: JobView) -> StepResult:
 def _match_or_create(order: Any) -> str:
     kashflow = context.kashflow()
     wanted = customer_code(order, context.rules())
-    matches = kashflow.find_customers_by_email(normalise_email(order.customer_email))
+    email = order_email(order)
+    matches = kashflow.find_customers_by_email(email) if email else []
     if matches:
         codes = sorted(str(m["Code"]) for m in matches)
         # Prefer our own code (an earlier attempt's create), else the oldest-looking match.

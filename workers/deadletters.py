@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from celeryconfig import DEAD_LETTER_QUEUE
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from celeryconfig import DEAD_LETTER_QUEUE
 from store.db import session_scope
 from store.models import DeadLetter, utcnow
 

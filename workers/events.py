@@ -122,7 +122,7 @@ def _upsert_job(doc: dict[str, Any], event_id: int | None) -> tuple[int, str | N
 
 def _verdict(doc: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
     try:
-        decision = decide(parse_order(doc))
+        decision = decide(parse_order(doc), context.rules())
     except MappingError as exc:
         return "review", {}, str(exc)
     plan = {"action": decision.action, "pay": decision.pay, "pay_reason": decision.pay_reason}

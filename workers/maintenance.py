@@ -12,11 +12,11 @@ from datetime import timedelta
 import redis
 from sqlalchemy import select
 
-from workers.dispatch import enqueue_event
 from store.db import session_scope
 from store.models import InboundEvent, utcnow
 from workers import context
 from workers.app import celery_app
+from workers.dispatch import enqueue_event
 
 RELAY_GRACE_S = 30  # longer than the web process needs to publish and mark an event
 RELAY_BATCH = 500

@@ -15,7 +15,7 @@ from celery import Task
 
 from connectors.errors import NotFound, Rejected
 from mappings.magento import parse_order
-from mappings.orders import build_invoice, expected_gross, invoice_number
+from mappings.orders import build_invoice, expected_gross
 from store.models import Step
 from workers import context
 from workers.app import celery_app

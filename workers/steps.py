@@ -24,11 +24,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from celery import Task
 from celery.exceptions import Ignore
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
 from celeryconfig import MAX_COUNTDOWN_S
@@ -106,7 +106,7 @@ def run_step(task: Task, job_id: int, step: Step, act: Callable[[JobView], StepR
 def _claim(url: str, job_id: int, step: Step, task_id: str) -> tuple[JobView | None, int]:
     now = utcnow()
     with session_scope(url) as s:
-        claimed = s.execute(
+        claimed = cast(CursorResult[Any], s.execute(
             update(SyncJob)
             .where(SyncJob.id == job_id, SyncJob.step == step,
                    SyncJob.state.in_([str(x) for x in ACTIVE_STATES]))
@@ -115,7 +115,7 @@ def _claim(url: str, job_id: int, step: Step, task_id: str) -> tuple[JobView | N
             .values(state=JobState.RUNNING, lease_task=task_id,
                     lease_until=now + timedelta(seconds=LEASE_S))
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         job = s.get(SyncJob, job_id)
         if not claimed:
             if job is not None and job.step == step and job.state == JobState.RUNNING:

@@ -1,8 +1,7 @@
 """Alembic environment: runs online against the URL set by ``store.db.alembic_config``."""
 
 from alembic import context
-from sqlalchemy import pool
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, pool
 
 from store.models import Base
 

@@ -1,0 +1,301 @@
+"""The Magento order as kfsync reads it: marshmallow schemas at the boundary, frozen dataclasses.
+
+Only the fields the mapping uses are declared (``GET /V1/orders/{id}`` in API-SUBSET.md); any
+other field is ignored (``unknown = EXCLUDE``), because Magento grows. Magento omits null
+fields, so optional money fields default to ``0`` and optional text to ``None``. Money is
+``Decimal`` (``fields.Decimal`` converts ints, strings and floats through ``str``).
+
+``parse_order(doc)`` is the entry point; it raises ``MappingError`` naming every bad field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
+
+from mappings.errors import MappingError, flatten_messages
+
+MAGENTO_DATETIME = "%Y-%m-%d %H:%M:%S"  # UTC, no zone (API-SUBSET: "Timestamps")
+
+
+@dataclass(frozen=True)
+class AppliedTax:
+    """One tax rate applied to the order, or to one item or the shipping."""
+
+    code: str | None
+    title: str | None
+    percent: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class ItemAppliedTaxes:
+    """``extension_attributes.item_applied_taxes[]``: the rates on one item or on the shipping."""
+
+    type: str  # "product", "shipping", ...
+    item_id: int | None
+    associated_item_id: int | None
+    applied_taxes: tuple[AppliedTax, ...]
+
+
+@dataclass(frozen=True)
+class Address:
+    """A billing or shipping address (``OrderAddressInterface``)."""
+
+    firstname: str | None
+    lastname: str | None
+    company: str | None
+    street: tuple[str, ...]
+    city: str | None
+    region: str | None
+    postcode: str | None
+    country_id: str | None
+    telephone: str | None
+    email: str | None
+
+
+@dataclass(frozen=True)
+class Payment:
+    """``payment``: method code, amounts in order currency and the gateway's transaction id."""
+
+    method: str
+    amount_ordered: Decimal
+    amount_paid: Decimal
+    last_trans_id: str | None
+
+
+@dataclass(frozen=True)
+class OrderItem:
+    """One ``items[]`` row. Item ``discount_amount`` is positive (the order-level one is not)."""
+
+    item_id: int
+    sku: str
+    name: str | None
+    product_type: str
+    parent_item_id: int | None
+    qty_ordered: Decimal
+    price: Decimal
+    row_total: Decimal
+    tax_amount: Decimal
+    tax_percent: Decimal | None
+    discount_amount: Decimal
+    discount_tax_compensation_amount: Decimal
+
+
+@dataclass(frozen=True)
+class Order:
+    """A Magento order, amounts in order currency (``base_*`` twins only where used as checks)."""
+
+    entity_id: int
+    increment_id: str
+    state: str
+    status: str | None
+    created_at: datetime
+    customer_id: int | None
+    customer_is_guest: bool
+    customer_email: str | None
+    customer_firstname: str | None
+    customer_lastname: str | None
+    order_currency_code: str
+    base_currency_code: str
+    base_to_order_rate: Decimal | None
+    subtotal: Decimal
+    discount_amount: Decimal
+    shipping_amount: Decimal
+    shipping_discount_amount: Decimal
+    shipping_tax_amount: Decimal
+    tax_amount: Decimal
+    grand_total: Decimal
+    base_grand_total: Decimal | None
+    total_paid: Decimal
+    total_invoiced: Decimal
+    total_refunded: Decimal
+    items: tuple[OrderItem, ...]
+    billing_address: Address | None
+    shipping_address: Address | None
+    shipping_method: str | None
+    payment: Payment | None
+    applied_taxes: tuple[AppliedTax, ...]
+    item_applied_taxes: tuple[ItemAppliedTaxes, ...]
+
+
+def _money(required: bool = False) -> fields.Decimal:
+    if required:
+        return fields.Decimal(required=True)
+    return fields.Decimal(load_default=Decimal("0"))
+
+
+def _text() -> fields.String:
+    return fields.String(load_default=None, allow_none=True)
+
+
+class _Lenient(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class AppliedTaxSchema(_Lenient):
+    code = _text()
+    title = _text()
+    percent = _money()
+    amount = _money()
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> AppliedTax:
+        return AppliedTax(**data)
+
+
+class ItemAppliedTaxesSchema(_Lenient):
+    type = fields.String(required=True)
+    item_id = fields.Integer(load_default=None, allow_none=True)
+    associated_item_id = fields.Integer(load_default=None, allow_none=True)
+    applied_taxes = fields.List(fields.Nested(AppliedTaxSchema), load_default=list)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ItemAppliedTaxes:
+        return ItemAppliedTaxes(**{**data, "applied_taxes": tuple(data["applied_taxes"])})
+
+
+class AddressSchema(_Lenient):
+    firstname = _text()
+    lastname = _text()
+    company = _text()
+    street = fields.List(fields.String(), load_default=list)
+    city = _text()
+    region = _text()
+    postcode = _text()
+    country_id = _text()
+    telephone = _text()
+    email = _text()
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Address:
+        return Address(**{**data, "street": tuple(data["street"])})
+
+
+class PaymentSchema(_Lenient):
+    method = fields.String(required=True)
+    amount_ordered = _money()
+    amount_paid = _money()
+    last_trans_id = _text()
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Payment:
+        return Payment(**data)
+
+
+class OrderItemSchema(_Lenient):
+    item_id = fields.Integer(required=True)
+    sku = fields.String(required=True)
+    name = _text()
+    product_type = fields.String(load_default="simple")
+    parent_item_id = fields.Integer(load_default=None, allow_none=True)
+    qty_ordered = fields.Decimal(required=True)
+    price = _money()
+    row_total = _money()
+    tax_amount = _money()
+    tax_percent = fields.Decimal(load_default=None, allow_none=True)
+    discount_amount = _money()
+    discount_tax_compensation_amount = _money()
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> OrderItem:
+        return OrderItem(**data)
+
+
+class ShippingSchema(_Lenient):
+    address = fields.Nested(AddressSchema, load_default=None, allow_none=True)
+    method = _text()
+
+
+class ShippingAssignmentSchema(_Lenient):
+    shipping = fields.Nested(ShippingSchema, load_default=None, allow_none=True)
+
+
+class ExtensionAttributesSchema(_Lenient):
+    shipping_assignments = fields.List(fields.Nested(ShippingAssignmentSchema), load_default=list)
+    applied_taxes = fields.List(fields.Nested(AppliedTaxSchema), load_default=list)
+    item_applied_taxes = fields.List(fields.Nested(ItemAppliedTaxesSchema), load_default=list)
+
+
+class OrderSchema(_Lenient):
+    entity_id = fields.Integer(required=True)
+    increment_id = fields.String(required=True)
+    state = fields.String(required=True)
+    status = _text()
+    created_at = fields.DateTime(format=MAGENTO_DATETIME, required=True)
+    customer_id = fields.Integer(load_default=None, allow_none=True)
+    customer_is_guest = fields.Boolean(load_default=False)
+    customer_email = _text()
+    customer_firstname = _text()
+    customer_lastname = _text()
+    order_currency_code = fields.String(required=True)
+    base_currency_code = fields.String(required=True)
+    base_to_order_rate = fields.Decimal(load_default=None, allow_none=True)
+    subtotal = _money()
+    discount_amount = _money()
+    shipping_amount = _money()
+    shipping_discount_amount = _money()
+    shipping_tax_amount = _money()
+    tax_amount = _money()
+    grand_total = _money(required=True)
+    base_grand_total = fields.Decimal(load_default=None, allow_none=True)
+    total_paid = _money()
+    total_invoiced = _money()
+    total_refunded = _money()
+    items = fields.List(fields.Nested(OrderItemSchema), required=True)
+    billing_address = fields.Nested(AddressSchema, load_default=None, allow_none=True)
+    payment = fields.Nested(PaymentSchema, load_default=None, allow_none=True)
+    extension_attributes = fields.Nested(ExtensionAttributesSchema, load_default=None)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Order:
+        ext = data.pop("extension_attributes") or {}
+        items = tuple(data.pop("items"))
+        shipping = _first_shipping(ext.get("shipping_assignments", []))
+        return Order(
+            **data,
+            items=items,
+            shipping_address=shipping.get("address"),
+            shipping_method=shipping.get("method"),
+            applied_taxes=tuple(ext.get("applied_taxes", [])),
+            item_applied_taxes=tuple(ext.get("item_applied_taxes", [])),
+        )
+
+
+def _first_shipping(assignments: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first assignment's ``shipping`` (one address per order; virtual orders have none)."""
+    for assignment in assignments:
+        shipping = assignment.get("shipping")
+        if shipping:
+            return dict(shipping)
+    return {}
+
+
+_ORDER_SCHEMA = OrderSchema()
+
+
+def parse_order(doc: Mapping[str, Any]) -> Order:
+    """Validate a ``GET /V1/orders/{id}`` document and return it as an ``Order``.
+
+    Args:
+        doc: the decoded JSON (ideally parsed with ``parse_float=Decimal``).
+
+    Raises:
+        MappingError: naming each missing or malformed field, e.g.
+            ``Magento order 000000123: items.0.sku: Missing data for required field.``
+    """
+    if not isinstance(doc, Mapping):
+        raise MappingError(f"Magento order: expected a JSON object, got {type(doc).__name__}")
+    try:
+        order: Order = _ORDER_SCHEMA.load(doc)
+    except ValidationError as exc:
+        label = doc.get("increment_id") or doc.get("entity_id") or "?"
+        detail = "; ".join(flatten_messages(exc.messages))
+        raise MappingError(f"Magento order {label}: {detail}") from exc
+    return order
