@@ -1,0 +1,131 @@
+"""Run both sandboxes over real HTTP: in background threads (tests, demo, benchmarks) or in the
+foreground until SIGINT/SIGTERM (``kfsync sandbox``).
+
+    servers = SandboxServers(magento_port=0, kashflow_port=0)  # 0: an ephemeral port
+    servers.start()
+    servers.magento_url      # http://127.0.0.1:PORT/rest   (KFSYNC_MAGENTO_BASE_URL)
+    servers.kashflow_url     # http://127.0.0.1:PORT/v2     (KFSYNC_KASHFLOW_BASE_URL)
+    servers.magento_control  # http://127.0.0.1:PORT/_sandbox
+    servers.stop()
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType, TracebackType
+from typing import Any
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from sandbox import kashflow, magento
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """No access log line per request (benchmarks make thousands)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class SandboxServers:
+    """The Magento and KashFlow sandboxes, each on its own threaded werkzeug server."""
+
+    def __init__(self, host: str = "127.0.0.1", magento_port: int = 8081,
+                 kashflow_port: int = 8082, *, quiet: bool = True) -> None:
+        self.host = host
+        self.magento_app: Flask = magento.create_app()
+        self.kashflow_app: Flask = kashflow.create_app()
+        handler = QuietRequestHandler if quiet else WSGIRequestHandler
+        self._servers: list[BaseWSGIServer] = []
+        try:  # bind both ports now, so a busy port fails here and frees the other
+            for port, app in ((magento_port, self.magento_app),
+                              (kashflow_port, self.kashflow_app)):
+                self._servers.append(make_server(host, port, app, threaded=True,
+                                                 request_handler=handler))
+        except BaseException:
+            for server in self._servers:
+                server.server_close()
+            raise
+        self._threads: list[threading.Thread] = []
+
+    # -- addresses ---------------------------------------------------------------------------
+    def _base(self, index: int) -> str:
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"  # noqa: S104
+        return f"http://{host}:{self._servers[index].server_port}"
+
+    @property
+    def magento_port(self) -> int:
+        return int(self._servers[0].server_port)
+
+    @property
+    def kashflow_port(self) -> int:
+        return int(self._servers[1].server_port)
+
+    @property
+    def magento_url(self) -> str:
+        return f"{self._base(0)}/rest"
+
+    @property
+    def kashflow_url(self) -> str:
+        return f"{self._base(1)}/v2"
+
+    @property
+    def magento_control(self) -> str:
+        return f"{self._base(0)}/_sandbox"
+
+    @property
+    def kashflow_control(self) -> str:
+        return f"{self._base(1)}/_sandbox"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> SandboxServers:
+        """Serve both apps from daemon threads; returns at once."""
+        if self._threads:
+            return self
+        for server, name in zip(self._servers, ("magento", "kashflow"), strict=True):
+            thread = threading.Thread(target=server.serve_forever, name=f"sandbox-{name}",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and free the ports (idempotent)."""
+        for server in self._servers:
+            if self._threads:
+                server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads = []
+
+    def __enter__(self) -> SandboxServers:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def serve_forever(host: str = "127.0.0.1", magento_port: int = 8081, kashflow_port: int = 8082,
+                  announce: Callable[[str], Any] = print) -> None:
+    """Start both sandboxes and block until SIGINT or SIGTERM, then stop them."""
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    servers = SandboxServers(host, magento_port, kashflow_port).start()
+    try:
+        announce(f"Magento sandbox:  {servers.magento_url}  (control {servers.magento_control})")
+        announce(f"KashFlow sandbox: {servers.kashflow_url}  (control {servers.kashflow_control})")
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        servers.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
