@@ -35,7 +35,7 @@ DEMO_DIR = Path("var/demo")
 DEMO_SECRET = "demo-webhook-secret"  # noqa: S105 - a demo-only value, printed nowhere
 SETTLE_TIMEOUT_S = 120
 SETTLED = {JobState.DONE, JobState.SKIPPED, JobState.WAITING, JobState.NEEDS_REVIEW, JobState.DEAD}
-console = Console()
+console = Console(width=max(120, Console().width))
 
 
 def free_port(preferred: int) -> int:
@@ -192,19 +192,35 @@ def _summary(servers: SandboxServers, url: str) -> None:
     invoices = {int(i["Number"]): i for i in state["invoices"]}
     with session_scope(url) as s:
         jobs = list(s.scalars(select(SyncJob).order_by(SyncJob.magento_ref)))
-    table = Table("order", "job", "customer", "invoice", "gross", "Magento total", "payment",
+    table = Table("order", "job", "customer", "invoice", "gross", "Magento total", "paid",
                   title="Magento orders -> KashFlow invoices")
     for job in jobs:
         invoice = invoices.get(job.invoice_number or -1, {})
         lines = invoice.get("PaymentLines") or []
-        paid = ", ".join(f"{p['Amount']} ({p.get('Note', '')})" for p in lines) or (
-            "unpaid (offline method)" if invoice else "")
+        paid = ", ".join(f"{p['Amount']} {job.payment_ref or ''}" for p in lines) or (
+            "none: offline method" if invoice else "")
         table.add_row(job.magento_ref or "", _state(job), job.customer_code or "",
                       str(job.invoice_number or ""), str(invoice.get("GrossAmount", "")),
                       str((job.document or {}).get("grand_total", "")), paid)
     console.print(table)
     console.print(f"KashFlow now holds {len(state['customers'])} customers and "
                   f"{len(invoices)} invoices.")
+    console.print(_latency(url))
+
+
+def _latency(url: str) -> str:
+    """Seconds from the first webhook of each synced order to its job being done."""
+    with session_scope(url) as s:
+        rows = s.execute(
+            select(SyncJob.updated_at, func.min(InboundEvent.received_at))
+            .join(InboundEvent, InboundEvent.resource_key == SyncJob.magento_key)
+            .where(SyncJob.state == JobState.DONE).group_by(SyncJob.id, SyncJob.updated_at)
+        ).tuples().all()
+    waits = sorted((done - first).total_seconds() for done, first in rows if done and first)
+    if not waits:
+        return "no order reached done"
+    return (f"webhook -> invoice (and payment) in KashFlow: median {waits[len(waits) // 2]:.2f} s,"
+            f" slowest {waits[-1]:.2f} s over {len(waits)} orders")
 
 
 def _state(job: SyncJob) -> str:
