@@ -62,9 +62,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _register() -> None:
-    from kfsync.commands import jobs, ops, services
+    from kfsync.commands import dlq, jobs, ops, services
 
-    for module in (services, jobs, ops):
+    for module in (services, jobs, dlq, ops):
         for command in module.COMMANDS:
             cli.add_command(command)
 

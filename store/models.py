@@ -33,6 +33,7 @@ class JobState(enum.StrEnum):
     SKIPPED = "skipped"        # nothing to post (canceled before invoice...), reason recorded
     NEEDS_REVIEW = "needs_review"  # a business rule or rejection stopped it: a human decides
     DEAD = "dead"              # retries exhausted: see dead_letters
+    DISCARDED = "discarded"    # an operator decided it needs no sync (audited, with a reason)
 
 
 class Step(enum.StrEnum):
@@ -85,6 +86,8 @@ class SyncJob(Base):
     # A step is claimed by one task at a time; an expired lease means its worker died.
     lease_task: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None]
+    # Parked: a wait too long for the broker (circuit open, long Retry-After); beat re-enqueues.
+    due_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -143,3 +146,26 @@ class DeadLetter(Base):
     resolved_at: Mapped[datetime | None]
     resolution: Mapped[str | None] = mapped_column(String(32))  # requeued, discarded
     resolution_note: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """Who did what to which record, and why (requeue, discard...)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(128))   # "cli:root", "api", "dashboard"
+    action: Mapped[str] = mapped_column(String(32))   # requeue, discard
+    target: Mapped[str] = mapped_column(String(128))  # "dead_letters/4", "sync_jobs/9"
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Cursor(Base):
+    """A named position that survives restarts: the catch-up poll's, a backfill's."""
+
+    __tablename__ = "cursors"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

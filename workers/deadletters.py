@@ -48,3 +48,23 @@ def resolve_dead_letters(session: Session, job_id: int, resolution: str, note: s
         .where(DeadLetter.job_id == job_id, DeadLetter.resolved_at.is_(None))
         .values(resolved_at=utcnow(), resolution=resolution, resolution_note=note or None)
     )
+
+
+def unpark(redis_url: str, letter_ids: set[int]) -> int:
+    """Remove the parked marker messages of ``letter_ids`` from the ``dead_letter`` queue."""
+    import base64
+
+    import redis
+    import simplejson
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    removed = 0
+    for raw in client.lrange(DEAD_LETTER_QUEUE, 0, -1):
+        try:
+            message = simplejson.loads(raw)
+            args = simplejson.loads(base64.b64decode(message["body"]))[0]
+        except (ValueError, KeyError, IndexError, TypeError):
+            continue  # not one of ours: leave it alone
+        if args and args[0] in letter_ids:
+            removed += int(client.lrem(DEAD_LETTER_QUEUE, 1, raw))  # type: ignore[arg-type]
+    return removed

@@ -48,7 +48,7 @@ def test_redis_keeps_its_data_and_workers_cover_every_queue() -> None:
     svc = services()
     assert "--appendonly" in svc["redis"]["command"]
     consumed: set[str] = set()
-    for name, spec in svc.items():
+    for spec in svc.values():
         command = spec.get("command", [])
         if command[:2] == ["kfsync", "worker"]:
             consumed |= set(command[command.index("-Q") + 1].split(","))
