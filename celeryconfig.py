@@ -49,8 +49,10 @@ worker_max_tasks_per_child = 1000
 worker_soft_shutdown_timeout = 10  # give late-ack tasks time to requeue on SIGTERM
 
 beat_schedule = {
-    "relay-unenqueued-events": {
-        "task": "kfsync.maintenance.relay_events",
-        "schedule": 30.0,
-    },
+    "relay-events": {"task": "kfsync.maintenance.relay_events", "schedule": 30.0},
+    "redrive-stalled": {"task": "kfsync.maintenance.redrive_stalled", "schedule": 60.0},
+    "release-parked": {"task": "kfsync.maintenance.release_parked", "schedule": 30.0},
+    "probe-kashflow": {"task": "kfsync.maintenance.probe_kashflow", "schedule": 60.0},
+    "flush-alerts": {"task": "kfsync.maintenance.flush_alerts", "schedule": 60.0},
+    "catch-up-poll": {"task": "kfsync.maintenance.catch_up", "schedule": 300.0},
 }

@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import requests
 import simplejson
@@ -232,6 +232,18 @@ class HeaderAuth(requests.auth.AuthBase):
         return r
 
 
+class Limiter(Protocol):
+    """A shared rate limit: ``acquire`` before each call (may sleep, or raise ``Transient``);
+    ``pause`` everyone after a 429."""
+
+    def acquire(self) -> float: ...
+
+    def pause(self, seconds: float) -> float: ...
+
+
+DEFAULT_429_PAUSE_S = 1.0  # a 429 without Retry-After still backs everyone off a little
+
+
 class JsonClient:
     """Base of the API clients: one pooled session, timeouts, Decimal JSON, classified errors.
 
@@ -241,9 +253,11 @@ class JsonClient:
     dialect: ClassVar[Dialect] = Dialect(system="http")
 
     def __init__(
-        self, base_url: str, *, timeout: float = 30.0, on_call: CallObserver | None = None
+        self, base_url: str, *, timeout: float = 30.0, on_call: CallObserver | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.limiter = limiter
         self.timeout = (min(CONNECT_TIMEOUT_S, timeout), timeout)
         self.on_call: CallObserver = on_call or _ignore_call
         self.session = requests.Session()
@@ -285,6 +299,8 @@ class JsonClient:
             ConnectorError: any failure, as ``classify`` decides.
         """
         data = None if body is None else simplejson.dumps(body, use_decimal=True)
+        if self.limiter is not None:
+            self.limiter.acquire()
         started = time.monotonic()
         response: requests.Response | None = None
         try:
@@ -299,7 +315,10 @@ class JsonClient:
             self.on_call(self.dialect.system, method, path.split("?", 1)[0], status,
                          time.monotonic() - started)
         if not 200 <= response.status_code < 300:
-            raise self._classify(method, path, response=response, retry_safe=retry_safe)
+            error = self._classify(method, path, response=response, retry_safe=retry_safe)
+            if response.status_code == 429 and self.limiter is not None:
+                self.limiter.pause(getattr(error, "retry_after", None) or DEFAULT_429_PAUSE_S)
+            raise error
         if not response.content.strip():
             return None
         try:

@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from connectors.errors import AuthFailed, ConnectorError, Transient
-from connectors.http import CallObserver, Dialect, HeaderAuth, JsonClient, Params
+from connectors.http import CallObserver, Dialect, HeaderAuth, JsonClient, Limiter, Params
 from kfsync.settings import Settings
 
 PER_PAGE = 100  # modest pages: large ones trigger KashFlow's database timeout
@@ -99,8 +99,9 @@ class KashFlowClient(JsonClient):
         login_cooldown_s: float = LOGIN_COOLDOWN_S,
         on_call: CallObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
+        limiter: Limiter | None = None,
     ) -> None:
-        super().__init__(base_url, timeout=timeout, on_call=on_call)
+        super().__init__(base_url, timeout=timeout, on_call=on_call, limiter=limiter)
         self._username = username
         self._password = password
         self._memorable_word = memorable_word
@@ -114,7 +115,8 @@ class KashFlowClient(JsonClient):
         self.login_count = 0  # login attempts (POST /sessiontoken) made by this client
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> KashFlowClient:
+    def from_settings(cls, settings: Settings, *, limiter: Limiter | None = None,
+                      on_call: CallObserver | None = None) -> KashFlowClient:
         """Client for ``settings``.
 
         Raises:
@@ -127,7 +129,7 @@ class KashFlowClient(JsonClient):
         return cls(settings.kashflow_base_url, username=settings.kashflow_username,
                    password=settings.kashflow_password,
                    memorable_word=settings.kashflow_memorable_word,
-                   timeout=settings.http_timeout_s)
+                   timeout=settings.http_timeout_s, limiter=limiter, on_call=on_call)
 
     def _secrets(self) -> Sequence[str | None]:
         return (self._password, self._memorable_word, self._token, self._temporary_token)

@@ -20,9 +20,13 @@ def fail(message: str) -> NoReturn:
     raise CommandFailed(message)
 
 
-def load_settings(*required: str, purpose: str = "") -> Settings:
+def load_settings(*required: str, purpose: str = "", service: bool = False) -> Settings:
+    """Settings for a command; ``service``: also apply the environment's start checks
+    (``Settings.check_environment``: prod refuses missing secrets, SQLite, the sandbox)."""
     try:
         settings = Settings.load()
+        if service:
+            settings.check_environment(purpose)
         if required:
             settings.require(*required, purpose=purpose)
     except ConfigError as exc:
@@ -62,9 +66,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _register() -> None:
-    from kfsync.commands import dlq, jobs, ops, services
+    from kfsync.commands import backfill, dlq, jobs, ops, services
 
-    for module in (services, jobs, dlq, ops):
+    for module in (services, jobs, dlq, backfill, ops):
         for command in module.COMMANDS:
             cli.add_command(command)
 

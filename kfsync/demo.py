@@ -107,6 +107,8 @@ def run_demo(keep_running: bool | None) -> None:
         "KFSYNC_KASHFLOW_PASSWORD": sandbox.KASHFLOW_PASSWORD,
         "KFSYNC_KASHFLOW_MEMORABLE_WORD": sandbox.KASHFLOW_MEMORABLE_WORD,
         "KFSYNC_WEBHOOK_SECRETS": DEMO_SECRET, "KFSYNC_OPS_TOKEN": "demo-ops-token",
+        # The sandbox has no rate limit; a real KashFlow account keeps the default (2/s).
+        "KFSYNC_KASHFLOW_RATE": "50", "KFSYNC_KASHFLOW_BURST": "20",
     }
     try:
         with Supervisor(env, log_dir=str(DEMO_DIR / "logs")) as sup:

@@ -50,6 +50,7 @@ class Settings:
     ops_token: str | None = field(default=None, repr=False)
     flower_basic_auth: str | None = field(default=None, repr=False)
     sentry_dsn: str | None = field(default=None, repr=False)
+    alert_webhook_url: str | None = field(default=None, repr=False)
     mapping_file: str | None = None
     http_timeout_s: float = 30.0
     max_retries: int = 8
@@ -111,6 +112,54 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def check_environment(self, purpose: str) -> None:
+        """Refuse what ``KFSYNC_ENV=prod`` must never run with (one-line ConfigError).
+
+        In prod, the web, worker and run commands need a webhook secret, an ops token and a
+        non-SQLite database; Flower needs basic auth; the sandbox and the demo never start.
+        dev and qa are not checked here (``require`` still applies per command).
+        """
+        if self.env != "prod":
+            return
+        where = f"KFSYNC_ENV=prod: {purpose}"
+        if purpose in ("kfsync sandbox", "kfsync demo"):
+            raise ConfigError(f"{where} never runs in production (fake APIs)")
+        if purpose == "kfsync flower":
+            if not self.flower_basic_auth:
+                raise ConfigError(f"{where} needs KFSYNC_FLOWER_BASIC_AUTH to be set")
+            return
+        if not self.webhook_secrets:
+            raise ConfigError(f"{where} needs KFSYNC_WEBHOOK_SECRETS to be set")
+        if not self.ops_token:
+            raise ConfigError(f"{where} needs KFSYNC_OPS_TOKEN to be set")
+        if self.is_sqlite:
+            raise ConfigError(f"{where} needs a PostgreSQL KFSYNC_DATABASE_URL, not SQLite")
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret value (for scrubbing logs, error reports and pages)."""
+        values: list[str | None] = [
+            self.magento_token, self.kashflow_password, self.kashflow_memorable_word,
+            self.ops_token, self.flower_basic_auth, self.sentry_dsn, *self.webhook_secrets,
+            getattr(self, "alert_webhook_url", None),
+        ]
+        if self.magento_oauth:
+            o = self.magento_oauth
+            values += [o.consumer_key, o.consumer_secret, o.access_token, o.access_token_secret]
+        if self.flower_basic_auth and ":" in self.flower_basic_auth:
+            values.append(self.flower_basic_auth.split(":", 1)[1])
+        password = make_url_password(self.database_url)
+        return [v for v in {*values, password} if v]
+
+
+def make_url_password(url: str) -> str | None:
+    """The password inside a database URL, if any."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).password
+    except Exception:
+        return None
 
 
 def _number(name: str, value: str, kind: type[float] | type[int]) -> float | int:

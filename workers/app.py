@@ -19,6 +19,7 @@ TASK_MODULES = (
     "workers.orders",
     "workers.payments",
     "workers.maintenance",
+    "workers.catchup",
 )
 
 celery_app = Celery("kfsync")

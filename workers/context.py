@@ -10,10 +10,12 @@ from functools import cache
 
 from connectors.kashflow import KashFlowClient
 from connectors.magento import MagentoClient
+from connectors.ratelimit import TokenBucket
 from kfsync.settings import Settings
 from mappings.rules import Rules, load_rules
 
 _clients: dict[str, object] = {}
+RATE_LIMIT_KEY = "kfsync:ratelimit:kashflow"  # one bucket per KashFlow account and deployment
 
 
 @cache
@@ -37,7 +39,10 @@ def magento() -> MagentoClient:
 def kashflow() -> KashFlowClient:
     client = _clients.get("kashflow")
     if client is None:
-        client = _clients["kashflow"] = KashFlowClient.from_settings(settings())
+        s = settings()
+        bucket = TokenBucket(s.redis_url, RATE_LIMIT_KEY, rate=s.kashflow_rate,
+                             burst=s.kashflow_burst)
+        client = _clients["kashflow"] = KashFlowClient.from_settings(s, limiter=bucket)
     assert isinstance(client, KashFlowClient)
     return client
 

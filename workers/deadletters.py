@@ -18,8 +18,13 @@ PARKED_TASK = "kfsync.dead_letter.parked"
 
 
 def dead_letter(url: str, *, step: str, error_class: str, reason: str,
-                job_id: int | None = None, event_id: int | None = None) -> int:
-    """Store a dead letter and park its marker message; returns the dead letter's id."""
+                job_id: int | None = None, event_id: int | None = None,
+                alert_kind: str = "dead_letter") -> int:
+    """Store a dead letter and park its marker message; returns the dead letter's id.
+
+    Review holds are recorded the same way (``alert_kind="needs_review"``), so an operator
+    finds every piece of stuck work in one list and requeues it the same way.
+    """
     ref = f"sync_jobs/{job_id}" if job_id is not None else f"inbound_events/{event_id}"
     with session_scope(url) as s:
         letter = DeadLetter(job_id=job_id, event_id=event_id, step=step,
@@ -29,6 +34,10 @@ def dead_letter(url: str, *, step: str, error_class: str, reason: str,
         letter_id = letter.id
     log.error("dead letter %s: %s at %s: %s", letter_id, ref, step, reason)
     _park(letter_id)
+    from workers.alerts import alert
+
+    alert(alert_kind, f"{alert_kind.replace('_', ' ')} {letter_id} ({ref}, {step}, "
+                      f"{error_class}): {reason} — kfsync dlq show {letter_id}")
     return letter_id
 
 

@@ -1,53 +1,165 @@
-"""Periodic upkeep run by beat on the ``maintenance`` queue.
+"""Periodic upkeep run by beat on the ``maintenance`` queue. Each task holds a Redis lock, so
+a slow run never overlaps the next tick (and two beats could not double it either).
 
-``relay_events``: webhooks committed while Redis was unreachable have no ``enqueued_at``;
-publish them now. A grace period keeps the relay from racing the web process, which marks
-an event enqueued right after its commit.
+- ``relay_events``: webhooks committed while Redis was unreachable (no ``enqueued_at``), and
+  events whose message was lost (enqueued long ago, never processed), are published again.
+- ``redrive_stalled``: jobs whose chain message was lost (a worker killed with its message,
+  Redis restarted without it) are started again from their step; steps are idempotent.
+- ``release_parked``: jobs parked in the database (circuit open, long Retry-After) whose time
+  has come are enqueued, unless the circuit is still open.
+- ``probe_kashflow``: while the circuit is open, one cheap call at most every 10 minutes.
+- ``flush_alerts``: summaries of alerts held back by de-duplication.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, TypeVar, cast
 
 import redis
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from connectors.errors import ConnectorError
+from connectors.kashflow import KashFlowClient
 from store.db import session_scope
-from store.models import InboundEvent, utcnow
-from workers import context
+from store.models import InboundEvent, JobState, SyncJob, utcnow
+from workers import alerts, circuit, context
 from workers.app import celery_app
 from workers.dispatch import enqueue_event
+from workers.workflow import order_chain
+
+log = logging.getLogger(__name__)
 
 RELAY_GRACE_S = 30  # longer than the web process needs to publish and mark an event
-RELAY_BATCH = 500
-RELAY_LOCK_S = 120  # one relay at a time, even if beat fires while a slow run goes on
+LOST_AFTER_S = 900  # > the longest retry countdown (600 s): a message this late is lost
+BATCH = 500
+STEP_QUEUES = ("ingest", "orders", "customers", "payments")
+F = TypeVar("F", bound=Callable[..., int])
+
+
+def exclusive(name: str, timeout_s: int = 300) -> Callable[[F], F]:
+    """Run the task body only if no other run of ``name`` holds the lock; else return 0."""
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> int:
+            client = redis.Redis.from_url(context.settings().redis_url)
+            lock = client.lock(f"kfsync:lock:{name}", timeout=timeout_s, blocking=False)
+            if not lock.acquire():
+                return 0
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                try:
+                    lock.release()
+                except redis.exceptions.LockError:
+                    log.warning("lock %s expired during the run", name)
+        return cast(F, run)
+    return wrap
 
 
 @celery_app.task(name="kfsync.maintenance.relay_events")
+@exclusive("relay_events")
 def relay_events() -> int:
-    """Publish stored events that were never enqueued; returns how many were sent."""
-    settings = context.settings()
-    lock = redis.Redis.from_url(settings.redis_url).lock(
-        "kfsync:lock:relay_events", timeout=RELAY_LOCK_S, blocking=False)
-    if not lock.acquire():
-        return 0
-    try:
-        return relay_pending(settings.database_url, RELAY_GRACE_S)
-    finally:
-        lock.release()
+    """Publish stored events that were never enqueued, or whose message was lost."""
+    return relay_pending(context.db_url(), RELAY_GRACE_S, LOST_AFTER_S)
 
 
-def relay_pending(url: str, grace_s: float) -> int:
-    cutoff = utcnow() - timedelta(seconds=grace_s)
+def relay_pending(url: str, grace_s: float, lost_after_s: float) -> int:
+    now = utcnow()
+    never_sent = InboundEvent.enqueued_at.is_(None) & (
+        InboundEvent.received_at <= now - timedelta(seconds=grace_s))
+    lost = InboundEvent.enqueued_at < now - timedelta(seconds=lost_after_s)
     with session_scope(url) as s:
-        ids = list(s.scalars(
-            select(InboundEvent.id)
-            .where(InboundEvent.enqueued_at.is_(None), InboundEvent.processed_at.is_(None),
-                   InboundEvent.received_at <= cutoff)
-            .order_by(InboundEvent.id).limit(RELAY_BATCH)))
+        ids = list(s.scalars(select(InboundEvent.id)
+                             .where(InboundEvent.processed_at.is_(None), never_sent | lost)
+                             .order_by(InboundEvent.id).limit(BATCH)))
     sent = 0
     for row_id in ids:
         if not enqueue_event(url, row_id):
             break  # the broker is still down: try again next tick
         sent += 1
     return sent
+
+
+@celery_app.task(name="kfsync.maintenance.redrive_stalled")
+@exclusive("redrive_stalled")
+def redrive_stalled() -> int:
+    """Restart chains whose message is gone; returns how many jobs were re-driven.
+
+    A job running with an expired lease lost its worker. A queued job untouched for
+    ``LOST_AFTER_S`` lost its message only if the step queues are empty — during a long
+    backlog (a backfill under the rate limit) it is simply waiting its turn.
+    """
+    now = utcnow()
+    orphaned = (SyncJob.state == JobState.RUNNING) & (SyncJob.lease_until < now)
+    stalled = orphaned
+    if _step_queues_empty():
+        stalled = stalled | (
+            SyncJob.state.in_([JobState.QUEUED, JobState.RETRYING]) & SyncJob.due_at.is_(None)
+            & (SyncJob.updated_at < now - timedelta(seconds=LOST_AFTER_S)))
+    return _restart(select(SyncJob).where(stalled).limit(BATCH))
+
+
+def _step_queues_empty() -> bool:
+    client = redis.Redis.from_url(context.settings().redis_url, socket_timeout=2)
+    return sum(int(client.llen(q)) for q in STEP_QUEUES) == 0
+
+
+@celery_app.task(name="kfsync.maintenance.release_parked")
+@exclusive("release_parked")
+def release_parked() -> int:
+    """Enqueue parked jobs that are due (not while the KashFlow circuit is open)."""
+    if circuit.open_reason(context.settings().redis_url):
+        return 0
+    return _restart(select(SyncJob).where(SyncJob.due_at <= utcnow()).limit(BATCH))
+
+
+def _restart(query: Any) -> int:
+    url = context.db_url()
+    with session_scope(url) as s:
+        candidates = [(j.id, j.step, j.updated_at) for j in s.scalars(query)]
+    started = 0
+    for job_id, step, seen in candidates:
+        with session_scope(url) as s:  # claim the restart: only if nobody touched the job
+            job = s.get(SyncJob, job_id)
+            if job is None or job.updated_at != seen:
+                continue
+            job.due_at, job.state, job.lease_task, job.lease_until = (
+                None, JobState.QUEUED, None, None)
+            pay = bool((job.plan or {}).get("pay"))
+        order_chain(job_id, step, pay).apply_async()
+        started += 1
+    if started:
+        log.warning("restarted %s stalled or parked job(s)", started)
+    return started
+
+
+@celery_app.task(name="kfsync.maintenance.probe_kashflow")
+@exclusive("probe_kashflow")
+def probe_kashflow() -> int:
+    """While the circuit is open, try one read with a fresh login; close it on success."""
+    settings = context.settings()
+    if not circuit.open_reason(settings.redis_url) or not circuit.probe_due(settings.redis_url):
+        return 0
+    try:
+        KashFlowClient.from_settings(settings).bank_accounts()
+    except ConnectorError as exc:
+        log.warning("KashFlow probe failed, the circuit stays open: %s", exc)
+        return 0
+    circuit.close(settings.redis_url)
+    context.reset_clients()
+    alerts.alert("circuit_open", "KashFlow answers again: circuit closed, parked work resumes")
+    with session_scope(settings.database_url) as s:
+        s.execute(update(SyncJob).where(SyncJob.due_at.is_not(None)).values(due_at=utcnow())
+                  .execution_options(synchronize_session=False))
+    return 1
+
+
+@celery_app.task(name="kfsync.maintenance.flush_alerts")
+@exclusive("flush_alerts")
+def flush_alerts() -> int:
+    settings = context.settings()
+    return alerts.flush(settings.redis_url, settings.alert_webhook_url)

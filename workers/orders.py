@@ -40,6 +40,9 @@ def _create_invoice(job: JobView) -> StepResult:
                         links=[("invoice", f"order:{job.magento_key}", str(number))])
     gross, wanted = Decimal(str(invoice["GrossAmount"])), expected_gross(order)
     if gross != wanted:
+        # Stay at this step: a requeue adopts the (corrected) invoice and checks it again
+        # before any payment is posted.
+        result.next_step = Step.CREATE_INVOICE
         result.review = (f"penny guard: KashFlow invoice {number} totals {gross} but Magento "
                          f"grand_total is {wanted}; payment not posted")
     return result

@@ -12,7 +12,8 @@ lock during HTTP:
 
 Failures are classified once (``connectors.errors``) and handled here: transient -> retry
 with full-jitter backoff, then a dead letter; rejected/mapping -> ``needs_review`` with the
-reason; auth -> dead letter at once (credentials need a human). The chain's next task is
+reason; auth -> the KashFlow circuit opens and the job is parked in the database until a
+probe succeeds (``workers/circuit.py``). The chain's next task is
 published by Celery only after this task returns, i.e. after the commit.
 """
 
@@ -36,7 +37,8 @@ from connectors.errors import AuthFailed, ConnectorError, Transient
 from mappings.errors import MappingError
 from store.db import session_scope
 from store.models import Attempt, EntityLink, JobState, Step, SyncJob, utcnow
-from workers import context
+from workers import circuit, context
+from workers.alerts import alert
 from workers.deadletters import dead_letter
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,8 @@ def run_step(task: Task, job_id: int, step: Step, act: Callable[[JobView], StepR
     """
     url = context.db_url()
     task_id = str(task.request.id)
+    if _park_if_circuit_open(url, job_id, step):
+        raise Ignore()
     try:
         view, attempt_id = _claim(url, job_id, step, task_id)
     except _Busy:
@@ -155,6 +159,9 @@ def _finish(url: str, job_id: int, attempt_id: int, result: StepResult, seconds:
             job.state = JobState.QUEUED
     for kind, magento_key, kashflow_key in result.links:
         save_link(url, kind, magento_key, kashflow_key)
+    if result.review:
+        dead_letter(url, job_id=job_id, step=str(job.step), error_class="rejected",
+                    reason=result.review, alert_kind="needs_review")
 
 
 def save_link(url: str, kind: str, magento_key: str, kashflow_key: str) -> None:
@@ -179,6 +186,8 @@ def _fail(task: Task, url: str, job_id: int, step: Step, attempt_id: int,
     retryable = isinstance(exc, Transient) or outcome == "error"
     retries = int(task.request.retries or 0)
     exhausted = retries >= context.settings().max_retries
+    retry_after = getattr(exc, "retry_after", None)
+    park_for = _park_delay(exc, retry_after)
     with session_scope(url) as s:
         attempt = s.get(Attempt, attempt_id)
         job = s.get(SyncJob, job_id)
@@ -188,17 +197,52 @@ def _fail(task: Task, url: str, job_id: int, step: Step, attempt_id: int,
         attempt.duration_ms = int(seconds * 1000)
         attempt.error = str(exc)[:2000]
         job.lease_task = job.lease_until = None
-        if retryable and not exhausted:
+        if park_for is not None:
+            job.state, job.due_at = JobState.RETRYING, utcnow() + timedelta(seconds=park_for)
+            job.reason = f"paused {park_for:.0f} s: {exc}"
+        elif retryable and not exhausted:
             job.state, job.reason = JobState.RETRYING, f"retry {retries + 1}: {exc}"
-        elif retryable or isinstance(exc, AuthFailed):
+        elif retryable:
             job.state, job.reason = JobState.DEAD, f"{step}: {exc}"
         else:
             job.state, job.reason = JobState.NEEDS_REVIEW, f"{step}: {exc}"
+        ref = job.magento_ref or job.magento_key
+    if park_for is not None:
+        if isinstance(exc, AuthFailed) and circuit.trip(context.settings().redis_url, str(exc)):
+            alert("circuit_open", f"KashFlow refused our credentials ({exc}); KashFlow work is "
+                                  "paused until a probe succeeds")
+        return
     if retryable and not exhausted:
-        raise task.retry(countdown=backoff(retries, getattr(exc, "retry_after", None)),
-                         max_retries=None)
-    if job.state == JobState.DEAD:
-        dead_letter(url, job_id=job_id, step=str(step), error_class=outcome, reason=str(exc))
+        raise task.retry(countdown=backoff(retries, retry_after), max_retries=None)
+    dead_letter(url, job_id=job_id, step=str(step), error_class=outcome,
+                reason=f"order {ref}: {exc}" if not retryable else str(exc),
+                alert_kind="dead_letter" if retryable else "needs_review")
+
+
+def _park_delay(exc: Exception, retry_after: float | None) -> float | None:
+    """Seconds to park the job in the database, or None to use a broker retry."""
+    if isinstance(exc, AuthFailed):
+        return circuit.PARK_S
+    if retry_after is not None and retry_after > MAX_COUNTDOWN_S:
+        return retry_after  # too long for a broker countdown (visibility timeout)
+    return None
+
+
+def _park_if_circuit_open(url: str, job_id: int, step: Step) -> bool:
+    """Park the job without calling KashFlow when the circuit is open; True if parked."""
+    reason = circuit.open_reason(context.settings().redis_url)
+    if reason is None:
+        return False
+    with session_scope(url) as s:
+        s.execute(
+            update(SyncJob)
+            .where(SyncJob.id == job_id, SyncJob.step == step,
+                   SyncJob.state.in_([str(x) for x in ACTIVE_STATES]),
+                   SyncJob.lease_until.is_(None) | (SyncJob.lease_until < utcnow()))
+            .values(state=JobState.RETRYING, reason=f"paused: KashFlow circuit open ({reason})",
+                    due_at=utcnow() + timedelta(seconds=circuit.PARK_S))
+            .execution_options(synchronize_session=False))
+    return True
 
 
 def backoff(retries: int, retry_after: float | None = None) -> float:

@@ -107,6 +107,7 @@ def _backlog(settings: Settings) -> None:
               help="keep the services up after the summary (default: only on a terminal)")
 def demo(keep_running: bool | None) -> None:
     """Sandbox + services + ~20 signed sample webhooks, then a summary table."""
+    load_settings(purpose="kfsync demo", service=True)  # never in prod: it starts the sandbox
     from kfsync.demo import run_demo
 
     run_demo(keep_running)

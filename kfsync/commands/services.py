@@ -17,7 +17,7 @@ from kfsync.cli import ALL_QUEUES, load_settings
               help="gunicorn worker processes")
 def web(host: str, port: int, workers: int) -> None:
     """Webhook ingest, health and metrics (gunicorn)."""
-    settings = load_settings("webhook_secrets", purpose="kfsync web")
+    settings = load_settings("webhook_secrets", purpose="kfsync web", service=True)
     from kfsync.gunicorn import serve
 
     serve(settings, host=host, port=port, workers=workers)
@@ -31,7 +31,7 @@ def web(host: str, port: int, workers: int) -> None:
 def worker(queues: str, concurrency: int, loglevel: str) -> None:
     """A Celery worker (default: every kfsync queue)."""
     settings = load_settings("magento_auth", "kashflow_username", "kashflow_password",
-                             "kashflow_memorable_word", purpose="kfsync worker")
+                             "kashflow_memorable_word", purpose="kfsync worker", service=True)
     from workers.app import configure
 
     unknown = set(queues.split(",")) - set(ALL_QUEUES.split(","))
@@ -46,12 +46,12 @@ def worker(queues: str, concurrency: int, loglevel: str) -> None:
 @click.option("--loglevel", default="INFO", show_default=True)
 def beat(loglevel: str) -> None:
     """The scheduler (one per deployment)."""
-    settings = load_settings()
+    settings = load_settings(purpose="kfsync beat", service=True)
     from workers.app import configure
 
-    os.makedirs("var", exist_ok=True)
+    # LockedScheduler: a Redis lock makes a second beat a standby, never a duplicate.
     configure(settings).start(["beat", "--loglevel", loglevel,
-                               "--schedule", "var/celerybeat-schedule"])
+                               "--scheduler", "workers.beat:LockedScheduler"])
 
 
 @click.command()
@@ -59,7 +59,7 @@ def beat(loglevel: str) -> None:
 @click.option("--address", default="127.0.0.1", show_default=True)
 def flower(port: int, address: str) -> None:
     """Flower, the Celery monitor (basic auth from KFSYNC_FLOWER_BASIC_AUTH)."""
-    settings = load_settings()
+    settings = load_settings(purpose="kfsync flower", service=True)
     from workers.app import configure
 
     argv = ["flower", f"--port={port}", f"--address={address}"]
@@ -74,9 +74,7 @@ def flower(port: int, address: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 def sandbox(magento_port: int, kashflow_port: int, host: str) -> None:
     """Fake Magento and KashFlow REST servers (demo, tests, benchmarks)."""
-    settings = load_settings()
-    if settings.env == "prod":
-        raise click.ClickException("the sandbox never runs with KFSYNC_ENV=prod")
+    load_settings(purpose="kfsync sandbox", service=True)  # never in prod
     from sandbox.server import serve_forever
 
     serve_forever(host, magento_port, kashflow_port)
@@ -89,7 +87,7 @@ def sandbox(magento_port: int, kashflow_port: int, host: str) -> None:
 def run(port: int, flower_port: int, concurrency: int) -> None:
     """Web, worker, beat and flower in the foreground; embedded Redis if none answers."""
     load_settings("webhook_secrets", "magento_auth", "kashflow_username", "kashflow_password",
-                  "kashflow_memorable_word", purpose="kfsync run")
+                  "kashflow_memorable_word", purpose="kfsync run", service=True)
     from kfsync.supervisor import Supervisor
 
     with Supervisor() as sup:

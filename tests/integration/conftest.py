@@ -172,6 +172,8 @@ def stack_env(request: pytest.FixtureRequest, servers: SandboxServers,
         "KFSYNC_KASHFLOW_MEMORABLE_WORD": sandbox.KASHFLOW_MEMORABLE_WORD,
         "KFSYNC_WEBHOOK_SECRETS": SECRET,
         "KFSYNC_MAX_RETRIES": "2",
+        "KFSYNC_KASHFLOW_RATE": "500",  # the sandbox is not limited here; bench/ measures that
+        "KFSYNC_KASHFLOW_BURST": "500",
         "KFSYNC_HTTP_TIMEOUT_S": "2",
     }
     log = tmp_path_factory.mktemp("logs") / f"worker-{request.param}.log"
