@@ -8,14 +8,17 @@ visibility timeout, or a waiting retry would be redelivered and run twice.
 
 from kombu.entity import Queue
 
-from kfsync.settings import Settings
+from kfsync.settings import ConfigError, Settings
 
 QUEUES = ("ingest", "orders", "customers", "payments", "refunds", "stock", "maintenance")
 DEAD_LETTER_QUEUE = "dead_letter"  # parked messages only: no worker consumes it
 MAX_COUNTDOWN_S = 600  # the longest retry wait we schedule on the broker
 VISIBILITY_TIMEOUT_S = 3600  # > MAX_COUNTDOWN_S, so a scheduled retry is never redelivered early
 
-broker_url = Settings.load().redis_url
+try:
+    broker_url = Settings.load().redis_url
+except ConfigError:  # reported, as one line, by the command that loads the settings itself
+    broker_url = Settings().redis_url
 broker_connection_retry_on_startup = True
 broker_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT_S}
 # Publishing from the web process must fail fast when Redis is down: the event is already

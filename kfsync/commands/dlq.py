@@ -12,14 +12,6 @@ from rich.table import Table
 
 from kfsync.cli import fail, load_settings
 from store.db import session_scope
-from workers.operations import (
-    LetterFilter,
-    OperationError,
-    describe_letter,
-    discard_letters,
-    letters_query,
-    requeue_letters,
-)
 
 console = Console()
 DATE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])
@@ -53,6 +45,8 @@ def dlq_list(entity: str | None, error_class: str | None, since: datetime | None
              until: datetime | None, include_resolved: bool, limit: int) -> None:
     """Open dead letters, newest first."""
     settings = load_settings()
+    from workers.operations import LetterFilter, describe_letter, letters_query
+
     flt = LetterFilter(entity=entity, error_class=error_class, since=_utc(since),
                        until=_utc(until), include_resolved=include_resolved)
     with session_scope(settings.database_url) as s:
@@ -71,6 +65,8 @@ def dlq_list(entity: str | None, error_class: str | None, since: datetime | None
 def dlq_show(letter_id: int) -> None:
     """One dead letter in full."""
     settings = load_settings()
+    from workers.operations import LetterFilter, describe_letter, letters_query
+
     flt = LetterFilter(ids=(letter_id,), include_resolved=True)
     with session_scope(settings.database_url) as s:
         letter = s.scalars(letters_query(flt)).first()
@@ -91,6 +87,8 @@ def dlq_requeue(letter_ids: tuple[int, ...], everything: bool, entity: str | Non
     if bool(letter_ids) == everything:
         raise click.UsageError("give dead letter IDs or --all (with optional filters)")
     settings = load_settings()
+    from workers.operations import LetterFilter, OperationError, requeue_letters
+
     flt = LetterFilter(ids=letter_ids, entity=entity, error_class=error_class,
                        since=_utc(since), until=_utc(until))
     try:
@@ -107,6 +105,8 @@ def dlq_requeue(letter_ids: tuple[int, ...], everything: bool, entity: str | Non
 def dlq_discard(letter_ids: tuple[int, ...], reason: str) -> None:
     """Close dead letters without syncing them."""
     settings = load_settings()
+    from workers.operations import OperationError, discard_letters
+
     try:
         done = discard_letters(settings.database_url, settings.redis_url, list(letter_ids),
                                reason=reason, actor=_actor())
