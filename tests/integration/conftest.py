@@ -129,6 +129,14 @@ class Stack:
         assert job is not None
         return job
 
+    def parked_letters(self) -> list[int]:
+        """Dead-letter ids parked on the broker's ``dead_letter`` queue (what Flower counts)."""
+        import base64
+
+        client = redis.Redis.from_url(INTEGRATION_REDIS_URL)
+        return [simplejson.loads(base64.b64decode(simplejson.loads(raw)["body"]))[0][0]
+                for raw in client.lrange("dead_letter", 0, -1)]
+
     def events_pending(self) -> int:
         with session_scope(self.db_url) as s:
             return len(list(s.scalars(select(InboundEvent.id).where(

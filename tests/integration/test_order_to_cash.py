@@ -5,11 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-import redis
 
 from kfsync.samples import Buyer, Line, make_order
 from store.models import JobState, Step
-from tests.integration.conftest import INTEGRATION_REDIS_URL, Stack
+from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -167,7 +166,7 @@ def test_exhausted_retries_become_a_dead_letter(stack: Stack) -> None:
     [letter] = stack.dead_letters()
     assert (letter.step, letter.error_class) == ("ensure_customer", "transient")
     assert letter.payload_ref == f"sync_jobs/{job.id}"
-    assert redis.Redis.from_url(INTEGRATION_REDIS_URL).llen("dead_letter") == 1
+    assert stack.parked_letters() == [letter.id]
     assert stack.invoices() == []
 
 
