@@ -73,10 +73,18 @@ def _register() -> None:
             cli.add_command(command)
 
 
-_register()
+
+def make_console() -> Any:
+    """A rich console at least 120 columns wide, so tables stay readable when piped."""
+    from rich.console import Console
+
+    return Console(width=max(120, Console().width))
 
 
 def echo_json(data: Any) -> None:
     import simplejson
 
     click.echo(simplejson.dumps(data, use_decimal=True, indent=2, default=str))
+
+
+_register()  # last: the command modules import helpers defined above

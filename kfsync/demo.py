@@ -19,12 +19,12 @@ from typing import Any
 
 import requests
 import simplejson
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
 import sandbox
 from ingest.signing import signed_headers
+from kfsync.cli import make_console
 from kfsync.samples import Buyer, Line, make_order
 from kfsync.supervisor import Supervisor
 from sandbox.server import SandboxServers
@@ -35,7 +35,7 @@ DEMO_DIR = Path("var/demo")
 DEMO_SECRET = "demo-webhook-secret"  # noqa: S105 - a demo-only value, printed nowhere
 SETTLE_TIMEOUT_S = 120
 SETTLED = {JobState.DONE, JobState.SKIPPED, JobState.WAITING, JobState.NEEDS_REVIEW, JobState.DEAD}
-console = Console(width=max(120, Console().width))
+console = make_console()
 
 
 def free_port(preferred: int) -> int:

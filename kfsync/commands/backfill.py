@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 import redis
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -28,11 +27,11 @@ from rich.progress import (
 from rich.text import Text
 from sqlalchemy import func, select
 
-from kfsync.cli import fail, load_settings
+from kfsync.cli import fail, load_settings, make_console
 from store.db import session_scope
 from store.models import Cursor, InboundEvent, JobState, SyncJob
 
-console = Console()
+console = make_console()
 SETTLED = [JobState.DONE, JobState.SKIPPED, JobState.WAITING, JobState.NEEDS_REVIEW,
            JobState.DEAD, JobState.DISCARDED]
 MAGENTO_TIME = "%Y-%m-%d %H:%M:%S"

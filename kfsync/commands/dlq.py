@@ -7,13 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from kfsync.cli import fail, load_settings
+from kfsync.cli import fail, load_settings, make_console
 from store.db import session_scope
 
-console = Console()
+console = make_console()
 DATE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])
 
 

@@ -6,16 +6,15 @@ import uuid
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from kfsync.cli import fail, load_settings
+from kfsync.cli import fail, load_settings, make_console
 from store.db import migrate as apply_migrations
 from store.db import session_scope
 from store.models import InboundEvent, JobState, SyncJob
 
-console = Console()
+console = make_console()
 
 
 @click.command()

@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select, text
 
-from kfsync.cli import load_settings
+from kfsync.cli import load_settings, make_console
 from kfsync.settings import Settings
 from store.db import get_engine, session_scope
 from store.models import InboundEvent, SyncJob
 
-console = Console()
+console = make_console()
 
 
 @click.command()

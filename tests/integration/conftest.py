@@ -28,6 +28,8 @@ from sandbox.server import SandboxServers
 from store.db import migrate, session_scope
 from store.models import (
     Attempt,
+    AuditEntry,
+    Cursor,
     DeadLetter,
     EntityLink,
     InboundEvent,
@@ -200,7 +202,8 @@ def stack(stack_env: tuple[str, dict[str, str]], servers: SandboxServers) -> Sta
     for control in (servers.magento_control, servers.kashflow_control):
         requests.post(f"{control}/reset", timeout=5).raise_for_status()
     with session_scope(db_url) as s:
-        for model in (Attempt, DeadLetter, EntityLink, SyncJob, InboundEvent):
+        for model in (Attempt, DeadLetter, EntityLink, SyncJob, InboundEvent, AuditEntry,
+                      Cursor):
             s.execute(delete(model))
     client = redis.Redis.from_url(INTEGRATION_REDIS_URL)
     client.delete("dead_letter")
