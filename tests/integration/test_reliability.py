@@ -159,3 +159,22 @@ def test_webhooks_accepted_while_redis_is_down_are_synced_when_it_returns(stack:
     for doc in docs:
         assert stack.wait_settled(int(doc["entity_id"])).state == JobState.DONE  # type: ignore[call-overload]
     assert len(stack.invoices()) == 50
+
+
+def test_backfill_syncs_history_once_and_a_second_run_adds_nothing(stack: Stack) -> None:
+    history = [make_order(4300 + n, Buyer(f"h{n}@example.com", "Hal", "Story"),
+                          [Line("BOOK", "Book", Decimal("9.99"), 1, vat=Decimal(0))],
+                          created_at=f"2025-03-{10 + n % 5:02d} 12:00:00") for n in range(12)]
+    outside = make_order(4399, Buyer("late@example.com", "Lou", "Late"),
+                         [Line("BOOK", "Book", Decimal("9.99"), 1, vat=Decimal(0))],
+                         created_at="2025-04-02 12:00:00")
+    for doc in (*history, outside):
+        stack.seed_order(doc)
+    first = stack.cli("backfill", "--since", "2025-03-01", "--until", "2025-04-01")
+    assert first.returncode == 0, first.stderr
+    assert "12 of 12 order(s) through the pipeline" in first.stdout
+    assert {i["CustomerReference"] for i in stack.invoices()} == {
+        d["increment_id"] for d in history}
+    again = stack.cli("backfill", "--since", "2025-03-01", "--until", "2025-04-01")
+    assert again.returncode == 0, again.stderr
+    assert len(stack.invoices()) == 12 and stack.job(4399) is None
