@@ -9,6 +9,7 @@ visibility timeout, or a waiting retry would be redelivered and run twice.
 from kombu.entity import Queue
 
 from kfsync.settings import ConfigError, Settings
+from mappings.stock_rules import beat_interval_s
 
 QUEUES = ("ingest", "orders", "customers", "payments", "refunds", "stock", "maintenance")
 DEAD_LETTER_QUEUE = "dead_letter"  # parked messages only: no worker consumes it
@@ -43,10 +44,13 @@ task_routes = {
     "kfsync.customers.*": {"queue": "customers"},
     "kfsync.payments.*": {"queue": "payments"},
     "kfsync.maintenance.*": {"queue": "maintenance"},
+    "kfsync.stock.*": {"queue": "stock"},
 }
 
 worker_send_task_events = True  # Flower
-task_send_sent_event = True
+# No "task-sent" event: it costs the web process a second Redis write per webhook, and
+# Flower shows each task from the moment a worker receives it.
+task_send_sent_event = False
 worker_hijack_root_logger = False
 worker_max_tasks_per_child = 1000
 worker_soft_shutdown_timeout = 10  # give late-ack tasks time to requeue on SIGTERM
@@ -58,4 +62,5 @@ beat_schedule = {
     "probe-kashflow": {"task": "kfsync.maintenance.probe_kashflow", "schedule": 60.0},
     "flush-alerts": {"task": "kfsync.maintenance.flush_alerts", "schedule": 60.0},
     "catch-up-poll": {"task": "kfsync.maintenance.catch_up", "schedule": 300.0},
+    "stock-sync": {"task": "kfsync.stock.sync_all", "schedule": beat_interval_s()},
 }

@@ -1,7 +1,8 @@
 """``POST /webhooks/magento``: verify, validate, store, enqueue — never call an API here.
 
 The event is committed before the 202, so nothing accepted is lost: if Redis does not take
-the message, the row keeps ``enqueued_at`` empty and the beat relay enqueues it later.
+the message, the row's ``enqueued_at`` is cleared and the beat relay enqueues it later; if the
+process dies between the commit and the publish, the relay's lost-message rule finds it.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from ingest.app import current_settings
 from ingest.schemas import TOPICS, EnvelopeSchema
 from ingest.signing import SignatureError, verify
 from store.db import session_scope
-from store.models import InboundEvent
-from workers.dispatch import enqueue_event
+from store.models import InboundEvent, utcnow
+from workers.dispatch import publish_event, unmark_enqueued
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -67,6 +68,7 @@ def _store_and_enqueue(url: str, envelope: dict[str, Any], payload: dict[str, An
                 source=SOURCE, event_id=envelope["id"], topic=envelope["topic"],
                 resource_type=resource["type"], resource_key=str(key),
                 increment_id=resource.get("increment_id"), payload=payload,
+                enqueued_at=utcnow(),  # one transaction per webhook: see unmark_enqueued
             )
             s.add(event)
             s.flush()
@@ -76,5 +78,6 @@ def _store_and_enqueue(url: str, envelope: dict[str, Any], payload: dict[str, An
     except OperationalError:
         log.exception("database unavailable; asking the sender to retry")
         return _error(503, {"_service": ["Database unavailable; retry later."]})
-    enqueue_event(url, row_id)
+    if not publish_event(row_id):
+        unmark_enqueued(url, row_id)
     return jsonify(status="accepted", event_id=envelope["id"]), 202

@@ -66,9 +66,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _register() -> None:
-    from kfsync.commands import backfill, dlq, jobs, ops, services
+    from kfsync.commands import backfill, dlq, jobs, ops, services, stock
 
-    for module in (services, jobs, dlq, backfill, ops):
+    for module in (services, jobs, dlq, backfill, ops, stock):
         for command in module.COMMANDS:
             cli.add_command(command)
 

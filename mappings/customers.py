@@ -4,6 +4,10 @@ Codes are deterministic so a retry finds the customer it created instead of maki
 registered ``<customer_code_prefix><customer_id>`` ("M45"), guest
 ``<guest_code_prefix><first 10 hex of sha256(normalised email)>`` ("G3f1c0a9b2e").
 Matching an existing KashFlow customer by email happens first, in the worker (DESIGN §5).
+
+Guest policy (``guest_policy``): ``per_email`` gives each guest email its own customer (above);
+``shared`` bills every guest who matches no existing customer to one "web sales" customer
+(``shared_guest_code``, ``shared_guest_name``); the invoice still carries the buyer's address.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ def customer_code(order: Order, rules: Rules) -> str:
     """
     if is_registered(order):
         code = f"{rules.customer_code_prefix}{order.customer_id}"
+    elif rules.guest_policy == "shared":
+        code = rules.shared_guest_code
     else:
         email = order_email(order)
         if email is None:
@@ -93,11 +99,20 @@ def kashflow_address(address: Address) -> dict[str, str]:
     return body
 
 
-def build_customer(order: Order, code: str) -> dict[str, Any]:
+def is_shared_guest(order: Order, rules: Rules) -> bool:
+    """True when the order's guest is billed to the shared "web sales" customer."""
+    return not is_registered(order) and rules.guest_policy == "shared"
+
+
+def build_customer(order: Order, code: str, rules: Rules | None = None) -> dict[str, Any]:
     """The ``POST /customers`` body for the order's customer under ``code``.
 
-    Non-ASCII names are kept as they are (KashFlow stores Unicode).
+    Non-ASCII names are kept as they are (KashFlow stores Unicode). With ``rules`` and a guest
+    under the ``shared`` policy: the shared customer (no one buyer's name, email or address).
     """
+    if rules is not None and is_shared_guest(order, rules) and code == rules.shared_guest_code:
+        return {"Code": code, "Name": rules.shared_guest_name, "Email": "", "Contacts": [],
+                "Addresses": [], "Currency": {"Code": order.base_currency_code}}
     email = order_email(order) or ""
     billing = order.billing_address
     contact: dict[str, str] = {"Name": contact_name(order), "Email": email}

@@ -1,82 +1,123 @@
 """What to do with an order now: invoice it, wait, skip it, or send it to review; and pay or not.
 
 Driven by ``state`` plus the money totals, never by the merchant-editable ``status`` alone
-(magento-rest.md §5, DESIGN §5). The only status consulted is Adobe Commerce's async
-``received``, which sits under a normal state before the order is really placed.
+(magento-rest.md §5, DESIGN §5), through the mapping's tables: ``status_actions`` (a few
+statuses that override their state, e.g. Adobe Commerce's async ``received``), then
+``state_actions``, then ``unknown_state``. Actions:
+
+- ``invoice``: post the sales invoice now;
+- ``invoice_if_invoiced``: post it once Magento has invoiced (``total_invoiced`` > 0), else wait;
+- ``wait``: nothing yet (a later update or the catch-up poll brings the order back);
+- ``skip``: nothing to post;
+- ``skip_unless_invoiced``: nothing to post, unless Magento had invoiced something: then review
+  (it needs a credit note);
+- ``review``: a human decides.
+
+An order due for an invoice is then checked (``mappings.lines``): totals that do not reconcile,
+or an invalid row under ``invalid_lines: hold_order``, send it to review with the reason.
+An edited order (``relation_parent_id``) says which order it replaces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
+from mappings.errors import MappingError
+from mappings.lines import invoice_lines
 from mappings.magento import Order
 from mappings.money import ZERO
-from mappings.rules import Rules
+from mappings.rules import Rules, StateAction
+from mappings.tenders import tender_amounts
 
-Action = Literal["invoice", "wait", "skip", "review"]
+Verdict = tuple[str, str]
 
-WAIT_STATUSES: Mapping[str, str] = {
+REASONS: dict[str, str] = {
+    "processing": "order is processing: post the sales invoice",
+    "complete": "order is complete: post the sales invoice",
+    "new": "order is new: nothing invoiced yet",
+    "pending_payment": "waiting for the payment gateway to confirm",
+    "payment_review": "payment is under review at the gateway",
+    "holded": "order is on hold",
+}
+STATUS_REASONS: dict[str, str] = {
     "received": "async order placement has not finished (status 'received')",
 }
-
-STATE_ACTIONS: Mapping[str, tuple[Action, str]] = {
-    "processing": ("invoice", "order is processing: post the sales invoice"),
-    "complete": ("invoice", "order is complete: post the sales invoice"),
-    "new": ("wait", "order is new: nothing invoiced yet"),
-    "pending_payment": ("wait", "waiting for the payment gateway to confirm"),
-    "payment_review": ("wait", "payment is under review at the gateway"),
-    "holded": ("wait", "order is on hold"),
-}
-
-# States whose outcome depends on whether anything had been invoiced before.
-ENDED_STATES = frozenset({"canceled", "closed"})
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The verdict on an order. ``reason`` and ``pay_reason`` are for the operator."""
+    """The verdict on an order. ``reason`` and ``pay_reason`` are for the operator.
 
-    action: Action
+    ``replaces``/``replaces_ref``: the entity id and increment id of the order this edit
+    replaces (its pending work should stop). ``skipped``: rows the invoice will leave out.
+    """
+
+    action: str  # invoice, wait, skip, review
     reason: str
     pay: bool = False
     pay_reason: str = "no invoice, so no payment"
+    replaces: int | None = None
+    replaces_ref: str | None = None
+    skipped: tuple[str, ...] = ()
 
 
 def decide(order: Order, rules: Rules | None = None) -> Decision:
-    """Decide what to post for ``order`` (payment rule from ``rules``, defaults when ``None``).
-
-    - status ``received`` -> wait;
-    - ``processing``/``complete`` -> invoice, with a payment when ``payment_decision`` agrees;
-    - ``new``, ``pending_payment``, ``payment_review``, ``holded`` -> wait;
-    - ``canceled``/``closed`` with nothing invoiced -> skip; with something invoiced -> review
-      (needs a credit note: a later version posts it);
-    - any other state -> review.
-    """
+    """Decide what to post for ``order`` (rules from the mapping; defaults when ``None``)."""
     rules = rules or Rules()
-    wait_reason = WAIT_STATUSES.get(order.status or "")
-    if wait_reason is not None:
-        return Decision("wait", wait_reason)
-    if order.state in ENDED_STATES:
-        if order.total_invoiced <= ZERO:
-            return Decision("skip", f"{order.state} before invoice: nothing to post")
-        return Decision(
-            "review",
-            f"{order.state} after {order.total_invoiced} was invoiced: needs an invoice and a "
-            "credit note, which this version does not post",
-        )
-    known = STATE_ACTIONS.get(order.state)
-    if known is None:
-        return Decision("review", f"unknown order state '{order.state}'")
-    action, reason = known
+    action, reason = _verdict(order, rules)
+    replaces = order.edit.parent_entity_id if order.edit else None
+    replaces_ref = order.edit.parent_increment_id if order.edit else None
+    if order.edit:
+        reason += f"; edit of order {replaces_ref or replaces}, which it replaces"
     if action != "invoice":
-        return Decision(action, reason)
+        return Decision(action, reason, replaces=replaces, replaces_ref=replaces_ref)
+    try:
+        _, skipped = invoice_lines(order, rules)
+    except MappingError as exc:
+        return Decision("review", str(exc), replaces=replaces, replaces_ref=replaces_ref)
+    notes = tuple(f"{s.label}: {s.reason}" for s in skipped)
+    if notes:
+        reason += "; will skip " + "; ".join(notes)
     pay, pay_reason = payment_decision(order, rules)
-    return Decision(action, reason, pay=pay, pay_reason=pay_reason)
+    return Decision(action, reason, pay=pay, pay_reason=pay_reason, replaces=replaces,
+                    replaces_ref=replaces_ref, skipped=notes)
+
+
+def _verdict(order: Order, rules: Rules) -> Verdict:
+    status = order.status or ""
+    if status in rules.status_actions:
+        why = STATUS_REASONS.get(status, f"status '{status}' is mapped to this action")
+        return _resolve(rules.status_actions[status], order, why)
+    action = rules.state_actions.get(order.state)
+    if action is None:
+        return _resolve(rules.unknown_state, order, f"unknown order state '{order.state}'")
+    return _resolve(action, order, REASONS.get(order.state, f"order is {order.state}"))
+
+
+def _resolve(action: StateAction, order: Order, why: str) -> Verdict:
+    invoiced = order.total_invoiced > ZERO
+    if action == "invoice_if_invoiced":
+        return ("invoice", why) if invoiced else (
+            "wait", f"{why}; nothing invoiced in Magento yet")
+    if action == "skip_unless_invoiced":
+        if not invoiced:
+            return "skip", f"{order.state} before invoice: nothing to post"
+        return "review", (f"{order.state} after {order.total_invoiced} was invoiced: needs an "
+                          "invoice and a credit note, which this version does not post")
+    return action, why
 
 
 def payment_decision(order: Order, rules: Rules) -> tuple[bool, str]:
+    """Pay the gateway's money (DESIGN §5) and/or the tenders (``mappings.tenders``)."""
+    gateway, reason = gateway_decision(order, rules)
+    tenders = tender_amounts(order)
+    if not tenders:
+        return gateway, reason
+    names = ", ".join(f"{kind} {amount}" for kind, amount, _ in tenders)
+    return True, f"tenders {names}; gateway: {reason}"
+
+
+def gateway_decision(order: Order, rules: Rules) -> tuple[bool, str]:
     """DESIGN §5: pay when the method is online, has a transaction id and money was taken."""
     payment = order.payment
     if payment is None:

@@ -1,38 +1,35 @@
-"""Invoice lines: Magento rows -> KashFlow ``LineItems`` that KashFlow accepts, to the penny.
+"""Invoice lines: Magento rows -> KashFlow ``LineItems`` that add up to the order, to the penny.
 
-KashFlow's rules (API-SUBSET ``POST /invoices``): ``Rate`` has at most 2 decimals, a line's
-net is round(Quantity x Rate, 2), and its ``VATAmount`` must lie within 0.01 of
-round(Quantity x Rate x VATLevel / 100, 2). Magento's row net (``row_total - discount_amount``,
-tax-exclusive prices) need not divide by the quantity, so a row whose unit price is not whole
-pence is split into two lines at adjacent prices (3 for 10.00 -> 2 x 3.33 + 1 x 3.34): the
-nets add up exactly and the quantities still add up to what was sold (KashFlow lowers stock by
-``Quantity``). A fractional quantity that does not divide falls back to one line "1.5 x ...".
-The row's Magento tax is spread over its lines without losing a cent.
+One priced line per ordered item (``mappings.items`` decides which rows), plus, as configured:
+a labelled rounding line where no 2-decimal unit price hits the row (``mappings.pricing``), the
+shipping line with its own VAT, and discount lines. Discounts (``discounts`` rule):
+
+- ``reduce_lines``: each row is billed at its net after discount
+  (``row_total - discount_amount + discount_tax_compensation_amount``), shipping likewise;
+- ``discount_line``: rows at full price, then one negative "Discount" line per VAT level
+  holding the rows' and the shipping's discounts (net of the VAT inside them).
+
+VAT is Magento's: each row's ``tax_amount`` (reduce_lines) or each level's total tax
+(discount_line) is spread over its lines within KashFlow's 0.01 tolerance, so the lines' VAT
+adds up to ``tax_amount`` and nets + VAT to ``grand_total`` (+ tenders, which are payments).
+A row that cannot be billed follows ``invalid_lines``: skipped and reported, or the order held.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from mappings.errors import MappingError
-from mappings.items import billable_items
+from mappings.items import BillableItem, billable_items
 from mappings.magento import Order
-from mappings.money import (
-    ZERO,
-    from_cents,
-    is_integral,
-    is_whole_cents,
-    plain,
-    round_money,
-    to_cents,
-)
+from mappings.money import ZERO, plain, round_money
+from mappings.pricing import ONE, PricePart, allocate_vat, price_parts
 from mappings.rules import Rules
-from mappings.vat import item_vat_level, kashflow_vat, shipping_vat_level
-
-ONE = Decimal("1")
+from mappings.validation import reconcile, row_problem, tax_problem
+from mappings.vat import item_vat_level, shipping_vat_level
 
 
 @dataclass(frozen=True)
@@ -46,6 +43,7 @@ class InvoiceLine:
     vat_amount: Decimal
     nominal_code: int
     product_code: str | None = None
+    kind: str = "item"  # item, rounding, shipping, discount
 
     @property
     def net(self) -> Decimal:
@@ -55,11 +53,8 @@ class InvoiceLine:
     def to_kashflow(self) -> dict[str, Any]:
         """The ``LineItems[]`` entry (``ProductCode`` only when the SKU maps to a product)."""
         body: dict[str, Any] = {
-            "Description": self.description,
-            "Quantity": plain(self.quantity),
-            "Rate": self.rate,
-            "VATLevel": self.vat_level,
-            "VATAmount": self.vat_amount,
+            "Description": self.description, "Quantity": plain(self.quantity),
+            "Rate": self.rate, "VATLevel": self.vat_level, "VATAmount": self.vat_amount,
             "NominalCode": self.nominal_code,
         }
         if self.product_code:
@@ -68,66 +63,71 @@ class InvoiceLine:
 
 
 @dataclass(frozen=True)
-class PricePart:
-    """A quantity at a 2-decimal unit price; ``prefix`` goes before the description."""
+class Skipped:
+    """A row left off the invoice under ``invalid_lines: skip_line``."""
 
-    quantity: Decimal
-    rate: Decimal
-    prefix: str = ""
+    label: str
+    reason: str
+    gross: Decimal  # what it adds to grand_total: net after discount + tax
 
 
-def price_parts(net: Decimal, quantity: Decimal, label: str) -> list[PricePart]:
-    """Express ``net`` for ``quantity`` units as lines with 2-decimal rates, exactly.
+@dataclass
+class _Group:
+    """Lines sharing one VAT level and one Magento tax figure, awaiting VAT allocation."""
+
+    level: Decimal
+    tax: Decimal = ZERO
+    lines: list[tuple[int, PricePart, InvoiceLine]] = field(default_factory=list)
+
+
+@dataclass
+class _Builder:
+    order: Order
+    rules: Rules
+    groups: list[_Group] = field(default_factory=list)
+    by_level: dict[Decimal, _Group] = field(default_factory=dict)
+    discounts: dict[Decimal, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+    position: int = 0
+
+    def group(self, level: Decimal) -> _Group:
+        if self.rules.discounts == "reduce_lines":
+            self.groups.append(_Group(level))
+            return self.groups[-1]
+        if level not in self.by_level:
+            self.by_level[level] = _Group(level)
+            self.groups.append(self.by_level[level])
+        return self.by_level[level]
+
+    def add(self, group: _Group, part: PricePart, line: InvoiceLine) -> None:
+        self.position += 1
+        group.lines.append((self.position, part, line))
+
+
+def invoice_lines(order: Order, rules: Rules) -> tuple[list[InvoiceLine], list[Skipped]]:
+    """Item, rounding, shipping and discount lines, and the rows skipped.
 
     Raises:
-        MappingError: zero or negative quantity, negative net, or a net with sub-cent digits.
+        MappingError: totals that do not reconcile; an invalid row under ``hold_order``
+            (every invalid row named); VAT that KashFlow would reject.
     """
-    if quantity <= ZERO:
-        raise MappingError(f"{label}: quantity {plain(quantity)} is not positive")
-    if net < ZERO:
-        raise MappingError(f"{label}: net {net} is negative (discount larger than the row)")
-    if not is_whole_cents(net):
-        raise MappingError(f"{label}: net {net} has more than 2 decimal places")
-    if is_integral(quantity):
-        count = int(quantity)
-        unit, extra = divmod(to_cents(net), count)
-        parts = [PricePart(Decimal(count - extra), from_cents(unit))]
-        if extra:  # the leftover pence go one each on `extra` units
-            parts.append(PricePart(Decimal(extra), from_cents(unit + 1)))
-        return [part for part in parts if part.quantity]
-    rate = net / quantity
-    if is_whole_cents(rate) and round_money(quantity * rate) == net:
-        return [PricePart(quantity, round_money(rate))]
-    return [PricePart(ONE, round_money(net), prefix=f"{plain(quantity)} x ")]
-
-
-def allocate_vat(
-    parts: Sequence[PricePart], level: Decimal, tax: Decimal, label: str
-) -> list[Decimal]:
-    """Spread a row's Magento ``tax`` over its lines, each within KashFlow's 0.01 tolerance.
-
-    Each line starts from KashFlow's own figure; the pence by which Magento's total differs go
-    one per line, largest line first, so no line moves by more than 0.01.
-
-    Raises:
-        MappingError: Magento's tax cannot be spread within tolerance (KashFlow would reject).
-    """
-    expected = [kashflow_vat(part.quantity, part.rate, level) for part in parts]
-    if not is_whole_cents(tax):
-        raise MappingError(f"{label}: tax {tax} has more than 2 decimal places")
-    cents = [to_cents(amount) for amount in expected]
-    diff = to_cents(tax) - sum(cents)
-    if abs(diff) > len(parts):
-        net = sum((round_money(p.quantity * p.rate) for p in parts), ZERO)
-        raise MappingError(
-            f"{label}: Magento tax {tax} is not within 0.01 of {sum(expected, ZERO)} "
-            f"({level}% of {net}) that KashFlow computes: KashFlow would reject the line; review"
-        )
-    step = 1 if diff > 0 else -1
-    by_size = sorted(range(len(parts)), key=lambda i: -(parts[i].quantity * parts[i].rate))
-    for index in by_size[: abs(diff)]:
-        cents[index] += step
-    return [from_cents(amount) for amount in cents]
+    billable = billable_items(order)
+    reconcile(order, billable)
+    builder = _Builder(order, rules)
+    skipped: list[Skipped] = []
+    for item in billable:
+        label = f"item {item.sku}"
+        try:
+            _add_item(builder, item, label)
+        except MappingError as exc:
+            reason = str(exc).removeprefix(f"{label}: ")
+            row = item.row
+            skipped.append(Skipped(label, reason, row.net + row.tax_amount))
+    if skipped and rules.invalid_lines == "hold_order":
+        raise MappingError("; ".join(f"{s.label}: {s.reason}" for s in skipped)
+                           + " (invalid_lines is hold_order: fix the order or the mapping)")
+    _add_shipping(builder)
+    _add_discounts(builder)
+    return _allocate(builder), skipped
 
 
 def _sku_target(sku: str, rules: Rules) -> tuple[int, str | None]:
@@ -135,56 +135,85 @@ def _sku_target(sku: str, rules: Rules) -> tuple[int, str | None]:
     if rule is not None:
         return rule.nominal_code, rule.product_code
     if rules.unmapped_sku == "review":
-        raise MappingError(
-            f"SKU {sku} is not in the mapping and unmapped_sku is 'review': add it under skus "
-            "or set unmapped_sku to default_nominal"
-        )
+        raise MappingError(f"SKU {sku} is not in the mapping and unmapped_sku is 'review': "
+                           "add it under skus or set unmapped_sku to default_nominal")
     return rules.default_nominal_code, None
 
 
-def item_lines(order: Order, rules: Rules) -> list[InvoiceLine]:
-    """Lines for the billable item rows (see ``mappings.items``).
+def _add_item(builder: _Builder, item: BillableItem, label: str) -> None:
+    order, rules, row = builder.order, builder.rules, item.row
+    problem = item.problem or row_problem(row)
+    if problem:
+        raise MappingError(f"{label}: {problem}")
+    nominal, product = _sku_target(item.sku, rules)
+    level = item_vat_level(order, row, rules, label)
+    problem = tax_problem(row, level)
+    if problem:
+        raise MappingError(f"{label}: {problem}")
+    reduce = rules.discounts == "reduce_lines"
+    net = row.net if reduce else row.row_total
+    parts = price_parts(net, row.qty_ordered, label, rules.unit_price_rounding)
+    text = item.sku if item.name == item.sku else f"{item.name} ({item.sku})"
+    if reduce:  # a row's VAT is checked on its own lines first, so a bad row is skippable
+        allocate_vat(parts, level, row.tax_amount, label)
+    else:
+        builder.discounts[level] += row.discount_net
+    group = builder.group(level)
+    group.tax += row.tax_amount
+    for part in parts:
+        if part.rounding:
+            description = (f"{rules.rounding_description}: {text}, "
+                           f"{plain(row.qty_ordered)} for {net:.2f}")
+            line = InvoiceLine(description, part.quantity, part.rate, level, ZERO,
+                               rules.rounding_nominal_code or nominal, kind="rounding")
+        else:
+            line = InvoiceLine(part.prefix + text, part.quantity, part.rate, level, ZERO,
+                               nominal, product)
+        builder.add(group, part, line)
 
-    Raises:
-        MappingError: unmapped SKU under the ``review`` policy, unsupported product type,
-            tax-inclusive discount compensation, or a row KashFlow would reject.
-    """
-    lines: list[InvoiceLine] = []
-    for billable in billable_items(order):
-        row = billable.row
-        label = f"item {billable.sku}"
-        if row.discount_tax_compensation_amount != ZERO:
-            raise MappingError(
-                f"{label}: discount on tax-inclusive prices (discount_tax_compensation_amount "
-                f"{row.discount_tax_compensation_amount}) is not mapped yet: review"
-            )
-        nominal, product = _sku_target(billable.sku, rules)
-        level = item_vat_level(order, row)
-        parts = price_parts(row.row_total - row.discount_amount, row.qty_ordered, label)
-        vats = allocate_vat(parts, level, row.tax_amount, label)
-        name, sku = billable.name, billable.sku
-        text = sku if name == sku else f"{name} ({sku})"
-        lines.extend(
-            InvoiceLine(part.prefix + text, part.quantity, part.rate, level, vat, nominal, product)
-            for part, vat in zip(parts, vats, strict=True)
-        )
-    return lines
 
-
-def shipping_line(order: Order, rules: Rules) -> InvoiceLine | None:
-    """The shipping line (net of shipping discount, with its own VAT), or ``None``.
-
-    ``None`` when nothing was charged for shipping, or a discount made it free with no tax.
-    """
-    if order.shipping_amount <= ZERO:
-        return None
-    net = order.shipping_amount - order.shipping_discount_amount
+def _add_shipping(builder: _Builder) -> None:
+    order, rules = builder.order, builder.rules
+    reduce = rules.discounts == "reduce_lines"
+    net = order.shipping_net if reduce else order.shipping_amount
     tax = order.shipping_tax_amount
-    if net == ZERO and tax == ZERO:
-        return None
-    parts = price_parts(net, ONE, "shipping")
-    level = shipping_vat_level(order, net, tax, rules.vat_rates)
-    (vat,) = allocate_vat(parts, level, tax, "shipping")
-    return InvoiceLine(
-        rules.shipping_description, ONE, parts[0].rate, level, vat, rules.shipping_nominal_code
-    )
+    if order.shipping_amount <= ZERO or (net == ZERO and tax == ZERO):
+        return
+    level = shipping_vat_level(order, order.shipping_net, tax, rules)
+    (part,) = price_parts(net, ONE, "shipping")
+    if not reduce:
+        builder.discounts[level] += order.shipping_amount - order.shipping_net
+    group = builder.group(level)
+    group.tax += tax
+    builder.add(group, part, InvoiceLine(rules.shipping_description, ONE, part.rate, level,
+                                         ZERO, rules.shipping_nominal_code, kind="shipping"))
+
+
+def _add_discounts(builder: _Builder) -> None:
+    rules = builder.rules
+    levels = [level for level, amount in builder.discounts.items() if amount]
+    for level in levels:
+        amount = builder.discounts[level]
+        description = rules.discount_description
+        if len(levels) > 1:
+            description += f" ({level}% VAT)"
+        part = PricePart(ONE, -amount)
+        builder.add(builder.group(level), part, InvoiceLine(
+            description, ONE, -amount, level, ZERO, rules.discount_nominal_code, kind="discount"))
+
+
+def _allocate(builder: _Builder) -> list[InvoiceLine]:
+    placed: list[tuple[int, InvoiceLine]] = []
+    for group in builder.groups:
+        parts = [part for _, part, _ in group.lines]
+        label = group.lines[0][2].description if builder.rules.discounts == "reduce_lines" \
+            else f"lines at {group.level}% VAT"
+        vats = allocate_vat(parts, group.level, group.tax, label)
+        placed.extend((position, _with_vat(line, vat))
+                      for (position, _, line), vat in zip(group.lines, vats, strict=True))
+    return [line for _, line in sorted(placed, key=lambda pair: pair[0])]
+
+
+def _with_vat(line: InvoiceLine, vat: Decimal) -> InvoiceLine:
+    return InvoiceLine(line.description, line.quantity, line.rate, line.vat_level, vat,
+                       line.nominal_code, line.product_code, line.kind)

@@ -1,9 +1,13 @@
-"""The Magento order as kfsync reads it: marshmallow schemas at the boundary, frozen dataclasses.
+"""Reading a Magento order: marshmallow schemas at the boundary, frozen dataclasses out.
 
 Only the fields the mapping uses are declared (``GET /V1/orders/{id}`` in API-SUBSET.md); any
 other field is ignored (``unknown = EXCLUDE``), because Magento grows. Magento omits null
 fields, so optional money fields default to ``0`` and optional text to ``None``. Money is
-``Decimal`` (``fields.Decimal`` converts ints, strings and floats through ``str``).
+``Decimal`` (``fields.Decimal`` converts ints, strings and floats through ``str``). The
+dataclasses live in ``mappings.model`` and are re-exported here.
+
+Adobe Commerce tenders (store credit, gift cards, reward points) are read from the order's
+``extension_attributes`` (magento-rest.md §4.1.1); edits from ``relation_parent_id``.
 
 ``parse_order(doc)`` is the entry point; it raises ``MappingError`` naming every bad field.
 """
@@ -11,117 +15,28 @@ fields, so optional money fields default to ``0`` and optional text to ``None``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
 
 from mappings.errors import MappingError, flatten_messages
+from mappings.model import (
+    Address,
+    AppliedTax,
+    Edit,
+    GiftCard,
+    ItemAppliedTaxes,
+    Order,
+    OrderItem,
+    Payment,
+    Tenders,
+)
+
+__all__ = ["MAGENTO_DATETIME", "Address", "AppliedTax", "ItemAppliedTaxes", "Order",
+           "OrderItem", "Payment", "parse_order"]
 
 MAGENTO_DATETIME = "%Y-%m-%d %H:%M:%S"  # UTC, no zone (API-SUBSET: "Timestamps")
-
-
-@dataclass(frozen=True)
-class AppliedTax:
-    """One tax rate applied to the order, or to one item or the shipping."""
-
-    code: str | None
-    title: str | None
-    percent: Decimal
-    amount: Decimal
-
-
-@dataclass(frozen=True)
-class ItemAppliedTaxes:
-    """``extension_attributes.item_applied_taxes[]``: the rates on one item or on the shipping."""
-
-    type: str  # "product", "shipping", ...
-    item_id: int | None
-    associated_item_id: int | None
-    applied_taxes: tuple[AppliedTax, ...]
-
-
-@dataclass(frozen=True)
-class Address:
-    """A billing or shipping address (``OrderAddressInterface``)."""
-
-    firstname: str | None
-    lastname: str | None
-    company: str | None
-    street: tuple[str, ...]
-    city: str | None
-    region: str | None
-    postcode: str | None
-    country_id: str | None
-    telephone: str | None
-    email: str | None
-
-
-@dataclass(frozen=True)
-class Payment:
-    """``payment``: method code, amounts in order currency and the gateway's transaction id."""
-
-    method: str
-    amount_ordered: Decimal
-    amount_paid: Decimal
-    last_trans_id: str | None
-
-
-@dataclass(frozen=True)
-class OrderItem:
-    """One ``items[]`` row. Item ``discount_amount`` is positive (the order-level one is not)."""
-
-    item_id: int
-    sku: str
-    name: str | None
-    product_type: str
-    parent_item_id: int | None
-    qty_ordered: Decimal
-    price: Decimal
-    row_total: Decimal
-    tax_amount: Decimal
-    tax_percent: Decimal | None
-    discount_amount: Decimal
-    discount_tax_compensation_amount: Decimal
-
-
-@dataclass(frozen=True)
-class Order:
-    """A Magento order, amounts in order currency (``base_*`` twins only where used as checks)."""
-
-    entity_id: int
-    increment_id: str
-    state: str
-    status: str | None
-    created_at: datetime
-    customer_id: int | None
-    customer_is_guest: bool
-    customer_email: str | None
-    customer_firstname: str | None
-    customer_lastname: str | None
-    order_currency_code: str
-    base_currency_code: str
-    base_to_order_rate: Decimal | None
-    subtotal: Decimal
-    discount_amount: Decimal
-    shipping_amount: Decimal
-    shipping_discount_amount: Decimal
-    shipping_tax_amount: Decimal
-    tax_amount: Decimal
-    grand_total: Decimal
-    base_grand_total: Decimal | None
-    total_paid: Decimal
-    total_invoiced: Decimal
-    total_refunded: Decimal
-    items: tuple[OrderItem, ...]
-    billing_address: Address | None
-    shipping_address: Address | None
-    shipping_method: str | None
-    payment: Payment | None
-    applied_taxes: tuple[AppliedTax, ...]
-    item_applied_taxes: tuple[ItemAppliedTaxes, ...]
 
 
 def _money(required: bool = False) -> fields.Decimal:
@@ -217,15 +132,33 @@ class ShippingAssignmentSchema(_Lenient):
     shipping = fields.Nested(ShippingSchema, load_default=None, allow_none=True)
 
 
+class GiftCardSchema(_Lenient):
+    code = _text()
+    amount = _money()
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> GiftCard:
+        return GiftCard(**data)
+
+
 class ExtensionAttributesSchema(_Lenient):
     shipping_assignments = fields.List(fields.Nested(ShippingAssignmentSchema), load_default=list)
     applied_taxes = fields.List(fields.Nested(AppliedTaxSchema), load_default=list)
     item_applied_taxes = fields.List(fields.Nested(ItemAppliedTaxesSchema), load_default=list)
+    # Adobe Commerce tenders, already deducted from grand_total (positive amounts)
+    customer_balance_amount = _money()
+    gift_cards = fields.List(fields.Nested(GiftCardSchema), load_default=list)
+    gift_cards_amount = _money()
+    reward_currency_amount = _money()
+    reward_points_balance = fields.Integer(load_default=None, allow_none=True)
 
 
 class OrderSchema(_Lenient):
     entity_id = fields.Integer(required=True)
     increment_id = fields.String(required=True)
+    store_id = fields.Integer(load_default=None, allow_none=True)
+    relation_parent_id = fields.Integer(load_default=None, allow_none=True)
+    relation_parent_real_id = _text()
     state = fields.String(required=True)
     status = _text()
     created_at = fields.DateTime(format=MAGENTO_DATETIME, required=True)
@@ -242,6 +175,8 @@ class OrderSchema(_Lenient):
     shipping_amount = _money()
     shipping_discount_amount = _money()
     shipping_tax_amount = _money()
+    discount_tax_compensation_amount = _money()
+    shipping_discount_tax_compensation_amount = _money()
     tax_amount = _money()
     grand_total = _money(required=True)
     base_grand_total = fields.Decimal(load_default=None, allow_none=True)
@@ -258,14 +193,27 @@ class OrderSchema(_Lenient):
         ext = data.pop("extension_attributes") or {}
         items = tuple(data.pop("items"))
         shipping = _first_shipping(ext.get("shipping_assignments", []))
+        parent_id, parent_ref = data.pop("relation_parent_id"), data.pop("relation_parent_real_id")
         return Order(
             **data,
             items=items,
+            tenders=_tenders(ext),
+            edit=Edit(parent_id, parent_ref) if parent_id else None,
             shipping_address=shipping.get("address"),
             shipping_method=shipping.get("method"),
             applied_taxes=tuple(ext.get("applied_taxes", [])),
             item_applied_taxes=tuple(ext.get("item_applied_taxes", [])),
         )
+
+
+def _tenders(ext: Mapping[str, Any]) -> Tenders:
+    return Tenders(
+        store_credit=ext.get("customer_balance_amount", Decimal(0)),
+        gift_cards_amount=ext.get("gift_cards_amount", Decimal(0)),
+        gift_cards=tuple(ext.get("gift_cards", ())),
+        reward_currency_amount=ext.get("reward_currency_amount", Decimal(0)),
+        reward_points=ext.get("reward_points_balance"),
+    )
 
 
 def _first_shipping(assignments: list[dict[str, Any]]) -> dict[str, Any]:

@@ -5,16 +5,21 @@ Pure functions; the worker calls them between reading Magento and writing KashFl
     order = parse_order(doc)
     decision = decide(order, rules)           # invoice / wait / skip / review, pay or not
     code = customer_code(order, rules)        # after matching by normalised email
-    build_customer(order, code)               # POST /customers (when no match)
-    build_invoice(order, rules, code)         # POST /invoices, penny-checked
-    build_payment(order, rules)               # POST /invoices/bulk/payments, or None
-    expected_gross(order)                     # compare with KashFlow's GrossAmount
+    build_customer(order, code, rules)        # POST /customers (when no match)
+    draft = build_invoice_draft(order, rules, code)   # POST /invoices body + what to check
+    build_payments(order, rules)              # POST /invoices/bulk/payments, one per draft
+    expected_gross(order, rules)              # compare with KashFlow's GrossAmount
 
 Currency: the invoice is in ``order_currency_code`` with amounts from the non-``base_`` fields.
 ``Currency.ExchangeRate`` is **units of the order currency per 1 unit of the home (base)
 currency**, i.e. Magento's ``base_to_order_rate`` passed through unchanged (GBP shop, EUR order
 at 1.17 -> ``ExchangeRate`` 1.17; home amount = amount / rate). That is how KashFlow quotes
-rates ("1 GBP = 1.17 EUR") and it keeps Magento's own figure, with no re-rounding.
+rates ("1 GBP = 1.17 EUR") and it keeps Magento's own figure, with no re-rounding. The base
+amounts are the cross-check (``mappings.validation``).
+
+Gross: the invoice carries the full goods, so its gross is ``grand_total`` plus the tenders
+(store credit, gift cards, reward points: ``mappings.tenders``), less any row skipped under
+``invalid_lines: skip_line``.
 
 Dates: ``IssuedDate`` is the order's ``created_at`` (UTC, as Magento stores it).
 """
@@ -22,29 +27,32 @@ Dates: ``IssuedDate`` is the order's ``created_at`` (UTC, as Magento stores it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from mappings.customers import build_customer, customer_code, normalise_email
+from mappings.customers import build_customer, customer_code, kashflow_address, normalise_email
 from mappings.errors import MappingError
-from mappings.lifecycle import Decision, decide
-from mappings.lines import InvoiceLine, item_lines, shipping_line
+from mappings.lifecycle import Decision, decide, gateway_decision
+from mappings.lines import InvoiceLine, Skipped, invoice_lines
 from mappings.magento import MAGENTO_DATETIME, Order
 from mappings.money import ZERO, plain
+from mappings.numbering import due_date, invoice_number, order_invoice_number
 from mappings.rules import Rules
+from mappings.tenders import PaymentDraft, tender_payments
 
 __all__ = [
     "Decision",
+    "InvoiceDraft",
     "PaymentDraft",
     "build_customer",
     "build_invoice",
+    "build_invoice_draft",
     "build_payment",
+    "build_payments",
     "customer_code",
     "decide",
     "exchange_rate",
     "expected_gross",
-    "invoice_lines",
     "invoice_number",
     "normalise_email",
 ]
@@ -53,33 +61,20 @@ ONE = Decimal("1")
 
 
 @dataclass(frozen=True)
-class PaymentDraft:
-    """A payment to post on the invoice. ``None`` ids are resolved by ``method_name``."""
+class InvoiceDraft:
+    """The ``POST /invoices`` body, the gross KashFlow must report, and the rows left out."""
 
-    amount: Decimal
-    date: str
-    comment: str
-    txn_id: str
-    magento_method: str
-    method_id: int | None
-    account_id: int | None
-    method_name: str | None
+    body: dict[str, Any]
+    expected_gross: Decimal
+    skipped: tuple[Skipped, ...]
 
-
-def invoice_number(increment_id: str, rules: Rules) -> int:
-    """KashFlow invoice ``Number``: the digits-only increment id plus ``invoice_number_offset``.
-
-    Raises:
-        MappingError: an increment id that is not all digits (edited orders such as
-            ``000000123-1``, store prefixes); those need a numbering rule not in this version.
-    """
-    text = increment_id.strip()
-    if not text.isascii() or not text.isdigit():
-        raise MappingError(
-            f"order number {increment_id!r} is not all digits (an edited order or a prefixed "
-            "store?): kfsync cannot derive a KashFlow invoice number from it yet; review"
-        )
-    return int(text) + rules.invoice_number_offset
+    @property
+    def skipped_reason(self) -> str | None:
+        """For the review queue: which rows the posted invoice leaves out, and why."""
+        if not self.skipped:
+            return None
+        rows = "; ".join(f"{s.label} ({s.gross}): {s.reason}" for s in self.skipped)
+        return f"invoice posted without {len(self.skipped)} invalid row(s): {rows}"
 
 
 def exchange_rate(order: Order) -> Decimal:
@@ -99,59 +94,63 @@ def exchange_rate(order: Order) -> Decimal:
     return plain(rate)
 
 
-def invoice_lines(order: Order, rules: Rules) -> list[InvoiceLine]:
-    """Item lines then the shipping line, penny-checked against ``grand_total``.
+def checked_lines(order: Order, rules: Rules) -> tuple[list[InvoiceLine], tuple[Skipped, ...],
+                                                       Decimal]:
+    """The lines, the skipped rows and the expected gross, penny-checked against each other.
 
     Raises:
-        MappingError: any line problem, or ``invoice would total X but Magento grand_total is Y``.
+        MappingError: any line problem, or ``invoice would total X but Magento ... is Y``.
     """
-    lines = item_lines(order, rules)
-    shipping = shipping_line(order, rules)
-    if shipping is not None:
-        lines.append(shipping)
+    lines, skipped = invoice_lines(order, rules)
+    wanted = order.grand_total + order.tenders.total - sum((s.gross for s in skipped), ZERO)
     total = sum((line.net + line.vat_amount for line in lines), ZERO)
-    if total != order.grand_total:
-        raise MappingError(
-            f"invoice would total {total} but Magento grand_total is {order.grand_total}"
-        )
-    return lines
+    if total != wanted:
+        raise MappingError(f"invoice would total {total} but Magento grand_total is "
+                           f"{order.grand_total} (expected gross {wanted})")
+    return lines, tuple(skipped), wanted
 
 
-def build_invoice(order: Order, rules: Rules, customer_code: str) -> dict[str, Any]:
-    """The ``POST /invoices`` body for ``order``, billed to ``customer_code``.
+def build_invoice_draft(order: Order, rules: Rules, customer_code: str) -> InvoiceDraft:
+    """The invoice to post for ``order``, billed to ``customer_code``.
 
     It does not consult ``decide``: call it only when the decision is ``invoice``.
 
     Raises:
-        MappingError: see ``invoice_number``, ``exchange_rate`` and ``invoice_lines``.
+        MappingError: see ``invoice_number``, ``exchange_rate`` and ``checked_lines``.
     """
-    issued = order.created_at
+    lines, skipped, gross = checked_lines(order, rules)
     body: dict[str, Any] = {
-        "Number": invoice_number(order.increment_id, rules),
+        "Number": order_invoice_number(order, rules),
         "CustomerCode": customer_code,
         "CustomerReference": order.increment_id,
-        "IssuedDate": issued.strftime(MAGENTO_DATETIME),
-        "DueDate": (issued + timedelta(days=rules.due_days)).strftime(MAGENTO_DATETIME),
+        "IssuedDate": order.created_at.strftime(MAGENTO_DATETIME),
+        "DueDate": due_date(order, rules).strftime(MAGENTO_DATETIME),
         "Currency": {"Code": order.order_currency_code, "ExchangeRate": exchange_rate(order)},
-        "LineItems": [line.to_kashflow() for line in invoice_lines(order, rules)],
+        "LineItems": [line.to_kashflow() for line in lines],
     }
-    customer = build_customer(order, customer_code)
-    if customer["Addresses"]:
-        body["Address"] = customer["Addresses"][0]
-    if "DeliveryAddresses" in customer:
-        body["DeliveryAddress"] = customer["DeliveryAddresses"][0]
-    return body
+    if order.billing_address is not None:
+        body["Address"] = kashflow_address(order.billing_address)
+    if order.shipping_address is not None:
+        body["DeliveryAddress"] = kashflow_address(order.shipping_address)
+    return InvoiceDraft(body, gross, skipped)
+
+
+def build_invoice(order: Order, rules: Rules, customer_code: str) -> dict[str, Any]:
+    """The ``POST /invoices`` body (``build_invoice_draft(...).body``)."""
+    return build_invoice_draft(order, rules, customer_code).body
 
 
 def build_payment(order: Order, rules: Rules) -> PaymentDraft | None:
-    """The payment to post for ``order``, or ``None`` when ``decide`` says not to pay.
+    """The gateway payment to post for ``order``, or ``None`` when none is due.
 
     Amount is ``payment.amount_paid`` (order currency); the date is the order's ``created_at``
     (card gateways capture at checkout); the comment carries the gateway transaction id.
     """
-    decision = decide(order, rules)
+    pay, _ = gateway_decision(order, rules)
     payment = order.payment
-    if not decision.pay or payment is None or not payment.last_trans_id:
+    if not pay or payment is None or not payment.last_trans_id:
+        return None
+    if decide(order, rules).action != "invoice":
         return None
     method = rules.payment_methods.get(payment.method)
     return PaymentDraft(
@@ -166,6 +165,16 @@ def build_payment(order: Order, rules: Rules) -> PaymentDraft | None:
     )
 
 
-def expected_gross(order: Order) -> Decimal:
-    """The gross KashFlow must report for the invoice (Magento's ``grand_total``)."""
-    return order.grand_total
+def build_payments(order: Order, rules: Rules) -> list[PaymentDraft]:
+    """Every payment to post on the invoice: the tenders first, then the gateway's."""
+    if decide(order, rules).action != "invoice":
+        return []
+    gateway = build_payment(order, rules)
+    return tender_payments(order, rules) + ([gateway] if gateway else [])
+
+
+def expected_gross(order: Order, rules: Rules | None = None) -> Decimal:
+    """The gross KashFlow must report: ``grand_total`` + tenders (- skipped rows with rules)."""
+    if rules is None:
+        return order.grand_total + order.tenders.total
+    return checked_lines(order, rules)[2]

@@ -1,11 +1,12 @@
-"""Mapping rules: the data that decides nominal codes, products, payments and customer codes.
+"""Mapping rules: the data that decides nominal codes, VAT, products, payments and customers.
 
-``Rules()`` holds the built-in defaults (documented in ``mappings/default_mapping.yml``).
-``load_rules(path)`` reads a YAML file over them; ``parse_rules(data, source)`` is the pure core
-(the API/DB can feed it a dict). A file overrides the defaults key by key; ``payment_methods``
-entries are merged over the default hints, every other key replaces its default outright.
-Unknown keys are errors (a typo must not silently fall back to a default), reported as
-``<file>: <key path>: <problem>``.
+``Rules()`` holds the built-in defaults (spelled out in ``mappings/default_mapping.yml``; they
+suit a UK shop). ``load_rules(path)`` reads a YAML file over them; ``parse_rules(data, source)``
+is the pure core (the schema is in ``mappings.rules_schema``). A file overrides the defaults
+key by key; the tables ``payment_methods``, ``tenders``, ``state_actions`` and
+``status_actions`` are merged entry by entry over their defaults, every other key replaces its
+default outright. Unknown keys are errors (a typo must not silently fall back to a default),
+reported on one line as ``<file>: <key path>: <problem>``.
 """
 
 from __future__ import annotations
@@ -17,12 +18,21 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 import yaml
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
-from mappings.errors import MappingError, flatten_messages
+from mappings.errors import MappingError
 
 UnmappedSkuPolicy = Literal["default_nominal", "review"]
-UNMAPPED_SKU_POLICIES = ("default_nominal", "review")
+InvalidLinePolicy = Literal["hold_order", "skip_line"]
+DiscountStyle = Literal["reduce_lines", "discount_line"]
+UnitPriceRounding = Literal["rounding_line", "split"]
+GuestPolicy = Literal["per_email", "shared"]
+DueFrom = Literal["issued", "month_end"]
+StateAction = Literal["invoice", "invoice_if_invoiced", "wait", "skip", "review",
+                      "skip_unless_invoiced"]
+TenderKind = Literal["store_credit", "gift_card", "reward_points"]
+
+STATE_ACTIONS = ("invoice", "invoice_if_invoiced", "wait", "skip", "review",
+                 "skip_unless_invoiced")
 MAX_CUSTOMER_CODE = 20  # KashFlow customer codes; a prefix must leave room for the id/hash
 GUEST_HASH_CHARS = 10  # hex chars of sha256(email): 16^10 codes, collisions negligible
 
@@ -37,11 +47,23 @@ class SkuRule:
 
 @dataclass(frozen=True)
 class PaymentMethodRule:
-    """KashFlow ids for one Magento payment method; ``None`` ids are resolved by ``method_name``."""
+    """KashFlow ids for one Magento payment method; ``None`` ids are resolved by ``method_name``.
+
+    ``due_days`` overrides the invoice's payment terms for orders paid this way.
+    """
 
     method_id: int | None = None
     account_id: int | None = None
     method_name: str | None = None
+    due_days: int | None = None
+
+
+@dataclass(frozen=True)
+class StoreNumbering:
+    """Per Magento store: a prefix to strip from ``increment_id`` and an offset to add."""
+
+    prefix: str = ""
+    offset: int = 0
 
 
 CARD = "Credit/Debit Card"  # name hint: kfsync looks a KashFlow method up by this name
@@ -50,16 +72,35 @@ PAYPAL = "PayPal"
 DEFAULT_OFFLINE_METHODS = frozenset(
     {"checkmo", "banktransfer", "cashondelivery", "purchaseorder", "free"}
 )
-DEFAULT_PAYMENT_METHODS: Mapping[str, PaymentMethodRule] = MappingProxyType(
-    {
-        "braintree": PaymentMethodRule(method_name=CARD),
-        "stripe_payments": PaymentMethodRule(method_name=CARD),
-        "authorizenet_acceptjs": PaymentMethodRule(method_name=CARD),
-        "braintree_paypal": PaymentMethodRule(method_name=PAYPAL),
-        "paypal_express": PaymentMethodRule(method_name=PAYPAL),
-    }
+DEFAULT_PAYMENT_METHODS: Mapping[str, PaymentMethodRule] = MappingProxyType({
+    "braintree": PaymentMethodRule(method_name=CARD),
+    "stripe_payments": PaymentMethodRule(method_name=CARD),
+    "authorizenet_acceptjs": PaymentMethodRule(method_name=CARD),
+    "braintree_paypal": PaymentMethodRule(method_name=PAYPAL),
+    "paypal_express": PaymentMethodRule(method_name=PAYPAL),
+})
+# Tenders are paid on the invoice like money; point account_id at a clearing account.
+DEFAULT_TENDERS: Mapping[str, PaymentMethodRule] = MappingProxyType({
+    "store_credit": PaymentMethodRule(method_name="Cash"),
+    "gift_card": PaymentMethodRule(method_name="Cash"),
+    "reward_points": PaymentMethodRule(method_name="Cash"),
+})
+# Magento VAT percentage (or applied tax code) -> KashFlow VATLevel: UK standard, reduced, zero.
+DEFAULT_VAT_LEVELS: Mapping[str, Decimal] = MappingProxyType(
+    {"20": Decimal(20), "5": Decimal(5), "0": Decimal(0)}
 )
-DEFAULT_VAT_RATES = (Decimal("20"), Decimal("5"), Decimal("0"))  # UK standard, reduced, zero
+DEFAULT_STATE_ACTIONS: Mapping[str, StateAction] = MappingProxyType({
+    "processing": "invoice",
+    "complete": "invoice",
+    "new": "wait",
+    "pending_payment": "wait",
+    "payment_review": "wait",
+    "holded": "wait",
+    "canceled": "skip_unless_invoiced",
+    "closed": "skip_unless_invoiced",
+})
+# Statuses that override their state (Adobe Commerce async placement: 'received').
+DEFAULT_STATUS_ACTIONS: Mapping[str, StateAction] = MappingProxyType({"received": "wait"})
 
 
 def _frozen_map(values: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
@@ -73,120 +114,100 @@ class Rules:
     default_nominal_code: int = 4000
     shipping_nominal_code: int = 4000
     shipping_description: str = "Shipping"
+    discounts: DiscountStyle = "reduce_lines"
+    discount_nominal_code: int = 4000
+    discount_description: str = "Discount"
+    unit_price_rounding: UnitPriceRounding = "rounding_line"
+    rounding_nominal_code: int | None = None  # None: the nominal of the line it rounds
+    rounding_description: str = "Rounding"
     unmapped_sku: UnmappedSkuPolicy = "default_nominal"
+    invalid_lines: InvalidLinePolicy = "hold_order"
     skus: Mapping[str, SkuRule] = field(default_factory=_frozen_map)
+    vat_levels: Mapping[str, Decimal] = field(default_factory=lambda: DEFAULT_VAT_LEVELS)
     offline_payment_methods: frozenset[str] = DEFAULT_OFFLINE_METHODS
     payment_methods: Mapping[str, PaymentMethodRule] = field(
-        default_factory=lambda: DEFAULT_PAYMENT_METHODS
-    )
+        default_factory=lambda: DEFAULT_PAYMENT_METHODS)
+    tenders: Mapping[str, PaymentMethodRule] = field(default_factory=lambda: DEFAULT_TENDERS)
+    state_actions: Mapping[str, StateAction] = field(
+        default_factory=lambda: DEFAULT_STATE_ACTIONS)
+    status_actions: Mapping[str, StateAction] = field(
+        default_factory=lambda: DEFAULT_STATUS_ACTIONS)
+    unknown_state: StateAction = "review"
     due_days: int = 0
+    due_from: DueFrom = "issued"
+    guest_policy: GuestPolicy = "per_email"
+    shared_guest_code: str = "WEBSALES"
+    shared_guest_name: str = "Web Sales"
     guest_code_prefix: str = "G"
     customer_code_prefix: str = "M"
     invoice_number_offset: int = 0
-    # Rates a shipping line may carry when Magento sends no item_applied_taxes for it: the
-    # nearest one to shipping_tax_amount / net wins (rates found on the order are added).
-    vat_rates: tuple[Decimal, ...] = DEFAULT_VAT_RATES
+    stores: Mapping[str, StoreNumbering] = field(default_factory=_frozen_map)
+
+    @property
+    def known_vat_percents(self) -> tuple[Decimal, ...]:
+        """The Magento percentages named in ``vat_levels`` (tax codes left out)."""
+        found = []
+        for key in self.vat_levels:
+            try:
+                found.append(Decimal(key))
+            except ArithmeticError:  # a tax code, not a percentage
+                continue
+        return tuple(found)
 
 
-class _Strict(Schema):
-    class Meta:
-        unknown = RAISE
+MERGED_TABLES: Mapping[str, Mapping[str, Any]] = MappingProxyType({
+    "payment_methods": DEFAULT_PAYMENT_METHODS,
+    "tenders": DEFAULT_TENDERS,
+    "state_actions": DEFAULT_STATE_ACTIONS,
+    "status_actions": DEFAULT_STATUS_ACTIONS,
+})
 
 
-def _int(**kwargs: Any) -> fields.Integer:
-    return fields.Integer(strict=True, **kwargs)
-
-
-class SkuRuleSchema(_Strict):
-    nominal_code = _int(required=True)
-    product_code = fields.String(load_default=None, allow_none=True)
-
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> SkuRule:
-        return SkuRule(**data)
-
-
-class PaymentMethodRuleSchema(_Strict):
-    method_id = _int(load_default=None, allow_none=True)
-    account_id = _int(load_default=None, allow_none=True)
-    method_name = fields.String(load_default=None, allow_none=True)
-
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> PaymentMethodRule:
-        return PaymentMethodRule(**data)
-
-
-_PREFIX = validate.Length(max=MAX_CUSTOMER_CODE - GUEST_HASH_CHARS)
-
-
-class RulesSchema(_Strict):
-    default_nominal_code = _int()
-    shipping_nominal_code = _int()
-    shipping_description = fields.String(validate=validate.Length(min=1))
-    unmapped_sku = fields.String(validate=validate.OneOf(UNMAPPED_SKU_POLICIES))
-    skus = fields.Dict(keys=fields.String(), values=fields.Nested(SkuRuleSchema))
-    offline_payment_methods = fields.List(fields.String())
-    payment_methods = fields.Dict(
-        keys=fields.String(), values=fields.Nested(PaymentMethodRuleSchema)
-    )
-    due_days = _int(validate=validate.Range(min=0))
-    guest_code_prefix = fields.String(validate=_PREFIX)
-    customer_code_prefix = fields.String(validate=_PREFIX)
-    invoice_number_offset = _int(validate=validate.Range(min=0))
-    vat_rates = fields.List(fields.Decimal(validate=validate.Range(min=0, max=100)))
-
-
-_SCHEMA = RulesSchema()
+def vat_key(rate: Decimal | str) -> str:
+    """The ``vat_levels`` key for a percentage or a tax code: ``20.0000`` and ``20`` -> ``"20"``."""
+    try:
+        number = Decimal(str(rate).strip())
+    except ArithmeticError:
+        return str(rate).strip()
+    if not number.is_finite():
+        return str(rate).strip()
+    normal = number.normalize()
+    return str(normal.quantize(Decimal(1)) if normal == normal.to_integral_value() else normal)
 
 
 def parse_rules(data: Mapping[str, Any] | None, source: str = "mapping") -> Rules:
     """Build ``Rules`` from already-decoded config data over the defaults.
 
     Raises:
-        MappingError: ``"<source>: <key path>: <problem>"`` for each bad key.
+        MappingError: ``"<source>: <key path>: <problem>"`` for each bad key, on one line.
     """
+    from mappings.rules_schema import load_fields
+
     if data is None:
         return Rules()
     if not isinstance(data, Mapping):
         raise MappingError(f"{source}: the top level must be a mapping of keys, not a list or text")
-    try:
-        loaded: dict[str, Any] = _SCHEMA.load(data)
-    except ValidationError as exc:
-        lines = flatten_messages(_drop_dict_value_level(exc.messages))
-        raise MappingError("; ".join(f"{source}: {line}" for line in lines)) from exc
-    return _to_rules(loaded)
-
-
-def _to_rules(loaded: dict[str, Any]) -> Rules:
-    if "skus" in loaded:
-        loaded["skus"] = _frozen_map(loaded["skus"])
-    if "payment_methods" in loaded:
-        merged = {**DEFAULT_PAYMENT_METHODS, **loaded["payment_methods"]}
-        loaded["payment_methods"] = _frozen_map(merged)
+    # The `stock:` section has its own schema (mappings/stock_rules.py).
+    loaded = load_fields({k: v for k, v in data.items() if k != "stock"}, source)
+    for name, defaults in MERGED_TABLES.items():
+        if name in loaded:
+            loaded[name] = _frozen_map({**defaults, **loaded[name]})
+    if "vat_levels" in loaded:
+        loaded["vat_levels"] = {vat_key(k): v for k, v in loaded["vat_levels"].items()}
+    for name in ("skus", "vat_levels", "stores"):
+        if name in loaded:
+            loaded[name] = _frozen_map(loaded[name])
     if "offline_payment_methods" in loaded:
         loaded["offline_payment_methods"] = frozenset(loaded["offline_payment_methods"])
-    if "vat_rates" in loaded:
-        loaded["vat_rates"] = tuple(loaded["vat_rates"])
     return Rules(**loaded)
-
-
-def _drop_dict_value_level(messages: Any) -> Any:
-    """marshmallow reports dict entries as ``{key: {"value": {...}}}``: keep ``{key: {...}}``."""
-    if not isinstance(messages, Mapping):
-        return messages
-    out: dict[Any, Any] = {}
-    for name, value in messages.items():
-        if isinstance(value, Mapping) and value and set(value) <= {"key", "value"}:
-            value = value.get("key") or value.get("value")  # a bad key hides its value's errors
-        out[name] = _drop_dict_value_level(value)
-    return out
 
 
 def load_rules(path: str | None) -> Rules:
     """Read mapping rules from a YAML file (``None``: the built-in defaults).
 
     Raises:
-        MappingError: unreadable file, invalid YAML, or a bad key (named with the file).
+        MappingError: unreadable file, invalid YAML, or a bad key (named with the file), as
+            one line.
     """
     if path is None:
         return Rules()
@@ -196,5 +217,5 @@ def load_rules(path: str | None) -> Rules:
     except OSError as exc:
         raise MappingError(f"{path}: cannot read mapping rules: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
-        raise MappingError(f"{path}: invalid YAML: {exc}") from exc
+        raise MappingError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from exc
     return parse_rules(data, source=path)

@@ -20,6 +20,7 @@ TASK_MODULES = (
     "workers.payments",
     "workers.maintenance",
     "workers.catchup",
+    "workers.stock",
 )
 
 celery_app = Celery("kfsync")
@@ -49,3 +50,7 @@ def _after_fork(**_: Any) -> None:
 
     dispose_all()
     context.reset_clients()
+
+
+# Logging, Sentry and task metrics hooks (Celery signals) for every process using this app.
+import workers.telemetry  # noqa: E402,F401

@@ -3,7 +3,8 @@
 Order of preference, cheapest first: a stored link (no API call), an existing KashFlow
 customer whose email matches (hand-made customers included), then a new customer with a
 deterministic ``Code``. A ``DuplicateCustomerCode`` answer means an earlier attempt already
-created it: adopt it.
+created it: adopt it. Under the ``shared`` guest policy a guest who matches no customer gets
+the shared "web sales" customer (created once, then adopted).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from typing import Any
 from celery import Task
 
 from connectors.errors import Rejected
-from mappings.customers import is_registered, order_email
+from mappings.customers import is_registered, is_shared_guest, order_email
 from mappings.errors import MappingError
 from mappings.magento import parse_order
 from mappings.orders import build_customer, customer_code
+from mappings.rules import Rules
 from store.models import Step
 from workers import context
 from workers.app import celery_app
@@ -42,17 +44,21 @@ def customer_keys(doc: dict[str, Any]) -> list[str]:
 
 def _ensure_customer(job: JobView) -> StepResult:
     order = parse_order(job.document)
+    rules = context.rules()
     keys = customer_keys(job.document)
     code = find_link(context.db_url(), "customer", *keys)
     if code is None:
-        code = _match_or_create(order)
+        code = _match_or_create(order, rules)
+    # A guest billed to the shared customer is not linked by email: the guest policy may
+    # change, and the next order from that email must then follow the new policy.
+    shared = is_shared_guest(order, rules) and code == rules.shared_guest_code
     return StepResult(next_step=Step.CREATE_INVOICE, updates={"customer_code": code},
-                      links=[("customer", key, code) for key in keys])
+                      links=[] if shared else [("customer", key, code) for key in keys])
 
 
-def _match_or_create(order: Any) -> str:
+def _match_or_create(order: Any, rules: Rules) -> str:
     kashflow = context.kashflow()
-    wanted = customer_code(order, context.rules())
+    wanted = customer_code(order, rules)
     email = order_email(order)
     matches = kashflow.find_customers_by_email(email) if email else []
     if matches:
@@ -60,7 +66,7 @@ def _match_or_create(order: Any) -> str:
         # Prefer our own code (an earlier attempt's create), else the oldest-looking match.
         return next((c for c in codes if c.lower() == wanted.lower()), codes[0])
     try:
-        created = kashflow.create_customer(build_customer(order, wanted))
+        created = kashflow.create_customer(build_customer(order, wanted, rules))
         return str(created.get("Code", wanted))
     except Rejected as exc:
         if exc.reason != "DuplicateCustomerCode":

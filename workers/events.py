@@ -9,11 +9,13 @@ an order in flight or done starts nothing.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Task
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from connectors.errors import AuthFailed, NotFound, Transient
 from mappings.errors import MappingError
@@ -24,6 +26,7 @@ from store.models import InboundEvent, JobState, Step, SyncJob, utcnow
 from workers import context
 from workers.app import celery_app
 from workers.deadletters import dead_letter, resolve_dead_letters
+from workers.edits import supersede_original
 from workers.steps import backoff
 from workers.workflow import order_chain
 
@@ -53,20 +56,31 @@ def process_event(self: Task, event_id: int) -> None:
         outcome = _give_up(url, event_id, exc, "transient")
     except AuthFailed as exc:
         outcome = _give_up(url, event_id, exc, "auth")
-    with session_scope(url) as s:
-        event = s.get(InboundEvent, event_id)
-        assert event is not None
-        event.processed_at, event.outcome = utcnow(), outcome[:255]
+    if outcome is not None:
+        with session_scope(url) as s:
+            mark_processed(s, event_id, outcome)
 
 
-def _dispatch(topic: str, kind: str, key: str, event_id: int) -> str:
-    """Route one event to its handler; returns the outcome line stored on the event."""
+def mark_processed(s: Session, event_id: int | None, outcome: str) -> None:
+    if event_id is not None:
+        s.execute(update(InboundEvent).where(InboundEvent.id == event_id)
+                  .values(processed_at=utcnow(), outcome=outcome[:255])
+                  .execution_options(synchronize_session=False))
+
+
+def _dispatch(topic: str, kind: str, key: str, event_id: int) -> str | None:
+    """Route one event to its handler; returns the outcome line to store on the event, or
+    None when the handler stored it already."""
     if topic in ORDER_TOPICS and kind == "order":
         return sync_order(key, event_id)
     if topic in ORDER_TOPICS:
         # An invoice's own id is not its order's; the order's update (webhook or the
         # catch-up poll, which reads orders by updated_at) brings the order itself.
         return f"{topic} for a {kind}: the order is synced from its own update"
+    if topic == "stock.updated":
+        from workers.stock import handle_stock_event
+
+        return handle_stock_event(key, event_id)
     return f"accepted; no handler for {topic} in this version"
 
 
@@ -76,32 +90,39 @@ def _give_up(url: str, event_id: int, exc: Exception, error_class: str) -> str:
     return f"dead letter: {exc}"
 
 
-def sync_order(entity_id: str, event_id: int | None = None) -> str:
-    """Fetch order ``entity_id``, decide, upsert its job and start its chain if due.
+@dataclass(frozen=True)
+class Upserted:
+    job_id: int
+    start: bool  # the chain is due now
+    step: str
+    pay: bool
+    review: str | None  # set: the order is held for review, with this reason
 
-    Returns a one-line outcome for the event log.
+
+def sync_order(entity_id: str, event_id: int | None = None) -> str | None:
+    """Fetch order ``entity_id``, decide, upsert its job (marking ``event_id`` processed in
+    the same transaction) and start its chain if due.
+
+    Returns the outcome line when the event still needs marking (order not found), else None.
     """
     try:
         doc = context.magento().get_order(int(entity_id))
     except NotFound:
         return f"order {entity_id} not found in Magento"
-    job_id, start = _upsert_job(doc, event_id)
-    if start is None:
-        return f"order {doc.get('increment_id')}: job {job_id} already in progress or done"
-    if start.startswith("skip:") or start.startswith("wait:") or start.startswith("review:"):
-        return f"order {doc.get('increment_id')}: {start}"
-    with session_scope(context.db_url()) as s:
-        job = s.get(SyncJob, job_id)
-        assert job is not None
-        step, pay = job.step, bool((job.plan or {}).get("pay"))
-    order_chain(job_id, step, pay).apply_async()
-    return f"order {doc.get('increment_id')}: job {job_id} queued at {step}"
+    done = _upsert_job(doc, event_id)
+    if done.review:
+        dead_letter(context.db_url(), job_id=done.job_id, step="process_event",
+                    error_class="rejected", reason=f"order {doc.get('increment_id')}: "
+                    f"{done.review}", alert_kind="needs_review")
+    if done.start:
+        order_chain(done.job_id, done.step, done.pay).apply_async()
+    return None
 
 
-def _upsert_job(doc: dict[str, Any], event_id: int | None) -> tuple[int, str | None]:
-    """Create or refresh the order's job; return (job id, what to do) where None = nothing."""
+def _upsert_job(doc: dict[str, Any], event_id: int | None) -> Upserted:
+    """Create or refresh the order's job in one transaction with the event's outcome."""
     verdict, plan, reason = _verdict(doc)
-    url = context.db_url()
+    url, ref = context.db_url(), doc.get("increment_id")
     for _ in range(2):  # a concurrent insert of the same order: read it on the second pass
         try:
             with session_scope(url) as s:
@@ -113,18 +134,24 @@ def _upsert_job(doc: dict[str, Any], event_id: int | None) -> tuple[int, str | N
                     s.add(job)
                 elif job.state not in IDLE_STATES:
                     s.flush()
-                    return job.id, None
-                job.magento_ref, job.document, job.plan, job.event_id = (
-                    doc.get("increment_id"), doc, plan, event_id)
+                    mark_processed(s, event_id, f"order {ref}: job {job.id} already "
+                                                f"{job.state}")
+                    return Upserted(job.id, False, job.step, False, None)
+                was = job.state
+                job.magento_ref, job.document, job.plan, job.event_id = (ref, doc, plan, event_id)
                 if verdict == "invoice":
-                    if job.state == JobState.DEAD:
+                    if was in (JobState.DEAD, JobState.NEEDS_REVIEW):
                         resolve_dead_letters(s, job.id, "replayed")
                     job.state, job.reason = JobState.QUEUED, None
                 else:
-                    job.state = IDLE_BY_VERDICT[verdict]
-                    job.reason = reason
+                    job.state, job.reason = IDLE_BY_VERDICT[verdict], reason
                 s.flush()
-                return job.id, "start" if verdict == "invoice" else f"{verdict}: {reason}"
+                start = verdict == "invoice"
+                mark_processed(s, event_id, f"order {ref}: job {job.id} " + (
+                    f"queued at {job.step}" if start else f"{verdict}: {reason}"))
+                return Upserted(job.id, start, job.step, bool(plan.get("pay")),
+                                reason if verdict == "review" and was != JobState.NEEDS_REVIEW
+                                else None)
         except IntegrityError:
             continue
     raise RuntimeError(f"could not upsert the job for order {doc.get('entity_id')}")
@@ -135,5 +162,11 @@ def _verdict(doc: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
         decision = decide(parse_order(doc), context.rules())
     except MappingError as exc:
         return "review", {}, str(exc)
+    if decision.action == "invoice" and decision.replaces is not None:
+        # An edited order: stop the original's pending work (or hold the edit for a human
+        # when the original already reached KashFlow).
+        held = supersede_original(context.db_url(), decision, doc.get("increment_id"))
+        if held:
+            return "review", {}, held
     plan = {"action": decision.action, "pay": decision.pay, "pay_reason": decision.pay_reason}
     return decision.action, plan, decision.reason

@@ -34,7 +34,9 @@ from workers.workflow import order_chain
 log = logging.getLogger(__name__)
 
 RELAY_GRACE_S = 30  # longer than the web process needs to publish and mark an event
-LOST_AFTER_S = 900  # > the longest retry countdown (600 s): a message this late is lost
+# Queued this long while the step queues are empty: the message is gone (a Redis restart
+# lost it). A duplicate is harmless — every step claims its job — so this can be short.
+LOST_AFTER_S = 120
 BATCH = 500
 STEP_QUEUES = ("ingest", "orders", "customers", "payments")
 F = TypeVar("F", bound=Callable[..., int])
@@ -64,14 +66,17 @@ def exclusive(name: str, timeout_s: int = 300) -> Callable[[F], F]:
 @exclusive("relay_events")
 def relay_events() -> int:
     """Publish stored events that were never enqueued, or whose message was lost."""
-    return relay_pending(context.db_url(), RELAY_GRACE_S, LOST_AFTER_S)
+    lost_after = LOST_AFTER_S if _step_queues_empty() else None
+    return relay_pending(context.db_url(), RELAY_GRACE_S, lost_after)
 
 
-def relay_pending(url: str, grace_s: float, lost_after_s: float) -> int:
+def relay_pending(url: str, grace_s: float, lost_after_s: float | None) -> int:
+    """Publish unsent events, and (``lost_after_s`` set) events enqueued but never processed."""
     now = utcnow()
     never_sent = InboundEvent.enqueued_at.is_(None) & (
         InboundEvent.received_at <= now - timedelta(seconds=grace_s))
-    lost = InboundEvent.enqueued_at < now - timedelta(seconds=lost_after_s)
+    lost = never_sent if lost_after_s is None else (
+        InboundEvent.enqueued_at < now - timedelta(seconds=lost_after_s))
     with session_scope(url) as s:
         ids = list(s.scalars(select(InboundEvent.id)
                              .where(InboundEvent.processed_at.is_(None), never_sent | lost)
@@ -89,17 +94,18 @@ def relay_pending(url: str, grace_s: float, lost_after_s: float) -> int:
 def redrive_stalled() -> int:
     """Restart chains whose message is gone; returns how many jobs were re-driven.
 
-    A job running with an expired lease lost its worker. A queued job untouched for
-    ``LOST_AFTER_S`` lost its message only if the step queues are empty — during a long
-    backlog (a backfill under the rate limit) it is simply waiting its turn.
+    A job running with an expired lease lost its worker; a job retrying past its retry's due
+    time (plus grace) lost its retry message. A queued job untouched for ``LOST_AFTER_S``
+    lost its message only if the step queues are empty — during a long backlog (a backfill
+    under the rate limit) it is simply waiting its turn.
     """
     now = utcnow()
-    orphaned = (SyncJob.state == JobState.RUNNING) & (SyncJob.lease_until < now)
+    orphaned = SyncJob.state.in_([JobState.RUNNING, JobState.RETRYING]) & (
+        SyncJob.lease_until < now)
     stalled = orphaned
     if _step_queues_empty():
-        stalled = stalled | (
-            SyncJob.state.in_([JobState.QUEUED, JobState.RETRYING]) & SyncJob.due_at.is_(None)
-            & (SyncJob.updated_at < now - timedelta(seconds=LOST_AFTER_S)))
+        stalled = stalled | ((SyncJob.state == JobState.QUEUED)
+                             & (SyncJob.updated_at < now - timedelta(seconds=LOST_AFTER_S)))
     return _restart(select(SyncJob).where(stalled).limit(BATCH))
 
 

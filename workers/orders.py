@@ -15,7 +15,7 @@ from celery import Task
 
 from connectors.errors import NotFound, Rejected
 from mappings.magento import parse_order
-from mappings.orders import build_invoice, expected_gross
+from mappings.orders import build_invoice_draft
 from store.models import Step
 from workers import context
 from workers.app import celery_app
@@ -30,7 +30,8 @@ def create_invoice(self: Task, job_id: int) -> None:
 def _create_invoice(job: JobView) -> StepResult:
     order = parse_order(job.document)
     assert job.customer_code, "ensure_customer runs first"
-    body = build_invoice(order, context.rules(), job.customer_code)
+    draft = build_invoice_draft(order, context.rules(), job.customer_code)
+    body = draft.body
     number = int(body["Number"])
     invoice = _existing(number, job.magento_ref) if job.recheck else None
     if invoice is None:
@@ -38,13 +39,18 @@ def _create_invoice(job: JobView) -> StepResult:
     next_step = Step.POST_PAYMENT if job.plan.get("pay") else Step.DONE
     result = StepResult(next_step=next_step, updates={"invoice_number": number},
                         links=[("invoice", f"order:{job.magento_key}", str(number))])
-    gross, wanted = Decimal(str(invoice["GrossAmount"])), expected_gross(order)
-    if gross != wanted:
+    gross, wanted = Decimal(str(invoice["GrossAmount"])), draft.expected_gross
+    if gross == wanted and draft.skipped_reason:
+        # Rows were left out (invalid_lines: skip_line): a human settles the rest; no payment.
+        result.next_step = Step.DONE
+        result.review = f"invoice {number}: {draft.skipped_reason}; payment not posted"
+    elif gross != wanted:
         # Stay at this step: a requeue adopts the (corrected) invoice and checks it again
         # before any payment is posted.
         result.next_step = Step.CREATE_INVOICE
         result.review = (f"penny guard: KashFlow invoice {number} totals {gross} but Magento "
-                         f"grand_total is {wanted}; payment not posted")
+                         f"grand_total is {order.grand_total} (expected gross {wanted}); "
+                         "payment not posted")
     return result
 
 

@@ -3,7 +3,9 @@
 The gateway transaction id travels in the payment ``Comment`` (KashFlow shows it as the
 line's ``Note``), which is how a retry after an ambiguous write finds the payment it may
 already have posted. Bank account and method ids come from the mapping, or are resolved by
-name from KashFlow once per process; they are never hard-coded.
+name from KashFlow once per process; they are never hard-coded. Adobe Commerce tenders (store
+credit, gift cards, reward points) are payments too, one each, before the gateway's
+(``mappings.tenders``); their reference ``<kind>:<increment_id>`` plays the transaction id.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from celery import Task
 
 from connectors.errors import Rejected
 from mappings.magento import parse_order
-from mappings.orders import PaymentDraft, build_payment
+from mappings.orders import PaymentDraft, build_payments
 from store.models import Step
 from workers import context
 from workers.app import celery_app
@@ -31,24 +33,32 @@ def post_payment(self: Task, job_id: int) -> None:
 
 def _post_payment(job: JobView) -> StepResult:
     order = parse_order(job.document)
-    draft = build_payment(order, context.rules())
-    assert job.invoice_number is not None, "create_invoice runs first"
-    if draft is None:
+    drafts = build_payments(order, context.rules())
+    number = job.invoice_number
+    assert number is not None, "create_invoice runs first"
+    if not drafts:
         return StepResult(next_step=Step.DONE)
-    done = StepResult(next_step=Step.DONE, updates={"payment_ref": draft.txn_id},
-                      links=[("payment", f"txn:{draft.txn_id}", str(job.invoice_number))])
-    if job.recheck and _already_posted(job.invoice_number, draft.txn_id):
-        return done
-    context.kashflow().post_invoice_payment(
-        date=draft.date, account_id=bank_account_id(draft), method=payment_method_id(draft),
-        comment=draft.comment, items=[(job.invoice_number, draft.amount)],
-    )
+    gateway = [d.txn_id for d in drafts if d.kind == "gateway"]
+    done = StepResult(next_step=Step.DONE, updates={"payment_ref": (gateway or
+                                                                    [drafts[0].txn_id])[0]},
+                      links=[("payment", f"txn:{d.txn_id}", str(number)) for d in drafts])
+    # Several payments (tenders + gateway) are posted one call each: look first, so a retry
+    # after a partial success never posts one twice.
+    posted = _posted_notes(number) if job.recheck or len(drafts) > 1 else []
+    for draft in drafts:
+        if any(draft.txn_id in note for note in posted):
+            continue
+        context.kashflow().post_invoice_payment(
+            date=draft.date, account_id=bank_account_id(draft),
+            method=payment_method_id(draft), comment=draft.comment,
+            items=[(number, draft.amount)],
+        )
     return done
 
 
-def _already_posted(number: int, txn_id: str) -> bool:
+def _posted_notes(number: int) -> list[str]:
     invoice = context.kashflow().get_invoice(number)
-    return any(txn_id in str(line.get("Note") or "") for line in invoice.get("PaymentLines") or [])
+    return [str(line.get("Note") or "") for line in invoice.get("PaymentLines") or []]
 
 
 def bank_account_id(draft: PaymentDraft) -> int:
@@ -60,7 +70,8 @@ def bank_account_id(draft: PaymentDraft) -> int:
 def payment_method_id(draft: PaymentDraft) -> int:
     if draft.method_id is not None:
         return draft.method_id
-    hints = ((draft.method_name,) if draft.method_name else ()) + CARD_NAMES
+    named = (draft.method_name,) if draft.method_name else ()
+    hints = named + CARD_NAMES if draft.kind == "gateway" else named or ("cash",)
     return _method_by_name(tuple(h.lower() for h in hints))
 
 

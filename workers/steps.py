@@ -30,10 +30,13 @@ from typing import Any, cast
 from celery import Task
 from celery.exceptions import Ignore
 from sqlalchemy import CursorResult, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from celeryconfig import MAX_COUNTDOWN_S
 from connectors.errors import AuthFailed, ConnectorError, Transient
+from kfsync import logs
 from mappings.errors import MappingError
 from store.db import session_scope
 from store.models import Attempt, EntityLink, JobState, Step, SyncJob, utcnow
@@ -44,6 +47,7 @@ from workers.deadletters import dead_letter
 log = logging.getLogger(__name__)
 
 LEASE_S = 300  # > the longest step: a few API calls at 30 s timeout each
+RETRY_GRACE_S = 60  # a scheduled retry this late is taken as lost
 BACKOFF_BASE_S = 2.0
 ACTIVE_STATES = (JobState.QUEUED, JobState.RETRYING, JobState.RUNNING)
 
@@ -92,6 +96,7 @@ def run_step(task: Task, job_id: int, step: Step, act: Callable[[JobView], StepR
         raise task.retry(countdown=LEASE_S // 10, max_retries=None) from None
     if view is None:
         raise Ignore()
+    logs.bind(job_id=job_id, magento_ref=view.magento_ref, kashflow_ref=view.invoice_number)
     started = time.monotonic()
     try:
         result = act(view)
@@ -149,6 +154,8 @@ def _finish(url: str, job_id: int, attempt_id: int, result: StepResult, seconds:
         attempt.duration_ms = int(seconds * 1000)
         for key, value in result.updates.items():
             setattr(job, key, value)
+        if "invoice_number" in result.updates:
+            logs.bind(kashflow_ref=result.updates["invoice_number"])
         job.step = result.next_step
         job.lease_task = job.lease_until = None
         if result.review:
@@ -157,20 +164,19 @@ def _finish(url: str, job_id: int, attempt_id: int, result: StepResult, seconds:
             job.state, job.reason = JobState.DONE, None
         else:
             job.state = JobState.QUEUED
-    for kind, magento_key, kashflow_key in result.links:
-        save_link(url, kind, magento_key, kashflow_key)
+        for kind, magento_key, kashflow_key in result.links:
+            add_link(s, kind, magento_key, kashflow_key)
     if result.review:
         dead_letter(url, job_id=job_id, step=str(job.step), error_class="rejected",
                     reason=result.review, alert_kind="needs_review")
 
 
-def save_link(url: str, kind: str, magento_key: str, kashflow_key: str) -> None:
-    """Record a Magento <-> KashFlow link; an existing link for the key wins (unique)."""
-    try:
-        with session_scope(url) as s:
-            s.add(EntityLink(kind=kind, magento_key=magento_key, kashflow_key=kashflow_key))
-    except IntegrityError:
-        pass  # someone already linked it: the first link stands
+def add_link(s: Session, kind: str, magento_key: str, kashflow_key: str) -> None:
+    """Record a Magento <-> KashFlow link in ``s``; an existing link for the key wins."""
+    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    s.execute(insert(EntityLink).values(kind=kind, magento_key=magento_key,
+                                        kashflow_key=kashflow_key, created_at=utcnow())
+              .on_conflict_do_nothing(index_elements=["kind", "magento_key"]))
 
 
 def find_link(url: str, kind: str, *magento_keys: str) -> str | None:
@@ -197,11 +203,18 @@ def _fail(task: Task, url: str, job_id: int, step: Step, attempt_id: int,
         attempt.duration_ms = int(seconds * 1000)
         attempt.error = str(exc)[:2000]
         job.lease_task = job.lease_until = None
+        countdown = 0.0
         if park_for is not None:
             job.state, job.due_at = JobState.RETRYING, utcnow() + timedelta(seconds=park_for)
             job.reason = f"paused {park_for:.0f} s: {exc}"
         elif retryable and not exhausted:
+            countdown = backoff(retries, retry_after)
             job.state, job.reason = JobState.RETRYING, f"retry {retries + 1}: {exc}"
+            # The retry keeps this task id, so it may claim the job; anything else waits until
+            # the retry is overdue (its message lost with a worker or a Redis restart), when
+            # beat's redrive takes over.
+            job.lease_task = str(task.request.id)
+            job.lease_until = utcnow() + timedelta(seconds=countdown + RETRY_GRACE_S)
         elif retryable:
             job.state, job.reason = JobState.DEAD, f"{step}: {exc}"
         else:
@@ -213,7 +226,7 @@ def _fail(task: Task, url: str, job_id: int, step: Step, attempt_id: int,
                                   "paused until a probe succeeds")
         return
     if retryable and not exhausted:
-        raise task.retry(countdown=backoff(retries, retry_after), max_retries=None)
+        raise task.retry(countdown=countdown, max_retries=None)
     dead_letter(url, job_id=job_id, step=str(step), error_class=outcome,
                 reason=f"order {ref}: {exc}" if not retryable else str(exc),
                 alert_kind="dead_letter" if retryable else "needs_review")

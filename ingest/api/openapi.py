@@ -1,0 +1,84 @@
+"""The OpenAPI 3 document of ``/api/v1/``, generated from the marshmallow schemas (apispec).
+
+Each route is one row of ``OPERATIONS``; the schemas give the parameters, bodies and
+responses, so the document cannot drift from what the views validate and return.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import Schema
+
+from ingest.api import schemas as sc
+
+PREFIX = "/api/v1"
+ID_PARAM = {"schema": {"type": "integer", "minimum": 1, "maximum": sc.MAX_ID}, "required": True}
+# path, method, summary, query schema, body schema, 200 schema, extra error statuses
+OPERATIONS: list[tuple[str, str, str, type[Schema] | None, type[Schema] | None,
+                       type[Schema], tuple[int, ...]]] = [
+    ("/jobs", "get", "List sync jobs (filters: state, kind, q)", sc.JobQuery, None,
+     sc.JobPageSchema, (400,)),
+    ("/jobs/{job_id}", "get", "One job: attempts, the Magento order, KashFlow invoice number",
+     None, None, sc.JobDetailSchema, (404,)),
+    ("/review", "get", "Jobs held for review (needs_review)", sc.PageQuery, None,
+     sc.JobPageSchema, (400,)),
+    ("/review/requeue", "post", "Resume jobs held for review (or dead) at their failed step",
+     None, sc.RequeueJobsRequest, sc.ActionResultSchema, (400, 404, 409)),
+    ("/review/discard", "post", "Close jobs held for review (or dead) with a reason", None,
+     sc.DiscardRequest, sc.ActionResultSchema, (400, 404, 409)),
+    ("/dead-letters", "get", "List dead letters (filters: entity, error_class, since, until)",
+     sc.LetterQuery, None, sc.DeadLetterPageSchema, (400,)),
+    ("/dead-letters/{letter_id}", "get", "One dead letter with its job", None, None,
+     sc.DeadLetterDetailSchema, (404,)),
+    ("/dead-letters/requeue", "post", "Requeue open dead letters: ids, or all matching filters",
+     None, sc.RequeueLettersRequest, sc.ActionResultSchema, (400, 404, 409)),
+    ("/dead-letters/discard", "post", "Close open dead letters without syncing, with a reason",
+     None, sc.DiscardRequest, sc.ActionResultSchema, (400, 404, 409)),
+    ("/stats", "get", "The overview's numbers", None, None, sc.StatsSchema, ()),
+]
+
+
+def _operation(path: str, summary: str, query: type[Schema] | None, body: type[Schema] | None,
+               ok: type[Schema], errors: tuple[int, ...]) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "parameters": [], "responses": {
+        "200": {"description": "OK", "content": {"application/json": {"schema": ok}}},
+        "401": {"$ref": "#/components/responses/Unauthorized"},
+    }}
+    for status in errors:
+        op["responses"][str(status)] = {
+            "description": {400: "Invalid request", 404: "No such record",
+                            409: "Not in a state that allows this"}[status],
+            "content": {"application/json": {"schema": "ErrorSchema"}}}
+    if query is not None:
+        op["parameters"].append({"in": "query", "schema": query})
+    for name in ("job_id", "letter_id"):
+        if "{" + name + "}" in path:
+            op["parameters"].append({"in": "path", "name": name, **ID_PARAM})
+    if body is not None:
+        op["requestBody"] = {"required": True,
+                             "content": {"application/json": {"schema": body}}}
+    return op
+
+
+@cache
+def build_spec() -> dict[str, Any]:
+    spec = APISpec(title="kfsync ops API", version="1.0.0", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()],
+                   info={"description": "Jobs, dead letters, review items and stats. Every "
+                                        "route needs Authorization: Bearer <KFSYNC_OPS_TOKEN>."},
+                   security=[{"bearer": []}])
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("ErrorSchema", schema=sc.ErrorSchema)
+    spec.components.response("Unauthorized", {
+        "description": "Missing or wrong ops token",
+        "content": {"application/json": {"schema": "ErrorSchema"}}})
+    paths: dict[str, dict[str, Any]] = {}
+    for path, method, summary, query, body, ok, errors in OPERATIONS:
+        paths.setdefault(path, {})[method] = _operation(path, summary, query, body, ok, errors)
+    for path, operations in paths.items():
+        spec.path(path=PREFIX + path, operations=operations)
+    return spec.to_dict()

@@ -1,0 +1,159 @@
+"""The read side of the ops surface, shared by the JSON API, the dashboard and ``/metrics``.
+
+Plain functions over the state store and Redis; writes (requeue, discard) belong to
+``workers.operations``. Times are UTC (SQLite hands back naive datetimes: ``as_utc``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from celeryconfig import DEAD_LETTER_QUEUE, QUEUES
+from store.models import Attempt, DeadLetter, EntityLink, JobState, Step, SyncJob, utcnow
+
+STEP_ENTITY = {Step.ENSURE_CUSTOMER: "customer", Step.CREATE_INVOICE: "invoice",
+               Step.POST_PAYMENT: "payment"}
+FAILED_OUTCOMES = ("transient", "ambiguous", "auth", "rejected", "not_found", "error")
+STATS_WINDOW_H = 24
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
+
+
+def paginate(s: Session, query: Select[Any], page: int, per_page: int) -> Page:
+    total = int(s.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0)
+    items = list(s.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    return Page(items, total, page, per_page)
+
+
+def jobs_query(state: str | None = None, kind: str | None = None, q: str | None = None
+               ) -> Select[Any]:
+    """Jobs, most recently updated first; ``q`` matches the order number or entity id, the
+    KashFlow customer code or invoice number, or the reason."""
+    query = select(SyncJob).order_by(SyncJob.updated_at.desc(), SyncJob.id.desc())
+    if state:
+        query = query.where(SyncJob.state == state)
+    if kind:
+        query = query.where(SyncJob.kind == kind)
+    if q:
+        q = q.strip()
+        like = f"%{q}%"
+        terms = [SyncJob.magento_ref.ilike(like), SyncJob.magento_key == q,
+                 SyncJob.customer_code.ilike(like), SyncJob.reason.ilike(like)]
+        if re.fullmatch(r"[0-9]{1,9}", q):  # ASCII digits only: "²".isdigit() is True
+            terms.append(SyncJob.invoice_number == int(q))
+        query = query.where(or_(*terms))
+    return query
+
+
+def job_with_attempts(s: Session, job_id: int) -> SyncJob | None:
+    return s.scalar(select(SyncJob).where(SyncJob.id == job_id)
+                    .options(selectinload(SyncJob.attempts)))
+
+
+def job_links(s: Session, job: SyncJob) -> dict[str, str]:
+    """KashFlow keys linked to this job's order (invoice, payment)."""
+    rows = s.execute(select(EntityLink.kind, EntityLink.kashflow_key)
+                     .where(EntityLink.magento_key == f"order:{job.magento_key}")).all()
+    return {kind: key for kind, key in rows}
+
+
+def open_letters_for_job(s: Session, job_id: int) -> list[DeadLetter]:
+    return list(s.scalars(select(DeadLetter).where(DeadLetter.job_id == job_id,
+                                                   DeadLetter.resolved_at.is_(None))))
+
+
+# -- stats ---------------------------------------------------------------------------------
+def jobs_by_state(s: Session) -> dict[str, int]:
+    query = select(SyncJob.state, func.count()).group_by(SyncJob.state)
+    counts: dict[str, int] = dict(s.execute(query).all())
+    return {state.value: int(counts.get(state.value, 0)) for state in JobState}
+
+
+def open_letters_by_class(s: Session) -> dict[str, int]:
+    rows = s.execute(select(DeadLetter.error_class, func.count())
+                     .where(DeadLetter.resolved_at.is_(None))
+                     .group_by(DeadLetter.error_class)).all()
+    return {cls: int(n) for cls, n in rows}
+
+
+def synced_per_hour(s: Session, now: datetime | None = None,
+                    hours: int = STATS_WINDOW_H) -> list[dict[str, Any]]:
+    """Orders that reached ``done`` in each of the last ``hours`` hours, oldest first."""
+    now = (now or utcnow()).replace(minute=0, second=0, microsecond=0)
+    start = now - timedelta(hours=hours - 1)
+    buckets = {start + timedelta(hours=i): 0 for i in range(hours)}
+    for (updated,) in s.execute(select(SyncJob.updated_at).where(
+            SyncJob.kind == "order", SyncJob.state == JobState.DONE,
+            SyncJob.updated_at >= start)):
+        hour = as_utc(updated)
+        assert hour is not None
+        key = hour.replace(minute=0, second=0, microsecond=0)
+        if key in buckets:
+            buckets[key] += 1
+    return [{"hour": hour, "orders": n} for hour, n in buckets.items()]
+
+
+def error_rate(s: Session, hours: int = STATS_WINDOW_H) -> dict[str, Any]:
+    """Failed step attempts over finished ones in the last ``hours``."""
+    since = utcnow() - timedelta(hours=hours)
+    rows = dict(s.execute(select(Attempt.outcome, func.count()).where(
+        Attempt.created_at >= since).group_by(Attempt.outcome)).all())
+    failed = sum(int(n) for outcome, n in rows.items() if outcome in FAILED_OUTCOMES)
+    finished = failed + int(rows.get("ok", 0))
+    return {"window_hours": hours, "attempts": finished, "failed": failed,
+            "rate": round(failed / finished, 4) if finished else 0.0}
+
+
+def last_success(s: Session) -> dict[str, datetime | None]:
+    """When each kind of KashFlow record (customer, invoice, payment) was last written."""
+    rows = dict(s.execute(select(Attempt.step, func.max(Attempt.created_at))
+                          .where(Attempt.outcome == "ok").group_by(Attempt.step)).all())
+    return {entity: as_utc(rows.get(step.value)) for step, entity in STEP_ENTITY.items()}
+
+
+def queue_lengths(redis_url: str) -> dict[str, int | None]:
+    """Messages waiting per queue (LLEN); ``None`` for every queue when Redis is down."""
+    names = (*QUEUES, DEAD_LETTER_QUEUE)
+    try:
+        client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=1)
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            pipe.llen(name)
+        return {name: int(n) for name, n in zip(names, pipe.execute(), strict=True)}
+    except redis.RedisError:
+        return dict.fromkeys(names)
+
+
+def open_circuits(redis_url: str) -> dict[str, str]:
+    """Open circuits by system, with the reason (empty when every circuit is closed)."""
+    from workers import circuit
+
+    reason = circuit.open_reason(redis_url)
+    return {"kashflow": reason} if reason else {}
+
+
+def stats(s: Session, redis_url: str) -> dict[str, Any]:
+    """Everything the overview shows, in one dict."""
+    return {"jobs_by_state": jobs_by_state(s), "synced_per_hour": synced_per_hour(s),
+            "backlog": queue_lengths(redis_url), "error_rate": error_rate(s),
+            "last_success": last_success(s), "open_circuits": open_circuits(redis_url),
+            "dead_letters_open": open_letters_by_class(s)}

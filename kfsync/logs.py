@@ -1,0 +1,126 @@
+"""Structured logs: JSON lines in qa and prod, readable lines in dev; every line carries the
+references of the work in hand (job id, task id, Magento and KashFlow references).
+
+The references live in one context variable, so they follow the code that set them without
+being passed around: the Celery ``task_prerun`` hook (``workers/telemetry.py``) starts each
+task with a fresh context holding its ``task_id``; the step runner adds the job with
+``bind(job_id=..., magento_ref=...)`` once it has claimed it and ``bind(kashflow_ref=...)``
+when KashFlow answers. Secrets never reach a line: every configured secret value is replaced
+by ``***`` in the formatted text.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+FIELDS = ("job_id", "event_id", "task_id", "magento_ref", "kashflow_ref", "dead_letter_id")
+_EMPTY: dict[str, Any] = {}  # never mutated: every change sets a new dict
+_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("kfsync_log_context")
+
+
+def _refs() -> dict[str, Any]:
+    return _context.get(_EMPTY)
+
+
+def bind(**refs: Any) -> None:
+    """Add references (``job_id``, ``task_id``, ``magento_ref``, ``kashflow_ref``...) to every
+    log line from here on in this context (a task, a request); ``None`` values are dropped."""
+    merged = {**_refs(), **{k: v for k, v in refs.items() if v is not None}}
+    _context.set(merged)
+
+
+def clear(**refs: Any) -> None:
+    """Start a fresh context holding only ``refs`` (the start of a task or request)."""
+    _context.set({k: v for k, v in refs.items() if v is not None})
+
+
+@contextmanager
+def bound(**refs: Any) -> Iterator[None]:
+    """``bind`` for the duration of a ``with`` block, then restore the previous context."""
+    token = _context.set({**_refs(), **{k: v for k, v in refs.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def current() -> dict[str, Any]:
+    return dict(_refs())
+
+
+class ContextFilter(logging.Filter):
+    """Copies the bound references onto each record (``record.job_id`` ...)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        refs = _refs()
+        for name in FIELDS:
+            if not hasattr(record, name):
+                setattr(record, name, refs.get(name))
+        record.kfsync_refs = {k: v for k, v in refs.items()}
+        return True
+
+
+class _Scrubbing(logging.Formatter):
+    secrets: tuple[str, ...] = ()
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+class JsonFormatter(_Scrubbing):
+    """One JSON object per line: time, level, logger, message, references, exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(), "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update(getattr(record, "kfsync_refs", {}))
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return self.scrub(json.dumps(line, default=str))
+
+
+class TextFormatter(_Scrubbing):
+    """``12:00:01 INFO workers.steps [job=7 task=ab12 order=000000123] message``."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s%(refs)s %(message)s", "%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        refs = getattr(record, "kfsync_refs", {})
+        short = {"job_id": "job", "event_id": "event", "task_id": "task",
+                 "magento_ref": "order", "kashflow_ref": "invoice", "dead_letter_id": "letter"}
+        parts = [f"{short.get(k, k)}={v}" for k, v in refs.items()]
+        record.refs = f" [{' '.join(parts)}]" if parts else ""
+        return self.scrub(super().format(record))
+
+
+def configure(env: str, *, secrets: Iterable[str] = (), level: str | int = "INFO",
+              stream: Any = None) -> logging.Handler:
+    """Send the root logger to ``stream`` (stderr): JSON for qa/prod, text for dev.
+
+    Idempotent: a handler installed by an earlier call is replaced. Returns the handler.
+    """
+    formatter: _Scrubbing = JsonFormatter() if env in ("qa", "prod") else TextFormatter()
+    formatter.secrets = tuple(s for s in secrets if s and len(s) >= 4)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(formatter)
+    handler.addFilter(ContextFilter())
+    handler.set_name("kfsync")
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == "kfsync"]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    return handler

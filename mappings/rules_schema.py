@@ -1,0 +1,140 @@
+"""The marshmallow schema of the mapping file (``mappings.rules`` turns it into ``Rules``).
+
+Strict: unknown keys are errors, integers must be integers, policies must be one of their
+named values. Errors come back as ``<source>: <key path>: <problem>`` joined on one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+
+from mappings.errors import MappingError, flatten_messages
+from mappings.rules import (
+    GUEST_HASH_CHARS,
+    MAX_CUSTOMER_CODE,
+    STATE_ACTIONS,
+    PaymentMethodRule,
+    SkuRule,
+    StoreNumbering,
+)
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+def _int(**kwargs: Any) -> fields.Integer:
+    return fields.Integer(strict=True, **kwargs)
+
+
+def _one_of(*choices: str) -> fields.String:
+    return fields.String(validate=validate.OneOf(choices))
+
+
+def _text() -> fields.String:
+    return fields.String(validate=validate.Length(min=1))
+
+
+class SkuRuleSchema(_Strict):
+    nominal_code = _int(required=True)
+    product_code = fields.String(load_default=None, allow_none=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> SkuRule:
+        return SkuRule(**data)
+
+
+class PaymentMethodRuleSchema(_Strict):
+    method_id = _int(load_default=None, allow_none=True)
+    account_id = _int(load_default=None, allow_none=True)
+    method_name = fields.String(load_default=None, allow_none=True)
+    due_days = _int(load_default=None, allow_none=True, validate=validate.Range(min=0))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> PaymentMethodRule:
+        return PaymentMethodRule(**data)
+
+
+class StoreNumberingSchema(_Strict):
+    prefix = fields.String(load_default="")
+    offset = _int(load_default=0, validate=validate.Range(min=0))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> StoreNumbering:
+        return StoreNumbering(**data)
+
+
+_PREFIX = validate.Length(max=MAX_CUSTOMER_CODE - GUEST_HASH_CHARS)
+_ACTIONS = fields.String(validate=validate.OneOf(STATE_ACTIONS))
+_PERCENT = fields.Decimal(validate=validate.Range(min=0, max=100))
+
+
+def _table(values: fields.Field[Any]) -> fields.Dict:
+    return fields.Dict(keys=fields.String(), values=values)
+
+
+class RulesSchema(_Strict):
+    default_nominal_code = _int()
+    shipping_nominal_code = _int()
+    shipping_description = _text()
+    discounts = _one_of("reduce_lines", "discount_line")
+    discount_nominal_code = _int()
+    discount_description = _text()
+    unit_price_rounding = _one_of("rounding_line", "split")
+    rounding_nominal_code = _int(allow_none=True)
+    rounding_description = _text()
+    unmapped_sku = _one_of("default_nominal", "review")
+    invalid_lines = _one_of("hold_order", "skip_line")
+    skus = _table(fields.Nested(SkuRuleSchema))
+    vat_levels = _table(_PERCENT)
+    offline_payment_methods = fields.List(fields.String())
+    payment_methods = _table(fields.Nested(PaymentMethodRuleSchema))
+    tenders = fields.Dict(keys=fields.String(validate=validate.OneOf(
+        ("store_credit", "gift_card", "reward_points"))),
+        values=fields.Nested(PaymentMethodRuleSchema))
+    state_actions = _table(_ACTIONS)
+    status_actions = _table(_ACTIONS)
+    unknown_state = _ACTIONS
+    due_days = _int(validate=validate.Range(min=0))
+    due_from = _one_of("issued", "month_end")
+    guest_policy = _one_of("per_email", "shared")
+    shared_guest_code = fields.String(validate=validate.Length(min=1, max=MAX_CUSTOMER_CODE))
+    shared_guest_name = _text()
+    guest_code_prefix = fields.String(validate=_PREFIX)
+    customer_code_prefix = fields.String(validate=_PREFIX)
+    invoice_number_offset = _int(validate=validate.Range(min=0))
+    stores = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^\d+$")),
+                         values=fields.Nested(StoreNumberingSchema))
+
+
+_SCHEMA = RulesSchema()
+
+
+def load_fields(data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Validate the mapping file's data; the loaded values by key.
+
+    Raises:
+        MappingError: every bad key as ``<source>: <key path>: <problem>``, joined by ``; ``.
+    """
+    try:
+        loaded: dict[str, Any] = _SCHEMA.load(data)
+    except ValidationError as exc:
+        lines = flatten_messages(_drop_dict_value_level(exc.messages))
+        raise MappingError("; ".join(f"{source}: {line}" for line in lines)) from exc
+    return loaded
+
+
+def _drop_dict_value_level(messages: Any) -> Any:
+    """marshmallow reports dict entries as ``{key: {"value": {...}}}``: keep ``{key: {...}}``."""
+    if not isinstance(messages, Mapping):
+        return messages
+    out: dict[Any, Any] = {}
+    for name, value in messages.items():
+        if isinstance(value, Mapping) and value and set(value) <= {"key", "value"}:
+            value = value.get("key") or value.get("value")  # a bad key hides its value's errors
+        out[name] = _drop_dict_value_level(value)
+    return out

@@ -1,0 +1,46 @@
+"""Structured logs: JSON lines carrying the bound references, readable text in dev, and no
+secret in either."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+from kfsync import logs
+
+
+def emit(env: str, secrets: tuple[str, ...] = ()) -> str:
+    stream = io.StringIO()
+    handler = logs.configure(env, secrets=secrets, stream=stream)
+    try:
+        logs.clear(task_id="9f1c-task")
+        logs.bind(job_id=17, magento_ref="000000123")
+        with logs.bound(kashflow_ref=1042):
+            logging.getLogger("workers.steps").info("invoice created with KfToken %s",
+                                                    "KF-session-abc")
+        logging.getLogger("workers.steps").warning("after the block")
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logs.clear()
+    return stream.getvalue()
+
+
+def test_prod_lines_are_json_with_job_task_and_references() -> None:
+    first, second = [json.loads(line) for line in emit("prod").splitlines()]
+    assert first["message"].startswith("invoice created")
+    assert (first["job_id"], first["task_id"], first["magento_ref"], first["kashflow_ref"]) == (
+        17, "9f1c-task", "000000123", 1042)
+    assert first["level"] == "info" and first["logger"] == "workers.steps"
+    assert "kashflow_ref" not in second and second["job_id"] == 17
+
+
+def test_dev_lines_are_readable() -> None:
+    line = emit("dev").splitlines()[0]
+    assert "INFO workers.steps [task=9f1c-task job=17 order=000000123 invoice=1042]" in line
+
+
+def test_secrets_are_cut_out_of_every_line() -> None:
+    for env in ("dev", "prod"):
+        text = emit(env, secrets=("KF-session-abc",))
+        assert "KF-session-abc" not in text and "***" in text

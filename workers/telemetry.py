@@ -1,0 +1,92 @@
+"""Observability of worker and beat processes, wired through Celery signals.
+
+- ``setup_logging``: kfsync's structured logs (``kfsync/logs.py``) instead of Celery's own.
+- ``celeryd_init`` / ``worker_process_init`` / ``beat_init``: Sentry (``kfsync/sentry.py``).
+- ``task_prerun``: a fresh log context per task holding its task id (and the job or event id,
+  the first argument of every chain task); ``task_postrun``: the task's duration into
+  ``kfsync_task_duration_seconds`` (``kfsync/metrics.py``).
+
+Imported by ``workers/app.py`` so any process running the Celery app gets it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from celery.signals import (
+    beat_init,
+    celeryd_init,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+)
+
+from kfsync import logs
+from kfsync.metrics import recorder
+
+JOB_TASK_PREFIXES = ("kfsync.orders.", "kfsync.customers.", "kfsync.payments.",
+                     "kfsync.refunds.")
+_started: dict[str, float] = {}
+
+
+def _settings() -> Any:
+    from workers import context
+
+    return context.settings()
+
+
+@setup_logging.connect
+def _logging(loglevel: Any = None, **_: Any) -> None:
+    settings = _settings()
+    logs.configure(settings.env, secrets=settings.secret_values(), level=loglevel or "INFO")
+
+
+@celeryd_init.connect
+def _sentry_worker(**_: Any) -> None:
+    from kfsync.sentry import init_sentry
+
+    init_sentry(_settings(), component="worker")
+
+
+@worker_process_init.connect
+def _sentry_child(**_: Any) -> None:
+    import sentry_sdk
+
+    if not sentry_sdk.get_client().is_active():  # a pool started without celeryd_init
+        from kfsync.sentry import init_sentry
+
+        init_sentry(_settings(), component="worker")
+
+
+@beat_init.connect
+def _sentry_beat(**_: Any) -> None:
+    from kfsync.sentry import init_sentry
+
+    init_sentry(_settings(), component="beat")
+
+
+@task_prerun.connect
+def _task_started(task_id: str | None = None, task: Any = None, args: Any = None,
+                  **_: Any) -> None:
+    name = getattr(task, "name", "") or ""
+    refs: dict[str, Any] = {"task_id": task_id}
+    if args and isinstance(args[0], int):
+        if name.startswith(JOB_TASK_PREFIXES):
+            refs["job_id"] = args[0]
+        elif name == "kfsync.events.process_event":
+            refs["event_id"] = args[0]
+    logs.clear(**refs)
+    if task_id:
+        _started[task_id] = time.monotonic()
+
+
+@task_postrun.connect
+def _task_finished(task_id: str | None = None, task: Any = None, state: str | None = None,
+                   **_: Any) -> None:
+    started = _started.pop(task_id or "", None)
+    if started is not None:
+        recorder(_settings().redis_url).task_finished(
+            getattr(task, "name", "unknown"), state or "UNKNOWN", time.monotonic() - started)
+    logs.clear()
