@@ -31,10 +31,10 @@ def main() -> None:
     q = args.quick
     plan: list[tuple[str, Callable[[], Any]]] = [
         ("ingest", lambda: ingest.run([50, 200, 500, 1000], 2 if q else 6)),
-        ("pipeline", lambda: pipeline.run(60 if q else 300, 2)),
+        ("pipeline", lambda: pipeline.run(60 if q else 300, 4)),
         ("ratelimit", lambda: ratelimit.run(5, 5, 8 if q else 30, 10 if q else 40)),
         ("chaos", lambda: chaos.run(100 if q else 500, "child", 3.0, 15.0,
-                                    120 if q else 180)),
+                                    120 if q else 300)),
     ]
     skip = set(filter(None, args.skip.split(",")))
     failed, started = [], time.monotonic()

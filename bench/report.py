@@ -184,6 +184,20 @@ def _chaos(r: dict[str, Any]) -> list[str]:
     return out
 
 
+KEPT = ("stock",)  # sections written by their own bench (bench/stock.py), kept verbatim
+
+
+def _kept_sections(path: Path) -> list[str]:
+    """The ``<!-- name:begin -->`` ... ``<!-- name:end -->`` blocks of the current file."""
+    text = path.read_text() if path.is_file() else ""
+    kept = []
+    for name in KEPT:
+        begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        if begin in text and end in text:
+            kept += [text[text.index(begin):text.index(end) + len(end)], ""]
+    return kept
+
+
 def write_report(path: Path = DOC) -> Path:
     lines = [HEADER]
     for name, render in (("ingest", _ingest), ("pipeline", _pipeline),
@@ -199,6 +213,7 @@ def write_report(path: Path = DOC) -> Path:
         result = load_result(f"chaos-{mode}")
         if result:
             lines += _chaos(result)
+    lines += _kept_sections(path)
     extra = ROOT / "bench" / "NOTES.md"
     if extra.is_file():
         lines += [extra.read_text().rstrip(), ""]
