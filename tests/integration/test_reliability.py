@@ -3,9 +3,11 @@ catch-up poll and the outbox relay."""
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import redis
@@ -178,3 +180,44 @@ def test_backfill_syncs_history_once_and_a_second_run_adds_nothing(stack: Stack)
     again = stack.cli("backfill", "--since", "2025-03-01", "--until", "2025-04-01")
     assert again.returncode == 0, again.stderr
     assert len(stack.invoices()) == 12 and stack.job(4399) is None
+
+
+def test_a_poison_order_is_visible_everywhere_and_one_requeue_completes_it(stack: Stack) -> None:
+    """A SKU mapped to a nominal KashFlow does not have: review item in the CLI, the JSON API
+    and the parked-message depth; fix the mapping, one requeue -> one invoice, one payment."""
+    path = Path(stack.env["KFSYNC_MAPPING_FILE"])
+    original = path.read_text(encoding="utf-8")
+    try:
+        write_mapping(path, original + "\nskus:\n  MUG: {nominal_code: 4999, product_code: MUG}\n")
+        doc = order(4400)
+        stack.seed_order(doc)
+        stack.send(doc)
+        job = stack.wait_settled(4400)
+        assert job.state == JobState.NEEDS_REVIEW and job.step == "create_invoice"
+        [letter] = stack.dead_letters()
+        assert letter.error_class == "rejected" and "4999" in letter.reason
+        listed = stack.cli("dlq", "list")
+        assert str(letter.id) in listed.stdout and "create_invoice" in listed.stdout
+        api = create_app(Settings.load({**stack.env, "KFSYNC_OPS_TOKEN": "ops-t0ken-poison"},
+                                       env_file=None)).test_client()
+        body = api.get("/api/v1/dead-letters",
+                       headers={"Authorization": "Bearer ops-t0ken-poison"}).get_json()
+        assert [item["id"] for item in body["items"]] == [letter.id]
+        assert stack.parked_letters() == [letter.id]  # the depth Flower shows
+        write_mapping(path, original + "\nskus:\n  MUG: {nominal_code: 4000, product_code: MUG}\n")
+        requeued = stack.cli("dlq", "requeue", str(letter.id))
+        assert requeued.returncode == 0, requeued.stderr
+        stack.wait_until(lambda: getattr(stack.job(4400), "state", None) == JobState.DONE,
+                         "the fixed order to finish")
+    finally:
+        write_mapping(path, original)
+    [invoice] = stack.invoices()
+    assert len(invoice["PaymentLines"]) == 1 and invoice["Status"] == "Paid"
+    assert {int(line["NominalCode"]) for line in invoice["LineItems"]} >= {4000}
+    assert stack.parked_letters() == []
+
+
+def write_mapping(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    later = time.time() + 2  # a new mtime even on coarse-grained file systems
+    os.utime(path, (later, later))
