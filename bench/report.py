@@ -43,7 +43,7 @@ def _ok(flag: bool) -> str:
 
 def _ingest(r: dict[str, Any]) -> list[str]:
     out = ["## Ingest: `POST /webhooks/magento` vs a bare Flask endpoint", "", _machine(r), "",
-           "`kfsync web` (gunicorn `gthread`, 2 workers x 4 threads, the settings of "
+           "`kfsync web` (gunicorn `gthread`, 3 workers x 2 threads, the settings of "
            "`kfsync/gunicorn.py`) against `bench/bare.py`: a Flask endpoint that reads the "
            "body and answers 202, served by the same `kfsync.gunicorn.serve`. Open loop: "
            f"requests are due at fixed intervals for {r['seconds_per_stage']:g} s per load, "

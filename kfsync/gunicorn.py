@@ -31,7 +31,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",
-        "threads": 4,  # ingest waits on the database and Redis, not the CPU
+        "threads": 2,  # 3 processes x 2 threads: the best p99 on 2 cores (bench/ingest.py)
         "timeout": 30,
         "graceful_timeout": 10,
         "keepalive": 5,

@@ -13,7 +13,7 @@ from kfsync.cli import ALL_QUEUES, fail, load_settings
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+@click.option("--workers", default=3, show_default=True, type=click.IntRange(1, 64),
               help="gunicorn worker processes")
 def web(host: str, port: int, workers: int) -> None:
     """Webhook ingest, health and metrics (gunicorn)."""
