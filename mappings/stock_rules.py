@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from mappings.errors import MappingError, flatten_messages
+from mappings.yamlfile import read_yaml
 
 StockMode = Literal["kashflow", "magento", "both"]
 SkuMode = Literal["kashflow", "magento", "both", "off"]
@@ -100,13 +100,7 @@ def load_stock_config(path: str | None) -> StockConfig:
     """
     if path is None:
         return StockConfig()
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except OSError as exc:
-        raise MappingError(f"{path}: cannot read mapping rules: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise MappingError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from exc
+    data = read_yaml(path)
     return parse_stock(data, source=path)
 
 
