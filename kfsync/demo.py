@@ -33,6 +33,7 @@ from store.models import InboundEvent, JobState, SyncJob
 
 DEMO_DIR = Path("var/demo")
 DEMO_SECRET = "demo-webhook-secret"  # noqa: S105 - a demo-only value, printed nowhere
+DEMO_OPS_TOKEN = "demo-ops-token"  # noqa: S105 - the demo's own dashboard login, shown to the user
 SETTLE_TIMEOUT_S = 120
 SETTLED = {JobState.DONE, JobState.SKIPPED, JobState.WAITING, JobState.NEEDS_REVIEW, JobState.DEAD}
 console = make_console()
@@ -106,7 +107,7 @@ def run_demo(keep_running: bool | None) -> None:
         "KFSYNC_KASHFLOW_USERNAME": sandbox.KASHFLOW_USERNAME,
         "KFSYNC_KASHFLOW_PASSWORD": sandbox.KASHFLOW_PASSWORD,
         "KFSYNC_KASHFLOW_MEMORABLE_WORD": sandbox.KASHFLOW_MEMORABLE_WORD,
-        "KFSYNC_WEBHOOK_SECRETS": DEMO_SECRET, "KFSYNC_OPS_TOKEN": "demo-ops-token",
+        "KFSYNC_WEBHOOK_SECRETS": DEMO_SECRET, "KFSYNC_OPS_TOKEN": DEMO_OPS_TOKEN,
         # The sandbox has no rate limit; a real KashFlow account keeps the default (2/s).
         "KFSYNC_KASHFLOW_RATE": "50", "KFSYNC_KASHFLOW_BURST": "20",
     }
@@ -123,8 +124,10 @@ def run_demo(keep_running: bool | None) -> None:
             console.print(f"sent {sent} signed webhooks; waiting for the work to settle...")
             _wait_settled(sup, env["KFSYNC_DATABASE_URL"], len(orders))
             _summary(servers, env["KFSYNC_DATABASE_URL"])
-            console.print(f"flower:    http://127.0.0.1:{flower_port}/\n"
-                          f"web:       {web}/readyz\nlogs:      {DEMO_DIR / 'logs'}")
+            console.print(f"dashboard: {web}/  (log in with the demo ops token: {DEMO_OPS_TOKEN})\n"
+                          f"ops API:   {web}/api/v1/openapi.json\n"
+                          f"flower:    http://127.0.0.1:{flower_port}/\n"
+                          f"logs:      {DEMO_DIR / 'logs'}")
             if keep_running:
                 console.print("services keep running; Ctrl-C stops them")
                 sup.wait()
