@@ -43,6 +43,7 @@ task_routes = {
     "kfsync.orders.*": {"queue": "orders"},
     "kfsync.customers.*": {"queue": "customers"},
     "kfsync.payments.*": {"queue": "payments"},
+    "kfsync.refunds.*": {"queue": "refunds"},
     "kfsync.maintenance.*": {"queue": "maintenance"},
     "kfsync.stock.*": {"queue": "stock"},
 }

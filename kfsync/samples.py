@@ -115,3 +115,74 @@ def _payment(entity_id: int, method: str, grand: Decimal, paid: Decimal) -> dict
     if method not in OFFLINE and paid:
         payment["last_trans_id"] = f"txn-{entity_id}-a1b2"
     return payment
+
+
+def make_customer(customer_id: int, buyer: Buyer, *, street: str = "1 High Street",
+                  city: str = "Leeds", ship_street: str = "2 Mill Lane",
+                  ship_city: str = "Bradford", vat_id: str | None = None,
+                  updated_at: str = "2026-11-24 09:00:00") -> dict[str, Any]:
+    """A ``GET /V1/customers/{id}`` document: a default billing and a default shipping address
+    (null fields omitted, as Magento does)."""
+    def address(n: int, line: str, town: str, billing: bool) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "id": customer_id * 10 + n, "customer_id": customer_id,
+            "firstname": buyer.firstname, "lastname": buyer.lastname, "street": [line],
+            "city": town, "region": {"region_code": "WYK", "region": "West Yorkshire",
+                                     "region_id": 0},
+            "postcode": "LS1 1AA" if billing else "BD1 1AA", "country_id": "GB",
+            "telephone": "0113 496 0000", "default_billing": billing,
+            "default_shipping": not billing,
+        }
+        if buyer.company:
+            doc["company"] = buyer.company
+        if vat_id and billing:
+            doc["vat_id"] = vat_id
+        return doc
+
+    return {"id": customer_id, "email": buyer.email, "firstname": buyer.firstname,
+            "lastname": buyer.lastname, "group_id": 1, "store_id": 1, "website_id": 1,
+            "created_at": "2026-11-24 08:00:00", "updated_at": updated_at,
+            "default_billing": str(customer_id * 10 + 1),
+            "default_shipping": str(customer_id * 10 + 2),
+            "addresses": [address(1, street, city, True), address(2, ship_street, ship_city,
+                                                                   False)]}
+
+
+def make_creditmemo(entity_id: int, order: dict[str, Any], refund: dict[str, int], *,
+                    shipping: Decimal = Decimal(0), adjustment_positive: Decimal = Decimal(0),
+                    adjustment_negative: Decimal = Decimal(0), transaction_id: str | None = None,
+                    created_at: str = "2026-11-25 10:00:00") -> dict[str, Any]:
+    """A ``GET /V1/creditmemo/{id}`` document refunding ``refund`` (sku -> qty) of ``order``,
+    plus ``shipping`` (net; its VAT at 20 %) and the adjustments, computed as Magento does."""
+    items: list[dict[str, Any]] = []
+    subtotal, tax = Decimal(0), Decimal(0)
+    for row in order["items"]:
+        qty = refund.get(row["sku"], 0)
+        if not qty:
+            continue
+        price, level = Decimal(row["price"]), Decimal(row["tax_percent"])
+        row_total = money(price * qty)
+        row_tax = money(row_total * level / 100)
+        items.append({"entity_id": entity_id * 100 + len(items) + 1, "parent_id": entity_id,
+                      "order_item_id": row["item_id"], "sku": row["sku"], "name": row["name"],
+                      "qty": qty, "price": price, "row_total": row_total,
+                      "tax_amount": row_tax, "discount_amount": Decimal(0)})
+        subtotal, tax = subtotal + row_total, tax + row_tax
+    ship_tax = money(shipping * Decimal("0.20"))
+    tax += ship_tax
+    grand = subtotal + shipping + tax + adjustment_positive - adjustment_negative
+    doc: dict[str, Any] = {
+        "entity_id": entity_id, "increment_id": f"{entity_id:09d}",
+        "order_id": order["entity_id"], "state": 2, "created_at": created_at,
+        "updated_at": created_at, "order_currency_code": order["order_currency_code"],
+        "base_currency_code": order["base_currency_code"], "subtotal": subtotal,
+        "shipping_amount": shipping, "shipping_tax_amount": ship_tax, "tax_amount": tax,
+        "discount_amount": Decimal(0), "adjustment_positive": adjustment_positive,
+        "adjustment_negative": adjustment_negative, "grand_total": grand, "items": items,
+    }
+    for key in ("subtotal", "shipping_amount", "shipping_tax_amount", "tax_amount",
+                "grand_total", "adjustment_positive", "adjustment_negative"):
+        doc[f"base_{key}"] = doc[key]
+    if transaction_id:
+        doc["transaction_id"] = transaction_id
+    return doc

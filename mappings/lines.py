@@ -130,7 +130,7 @@ def invoice_lines(order: Order, rules: Rules) -> tuple[list[InvoiceLine], list[S
     return _allocate(builder), skipped
 
 
-def _sku_target(sku: str, rules: Rules) -> tuple[int, str | None]:
+def sku_target(sku: str, rules: Rules) -> tuple[int, str | None]:
     rule = rules.skus.get(sku)
     if rule is not None:
         return rule.nominal_code, rule.product_code
@@ -145,7 +145,7 @@ def _add_item(builder: _Builder, item: BillableItem, label: str) -> None:
     problem = item.problem or row_problem(row)
     if problem:
         raise MappingError(f"{label}: {problem}")
-    nominal, product = _sku_target(item.sku, rules)
+    nominal, product = sku_target(item.sku, rules)
     level = item_vat_level(order, row, rules, label)
     problem = tax_problem(row, level)
     if problem:

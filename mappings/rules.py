@@ -17,9 +17,8 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Literal
 
-import yaml
-
 from mappings.errors import MappingError
+from mappings.yamlfile import read_yaml
 
 UnmappedSkuPolicy = Literal["default_nominal", "review"]
 InvalidLinePolicy = Literal["hold_order", "skip_line"]
@@ -141,6 +140,9 @@ class Rules:
     guest_code_prefix: str = "G"
     customer_code_prefix: str = "M"
     invoice_number_offset: int = 0
+    # Credit memos have their own increment ids, which overlap the orders': their credit notes
+    # are numbered from this offset so the two ranges never collide.
+    credit_note_number_offset: int = 900_000_000
     stores: Mapping[str, StoreNumbering] = field(default_factory=_frozen_map)
 
     @property
@@ -211,11 +213,5 @@ def load_rules(path: str | None) -> Rules:
     """
     if path is None:
         return Rules()
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except OSError as exc:
-        raise MappingError(f"{path}: cannot read mapping rules: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise MappingError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from exc
+    data = read_yaml(path)
     return parse_rules(data, source=path)

@@ -107,6 +107,7 @@ class RulesSchema(_Strict):
     guest_code_prefix = fields.String(validate=_PREFIX)
     customer_code_prefix = fields.String(validate=_PREFIX)
     invoice_number_offset = _int(validate=validate.Range(min=0))
+    credit_note_number_offset = _int(validate=validate.Range(min=0))
     stores = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^\d+$")),
                          values=fields.Nested(StoreNumberingSchema))
 

@@ -40,10 +40,16 @@ class Step(enum.StrEnum):
     ENSURE_CUSTOMER = "ensure_customer"
     CREATE_INVOICE = "create_invoice"
     POST_PAYMENT = "post_payment"
+    SYNC_CUSTOMER = "sync_customer"
+    CREATE_CREDIT_NOTE = "create_credit_note"
+    POST_REFUND = "post_refund"
     DONE = "done"
 
 
 ORDER_STEPS = (Step.ENSURE_CUSTOMER, Step.CREATE_INVOICE, Step.POST_PAYMENT)
+CUSTOMER_STEPS = (Step.SYNC_CUSTOMER,)
+# The refund payment (a job's ``plan["pay"]``) only for online refunds.
+CREDITMEMO_STEPS = (Step.CREATE_CREDIT_NOTE, Step.POST_REFUND)
 
 
 class InboundEvent(Base):
@@ -71,7 +77,7 @@ class SyncJob(Base):
                       Index("ix_job_state", "state"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))              # order
+    kind: Mapped[str] = mapped_column(String(32))              # order, customer, creditmemo
     magento_key: Mapped[str] = mapped_column(String(64))       # entity_id
     magento_ref: Mapped[str | None] = mapped_column(String(64))  # increment_id
     state: Mapped[str] = mapped_column(String(32), default=JobState.QUEUED)

@@ -1,4 +1,5 @@
-"""Alerts for the things a human must look at: dead letters, review holds, an open circuit.
+"""Alerts for the things a human must look at: dead letters, review holds, an open circuit,
+payment reconciliation items.
 
 Each alert goes to Sentry (when configured) and to ``KFSYNC_ALERT_WEBHOOK_URL`` as
 Slack-compatible JSON (``{"text": ...}``). A burst is one message: the first alert of a kind
@@ -17,7 +18,8 @@ log = logging.getLogger(__name__)
 
 WINDOW_S = 300  # one immediate message per kind per 5 minutes; the rest are counted
 KINDS = {"dead_letter": "dead letters", "needs_review": "orders held for review",
-         "circuit_open": "KashFlow circuit openings"}
+         "circuit_open": "KashFlow circuit openings",
+         "reconciliation": "payment reconciliation items"}
 
 
 def alert(kind: str, message: str) -> None:

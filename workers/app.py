@@ -18,6 +18,7 @@ TASK_MODULES = (
     "workers.customers",
     "workers.orders",
     "workers.payments",
+    "workers.refunds",
     "workers.maintenance",
     "workers.catchup",
     "workers.stock",

@@ -1,11 +1,13 @@
-"""The catch-up poll and backfill: find Magento orders no webhook announced.
+"""The catch-up poll and backfill: find Magento orders and credit memos no webhook announced.
 
 Push is the accelerator, the poll is the guarantee. Every ``catch_up`` run reads orders
 updated in a window that ends 60 s ago (so rows still being written are not half-read) and
 starts 5 minutes before the previous window's end (clock skew, late commits), pages by
 ``entity_id`` (keyset: stable while new orders arrive), and turns each order into an ordinary
 inbound event — unique per order and ``updated_at`` — so the normal pipeline does the rest and
-nothing is synced twice. The cursor is stored in the database and survives restarts.
+nothing is synced twice. The cursor is stored in the database and survives restarts. Credit
+memos updated in the same window are recorded once each as ``creditmemo.created`` events, and
+credit memos waiting for their invoice are resumed when it has been synced.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from workers import context
 from workers.app import celery_app
 from workers.dispatch import enqueue_event
 from workers.maintenance import exclusive
+from workers.refunds import resume_waiting
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ def catch_up() -> int:
     window = [[("updated_at", start.strftime(MAGENTO_TIME), "gteq")],
               [("updated_at", end.strftime(MAGENTO_TIME), "lteq")]]
     found = sum(record_order(url, order, "poll") for order in keyset_orders(window))
+    found += sum(record_creditmemo(url, memo) for memo in keyset_creditmemos(window))
+    resume_waiting()  # credit memos whose invoice has been synced meanwhile
     with session_scope(url) as s:
         row = s.get(Cursor, CURSOR) or Cursor(name=CURSOR, value={})
         row.value = {"until": end.strftime(MAGENTO_TIME)}
@@ -70,6 +75,42 @@ def keyset_orders(filters: list[list[tuple[str, str, str]]], after_id: int = 0
         if len(page) < PAGE:
             return
         after_id = int(page[-1]["entity_id"])
+
+
+def keyset_creditmemos(filters: list[list[tuple[str, str, str]]]) -> Iterator[dict[str, Any]]:
+    """Credit memos matching ``filters`` in ``entity_id`` order, a page at a time."""
+    magento, after_id = context.magento(), 0
+    while True:
+        page = magento.search_creditmemos(
+            [*filters, [("entity_id", str(after_id), "gt")]], page_size=PAGE,
+            sort=[("entity_id", "ASC")]).get("items") or []
+        yield from page
+        if len(page) < PAGE:
+            return
+        after_id = int(page[-1]["entity_id"])
+
+
+def record_creditmemo(url: str, memo: dict[str, Any]) -> bool:
+    """A credit memo seen by the poll becomes a ``creditmemo.created`` event, unless its job
+    exists already (a credit memo is credited once; later versions change nothing we post)."""
+    entity_id = str(memo["entity_id"])
+    with session_scope(url) as s:
+        if s.scalar(select(SyncJob.id).where(SyncJob.kind == "creditmemo",
+                                             SyncJob.magento_key == entity_id)) is not None:
+            return False
+    try:
+        with session_scope(url) as s:
+            event = InboundEvent(source="poll", event_id=f"poll:creditmemo:{entity_id}",
+                                 topic="creditmemo.created", resource_type="creditmemo",
+                                 resource_key=entity_id, increment_id=memo.get("increment_id"),
+                                 payload={"source": "poll"})
+            s.add(event)
+            s.flush()
+            row_id = event.id
+    except IntegrityError:
+        return False
+    enqueue_event(url, row_id)
+    return True
 
 
 def record_order(url: str, order: dict[str, Any], source: str, tag: str | None = None) -> bool:

@@ -1,5 +1,11 @@
 """``kfsync.customers.ensure_customer``: the KashFlow customer an order's invoice is for.
 
+``kfsync.customers.sync_customer`` keeps a registered customer's master data (name, contact,
+addresses, VAT number) current from ``customer.created``/``customer.updated``, with the same
+matching rules: the link to the Magento customer id, else the link to the email, else an
+existing KashFlow customer with that email, else a new one under the same deterministic code
+an order would use. So one Magento customer is one KashFlow customer whatever comes first.
+
 Order of preference, cheapest first: a stored link (no API call), an existing KashFlow
 customer whose email matches (hand-made customers included), then a new customer with a
 deterministic ``Code``. A ``DuplicateCustomerCode`` answer means an earlier attempt already
@@ -13,7 +19,8 @@ from typing import Any
 
 from celery import Task
 
-from connectors.errors import Rejected
+from connectors.errors import NotFound, Rejected
+from mappings.customer_master import master_body, master_code, parse_customer
 from mappings.customers import is_registered, is_shared_guest, order_email
 from mappings.errors import MappingError
 from mappings.magento import parse_order
@@ -23,6 +30,8 @@ from store.models import Step
 from workers import context
 from workers.app import celery_app
 from workers.steps import JobView, StepResult, find_link, run_step
+
+CUSTOMER_TOPICS = ("customer.created", "customer.updated")
 
 
 @celery_app.task(bind=True, name="kfsync.customers.ensure_customer")
@@ -71,4 +80,69 @@ def _match_or_create(order: Any, rules: Rules) -> str:
     except Rejected as exc:
         if exc.reason != "DuplicateCustomerCode":
             raise
+        return str(kashflow.get_customer(wanted)["Code"])
+
+
+def handle_customer_event(customer_id: str, event_id: int) -> str | None:
+    """Queue the customer's master-data sync (one job per Magento customer id).
+
+    Returns the event's outcome line when there is nothing to do, else None (marked already).
+    """
+    from workers.documents import DocumentJob, upsert_and_start
+
+    try:
+        doc = context.magento().get_customer(int(customer_id))
+    except NotFound:
+        return f"customer {customer_id} not found in Magento"
+    upsert_and_start(DocumentJob(kind="customer", magento_key=str(customer_id),
+                                 magento_ref=str(doc.get("email") or customer_id),
+                                 document=doc, plan={}, first_step=Step.SYNC_CUSTOMER,
+                                 restart_done=True), event_id)
+    return None
+
+
+@celery_app.task(bind=True, name="kfsync.customers.sync_customer")
+def sync_customer(self: Task, job_id: int) -> None:
+    run_step(self, job_id, Step.SYNC_CUSTOMER, _sync_customer)
+
+
+def _sync_customer(job: JobView) -> StepResult:
+    kashflow = context.kashflow()
+    try:  # the webhook is a hint and the job may have waited: write the current record
+        doc = context.magento().get_customer(int(job.magento_key))
+    except NotFound:
+        doc = job.document
+    customer = parse_customer(doc)
+    url = context.db_url()
+    keys = [f"customer:{customer.id}", f"email:{customer.email}"]
+    # The customer id's link wins over the email's: after an email change the old customer
+    # is updated, not a second one made.
+    code = find_link(url, "customer", keys[0]) or find_link(url, "customer", keys[1])
+    if code is None:
+        matches = kashflow.find_customers_by_email(customer.email)
+        wanted = master_code(customer, context.rules())
+        codes = sorted(str(m["Code"]) for m in matches)
+        code = next((c for c in codes if c.lower() == wanted.lower()), None) or (
+            codes[0] if codes else None)
+        if code is None:
+            code = _create_customer(master_body(customer, wanted), wanted)
+            return StepResult(next_step=Step.DONE, updates={"customer_code": code},
+                              links=[("customer", key, code) for key in keys])
+    body = master_body(customer, code)
+    body.pop("Code")
+    kashflow.update_customer(code, body)
+    return StepResult(next_step=Step.DONE, updates={"customer_code": code},
+                      links=[("customer", key, code) for key in keys])
+
+
+def _create_customer(body: dict[str, Any], wanted: str) -> str:
+    kashflow = context.kashflow()
+    try:
+        return str(kashflow.create_customer(body).get("Code", wanted))
+    except Rejected as exc:
+        if exc.reason != "DuplicateCustomerCode":
+            raise
+        # An earlier attempt (or an order's ensure_customer) created it: bring it up to date.
+        update = {k: v for k, v in body.items() if k != "Code"}
+        kashflow.update_customer(wanted, update)
         return str(kashflow.get_customer(wanted)["Code"])

@@ -77,6 +77,14 @@ def _dispatch(topic: str, kind: str, key: str, event_id: int) -> str | None:
         # An invoice's own id is not its order's; the order's update (webhook or the
         # catch-up poll, which reads orders by updated_at) brings the order itself.
         return f"{topic} for a {kind}: the order is synced from its own update"
+    if topic in ("customer.created", "customer.updated"):
+        from workers.customers import handle_customer_event
+
+        return handle_customer_event(key, event_id)
+    if topic == "creditmemo.created":
+        from workers.refunds import handle_creditmemo_event
+
+        return handle_creditmemo_event(key, event_id)
     if topic == "stock.updated":
         from workers.stock import handle_stock_event
 

@@ -24,7 +24,13 @@ from workers.steps import JobView, StepResult, run_step
 
 @celery_app.task(bind=True, name="kfsync.orders.create_invoice")
 def create_invoice(self: Task, job_id: int) -> None:
-    run_step(self, job_id, Step.CREATE_INVOICE, _create_invoice)
+    try:
+        run_step(self, job_id, Step.CREATE_INVOICE, _create_invoice)
+    finally:
+        # Credit memos that arrived before this invoice wait for it: start them now.
+        from workers.refunds import resume_waiting
+
+        resume_waiting()
 
 
 def _create_invoice(job: JobView) -> StepResult:

@@ -72,6 +72,7 @@ class StepResult:
     updates: dict[str, Any] = field(default_factory=dict)
     links: list[tuple[str, str, str]] = field(default_factory=list)  # kind, magento, kashflow
     review: str | None = None  # set: stop here, the job needs a human, with this reason
+    wait: str | None = None  # set: not yet (a refund before its invoice); a later event resumes
 
 
 class _Busy(Exception):
@@ -108,7 +109,7 @@ def run_step(task: Task, job_id: int, step: Step, act: Callable[[JobView], StepR
         _fail(task, url, job_id, step, attempt_id, exc, time.monotonic() - started)
         raise Ignore() from None
     _finish(url, job_id, attempt_id, result, time.monotonic() - started)
-    if result.review or result.next_step == Step.DONE:
+    if result.review or result.wait or result.next_step == Step.DONE:
         raise Ignore()  # nothing more in this chain
 
 
@@ -160,6 +161,8 @@ def _finish(url: str, job_id: int, attempt_id: int, result: StepResult, seconds:
         job.lease_task = job.lease_until = None
         if result.review:
             job.state, job.reason = JobState.NEEDS_REVIEW, result.review
+        elif result.wait:
+            job.state, job.reason = JobState.WAITING, result.wait
         elif result.next_step == Step.DONE:
             job.state, job.reason = JobState.DONE, None
         else:

@@ -13,6 +13,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
+from ingest.api import reconcile_schemas as rc
 from ingest.api import schemas as sc
 
 PREFIX = "/api/v1"
@@ -39,6 +40,11 @@ OPERATIONS: list[tuple[str, str, str, type[Schema] | None, type[Schema] | None,
     ("/dead-letters/discard", "post", "Close open dead letters without syncing, with a reason",
      None, sc.DiscardRequest, sc.ActionResultSchema, (400, 404, 409)),
     ("/stats", "get", "The overview's numbers", None, None, sc.StatsSchema, ()),
+    ("/reconciliation", "get", "Payment reconciliation items (filters: status, day, reason)",
+     rc.ReconciliationQuery, None, rc.ReconciliationPageSchema, (400,)),
+    ("/reconciliation/{item_id}/resolve", "post",
+     "Resolve an open reconciliation item: match, post the missing payment, or dismiss",
+     None, rc.ResolveItemRequest, rc.ReconciliationItemSchema, (400, 404, 409)),
 ]
 
 
@@ -55,7 +61,7 @@ def _operation(path: str, summary: str, query: type[Schema] | None, body: type[S
             "content": {"application/json": {"schema": "ErrorSchema"}}}
     if query is not None:
         op["parameters"].append({"in": "query", "schema": query})
-    for name in ("job_id", "letter_id"):
+    for name in ("job_id", "letter_id", "item_id"):
         if "{" + name + "}" in path:
             op["parameters"].append({"in": "path", "name": name, **ID_PARAM})
     if body is not None:
@@ -68,8 +74,9 @@ def _operation(path: str, summary: str, query: type[Schema] | None, body: type[S
 def build_spec() -> dict[str, Any]:
     spec = APISpec(title="kfsync ops API", version="1.0.0", openapi_version="3.0.3",
                    plugins=[MarshmallowPlugin()],
-                   info={"description": "Jobs, dead letters, review items and stats. Every "
-                                        "route needs Authorization: Bearer <KFSYNC_OPS_TOKEN>."},
+                   info={"description": "Jobs, dead letters, review items, payment "
+                                        "reconciliation and stats. Every route needs "
+                                        "Authorization: Bearer <KFSYNC_OPS_TOKEN>."},
                    security=[{"bearer": []}])
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("ErrorSchema", schema=sc.ErrorSchema)

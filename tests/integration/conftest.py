@@ -38,6 +38,7 @@ from store.models import (
     JobState,
     SyncJob,
 )
+from store.reconcile_models import ReconciliationItem
 from tests.conftest import PG_ADMIN_URL  # noqa: F401 - documents where PostgreSQL comes from
 from workers.app import celery_app, configure
 
@@ -253,7 +254,7 @@ def fresh_stack(stack_env: tuple[str, dict[str, str]], servers: SandboxServers) 
         requests.post(f"{control}/reset", timeout=5).raise_for_status()
     with session_scope(db_url) as s:
         for model in (Attempt, DeadLetter, EntityLink, SyncJob, InboundEvent, AuditEntry,
-                      Cursor):
+                      Cursor, ReconciliationItem):
             s.execute(delete(model))
     client = redis.Redis.from_url(INTEGRATION_REDIS_URL)
     client.delete("dead_letter")

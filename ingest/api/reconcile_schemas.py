@@ -1,0 +1,47 @@
+"""marshmallow schemas of ``/api/v1/reconciliation`` (see ``ingest/api/schemas.py``)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from ingest.api.schemas import PageQuery, PageSchema, Strict, UtcDateTime, printable
+from store.reconcile_models import ItemReason, ItemStatus
+
+ACTIONS = ("match", "post", "dismiss")
+
+
+class ReconciliationQuery(PageQuery):
+    status = fields.String(load_default=ItemStatus.OPEN.value,
+                           validate=validate.OneOf([s.value for s in ItemStatus]))
+    day = fields.Date(metadata={"description": "the day reconciled (YYYY-MM-DD)"})
+    reason = fields.String(validate=validate.OneOf([r.value for r in ItemReason]))
+
+
+class ReconciliationItemSchema(Schema):
+    id = fields.Integer()
+    day = fields.Date()
+    reason = fields.String(metadata={"description": ", ".join(r.value for r in ItemReason)})
+    status = fields.String(metadata={"description": ", ".join(s.value for s in ItemStatus)})
+    order_key = fields.String(metadata={"description": "Magento order entity_id"})
+    order_ref = fields.String(allow_none=True, metadata={"description": "increment_id"})
+    payment_method = fields.String(allow_none=True)
+    txn_id = fields.String(allow_none=True)
+    invoice_number = fields.Integer(allow_none=True)
+    magento_amount = fields.Decimal(as_string=True, allow_none=True)
+    kashflow_amount = fields.Decimal(as_string=True, allow_none=True)
+    detail = fields.String(allow_none=True)
+    created_at = UtcDateTime()
+    resolved_at = UtcDateTime(allow_none=True)
+    resolved_by = fields.String(allow_none=True)
+    resolution_note = fields.String(allow_none=True)
+
+
+class ReconciliationPageSchema(PageSchema):
+    items = fields.List(fields.Nested(ReconciliationItemSchema))
+
+
+class ResolveItemRequest(Strict):
+    action = fields.String(required=True, validate=validate.OneOf(ACTIONS), metadata={
+        "description": "match (it balances), post (post the missing amount on the invoice), "
+                       "dismiss (close; needs a note as the reason)"})
+    note = fields.String(validate=[validate.Length(min=1, max=2000), printable])

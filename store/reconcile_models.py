@@ -1,0 +1,58 @@
+"""Payment reconciliation items (``workers.reconcile``): one row per difference found between
+Magento's captured transactions and KashFlow's payment lines, kept until an operator matches,
+posts or dismisses it (each action audited in ``audit_log``).
+
+``fingerprint`` (``<reason>:<order entity_id>:<txn_id>``) makes a re-run of the same day find
+the same item instead of adding another.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Date, Index, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.models import Base, utcnow
+
+MONEY = Numeric(18, 2)
+
+
+class ItemReason(enum.StrEnum):
+    MISSING_PAYMENT = "missing_payment"          # captured in Magento, not paid in KashFlow
+    AMOUNT_DIFFERS = "amount_differs"            # paid, but not the captured amount
+    PAYMENT_WITHOUT_INVOICE = "payment_without_invoice"  # captured; the order has no invoice
+    UNKNOWN_TRANSACTION = "unknown_transaction"  # a KashFlow payment no capture explains
+
+
+class ItemStatus(enum.StrEnum):
+    OPEN = "open"
+    MATCHED = "matched"      # an operator confirmed it balances (e.g. paid another way)
+    POSTED = "posted"        # kfsync posted the missing payment on the operator's word
+    DISMISSED = "dismissed"  # an operator closed it with a reason
+    CLEARED = "cleared"      # a later run found the difference gone
+
+
+class ReconciliationItem(Base):
+    __tablename__ = "reconciliation_items"
+    __table_args__ = (Index("ix_recon_status_day", "status", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(255), unique=True)
+    day: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=ItemStatus.OPEN)
+    order_key: Mapped[str] = mapped_column(String(64))            # Magento order entity_id
+    order_ref: Mapped[str | None] = mapped_column(String(64))     # increment_id
+    payment_method: Mapped[str | None] = mapped_column(String(64))
+    txn_id: Mapped[str | None] = mapped_column(String(128))
+    invoice_number: Mapped[int | None]
+    magento_amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    kashflow_amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    resolution_note: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,180 @@
+"""Refunds: ``creditmemo.created`` -> a KashFlow credit note and, when online, the refund.
+
+One ``SyncJob(kind="creditmemo")`` per credit memo runs through the step runner like an order:
+
+- ``kfsync.refunds.create_credit_note``: the credit note against the order's invoice, under a
+  deterministic ``Number`` (``mappings.refunds.credit_note_number``): a retry after an
+  ambiguous write looks it up first (``GET /invoices/{number}``) and a
+  ``DuplicateInvoiceNumber`` is adopted when its ``CustomerReference`` is this memo's. Its
+  ``GrossAmount`` must be minus the memo's ``grand_total`` to the penny, else review.
+- ``kfsync.refunds.post_refund`` (online refunds only): the money returned, a negative
+  payment on the credit note whose ``Comment`` carries the refund's ``transaction_id``.
+
+A credit memo whose order has no KashFlow invoice yet is not failed: its job waits
+(``waiting``) and is resumed when the order's ``create_invoice`` step finishes, or by the
+catch-up poll (``resume_waiting``).
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any, cast
+
+from celery import Task
+from sqlalchemy import CursorResult, select, update
+
+from connectors.errors import NotFound, Rejected
+from mappings.magento import parse_order
+from mappings.refunds import build_credit_note, build_refund_payment, is_online_refund
+from store.db import session_scope
+from store.models import JobState, Step, SyncJob
+from workers import context
+from workers.app import celery_app
+from workers.payments import bank_account_id, payment_method_id
+from workers.steps import JobView, StepResult, find_link, run_step
+from workers.workflow import order_chain
+
+log = logging.getLogger(__name__)
+
+
+def handle_creditmemo_event(creditmemo_id: str, event_id: int) -> str | None:
+    """Queue the credit memo's job. Returns the outcome line when there is nothing to do."""
+    from workers.documents import DocumentJob, upsert_and_start
+
+    try:
+        memo = context.magento().get_creditmemo(int(creditmemo_id))
+    except NotFound:
+        return f"credit memo {creditmemo_id} not found in Magento"
+    if int(memo.get("state") or 0) == 3:
+        return f"credit memo {memo.get('increment_id')} is canceled: nothing to credit"
+    plan = {"pay": is_online_refund(memo), "order_id": str(memo.get("order_id"))}
+    upsert_and_start(DocumentJob(kind="creditmemo", magento_key=str(creditmemo_id),
+                                 magento_ref=memo.get("increment_id"), document=memo,
+                                 plan=plan, first_step=Step.CREATE_CREDIT_NOTE), event_id)
+    return None
+
+
+@celery_app.task(bind=True, name="kfsync.refunds.create_credit_note")
+def create_credit_note(self: Task, job_id: int) -> None:
+    run_step(self, job_id, Step.CREATE_CREDIT_NOTE, _create_credit_note)
+
+
+@celery_app.task(bind=True, name="kfsync.refunds.post_refund")
+def post_refund(self: Task, job_id: int) -> None:
+    run_step(self, job_id, Step.POST_REFUND, _post_refund)
+
+
+def _order_of(order_id: str) -> tuple[int | None, str | None, dict[str, Any] | None]:
+    """(invoice number, customer code, order document) of the order's synced invoice."""
+    url = context.db_url()
+    number = find_link(url, "invoice", f"order:{order_id}")
+    with session_scope(url) as s:
+        job = s.scalar(select(SyncJob).where(SyncJob.kind == "order",
+                                             SyncJob.magento_key == order_id))
+        if job is None or number is None:
+            return None, None, None
+        return int(number), job.customer_code, job.document
+
+
+def _create_credit_note(job: JobView) -> StepResult:
+    memo = job.document
+    order_id = str(job.plan.get("order_id") or memo.get("order_id"))
+    number, customer_code, order_doc = _order_of(order_id)
+    if number is None or customer_code is None:
+        return StepResult(next_step=Step.CREATE_CREDIT_NOTE,
+                          wait=f"waiting for order {order_id}'s invoice to be synced")
+    order = parse_order(order_doc or context.magento().get_order(int(order_id)))
+    draft = build_credit_note(memo, order, context.rules(), customer_code)
+    reference = str(draft.body["CustomerReference"])
+    note_number = int(draft.body["Number"])
+    note = _existing(note_number, reference) if job.recheck else None
+    if note is None:
+        note = _create_or_adopt(draft.body, reference)
+    result = StepResult(
+        next_step=Step.POST_REFUND if job.plan.get("pay") else Step.DONE,
+        updates={"invoice_number": note_number, "customer_code": customer_code},
+        links=[("creditnote", f"creditmemo:{job.magento_key}", str(note_number))])
+    gross = Decimal(str(note["GrossAmount"]))
+    if gross != draft.expected_gross:
+        result.next_step = Step.CREATE_CREDIT_NOTE
+        result.review = (f"penny guard: KashFlow credit note {note_number} totals {gross} but "
+                         f"credit memo {job.magento_ref} refunds {-draft.expected_gross} "
+                         f"(invoice {number}); refund not posted")
+    return result
+
+
+def _existing(number: int, reference: str) -> dict[str, Any] | None:
+    """Credit note ``number`` if it exists and is this memo's; raise if it is another's."""
+    try:
+        note = context.kashflow().get_invoice(number)
+    except NotFound:
+        return None
+    if str(note.get("CustomerReference")) != reference:
+        raise Rejected(f"credit note number {number} is already used by another document "
+                       f"(reference {note.get('CustomerReference')!r})",
+                       system="kashflow", reason="InvoiceNumberTaken", status=400)
+    return note
+
+
+def _create_or_adopt(body: dict[str, Any], reference: str) -> dict[str, Any]:
+    try:
+        return context.kashflow().create_credit_note(body)
+    except Rejected as exc:
+        if exc.reason != "DuplicateInvoiceNumber":
+            raise
+        existing = _existing(int(body["Number"]), reference)
+        if existing is None:
+            raise
+        return existing
+
+
+def _post_refund(job: JobView) -> StepResult:
+    number = job.invoice_number
+    assert number is not None, "create_credit_note runs first"
+    memo = job.document
+    order_id = str(job.plan.get("order_id") or memo.get("order_id"))
+    _, _, order_doc = _order_of(order_id)
+    order = parse_order(order_doc or context.magento().get_order(int(order_id)))
+    draft = build_refund_payment(memo, order, context.rules())
+    if draft is None:
+        return StepResult(next_step=Step.DONE)
+    done = StepResult(next_step=Step.DONE, updates={"payment_ref": draft.txn_id},
+                      links=[("refund", f"txn:{draft.txn_id}", str(number))])
+    if job.recheck:
+        notes = [str(line.get("Note") or "")
+                 for line in context.kashflow().get_invoice(number).get("PaymentLines") or []]
+        if any(draft.txn_id in note for note in notes):
+            return done
+    context.kashflow().post_invoice_payment(
+        date=draft.date, account_id=bank_account_id(draft), method=payment_method_id(draft),
+        comment=draft.comment, items=[(number, draft.amount)])
+    return done
+
+
+def resume_waiting(order_id: str | None = None) -> int:
+    """Start the waiting credit memos whose order now has its invoice (all orders, or one).
+
+    Returns how many were started.
+    """
+    url = context.db_url()
+    with session_scope(url) as s:
+        waiting = [(j.id, (j.plan or {})) for j in s.scalars(
+            select(SyncJob).where(SyncJob.kind == "creditmemo",
+                                  SyncJob.state == JobState.WAITING))]
+    started = 0
+    for job_id, plan in waiting:
+        wanted = str(plan.get("order_id"))
+        if order_id is not None and wanted != str(order_id):
+            continue
+        if find_link(url, "invoice", f"order:{wanted}") is None:
+            continue
+        with session_scope(url) as s:  # claim the restart: one caller wins the conditional UPDATE
+            moved = cast(CursorResult[Any], s.execute(update(SyncJob).where(
+                SyncJob.id == job_id, SyncJob.state == JobState.WAITING)
+                .values(state=JobState.QUEUED, reason=None)
+                .execution_options(synchronize_session=False))).rowcount
+        if moved:
+            order_chain(job_id, Step.CREATE_CREDIT_NOTE, bool(plan.get("pay"))).apply_async()
+            started += 1
+    return started
