@@ -23,7 +23,7 @@ STOP_TIMEOUT_S = 15  # > worker_soft_shutdown_timeout, so late-ack tasks are req
 
 
 class ServiceDied(Exception):
-    pass
+    """One of the supervised services exited on its own."""
 
 
 class Supervisor:
@@ -80,7 +80,7 @@ class Supervisor:
                 self.check()
                 time.sleep(0.5)
         except KeyboardInterrupt:
-            pass
+            return  # Ctrl-C or SIGTERM: the caller stops every service
 
     def stop(self) -> None:
         for proc in self.children.values():
