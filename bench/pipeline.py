@@ -244,7 +244,7 @@ def _latencies(db_url: str, keys: list[str]) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--profile", action="store_true",
                         help="sample the worker processes with py-spy (diagnostics)")
     args = parser.parse_args()
