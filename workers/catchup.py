@@ -13,7 +13,7 @@ credit memos waiting for their invoice are resumed when it has been synced.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -66,24 +66,20 @@ def catch_up() -> int:
 def keyset_orders(filters: list[list[tuple[str, str, str]]], after_id: int = 0
                   ) -> Iterator[dict[str, Any]]:
     """Orders matching ``filters`` in ``entity_id`` order, a page at a time."""
-    magento = context.magento()
-    while True:
-        page = magento.search_orders(
-            [*filters, [("entity_id", str(after_id), "gt")]], page_size=PAGE,
-            sort=[("entity_id", "ASC")]).get("items") or []
-        yield from page
-        if len(page) < PAGE:
-            return
-        after_id = int(page[-1]["entity_id"])
+    return _keyset(context.magento().search_orders, filters, after_id)
 
 
 def keyset_creditmemos(filters: list[list[tuple[str, str, str]]]) -> Iterator[dict[str, Any]]:
     """Credit memos matching ``filters`` in ``entity_id`` order, a page at a time."""
-    magento, after_id = context.magento(), 0
+    return _keyset(context.magento().search_creditmemos, filters, 0)
+
+
+def _keyset(search: Callable[..., dict[str, Any]], filters: list[list[tuple[str, str, str]]],
+            after_id: int) -> Iterator[dict[str, Any]]:
+    """Page through a Magento search by ``entity_id`` (stable while new rows arrive)."""
     while True:
-        page = magento.search_creditmemos(
-            [*filters, [("entity_id", str(after_id), "gt")]], page_size=PAGE,
-            sort=[("entity_id", "ASC")]).get("items") or []
+        page = search([*filters, [("entity_id", str(after_id), "gt")]], page_size=PAGE,
+                      sort=[("entity_id", "ASC")]).get("items") or []
         yield from page
         if len(page) < PAGE:
             return
