@@ -66,9 +66,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _register() -> None:
-    from kfsync.commands import backfill, dlq, jobs, ops, reconcile, services, stock
+    from kfsync.commands import backfill, dlq, jobs, mapping, ops, reconcile, services, stock
 
-    for module in (services, jobs, dlq, backfill, ops, stock, reconcile):
+    for module in (services, jobs, dlq, backfill, ops, stock, reconcile, mapping):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -122,12 +122,26 @@ def gateway_decision(order: Order, rules: Rules) -> tuple[bool, str]:
     payment = order.payment
     if payment is None:
         return False, "the order has no payment"
+    if not rules.steps.post_payments:
+        return False, "post_payments is off in the mapping profile: the invoice stays unpaid"
     if payment.method in rules.offline_payment_methods:
         return False, f"offline method {payment.method}: the invoice stays unpaid"
+    if payment.method not in rules.payment_methods:
+        policy = rules.unmapped_payment_method
+        if policy == "review":
+            raise MappingError(f"payment method {payment.method} is not mapped and "
+                               "unmapped_payment_method is 'review': map it under "
+                               "payment_methods (studio: Payments) and requeue")
+        if policy == "no_payment":
+            return False, (f"payment method {payment.method} is not mapped: no payment posted "
+                           "(unmapped_payment_method: no_payment)")
     if not payment.last_trans_id:
         return False, f"{payment.method} has no gateway transaction id"
     if order.total_paid <= ZERO:
         return False, f"nothing paid yet (total_paid {order.total_paid})"
     if payment.amount_paid <= ZERO:
         return False, f"payment.amount_paid is {payment.amount_paid}"
-    return True, f"paid {payment.amount_paid} via {payment.method} (txn {payment.last_trans_id})"
+    unmapped = ("" if payment.method in rules.payment_methods else
+                " (not mapped: posted as a card payment, unmapped_payment_method: card)")
+    return True, (f"paid {payment.amount_paid} via {payment.method} "
+                  f"(txn {payment.last_trans_id}){unmapped}")

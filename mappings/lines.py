@@ -27,7 +27,7 @@ from mappings.items import BillableItem, billable_items
 from mappings.magento import Order
 from mappings.money import ZERO, plain, round_money
 from mappings.pricing import ONE, PricePart, allocate_vat, price_parts
-from mappings.rules import Rules
+from mappings.rules import DEFAULT_LINE_TEMPLATE, Rules
 from mappings.validation import reconcile, row_problem, tax_problem
 from mappings.vat import item_vat_level, shipping_vat_level
 
@@ -44,6 +44,8 @@ class InvoiceLine:
     nominal_code: int
     product_code: str | None = None
     kind: str = "item"  # item, rounding, shipping, discount
+    rule: str = ""  # the mapping rule that chose the nominal/product (the studio preview)
+    sku: str | None = None
 
     @property
     def net(self) -> Decimal:
@@ -131,13 +133,39 @@ def invoice_lines(order: Order, rules: Rules) -> tuple[list[InvoiceLine], list[S
 
 
 def sku_target(sku: str, rules: Rules) -> tuple[int, str | None]:
+    nominal, product, _ = sku_rule(sku, rules)
+    return nominal, product
+
+
+UNMAPPED_RULE = "unmapped_sku: default_nominal"
+
+
+def sku_rule(sku: str, rules: Rules) -> tuple[int, str | None, str]:
+    """Nominal code, product code and the rule that decided them, for one SKU.
+
+    Raises:
+        MappingError: an unmapped SKU under ``unmapped_sku: review``.
+    """
     rule = rules.skus.get(sku)
     if rule is not None:
-        return rule.nominal_code, rule.product_code
+        return rule.nominal_code, rule.product_code, f"skus.{sku}"
     if rules.unmapped_sku == "review":
         raise MappingError(f"SKU {sku} is not in the mapping and unmapped_sku is 'review': "
                            "add it under skus or set unmapped_sku to default_nominal")
-    return rules.default_nominal_code, None
+    return rules.default_nominal_code, None, f"{UNMAPPED_RULE} -> default_nominal_code"
+
+
+def describe(item: BillableItem, rules: Rules, product_code: str | None,
+             increment_id: str) -> str:
+    """The line description from ``rules.line_description`` (closed placeholder set).
+
+    With the default template an item whose Magento name is its SKU prints the SKU once.
+    """
+    if rules.line_description == DEFAULT_LINE_TEMPLATE and item.name == item.sku:
+        return item.sku
+    return rules.line_description.format(name=item.name, sku=item.sku,
+                                         product_code=product_code or "",
+                                         increment_id=increment_id)
 
 
 def _add_item(builder: _Builder, item: BillableItem, label: str) -> None:
@@ -145,7 +173,7 @@ def _add_item(builder: _Builder, item: BillableItem, label: str) -> None:
     problem = item.problem or row_problem(row)
     if problem:
         raise MappingError(f"{label}: {problem}")
-    nominal, product = sku_target(item.sku, rules)
+    nominal, product, rule = sku_rule(item.sku, rules)
     level = item_vat_level(order, row, rules, label)
     problem = tax_problem(row, level)
     if problem:
@@ -153,7 +181,7 @@ def _add_item(builder: _Builder, item: BillableItem, label: str) -> None:
     reduce = rules.discounts == "reduce_lines"
     net = row.net if reduce else row.row_total
     parts = price_parts(net, row.qty_ordered, label, rules.unit_price_rounding)
-    text = item.sku if item.name == item.sku else f"{item.name} ({item.sku})"
+    text = describe(item, rules, product, order.increment_id)
     if reduce:  # a row's VAT is checked on its own lines first, so a bad row is skippable
         allocate_vat(parts, level, row.tax_amount, label)
     else:
@@ -165,10 +193,13 @@ def _add_item(builder: _Builder, item: BillableItem, label: str) -> None:
             description = (f"{rules.rounding_description}: {text}, "
                            f"{plain(row.qty_ordered)} for {net:.2f}")
             line = InvoiceLine(description, part.quantity, part.rate, level, ZERO,
-                               rules.rounding_nominal_code or nominal, kind="rounding")
+                               rules.rounding_nominal_code or nominal, kind="rounding",
+                               rule=("rounding_nominal_code" if rules.rounding_nominal_code
+                                     else f"{rule} (rounding on the item's nominal)"),
+                               sku=item.sku)
         else:
             line = InvoiceLine(part.prefix + text, part.quantity, part.rate, level, ZERO,
-                               nominal, product)
+                               nominal, product, rule=rule, sku=item.sku)
         builder.add(group, part, line)
 
 
@@ -186,7 +217,8 @@ def _add_shipping(builder: _Builder) -> None:
     group = builder.group(level)
     group.tax += tax
     builder.add(group, part, InvoiceLine(rules.shipping_description, ONE, part.rate, level,
-                                         ZERO, rules.shipping_nominal_code, kind="shipping"))
+                                         ZERO, rules.shipping_nominal_code, kind="shipping",
+                                         rule="shipping_nominal_code"))
 
 
 def _add_discounts(builder: _Builder) -> None:
@@ -199,7 +231,8 @@ def _add_discounts(builder: _Builder) -> None:
             description += f" ({level}% VAT)"
         part = PricePart(ONE, -amount)
         builder.add(builder.group(level), part, InvoiceLine(
-            description, ONE, -amount, level, ZERO, rules.discount_nominal_code, kind="discount"))
+            description, ONE, -amount, level, ZERO, rules.discount_nominal_code, kind="discount",
+            rule="discount_nominal_code (discounts: discount_line)"))
 
 
 def _allocate(builder: _Builder) -> list[InvoiceLine]:
@@ -216,4 +249,4 @@ def _allocate(builder: _Builder) -> list[InvoiceLine]:
 
 def _with_vat(line: InvoiceLine, vat: Decimal) -> InvoiceLine:
     return InvoiceLine(line.description, line.quantity, line.rate, line.vat_level, vat,
-                       line.nominal_code, line.product_code, line.kind)
+                       line.nominal_code, line.product_code, line.kind, line.rule, line.sku)

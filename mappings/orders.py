@@ -33,7 +33,7 @@ from typing import Any
 from mappings.customers import build_customer, customer_code, kashflow_address, normalise_email
 from mappings.errors import MappingError
 from mappings.lifecycle import Decision, decide, gateway_decision
-from mappings.lines import InvoiceLine, Skipped, invoice_lines
+from mappings.lines import UNMAPPED_RULE, InvoiceLine, Skipped, invoice_lines
 from mappings.magento import MAGENTO_DATETIME, Order
 from mappings.money import ZERO, plain
 from mappings.numbering import due_date, invoice_number, order_invoice_number
@@ -67,6 +67,18 @@ class InvoiceDraft:
     body: dict[str, Any]
     expected_gross: Decimal
     skipped: tuple[Skipped, ...]
+    lines: tuple[InvoiceLine, ...] = ()
+
+    @property
+    def notes(self) -> list[str]:
+        """Every policy that filled a gap (an unmapped SKU...), for the job page."""
+        seen: dict[str, str] = {}
+        for line in self.lines:
+            if line.kind == "item" and line.sku and line.rule.startswith(UNMAPPED_RULE):
+                seen.setdefault(line.sku, (
+                    f"SKU {line.sku} is not mapped: posted on nominal {line.nominal_code} with "
+                    f"no product ({UNMAPPED_RULE})"))
+        return list(seen.values())
 
     @property
     def skipped_reason(self) -> str | None:
@@ -132,7 +144,7 @@ def build_invoice_draft(order: Order, rules: Rules, customer_code: str) -> Invoi
         body["Address"] = kashflow_address(order.billing_address)
     if order.shipping_address is not None:
         body["DeliveryAddress"] = kashflow_address(order.shipping_address)
-    return InvoiceDraft(body, gross, skipped)
+    return InvoiceDraft(body, gross, skipped, tuple(lines))
 
 
 def build_invoice(order: Order, rules: Rules, customer_code: str) -> dict[str, Any]:
@@ -167,7 +179,7 @@ def build_payment(order: Order, rules: Rules) -> PaymentDraft | None:
 
 def build_payments(order: Order, rules: Rules) -> list[PaymentDraft]:
     """Every payment to post on the invoice: the tenders first, then the gateway's."""
-    if decide(order, rules).action != "invoice":
+    if decide(order, rules).action != "invoice" or not rules.steps.post_payments:
         return []
     gateway = build_payment(order, rules)
     return tender_payments(order, rules) + ([gateway] if gateway else [])

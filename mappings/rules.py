@@ -21,6 +21,7 @@ from mappings.errors import MappingError
 from mappings.yamlfile import read_yaml
 
 UnmappedSkuPolicy = Literal["default_nominal", "review"]
+UnmappedMethodPolicy = Literal["card", "no_payment", "review"]
 InvalidLinePolicy = Literal["hold_order", "skip_line"]
 DiscountStyle = Literal["reduce_lines", "discount_line"]
 UnitPriceRounding = Literal["rounding_line", "split"]
@@ -29,6 +30,8 @@ DueFrom = Literal["issued", "month_end"]
 StateAction = Literal["invoice", "invoice_if_invoiced", "wait", "skip", "review",
                       "skip_unless_invoiced"]
 TenderKind = Literal["store_credit", "gift_card", "reward_points"]
+Severity = Literal["off", "warn", "review", "block"]
+SEVERITIES = ("off", "warn", "review", "block")
 
 STATE_ACTIONS = ("invoice", "invoice_if_invoiced", "wait", "skip", "review",
                  "skip_unless_invoiced")
@@ -64,6 +67,46 @@ class StoreNumbering:
     prefix: str = ""
     offset: int = 0
 
+
+@dataclass(frozen=True)
+class CheckRule:
+    """How one data-quality check (``mappings.checks``) treats an order it flags.
+
+    ``warn`` posts and notes the finding on the job; ``review`` holds the order until an
+    operator requeues it (the requeue is the acknowledgement); ``block`` holds it and a requeue
+    does not pass it until the order or the profile changes; ``off`` skips the check.
+    ``threshold`` is the check's own limit (a ratio, a percentage or minutes, per check).
+    """
+
+    severity: Severity = "warn"
+    threshold: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class StepToggles:
+    """Which parts of the pipeline run. Off means skipped and said so on the job, never silent."""
+
+    create_customers: bool = True  # False: match by email only; no match -> review
+    post_payments: bool = True  # False: invoices stay unpaid in KashFlow
+    credit_notes: bool = True  # False: credit memos are recorded as skipped
+    stock_sync: bool = True  # False: the stock beat tasks do nothing
+
+
+# Placeholders a line description template may use (a closed set: no expressions).
+LINE_PLACEHOLDERS = ("name", "sku", "product_code", "increment_id")
+DEFAULT_LINE_TEMPLATE = "{name} ({sku})"
+
+# The data-quality checks and their defaults (thresholds: see docs/mapping.md).
+DEFAULT_CHECKS: Mapping[str, CheckRule] = MappingProxyType({
+    "totals.lines_vs_grand": CheckRule("review"),
+    "currency.rate": CheckRule("review", Decimal("0.5")),  # percent off base_to_order_rate
+    "vat.vs_destination": CheckRule("warn"),
+    "discount.ratio": CheckRule("warn", Decimal("0.5")),  # discount / subtotal
+    "qty.invalid": CheckRule("review"),
+    "price.negative": CheckRule("review"),
+    "dup.near": CheckRule("warn", Decimal("30")),  # minutes
+    "payment.amount": CheckRule("review", Decimal("0.01")),  # absolute difference
+})
 
 CARD = "Credit/Debit Card"  # name hint: kfsync looks a KashFlow method up by this name
 PAYPAL = "PayPal"
@@ -120,6 +163,9 @@ class Rules:
     rounding_nominal_code: int | None = None  # None: the nominal of the line it rounds
     rounding_description: str = "Rounding"
     unmapped_sku: UnmappedSkuPolicy = "default_nominal"
+    # An online method missing from payment_methods: post it as a card payment (resolved by
+    # name), post no payment, or hold the order for review.
+    unmapped_payment_method: UnmappedMethodPolicy = "card"
     invalid_lines: InvalidLinePolicy = "hold_order"
     skus: Mapping[str, SkuRule] = field(default_factory=_frozen_map)
     vat_levels: Mapping[str, Decimal] = field(default_factory=lambda: DEFAULT_VAT_LEVELS)
@@ -144,6 +190,9 @@ class Rules:
     # are numbered from this offset so the two ranges never collide.
     credit_note_number_offset: int = 900_000_000
     stores: Mapping[str, StoreNumbering] = field(default_factory=_frozen_map)
+    line_description: str = DEFAULT_LINE_TEMPLATE
+    steps: StepToggles = StepToggles()
+    checks: Mapping[str, CheckRule] = field(default_factory=lambda: DEFAULT_CHECKS)
 
     @property
     def known_vat_percents(self) -> tuple[Decimal, ...]:
@@ -162,6 +211,7 @@ MERGED_TABLES: Mapping[str, Mapping[str, Any]] = MappingProxyType({
     "tenders": DEFAULT_TENDERS,
     "state_actions": DEFAULT_STATE_ACTIONS,
     "status_actions": DEFAULT_STATUS_ACTIONS,
+    "checks": DEFAULT_CHECKS,
 })
 
 

@@ -13,11 +13,16 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 
 from mappings.errors import MappingError, flatten_messages
 from mappings.rules import (
+    DEFAULT_CHECKS,
     GUEST_HASH_CHARS,
+    LINE_PLACEHOLDERS,
     MAX_CUSTOMER_CODE,
+    SEVERITIES,
     STATE_ACTIONS,
+    CheckRule,
     PaymentMethodRule,
     SkuRule,
+    StepToggles,
     StoreNumbering,
 )
 
@@ -68,6 +73,44 @@ class StoreNumberingSchema(_Strict):
         return StoreNumbering(**data)
 
 
+class CheckRuleSchema(_Strict):
+    severity = fields.String(required=True, validate=validate.OneOf(SEVERITIES))
+    threshold = fields.Decimal(load_default=None, allow_none=True,
+                               validate=validate.Range(min=0))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> CheckRule:
+        return CheckRule(**data)
+
+
+class StepTogglesSchema(_Strict):
+    create_customers = fields.Boolean(load_default=True)
+    post_payments = fields.Boolean(load_default=True)
+    credit_notes = fields.Boolean(load_default=True)
+    stock_sync = fields.Boolean(load_default=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> StepToggles:
+        return StepToggles(**data)
+
+
+def check_template(text: str) -> None:
+    """A description template may use only ``LINE_PLACEHOLDERS``, in ``{name}`` form."""
+    import string
+
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise ValidationError(f"not a valid template: {exc}") from exc
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if name not in LINE_PLACEHOLDERS or spec or conversion:
+            raise ValidationError(
+                f"unknown placeholder {{{name}}}: use only "
+                + ", ".join("{" + p + "}" for p in LINE_PLACEHOLDERS))
+
+
 _PREFIX = validate.Length(max=MAX_CUSTOMER_CODE - GUEST_HASH_CHARS)
 _ACTIONS = fields.String(validate=validate.OneOf(STATE_ACTIONS))
 _PERCENT = fields.Decimal(validate=validate.Range(min=0, max=100))
@@ -88,6 +131,7 @@ class RulesSchema(_Strict):
     rounding_nominal_code = _int(allow_none=True)
     rounding_description = _text()
     unmapped_sku = _one_of("default_nominal", "review")
+    unmapped_payment_method = _one_of("card", "no_payment", "review")
     invalid_lines = _one_of("hold_order", "skip_line")
     skus = _table(fields.Nested(SkuRuleSchema))
     vat_levels = _table(_PERCENT)
@@ -110,6 +154,10 @@ class RulesSchema(_Strict):
     credit_note_number_offset = _int(validate=validate.Range(min=0))
     stores = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^\d+$")),
                          values=fields.Nested(StoreNumberingSchema))
+    line_description = fields.String(validate=[validate.Length(min=1), check_template])
+    steps = fields.Nested(StepTogglesSchema)
+    checks = fields.Dict(keys=fields.String(validate=validate.OneOf(tuple(DEFAULT_CHECKS))),
+                         values=fields.Nested(CheckRuleSchema))
 
 
 _SCHEMA = RulesSchema()

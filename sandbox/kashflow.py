@@ -9,7 +9,8 @@ Errors are ``{"Error": ..., "Message": ...}``; lists are ``{"Data", "MetaData"}`
 
 Control endpoints (no auth), besides the shared ones in ``sandbox.control``:
 ``POST /_sandbox/customers`` (a customer made by hand: upsert by code), ``POST
-/_sandbox/products`` (upsert by ``NominalCode`` + ``Code``), ``GET /_sandbox/state``
+/_sandbox/products`` (upsert by ``NominalCode`` + ``Code``), ``DELETE
+/_sandbox/products/<nominal>/<code>``, ``GET /_sandbox/state``
 (customers, invoices with their payment lines, products, nominals, login state),
 ``POST /_sandbox/expire-sessions``; settings add ``session_idle_timeout_s``.
 """
@@ -22,7 +23,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from sandbox.control import register_control, upsert_body
+from sandbox.control import control_error, register_control, upsert_body
 from sandbox.faults import FaultRegistry, install
 from sandbox.jsonhttp import BadJson, json_response, read_json
 from sandbox.kashflow_docs import KashFlowError, rejected
@@ -73,12 +74,22 @@ def create_app(store: KashFlowStore | None = None) -> Flask:
                          upsert_body(lambda doc: store.create_customer(doc, replace=True)))
     control.add_url_rule("/products", "seed_products", methods=["POST"],
                          view_func=lambda: upsert_body(store.put_product))
+    control.add_url_rule("/products/<int:nominal>/<code>", "delete_product",
+                         methods=["DELETE"], view_func=lambda nominal, code: _delete_product(
+                             store, nominal, code))
     control.add_url_rule("/state", "state", view_func=lambda: json_response(
         {**store.state(), "account": sessions.describe()}))
     control.add_url_rule("/expire-sessions", "expire_sessions", methods=["POST"],
                          view_func=lambda: json_response({"expired": sessions.expire_all()}))
     app.register_blueprint(control)
     return app
+
+
+def _delete_product(store: KashFlowStore, nominal: int, code: str) -> Response:
+    try:
+        return json_response(store.delete_product(nominal, code))
+    except ValueError as exc:
+        return control_error(str(exc), 404)
 
 
 def _register_errors(app: Flask) -> None:

@@ -138,6 +138,13 @@ class KashFlowStore:
                     product_id=next(self._ids))
             return self.update_product(nominal, code, body)
 
+    def delete_product(self, nominal: int, code: str) -> dict[str, Any]:
+        """Control delete of a product (as someone deleting it in KashFlow's UI)."""
+        with self._lock:
+            if self._data["products"].pop((nominal, code), None) is None:
+                raise ValueError(f"no product {code} under nominal {nominal}")
+            return {"deleted": f"{nominal}/{code}"}
+
     def nominal_codes(self) -> set[int]:
         with self._lock:
             return {int(n["Code"]) for n in self._data["nominals"]}

@@ -74,7 +74,7 @@ class InboundEvent(Base):
 class SyncJob(Base):
     __tablename__ = "sync_jobs"
     __table_args__ = (UniqueConstraint("kind", "magento_key", name="uq_job_kind_key"),
-                      Index("ix_job_state", "state"))
+                      Index("ix_job_state", "state"), Index("ix_job_dup_key", "dup_key"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))              # order, customer, creditmemo
@@ -88,6 +88,9 @@ class SyncJob(Base):
     customer_code: Mapped[str | None] = mapped_column(String(64))
     invoice_number: Mapped[int | None] = mapped_column(Integer)
     payment_ref: Mapped[str | None] = mapped_column(String(128))
+    profile_version: Mapped[int | None] = mapped_column(Integer)  # the mapping that built it
+    # email + total + SKUs of an invoiced order: near-duplicates share it (mappings.checks)
+    dup_key: Mapped[str | None] = mapped_column(String(64))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_events.id"))
     # A step is claimed by one task at a time; an expired lease means its worker died.
     lease_task: Mapped[str | None] = mapped_column(String(64))

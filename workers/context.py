@@ -1,4 +1,4 @@
-"""Per-process state of a worker: settings, rules and API clients, each built once.
+"""Per-process state of a worker: settings, the mapping profile and API clients.
 
 Clients keep a logged-in KashFlow session and pooled connections, so they live as long as
 the process (``reset_clients`` after fork).
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from functools import cache
 
 from connectors.kashflow import KashFlowClient
@@ -17,12 +16,13 @@ from connectors.ratelimit import TokenBucket
 from kfsync.metrics import recorder
 from kfsync.settings import Settings
 from mappings.errors import MappingError
-from mappings.rules import Rules, load_rules
+from mappings.rules import Rules
+from workers import profiles
 
 log = logging.getLogger(__name__)
 
 _clients: dict[str, object] = {}
-_rules: dict[str, tuple[tuple[int, int] | None, Rules]] = {}
+_file_stamps: dict[str, tuple[int, int] | None] = {}
 RATE_LIMIT_KEY = "kfsync:ratelimit:kashflow"  # one bucket per KashFlow account and deployment
 
 
@@ -32,38 +32,50 @@ def settings() -> Settings:
 
 
 def rules() -> Rules:
-    """The mapping rules, re-read when the mapping file changes (mtime or size).
+    """The mapping rules in force: the active profile version's (``profile``)."""
+    return profile()[1]
 
-    Checked on every call (one ``stat``), so an edited file applies to the next task with no
-    restart. A file that turns bad while the worker runs is logged once and the last good
-    rules stay in force until it is fixed (``kfsync worker`` refuses to start on a bad file).
+
+def profile() -> tuple[int, Rules]:
+    """The active mapping profile version and its rules (``workers.profiles``).
+
+    One indexed query per call, so a publish or rollback in the studio applies to the next
+    task. The mapping file is checked on every call too (one ``stat``): when it changes, it
+    is published as a new version. A file that turns bad while the worker runs is logged
+    once and the version in force stays (``kfsync worker`` refuses to start on a bad file).
     """
-    path = settings().mapping_file
-    if path is None:
-        return _cached_rules("", None, lambda: Rules())
-    try:
-        stat = os.stat(path)
-        stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
-    except OSError:
-        stamp = None
-    return _cached_rules(path, stamp, lambda: load_rules(path))
+    url, path = db_url(), settings().mapping_file
+    _sync_file(url, path)
+    ref = profiles.active_ref(url)
+    if ref is None:
+        profiles.seed(url, path)
+        ref = profiles.active_ref(url)
+        assert ref is not None
+    return ref[0], profiles.rules_for(url, ref)
 
 
-def _cached_rules(key: str, stamp: tuple[int, int] | None, load: Callable[[], Rules]) -> Rules:
-    cached = _rules.get(key)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
+def _sync_file(url: str, path: str | None) -> None:
+    """Seed version 1, or publish the mapping file, when the file changed since last seen."""
+    key = f"{url}|{path or ''}"
+    stamp: tuple[int, int] | None = None
+    if path is not None:
+        try:
+            stat = os.stat(path)
+            stamp = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            stamp = None
+    if key in _file_stamps and _file_stamps[key] == stamp:
+        return
+    _file_stamps[key] = stamp  # log a bad file once per change of it
     try:
-        fresh = load()
+        profiles.seed(url, path)
+        if path is not None:
+            profiles.publish_file(url, path)
     except MappingError:
-        if cached is None:
+        if profiles.active_id(url) is None:
             raise
-        log.error("mapping file %s is invalid; keeping the rules loaded before", key,
+        log.error("mapping file %s is invalid; keeping the profile version in force", path,
                   exc_info=True)
-        _rules[key] = (stamp, cached[1])  # log once per change of the file
-        return cached[1]
-    _rules[key] = (stamp, fresh)
-    return fresh
 
 
 def magento() -> MagentoClient:

@@ -96,7 +96,7 @@ def requeue_jobs(url: str, job_ids: list[int], *, actor: str) -> list[int]:
         jobs = _idle_jobs(s, job_ids)
         for job in jobs:
             resolve_dead_letters(s, job.id, "requeued", f"job requeued by {actor}")
-            job.state, job.reason, job.due_at = JobState.QUEUED, None, None
+            _requeue(job)
             _audit(s, actor, "requeue", f"sync_jobs/{job.id}", None)
         ready = [(job.id, job.step, bool((job.plan or {}).get("pay"))) for job in jobs]
     _publish(url, ready, [])
@@ -114,6 +114,17 @@ def discard_jobs(url: str, job_ids: list[int], *, reason: str, actor: str) -> li
     return job_ids
 
 
+def _requeue(job: SyncJob) -> None:
+    """Queue a held job again. A hold by data-quality checks of severity ``review`` is
+    acknowledged by the requeue: those checks no longer hold it (``block`` still does)."""
+    job.state, job.reason, job.due_at = JobState.QUEUED, None, None
+    plan = dict(job.plan or {})
+    if plan.get("held_checks"):
+        plan["acknowledged_checks"] = sorted(set(plan.get("acknowledged_checks") or [])
+                                             | set(plan.pop("held_checks")))
+        job.plan = plan
+
+
 def _reopen(s: Session, letters: list[DeadLetter], actor: str
             ) -> tuple[list[tuple[int, str, bool]], list[int]]:
     jobs: list[tuple[int, str, bool]] = []
@@ -124,7 +135,7 @@ def _reopen(s: Session, letters: list[DeadLetter], actor: str
         if letter.job_id is not None:
             job = s.get(SyncJob, letter.job_id)
             if job is not None and job.state in (JobState.DEAD, JobState.NEEDS_REVIEW):
-                job.state, job.reason, job.due_at = JobState.QUEUED, None, None
+                _requeue(job)
                 jobs.append((job.id, job.step, bool((job.plan or {}).get("pay"))))
         elif letter.event_id is not None:
             event = s.get(InboundEvent, letter.event_id)

@@ -2,23 +2,29 @@
 
 The invoice ``Number`` is deterministic (from ``increment_id``), so a second create is answered
 ``DuplicateInvoiceNumber`` and the existing invoice is adopted when its ``CustomerReference``
-is this order's. After KashFlow answers, the penny guard compares its ``GrossAmount`` with
-Magento's ``grand_total``: a difference stops the job for review and no payment is posted.
+is this order's. Before posting, the data-quality checks of the profile in force run
+(``mappings.checks``; a ``review`` or ``block`` finding holds the order, ``warn`` is
+noted), and the job records the profile version that built the invoice. After KashFlow
+answers, the penny guard compares its ``GrossAmount`` with Magento's ``grand_total``: a
+difference stops the job for review and no payment is posted.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
 from celery import Task
 
 from connectors.errors import NotFound, Rejected
+from mappings.checks import run_checks
 from mappings.magento import parse_order
 from mappings.orders import build_invoice_draft
 from store.models import Step
 from workers import context
 from workers.app import celery_app
+from workers.catalogue import dup_key, hold_for, recent_like, record_seen
 from workers.steps import JobView, StepResult, run_step
 
 
@@ -36,14 +42,29 @@ def create_invoice(self: Task, job_id: int) -> None:
 def _create_invoice(job: JobView) -> StepResult:
     order = parse_order(job.document)
     assert job.customer_code, "ensure_customer runs first"
-    draft = build_invoice_draft(order, context.rules(), job.customer_code)
+    version, rules = context.profile()
+    url = context.db_url()
+    record_seen(url, order)
+    findings = run_checks(order, rules, recent_like(url, order, job.id))
+    plan = {**job.plan, "profile_version": version,
+            "findings": [asdict(f) for f in findings]}
+    held = hold_for(findings, job.plan.get("acknowledged_checks") or [])
+    if held is not None:
+        plan["held_checks"] = [f.check for f in findings if f.severity in ("review", "block")]
+        return StepResult(next_step=Step.CREATE_INVOICE, review=held,
+                          updates={"plan": plan, "profile_version": version})
+    draft = build_invoice_draft(order, rules, job.customer_code)
+    plan["notes"] = draft.notes + ([str(job.plan["pay_reason"])]
+                                   if "not mapped" in str(job.plan.get("pay_reason")) else [])
     body = draft.body
     number = int(body["Number"])
     invoice = _existing(number, job.magento_ref) if job.recheck else None
     if invoice is None:
         invoice = _create_or_adopt(body, job.magento_ref)
     next_step = Step.POST_PAYMENT if job.plan.get("pay") else Step.DONE
-    result = StepResult(next_step=next_step, updates={"invoice_number": number},
+    result = StepResult(next_step=next_step,
+                        updates={"invoice_number": number, "profile_version": version,
+                                 "plan": plan, "dup_key": dup_key(order)},
                         links=[("invoice", f"order:{job.magento_key}", str(number))])
     gross, wanted = Decimal(str(invoice["GrossAmount"])), draft.expected_gross
     if gross == wanted and draft.skipped_reason:

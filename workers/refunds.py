@@ -84,8 +84,13 @@ def _create_credit_note(job: JobView) -> StepResult:
     if number is None or customer_code is None:
         return StepResult(next_step=Step.CREATE_CREDIT_NOTE,
                           wait=f"waiting for order {order_id}'s invoice to be synced")
+    version, rules = context.profile()
+    if not rules.steps.credit_notes:
+        return StepResult(next_step=Step.DONE, updates={
+            "profile_version": version,
+            "reason": "credit_notes is off in the mapping profile: no credit note posted"})
     order = parse_order(order_doc or context.magento().get_order(int(order_id)))
-    draft = build_credit_note(memo, order, context.rules(), customer_code)
+    draft = build_credit_note(memo, order, rules, customer_code)
     reference = str(draft.body["CustomerReference"])
     note_number = int(draft.body["Number"])
     note = _existing(note_number, reference) if job.recheck else None
@@ -93,7 +98,8 @@ def _create_credit_note(job: JobView) -> StepResult:
         note = _create_or_adopt(draft.body, reference)
     result = StepResult(
         next_step=Step.POST_REFUND if job.plan.get("pay") else Step.DONE,
-        updates={"invoice_number": note_number, "customer_code": customer_code},
+        updates={"invoice_number": note_number, "customer_code": customer_code,
+                 "profile_version": version},
         links=[("creditnote", f"creditmemo:{job.magento_key}", str(note_number))])
     gross = Decimal(str(note["GrossAmount"]))
     if gross != draft.expected_gross:

@@ -72,8 +72,12 @@ def _lock() -> Any:
 def run_pass(sku: str | None = None, *, dry_run: bool = False, trigger: str = "beat",
              record: bool = True) -> PassReport | None:
     """One sync pass over every mapped SKU, or over ``sku``; ``None`` when another pass holds
-    the lock. ``dry_run`` plans without writing; ``record=False`` (``kfsync stock status``)
-    also stores nothing."""
+    the lock, or on the beat schedule when the profile's ``steps.stock_sync`` is off (a
+    manual ``kfsync stock sync`` still runs). ``dry_run`` plans without writing;
+    ``record=False`` (``kfsync stock status``) also stores nothing."""
+    if trigger == "beat" and not context.rules().steps.stock_sync:
+        log.info("stock sync: stock_sync is off in the mapping profile; nothing done")
+        return None
     lock = _lock() if record else None
     if lock is not None and not lock.acquire():
         redis.Redis.from_url(context.settings().redis_url).incr(OVERLAP_COUNTER)

@@ -13,6 +13,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
+from ingest.api import mapping_schemas as ms
 from ingest.api import reconcile_schemas as rc
 from ingest.api import schemas as sc
 
@@ -45,6 +46,30 @@ OPERATIONS: list[tuple[str, str, str, type[Schema] | None, type[Schema] | None,
     ("/reconciliation/{item_id}/resolve", "post",
      "Resolve an open reconciliation item: match, post the missing payment, or dismiss",
      None, rc.ResolveItemRequest, rc.ReconciliationItemSchema, (400, 404, 409)),
+    ("/mapping/versions", "get", "Mapping profile versions, newest (in force) first", None,
+     None, ms.VersionListSchema, (409,)),
+    ("/mapping/versions/{version_id}", "get", "One profile version: document, changes, YAML",
+     None, None, ms.VersionDetailSchema, (404, 409)),
+    ("/mapping/draft", "get", "The draft profile, its changes and validation problems", None,
+     None, ms.DraftSchema, (409,)),
+    ("/mapping/draft", "post", "Replace the draft with a whole rules document (validated)",
+     None, ms.DraftRequest, ms.DraftSchema, (400, 409)),
+    ("/mapping/import", "post", "Make a YAML profile the draft (shows its diff)", None,
+     ms.ImportRequest, ms.DraftSchema, (400, 409)),
+    ("/mapping/publish", "post", "Publish the draft as a new version (refused on errors)",
+     None, ms.PublishRequest, ms.VersionSchema, (400, 404, 409)),
+    ("/mapping/rollback", "post", "Put an older version back in force, as a new version",
+     None, ms.RollbackRequest, ms.VersionSchema, (400, 404, 409)),
+    ("/mapping/preview", "get", "The invoice the draft (or a version) would post for a "
+     "stored order, the rule behind each line, checks and differences", ms.PreviewQuery,
+     None, ms.PreviewSchema, (400, 404, 409)),
+    ("/mapping/suggestions", "get", "The assisted-mapping inbox", ms.SuggestionQuery, None,
+     ms.SuggestionListSchema, (400, 409)),
+    ("/mapping/suggestions/{suggestion_id}/accept", "post",
+     "Accept a suggestion into the draft (and learn an alias)", None, ms.AcceptRequest,
+     ms.SuggestionSchema, (400, 404, 409)),
+    ("/mapping/audit", "get", "Mapping edits, decisions, publishes, rollbacks and imports",
+     None, None, ms.AuditListSchema, ()),
 ]
 
 
@@ -61,7 +86,7 @@ def _operation(path: str, summary: str, query: type[Schema] | None, body: type[S
             "content": {"application/json": {"schema": "ErrorSchema"}}}
     if query is not None:
         op["parameters"].append({"in": "query", "schema": query})
-    for name in ("job_id", "letter_id", "item_id"):
+    for name in ("job_id", "letter_id", "item_id", "version_id", "suggestion_id"):
         if "{" + name + "}" in path:
             op["parameters"].append({"in": "path", "name": name, **ID_PARAM})
     if body is not None:

@@ -102,6 +102,8 @@ class JobSchema(Schema):
     invoice_number = fields.Integer(allow_none=True,
                                     metadata={"description": "KashFlow invoice number"})
     payment_ref = fields.String(allow_none=True)
+    profile_version = fields.Integer(allow_none=True, metadata={
+        "description": "the mapping profile version that built its invoice"})
     due_at = UtcDateTime(allow_none=True)
     created_at = UtcDateTime()
     updated_at = UtcDateTime()

@@ -38,8 +38,10 @@ from store.models import (
     JobState,
     SyncJob,
 )
+from store.mapping_models import STUDIO_TABLES
 from store.reconcile_models import ReconciliationItem
 from tests.conftest import PG_ADMIN_URL  # noqa: F401 - documents where PostgreSQL comes from
+from workers import profiles
 from workers.app import celery_app, configure
 
 
@@ -254,8 +256,9 @@ def fresh_stack(stack_env: tuple[str, dict[str, str]], servers: SandboxServers) 
         requests.post(f"{control}/reset", timeout=5).raise_for_status()
     with session_scope(db_url) as s:
         for model in (Attempt, DeadLetter, EntityLink, SyncJob, InboundEvent, AuditEntry,
-                      Cursor, ReconciliationItem):
+                      Cursor, ReconciliationItem, *STUDIO_TABLES):
             s.execute(delete(model))
+    profiles.seed(db_url, env["KFSYNC_MAPPING_FILE"])  # version 1: the test's mapping file
     client = redis.Redis.from_url(INTEGRATION_REDIS_URL)
     client.delete("dead_letter")
     return Stack(db_url, servers, env)

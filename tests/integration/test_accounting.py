@@ -23,6 +23,7 @@ import pytest
 from sandbox.server import SandboxServers
 from store.models import JobState
 from tests.integration.conftest import Stack, fresh_stack
+from workers import studio
 
 pytestmark = pytest.mark.integration
 
@@ -66,6 +67,8 @@ class Outcome:
     state: str
     reason: str | None
     invoice: dict[str, Any] | None
+    profile_version: int | None = None
+    preview: dict[str, Any] | None = None  # the studio's preview with the job's version
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +93,16 @@ def accounting_run(stack_env: tuple[str, dict[str, str]],
     print(f"{len(docs)} orders settled in {time.monotonic() - started:.1f} s")
     by_reference = {inv["CustomerReference"]: inv for inv in stack.invoices()}
     yield {name: Outcome(str(jobs[name].state), jobs[name].reason,
-                         by_reference.get(docs[name]["increment_id"])) for name in NAMES}
+                         by_reference.get(docs[name]["increment_id"]),
+                         jobs[name].profile_version, _preview(stack, jobs[name]))
+           for name in NAMES}
+
+
+def _preview(stack: Stack, job: Any) -> dict[str, Any] | None:
+    if job.profile_version is None:
+        return None
+    chosen, _ = studio.preview(stack.db_url, job.id, version=job.profile_version)
+    return chosen.body
 
 
 def test_there_are_at_least_thirty_named_fixtures() -> None:
@@ -119,6 +131,40 @@ def test_fixture_reads_back_from_kashflow_to_the_penny(
     assert paid == tenders(doc) + (doc["payment"]["amount_paid"] if gateway else 0)
     if gateway or tenders(doc) == gross:
         assert invoice["Status"] == "Paid"
+
+
+def _same(sent: Any, stored: Any) -> Any:
+    """Numbers compared as decimals (the sandbox answers JSON numbers)."""
+    if isinstance(sent, dict):
+        return {k: _same(v, stored.get(k) if isinstance(stored, dict) else None)
+                for k, v in sent.items()}
+    if isinstance(sent, list):
+        return [_same(v, stored[i] if isinstance(stored, list) and i < len(stored) else None)
+                for i, v in enumerate(sent)]
+    if isinstance(sent, Decimal | int | float) and not isinstance(sent, bool):
+        return Decimal(str(sent)) == Decimal(str(stored))
+    return sent == stored
+
+
+def _all_true(tree: Any) -> bool:
+    if isinstance(tree, dict):
+        return all(_all_true(v) for v in tree.values())
+    if isinstance(tree, list):
+        return all(_all_true(v) for v in tree)
+    return bool(tree)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_studio_preview_is_the_invoice_that_was_posted(
+        accounting_run: dict[str, Outcome], name: str) -> None:
+    """Preview fidelity: the body previewed with the job's profile version is what KashFlow
+    received, field for field (every field kfsync sends, line by line)."""
+    outcome = accounting_run[name]
+    assert outcome.profile_version is not None and outcome.invoice is not None
+    assert outcome.preview is not None
+    assert len(outcome.preview["LineItems"]) == len(outcome.invoice["LineItems"])
+    verdict = _same(outcome.preview, outcome.invoice)
+    assert _all_true(verdict), (verdict, outcome.preview, outcome.invoice)
 
 
 def test_special_cases_read_back_as_the_accountant_expects(

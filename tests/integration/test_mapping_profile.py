@@ -1,0 +1,170 @@
+"""The mapping profile in the pipeline: versions stamped on jobs, no silent gaps, checks,
+and the catalogue that makes deleted KashFlow products visibly broken.
+
+Real worker, sandboxes over HTTP, SQLite and PostgreSQL (the ``stack`` fixture).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import requests
+
+from connectors.kashflow import KashFlowClient
+from kfsync.samples import Buyer, Line, make_order
+from kfsync.settings import Settings
+from store.models import JobState
+from tests.integration.conftest import Stack
+from workers import catalogue, operations, profiles, studio
+
+pytestmark = pytest.mark.integration
+
+ANN = Buyer("ann.gaps@example.com", "Ann", "Gaps")
+
+
+def settle(stack: Stack, doc: dict[str, Any]) -> Any:
+    stack.seed_order(doc)
+    stack.send(doc)
+    return stack.wait_settled(int(doc["entity_id"]))
+
+
+def invoice_of(stack: Stack, doc: dict[str, Any]) -> dict[str, Any]:
+    return next(i for i in stack.invoices() if i["CustomerReference"] == doc["increment_id"])
+
+
+def edit(stack: Stack, change: dict[str, Any], comment: str) -> int:
+    """Publish ``change`` (top-level keys) over the version in force; returns the version."""
+    def apply(doc: dict[str, Any]) -> str:
+        doc.update(change)
+        return comment
+
+    profiles.edit_draft(stack.db_url, "test", apply)
+    return studio.publish(stack.db_url, "test", comment).id
+
+
+def test_an_unmapped_sku_posts_only_what_its_policy_declares_and_says_so(stack: Stack) -> None:
+    version = profiles.active(stack.db_url)
+    doc = make_order(7101, ANN, [Line("NEW-THING", "A new thing", Decimal("10.00"), 1)])
+    job = settle(stack, doc)
+    assert job.state == JobState.DONE, job.reason
+    line = next(x for x in invoice_of(stack, doc)["LineItems"] if "NEW-THING" in x["Description"])
+    rules = version.rules
+    assert int(line["NominalCode"]) == rules.default_nominal_code and not line.get("ProductCode")
+    assert job.profile_version == version.id
+    assert any("SKU NEW-THING is not mapped" in note and "unmapped_sku: default_nominal" in note
+               for note in job.plan["notes"])
+
+    # Under `review` the same gap holds the order, naming the SKU and the policy.
+    edit(stack, {"unmapped_sku": "review"}, "unmapped SKUs to review")
+    held = settle(stack, make_order(7102, ANN, [Line("NEW-THING", "A new thing",
+                                                      Decimal("10.00"), 1)]))
+    assert held.state == JobState.NEEDS_REVIEW
+    assert "NEW-THING is not in the mapping and unmapped_sku is 'review'" in held.reason
+    assert len(stack.invoices()) == 1
+
+
+def test_an_unmapped_payment_method_follows_its_policy(stack: Stack) -> None:
+    doc = make_order(7111, ANN, [Line("MUG", "Enamel Mug", Decimal("7.99"), 1)],
+                     method="fancypay")
+    doc["payment"]["last_trans_id"] = "fp-1"
+    job = settle(stack, doc)
+    assert job.state == JobState.DONE, job.reason
+    assert invoice_of(stack, doc)["Status"] == "Paid"
+    assert any("fancypay" in note and "unmapped_payment_method: card" in note
+               for note in job.plan["notes"])
+
+    edit(stack, {"unmapped_payment_method": "no_payment"}, "unknown methods: no payment")
+    second = make_order(7112, ANN, [Line("MUG", "Enamel Mug", Decimal("7.99"), 1)],
+                        method="fancypay")
+    second["payment"]["last_trans_id"] = "fp-2"
+    job = settle(stack, second)
+    assert job.state == JobState.DONE and invoice_of(stack, second)["Status"] == "Unpaid"
+    assert "unmapped_payment_method: no_payment" in job.plan["pay_reason"]
+
+    edit(stack, {"unmapped_payment_method": "review"}, "unknown methods: review")
+    third = make_order(7113, ANN, [Line("MUG", "Enamel Mug", Decimal("7.99"), 1)],
+                       method="fancypay")
+    third["payment"]["last_trans_id"] = "fp-3"
+    held = settle(stack, third)
+    assert held.state == JobState.NEEDS_REVIEW
+    assert "fancypay is not mapped and unmapped_payment_method is 'review'" in held.reason
+
+
+def test_checks_warn_hold_and_an_operator_requeue_acknowledges_a_review(stack: Stack) -> None:
+    # A 60% discount: `discount.ratio` warns by default and the order posts, noted.
+    discounted = make_order(7121, ANN, [Line("HOODIE", "Heavy Hoodie", Decimal("34.00"), 1,
+                                             discount=Decimal("20.40"))])
+    job = settle(stack, discounted)
+    assert job.state == JobState.DONE, job.reason
+    assert [f["check"] for f in job.plan["findings"]] == ["discount.ratio"]
+
+    # The same check at `review` holds the next one until an operator requeues it...
+    edit(stack, {"checks": {**profiles.active(stack.db_url).document["checks"],
+                            "discount.ratio": {"severity": "review", "threshold": "0.5"}}},
+         "big discounts to review")
+    second = make_order(7122, ANN, [Line("HOODIE", "Heavy Hoodie", Decimal("34.00"), 1,
+                                         discount=Decimal("20.40"))])
+    held = settle(stack, second)
+    assert held.state == JobState.NEEDS_REVIEW and "discount.ratio (review)" in held.reason
+    assert not any(i["CustomerReference"] == second["increment_id"] for i in stack.invoices())
+    operations.requeue_jobs(stack.db_url, [held.id], actor="test")
+    done = stack.wait_settled(7122)
+    assert done.state == JobState.DONE, done.reason
+    assert invoice_of(stack, second)["Status"] == "Paid"
+
+    # ...and at `block` a requeue does not pass it.
+    edit(stack, {"checks": {**profiles.active(stack.db_url).document["checks"],
+                            "discount.ratio": {"severity": "block", "threshold": "0.5"}}},
+         "big discounts blocked")
+    third = make_order(7123, ANN, [Line("HOODIE", "Heavy Hoodie", Decimal("34.00"), 1,
+                                        discount=Decimal("20.40"))])
+    blocked = settle(stack, third)
+    assert blocked.state == JobState.NEEDS_REVIEW and "blocked" in blocked.reason
+    operations.requeue_jobs(stack.db_url, [blocked.id], actor="test")
+    again = stack.wait_settled(7123)
+    assert again.state == JobState.NEEDS_REVIEW
+    assert not any(i["CustomerReference"] == third["increment_id"] for i in stack.invoices())
+
+
+def test_a_near_duplicate_order_is_flagged_never_dropped(stack: Stack) -> None:
+    first = make_order(7131, ANN, [Line("MUG", "Enamel Mug", Decimal("7.99"), 2)])
+    twin = make_order(7132, ANN, [Line("MUG", "Enamel Mug", Decimal("7.99"), 2)],
+                      created_at="2026-11-24 10:05:00")
+    assert settle(stack, first).state == JobState.DONE
+    job = settle(stack, twin)
+    assert job.state == JobState.DONE, job.reason
+    assert len(stack.invoices()) == 2
+    assert [f["check"] for f in job.plan["findings"]] == ["dup.near"]
+
+
+def _kashflow(stack: Stack) -> KashFlowClient:
+    return KashFlowClient.from_settings(Settings.load(stack.env, env_file=None))
+
+
+def test_a_product_deleted_in_kashflow_makes_its_row_broken_and_blocks_publishing(
+        stack: Stack) -> None:
+    control = stack.servers.kashflow_control
+    requests.post(f"{control}/products", json={"NominalCode": 4010, "Code": "MUG-BLUE",
+                                               "Name": "Blue Enamel Mug"},
+                  timeout=5).raise_for_status()
+    catalogue.refresh(stack.db_url, _kashflow(stack))
+    edit(stack, {"skus": {"MUG-BLUE": {"nominal_code": 4010, "product_code": "MUG-BLUE"}}},
+         "blue mugs on 4010")
+    assert not [p for p in studio.problems(stack.db_url) if p.severity == "error"]
+
+    requests.delete(f"{control}/products/4010/MUG-BLUE", timeout=5).raise_for_status()
+    report = catalogue.refresh(stack.db_url, _kashflow(stack))
+    assert "product 4010/MUG-BLUE" in report.missing
+    broken = [p for p in studio.problems(stack.db_url) if p.severity == "error"]
+    assert [p.path for p in broken] == ["skus.MUG-BLUE.product_code"]
+    assert "broken" in broken[0].message
+
+    def rename(doc: dict[str, Any]) -> str:
+        doc["shipping_description"] = "Delivery"
+        return "rename shipping"
+
+    profiles.edit_draft(stack.db_url, "test", rename)
+    with pytest.raises(profiles.ProfileError, match="MUG-BLUE"):
+        studio.publish(stack.db_url, "test", "should be refused")

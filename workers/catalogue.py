@@ -1,0 +1,223 @@
+"""The studio's reference data: the cached KashFlow catalogue, what orders used, checks' inputs.
+
+``refresh`` reads KashFlow's products, VAT rates, bank accounts and invoice payment methods
+(and Magento's product list, for suggestions) into ``catalogue_items``; an item a refresh no
+longer finds keeps its row with ``missing_since`` set, so a profile row pointing at it shows
+as *broken* (``mappings.studio.validate``) instead of vanishing. ``kfsync mapping refresh``
+and the studio's Refresh button run it; beat runs it daily.
+
+``record_seen`` keeps ``seen_values`` up to date from every invoiced order (SKU and name,
+payment method, VAT rates), which is what "unmapped in the last 90 days" and the coverage bar
+read. ``recent_like`` and ``dup_key`` feed the ``dup.near`` check; ``hold_for`` turns check
+findings into a review hold or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from mappings.checks import Finding, OrderSummary, summarize
+from mappings.errors import MappingError
+from mappings.items import billable_items
+from mappings.magento import Order, parse_order
+from mappings.rules import vat_key
+from mappings.studio import Catalogue, CatalogueProduct, Seen
+from store.db import get_engine, session_scope
+from store.mapping_models import CatalogueItem, SeenValue
+from store.models import SyncJob
+
+SEEN_DAYS = 90
+KASHFLOW_KINDS = ("product", "vat_rate", "bank_account", "payment_method")
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    counts: dict[str, int]
+    missing: list[str]  # "product 4000/MUG" ... gone since the last refresh
+
+    def __str__(self) -> str:
+        found = ", ".join(f"{n} {kind.replace('_', ' ')}(s)" for kind, n in self.counts.items())
+        gone = f"; no longer in KashFlow: {', '.join(self.missing)}" if self.missing else ""
+        return f"catalogue refreshed: {found}{gone}"
+
+
+def refresh(url: str, kashflow: Any, magento: Any | None = None,
+            magento_pages: int = 50) -> RefreshReport:
+    """Read the reference lists and store them (see the module docstring)."""
+    items: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
+        "product": [(f"{p['NominalCode']}/{p['Code']}", str(p.get("Name") or p["Code"]), p)
+                    for p in kashflow.list_products()],
+        "vat_rate": [(str(r["VATId"]), str(r.get("VATText") or r["VATRate"]), r)
+                     for r in kashflow.vat_rates()],
+        "bank_account": [(str(a["Id"]), str(a.get("AccountName") or a["Id"]), a)
+                         for a in kashflow.bank_accounts()],
+        "payment_method": [(str(m["Id"]), str(m.get("Name") or m["Id"]), m)
+                           for m in kashflow.invoice_payment_methods()],
+    }
+    if magento is not None:
+        items["magento_product"] = [(str(p["sku"]), str(p.get("name") or p["sku"]), p)
+                                    for p in _magento_products(magento, magento_pages)]
+    now = datetime.now(UTC)
+    missing: list[str] = []
+    with session_scope(url) as session:
+        for kind, rows in items.items():
+            stored = {row.key: row for row in session.scalars(
+                select(CatalogueItem).where(CatalogueItem.kind == kind))}
+            for key, name, data in rows:
+                row = stored.pop(key, None)
+                if row is None:
+                    session.add(CatalogueItem(kind=kind, key=key, name=name,
+                                              data=_jsonable(data), refreshed_at=now))
+                else:
+                    row.name, row.data, row.refreshed_at = name, _jsonable(data), now
+                    row.missing_since = None
+            for row in stored.values():
+                if row.missing_since is None:
+                    row.missing_since = now
+                    missing.append(f"{kind.replace('_', ' ')} {row.key}")
+    return RefreshReport({kind: len(rows) for kind, rows in items.items()}, missing)
+
+
+def _magento_products(magento: Any, pages: int) -> Iterable[dict[str, Any]]:
+    for page in range(1, pages + 1):
+        found = magento.search_products(page_size=100, current_page=page)
+        rows = found.get("items") or []
+        yield from rows
+        if not rows or page * 100 >= int(found.get("total_count", 0)):
+            return
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in data.items()
+            if isinstance(v, str | int | float | bool | Decimal) or v is None}
+
+
+def load(url: str) -> Catalogue:
+    """The catalogue as last refreshed (items KashFlow no longer has are left out)."""
+    with session_scope(url) as session:
+        rows = list(session.scalars(select(CatalogueItem).where(
+            CatalogueItem.kind.in_(KASHFLOW_KINDS), CatalogueItem.missing_since.is_(None))))
+    by_kind: dict[str, list[CatalogueItem]] = {}
+    for row in rows:
+        by_kind.setdefault(row.kind, []).append(row)
+    products = [CatalogueProduct(str(r.data.get("Code")), r.name, int(r.data["NominalCode"]))
+                for r in by_kind.get("product", [])]
+    return Catalogue(
+        products=products,
+        vat_rates=[Decimal(str(r.data["VATRate"])) for r in by_kind.get("vat_rate", [])],
+        bank_accounts={int(r.key): r.name for r in by_kind.get("bank_account", [])},
+        payment_methods={int(r.key): r.name for r in by_kind.get("payment_method", [])},
+        refreshed=bool(rows),
+    )
+
+
+def items(url: str, kind: str, *, include_missing: bool = True) -> list[CatalogueItem]:
+    with session_scope(url) as session:
+        query = select(CatalogueItem).where(CatalogueItem.kind == kind)
+        if not include_missing:
+            query = query.where(CatalogueItem.missing_since.is_(None))
+        return list(session.scalars(query.order_by(CatalogueItem.key)))
+
+
+# --- what orders used ---------------------------------------------------------------------
+
+def record_seen(url: str, order: Order) -> None:
+    """Count the order's SKUs, payment method and VAT rates in ``seen_values`` (one upsert)."""
+    now = datetime.now(UTC)
+    values: dict[tuple[str, str], str | None] = {}
+    try:
+        for item in billable_items(order):
+            values[("sku", item.sku)] = item.name
+    except MappingError:  # an unbillable order still shows its raw SKUs
+        for raw in order.items:
+            values[("sku", raw.sku)] = raw.name
+    for raw in order.items:
+        if raw.tax_percent is not None:
+            values.setdefault(("vat", vat_key(raw.tax_percent)), f"{vat_key(raw.tax_percent)}%")
+    if order.payment is not None:
+        values[("payment", order.payment.method)] = order.payment.method
+    if not values:
+        return
+    rows = [{"kind": k, "key": key[:128], "label": label, "count": 1, "first_seen": now,
+             "last_seen": now, "last_ref": order.increment_id} for (k, key), label in
+            sorted(values.items())]
+    engine = get_engine(url)
+    insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)
+    stmt = insert(SeenValue).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["kind", "key"],
+        set_={"count": SeenValue.count + 1, "last_seen": stmt.excluded.last_seen,
+              "last_ref": stmt.excluded.last_ref, "label": stmt.excluded.label})
+    with session_scope(url) as session:
+        session.execute(stmt)
+
+
+def seen(url: str, days: int = SEEN_DAYS) -> Seen:
+    """SKUs (with names), payment methods and VAT rates used in the last ``days`` days."""
+    since = datetime.now(UTC) - timedelta(days=days)
+    with session_scope(url) as session:
+        rows = list(session.scalars(select(SeenValue).where(SeenValue.last_seen >= since)))
+    return Seen(skus={r.key: r.label or r.key for r in rows if r.kind == "sku"},
+                methods=[r.key for r in rows if r.kind == "payment"],
+                vat_rates=[r.key for r in rows if r.kind == "vat"])
+
+
+def seen_rows(url: str, kind: str, days: int = SEEN_DAYS) -> list[SeenValue]:
+    since = datetime.now(UTC) - timedelta(days=days)
+    with session_scope(url) as session:
+        return list(session.scalars(select(SeenValue).where(
+            SeenValue.kind == kind, SeenValue.last_seen >= since).order_by(
+            SeenValue.count.desc(), SeenValue.key)))
+
+
+def forget_seen(session: Session) -> None:
+    session.execute(delete(SeenValue))
+
+
+# --- data-quality checks' inputs ----------------------------------------------------------
+
+def dup_key(order: Order) -> str | None:
+    """Email, total and SKU multiset of an order: near-duplicates share it (``None``: the
+    order has no billable rows to compare)."""
+    try:
+        s = summarize(order)
+    except MappingError:
+        return None
+    text = "|".join([s.email, str(s.grand_total)] + [f"{sku}:{qty}" for sku, qty in s.skus])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def recent_like(url: str, order: Order, job_id: int) -> list[OrderSummary]:
+    """Other invoiced orders with the same ``dup_key`` (for ``dup.near``)."""
+    key = dup_key(order)
+    if key is None:
+        return []
+    with session_scope(url) as session:
+        docs = list(session.scalars(select(SyncJob.document).where(
+            SyncJob.kind == "order", SyncJob.dup_key == key, SyncJob.id != job_id).limit(20)))
+    return [summarize(parse_order(doc)) for doc in docs if doc]
+
+
+def hold_for(findings: Sequence[Finding], acknowledged: Sequence[str]) -> str | None:
+    """The review reason when a finding holds the order, else ``None``.
+
+    ``block`` always holds; ``review`` holds unless an operator's requeue acknowledged that
+    check (``workers.operations`` records it); ``warn`` never holds.
+    """
+    blocking = [f for f in findings if f.severity == "block"]
+    reviewing = [f for f in findings if f.severity == "review" and f.check not in acknowledged]
+    if not blocking and not reviewing:
+        return None
+    parts = [f"{f.check} ({f.severity}): {f.message}" for f in blocking + reviewing]
+    tail = (" — blocked: change the order or the check's severity in the mapping profile"
+            if blocking else " — requeue to accept and post it")
+    return "data-quality check: " + "; ".join(parts) + tail
