@@ -1,6 +1,6 @@
 """``make bench``: every benchmark in order, bounded in count and time, then the report.
 
-    python -m bench [--quick] [--skip ingest,pipeline,ratelimit,chaos]
+    python -m bench [--quick] [--skip ingest,pipeline,ratelimit,chaos,suggest]
 
 The whole run stays under ten minutes on a 2-core machine: each benchmark has a fixed amount
 of work and a time limit of its own. A failed benchmark is reported and the others still
@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench import chaos, ingest, pipeline, ratelimit
+from bench import chaos, ingest, pipeline, ratelimit, suggest
 from bench.common import install_signal_cleanup, log
 from bench.report import write_report
 
@@ -35,6 +35,7 @@ def main() -> None:
         ("ratelimit", lambda: ratelimit.run(5, 5, 8 if q else 30, 10 if q else 40)),
         ("chaos", lambda: chaos.run(100 if q else 500, "child", 3.0, 15.0,
                                     120 if q else 300)),
+        ("suggest", lambda: suggest.run(5000, 300 if q else 1200)),
     ]
     skip = set(filter(None, args.skip.split(",")))
     failed, started = [], time.monotonic()

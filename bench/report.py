@@ -16,9 +16,10 @@ DOC = ROOT / "docs" / "benchmarks.md"
 
 HEADER = """# Benchmarks
 
-Produced by `make bench` (`.venv/bin/python -m bench`), which runs the four benchmarks below
+Produced by `make bench` (`.venv/bin/python -m bench`), which runs the five benchmarks below
 in order and rewrites this file; each can also run alone (`python -m bench.ingest`,
-`bench.pipeline`, `bench.ratelimit`, `bench.chaos`; `--help` lists the options). Every
+`bench.pipeline`, `bench.ratelimit`, `bench.chaos`, `bench.suggest`; `--help` lists the
+options). Every
 figure is a ratio against a reference measured in the same run on the same machine, because
 these machines are noisy (other sessions and CI share the two cores). Everything runs on
 loopback: a private `redis-server` on a free port (never the machine's 6379), a fresh
@@ -184,6 +185,53 @@ def _chaos(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def _suggest(r: dict[str, Any]) -> list[str]:
+    plain, learned, met, t = r["no_aliases"], r["aliases"], r["met"], r["targets"]
+    out = ["## Suggestions: Magento SKU -> KashFlow product (offline, `mappings/suggest.py`)",
+           "", _machine(r), "",
+           f"Labelled synthetic set of `tests/synthetic_skus.py` (seed {r['seed']}): a "
+           f"catalogue of {r['products']:,} KashFlow products in product lines (siblings in "
+           f"other sizes, colours and variants are the hard negatives), {r['test_queries']} "
+           "test queries in six kinds of Magento listing. *With aliases* = the alias table "
+           f"learned from {r['train_queries']} suggestions accepted earlier on *other* "
+           f"products ({r['alias_keys']} keys; token synonyms derived from them: "
+           f"{len(learned['learned_synonyms'])}). Latency: each `suggest` call timed in one "
+           "thread; the matcher is built once.", "",
+           "| mode | P@1 | R@3 | top-1 auto | auto precision | coverage @ 99% prec. | "
+           "p50 ms | p95 ms | p99 ms | build s |", "|---|---:|---:|---:|---:|---:|---:|---:|"
+           "---:|---:|"]
+    for name, m in (("no aliases", plain), ("learned aliases", learned)):
+        lat, ap = m["latency_ms"], m["auto_precision"]
+        out.append(f"| {name} | {m['p_at_1']:.3f} | {m['r_at_3']:.3f} | {m['auto']:.0%} | "
+                   f"{'-' if ap is None else f'{ap:.3f}'} | {m['coverage_at_99']:.2f} | "
+                   f"{lat['p50']:.1f} | {lat['p95']:.1f} | {lat['p99']:.1f} | "
+                   f"{m['build_s']:.2f} |")
+    kinds = list(plain["per_kind"])
+    out += ["", "P@1 / R@3 per kind of listing:", "",
+            "| mode | " + " | ".join(kinds) + " | relisted |",
+            "|---|" + "---:|" * (len(kinds) + 1)]
+    for name, m in (("no aliases", plain), ("learned aliases", learned)):
+        cells = [f"{m['per_kind'][k]['p_at_1']:.2f} / {m['per_kind'][k]['r_at_3']:.2f}"
+                 for k in kinds]
+        rel = m["relisted"]
+        out.append(f"| {name} | " + " | ".join(cells)
+                   + f" | {rel['p_at_1']:.2f} / {rel['r_at_3']:.2f} |")
+    p95 = max(plain["latency_ms"]["p95"], learned["latency_ms"]["p95"])
+    misses = ", ".join(r["payment_misses"]) or "none"
+    out += ["", f"Payment methods: P@1 {r['payment_p_at_1']:.2f} on {r['payment_cases']} "
+            f"hand-labelled Magento methods (misses: {misses}); VAT: "
+            f"{r['vat_accuracy']:.0%} of the sandbox's rates matched exactly and `auto`.", "",
+            f"- P@1 without aliases >= {t['p_at_1']}: {plain['p_at_1']:.3f}, "
+            f"{_ok(met['p_at_1'])}.",
+            f"- P@1 with learned aliases >= {t['p_at_1_aliases']}: {learned['p_at_1']:.3f}, "
+            f"{_ok(met['p_at_1_aliases'])}.",
+            f"- R@3 >= {t['r_at_3']} (both modes): {min(plain['r_at_3'], learned['r_at_3']):.3f}"
+            f", {_ok(met['r_at_3'])}.",
+            f"- p95 per suggestion < {t['p95_ms']:g} ms on {r['products']:,} products: "
+            f"{p95:.1f} ms, {_ok(met['p95_ms'])}.", ""]
+    return out
+
+
 KEPT = ("stock",)  # sections written by their own bench (bench/stock.py), kept verbatim
 
 
@@ -213,6 +261,9 @@ def write_report(path: Path = DOC) -> Path:
         result = load_result(f"chaos-{mode}")
         if result:
             lines += _chaos(result)
+    suggest = load_result("suggest")
+    if suggest:
+        lines += _suggest(suggest)
     lines += _kept_sections(path)
     extra = ROOT / "bench" / "NOTES.md"
     if extra.is_file():
