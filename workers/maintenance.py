@@ -169,3 +169,26 @@ def probe_kashflow() -> int:
 def flush_alerts() -> int:
     settings = context.settings()
     return alerts.flush(settings.redis_url, settings.alert_webhook_url)
+
+
+@celery_app.task(name="kfsync.maintenance.refresh_catalogue")
+@exclusive("refresh_catalogue", timeout_s=900)
+def refresh_catalogue() -> int:
+    """Daily: re-read the KashFlow catalogue and validate the profile in force against it.
+
+    A product, account or method the profile points at that KashFlow no longer has makes its
+    row *broken*: that is alerted (once per day and problem set), and the studio shows it.
+    Returns how many errors the profile in force has.
+    """
+    from workers import catalogue, profiles, studio
+
+    url = context.db_url()
+    report = catalogue.refresh(url, context.kashflow(), context.magento())
+    log.info("%s", report)
+    version = profiles.active(url)
+    errors = [p for p in studio.problems(url, version.document) if p.severity == "error"]
+    if errors:
+        shown = "; ".join(str(p) for p in errors[:5]) + (" ..." if len(errors) > 5 else "")
+        alerts.alert("mapping_broken", f"mapping profile version {version.id} has "
+                     f"{len(errors)} broken row(s) after the catalogue refresh: {shown}")
+    return len(errors)
