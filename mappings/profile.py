@@ -117,14 +117,7 @@ class Change:
     path: str
     before: Any
     after: Any
-
-    @property
-    def kind(self) -> str:
-        if self.before is None and self.after is not None:
-            return "added"
-        if self.after is None and self.before is not None:
-            return "removed"
-        return "changed"
+    kind: str = "changed"  # added, removed, changed
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "kind": self.kind, "before": self.before,
@@ -158,9 +151,9 @@ def _diff(prefix: str, a: Any, b: Any, out: list[Change]) -> None:
         for key in sorted(set(a) | set(b), key=str):
             path = f"{prefix}.{key}" if prefix else str(key)
             if key not in a:
-                out.append(Change(path, None, b[key]))
+                out.append(Change(path, None, b[key], "added"))
             elif key not in b:
-                out.append(Change(path, a[key], None))
+                out.append(Change(path, a[key], None, "removed"))
             else:
                 _diff(path, a[key], b[key], out)
         return
