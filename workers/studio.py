@@ -103,8 +103,9 @@ def find_job(url: str, ref: str | int) -> SyncJob | None:
     text = str(ref).strip()
     with session_scope(url) as s:
         query = select(SyncJob).where(SyncJob.kind == "order", SyncJob.document.is_not(None))
-        if text.isdigit():
-            found = s.scalars(query.where(SyncJob.id == int(text))).first()
+        if text.isascii() and text.isdigit():  # not "²", which int() refuses
+            job_id = int(text) if int(text) < 2**31 else -1  # job ids are 32-bit integers
+            found = s.scalars(query.where(SyncJob.id == job_id)).first()
             if found is not None:
                 return found
             found = s.scalars(query.where(SyncJob.magento_key == text)).first()

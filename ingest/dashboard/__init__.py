@@ -77,4 +77,9 @@ def logout() -> BaseResponse:
     return redirect(url_for("dashboard.login"))
 
 
-from ingest.dashboard import actions, views  # noqa: E402,F401 - registers the pages
+from ingest.dashboard import (  # noqa: E402,F401 - registers the pages
+    actions,
+    studio,
+    studio_actions,
+    views,
+)

@@ -28,6 +28,7 @@ from ingest.signing import signed_headers
 from kfsync.settings import Settings
 from sandbox.server import SandboxServers
 from store.db import migrate, session_scope
+from store.mapping_models import STUDIO_TABLES
 from store.models import (
     Attempt,
     AuditEntry,
@@ -38,7 +39,6 @@ from store.models import (
     JobState,
     SyncJob,
 )
-from store.mapping_models import STUDIO_TABLES
 from store.reconcile_models import ReconciliationItem
 from tests.conftest import PG_ADMIN_URL  # noqa: F401 - documents where PostgreSQL comes from
 from workers import profiles
