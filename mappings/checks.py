@@ -227,13 +227,13 @@ def _discount_ratio(inputs: _Inputs) -> str | None:
     subtotal = order.subtotal
     if subtotal <= ZERO:
         return f"{what} {goods} on subtotal {subtotal}"
-    paid = max(order.total_paid, order.payment.amount_paid if order.payment else ZERO)
-    if goods >= subtotal and paid > ZERO:
-        return (f"{what} {goods} takes the whole subtotal {subtotal} (100%), yet {paid} "
-                "was paid")
     # Magento rounds each row's discount and the VAT inside it to the cent: a tax-inclusive
     # 50 % discount can come out a cent or so over 50 % of the net, which is not "over 50 %"
     rounding = CENT * max(len(billable_items(order)), 1)
+    paid = max(order.total_paid, order.payment.amount_paid if order.payment else ZERO)
+    if goods >= subtotal > rounding and paid > ZERO:
+        return (f"{what} {goods} takes the whole subtotal {subtotal} (100%), yet {paid} "
+                "was paid")
     percent = _percent(goods / subtotal)
     if goods - inputs.threshold * subtotal > rounding:
         return (f"{what} {goods} is {plain(percent)}% of subtotal {subtotal} "

@@ -198,7 +198,6 @@ def seed(url: str, mapping_file: str | None) -> int:
         _lock(session)
         if _latest(session) is None:
             _add_version(session, document, source=source, author="kfsync", comment=comment)
-            audit(session, "kfsync", "mapping-seed", "mapping_versions/1", comment)
     return active_id(url) or 1
 
 

@@ -49,7 +49,7 @@ def test_versions_are_immutable_and_rollback_is_a_new_version(db_url: str) -> No
     assert profiles.get_version(db_url, 2).rules.default_nominal_code == 4010  # unchanged
     with pytest.raises(profiles.ProfileError, match="already in force"):
         profiles.rollback(db_url, 1, "bob")
-    assert audit_actions(db_url) == ["mapping-seed", "mapping-edit", "mapping-publish",
+    assert audit_actions(db_url) == ["mapping-edit", "mapping-publish",
                                      "mapping-rollback"]
 
 
