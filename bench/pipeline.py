@@ -109,6 +109,8 @@ def _run(procs: Procs, tmp: Path, redis_url: str, db_url: str, orders: int,
     done -= WARMUP_ORDERS
     calls = sandbox.get("kashflow", "/calls")
     latencies = _latencies(db_url, [str(o["entity_id"]) for o in measured])
+    attempts = _attempts(db_url)
+    log(f"  attempts (step, outcome): {attempts}")
     rate = done / elapsed if elapsed else 0.0
     w, g = sampler.peaks["worker"], sampler.peaks["web"]
     log(f"  kfsync: {done}/{orders} orders in {elapsed:.1f} s = {rate:.1f} orders/s; "
@@ -120,7 +122,7 @@ def _run(procs: Procs, tmp: Path, redis_url: str, db_url: str, orders: int,
         "buyers": max(1, orders // 2), "done": done, "elapsed_s": elapsed,
         "orders_per_s": rate, "raw": raw, "ratio": rate / raw["rate"] if raw["rate"] else 0,
         "latency_p50_s": percentile(latencies, 50), "latency_p99_s": percentile(latencies, 99),
-        "cpu_s": cpu, "kashflow_calls": calls["calls"],
+        "cpu_s": cpu, "kashflow_calls": calls["calls"], "attempts": attempts,
         "kashflow_calls_per_order": calls["total"] / orders,
         "rss": {
             "worker_parent_mib": mib(w.parent(worker.pid)),
@@ -133,7 +135,8 @@ def _run(procs: Procs, tmp: Path, redis_url: str, db_url: str, orders: int,
 
 
 def _profile(procs: Procs, worker_pid: int, tmp: Path) -> list[Any]:
-    """py-spy (when on PATH) on every worker process for the measured run (diagnostics)."""
+    """py-spy (when on PATH) on every worker process for the measured run (diagnostics):
+    samples only while a thread holds the GIL, i.e. CPU spent in Python, not waits."""
     import shutil
 
     import psutil
@@ -145,7 +148,7 @@ def _profile(procs: Procs, worker_pid: int, tmp: Path) -> list[Any]:
     pids = [worker_pid, *(c.pid for c in psutil.Process(worker_pid).children(recursive=True))]
     return [procs.spawn(f"py-spy-{pid}", [spy, "record", "--pid", str(pid), "--duration", "12",
                                           "--rate", "200", "--format", "raw", "--nonblocking",
-                                          "-o", str(tmp / f"profile-{pid}.txt")],
+                                          "--gil", "-o", str(tmp / f"profile-{pid}.txt")],
                         child_env(), tmp) for pid in pids]
 
 
@@ -156,17 +159,23 @@ def _summarise_profiles(tmp: Path) -> None:
     from bench.common import RESULTS_DIR
 
     inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
     total = 0
     for path in tmp.glob("profile-*.txt"):
         for line in path.read_text().splitlines():
             stack, _, count = line.rpartition(" ")
             n = int(count)
             total += n
-            for frame in set(stack.split(";")):
+            frames = stack.split(";")
+            own[frames[-1]] += n
+            for frame in set(frames):
                 inclusive[frame] += n
+    total = max(total, 1)
     out = RESULTS_DIR / "pipeline-profile.txt"
-    out.write_text("\n".join(f"{n / total:6.1%}  {frame}" for frame, n in
-                             inclusive.most_common(150)))
+    out.write_text("\n".join(["# inclusive", *(f"{n / total:6.1%}  {frame}" for frame, n in
+                                               inclusive.most_common(150)),
+                              "# self", *(f"{n / total:6.1%}  {frame}" for frame, n in
+                                          own.most_common(60))]))
     log(f"  profile: {out}")
 
 
@@ -225,6 +234,17 @@ def _wait_done(db_url: str, expected: int, timeout: float, t0: float | None = No
             break
         time.sleep(0.05)
     return done, time.monotonic() - t0
+
+
+def _attempts(db_url: str) -> dict[str, int]:
+    """Attempt rows by step and outcome (warm-up included): a retry or a busy claim shows."""
+    from store.db import session_scope
+    from store.models import Attempt
+
+    with session_scope(db_url) as s:
+        rows = s.execute(select(Attempt.step, Attempt.outcome, func.count())
+                         .group_by(Attempt.step, Attempt.outcome)).all()
+    return {f"{step}:{outcome}": int(n) for step, outcome, n in sorted(rows)}
 
 
 def _latencies(db_url: str, keys: list[str]) -> list[float]:

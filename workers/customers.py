@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task
+from sqlalchemy.orm import Session
 
 from connectors.errors import NotFound, Rejected
 from mappings.customer_master import master_body, master_code, parse_customer
@@ -29,7 +30,14 @@ from mappings.rules import Rules
 from store.models import Step
 from workers import context
 from workers.app import celery_app
-from workers.steps import JobView, StepResult, find_link, run_step
+from workers.steps import (
+    JobView,
+    StepResult,
+    find_link,
+    find_link_in,
+    parsed_order,
+    run_step,
+)
 
 CUSTOMER_TOPICS = ("customer.created", "customer.updated")
 
@@ -41,7 +49,10 @@ def ensure_customer(self: Task, job_id: int) -> None:
 
 def customer_keys(doc: dict[str, Any]) -> list[str]:
     """Link keys for an order's customer: the Magento customer id (registered) and the email."""
-    order = parse_order(doc)
+    return _keys(parse_order(doc))
+
+
+def _keys(order: Any) -> list[str]:
     email = order_email(order)
     keys = [f"email:{email}"] if email else []
     if is_registered(order):
@@ -52,12 +63,27 @@ def customer_keys(doc: dict[str, Any]) -> list[str]:
 
 
 def _ensure_customer(job: JobView) -> StepResult:
-    order = parse_order(job.document)
+    order = parsed_order(job.document)
+    keys = _keys(order)
     rules = context.rules()
-    keys = customer_keys(job.document)
     code = find_link(context.db_url(), "customer", *keys)
     if code is None:
         code = _match_or_create(order, rules)
+    return _customer_found(order, rules, keys, code)
+
+
+def linked_customer(s: Session, order: Any, rules: Rules) -> StepResult | None:
+    """``ensure_customer`` answered from a stored link read in ``s`` (no KashFlow call), or
+    None when no link answers it and the step must look KashFlow up."""
+    try:
+        keys = _keys(order)
+    except MappingError:
+        return None  # the step's own task reports it
+    code = find_link_in(s, "customer", *keys)
+    return None if code is None else _customer_found(order, rules, keys, code)
+
+
+def _customer_found(order: Any, rules: Rules, keys: list[str], code: str) -> StepResult:
     # A guest billed to the shared customer is not linked by email: the guest policy may
     # change, and the next order from that email must then follow the new policy.
     shared = is_shared_guest(order, rules) and code == rules.shared_guest_code

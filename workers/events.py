@@ -12,22 +12,21 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from celery import Task
+from celery import Task, current_task
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors.errors import AuthFailed, NotFound, Transient
 from mappings.errors import MappingError
-from mappings.magento import parse_order
 from mappings.orders import decide
 from store.db import session_scope
-from store.models import InboundEvent, JobState, Step, SyncJob, utcnow
+from store.models import Attempt, InboundEvent, JobState, Step, SyncJob, utcnow
 from workers import context
 from workers.app import celery_app
 from workers.deadletters import dead_letter, resolve_dead_letters
 from workers.edits import supersede_original
-from workers.steps import backoff
+from workers.steps import add_link, backoff, parsed_order
 from workers.workflow import order_chain
 
 log = logging.getLogger(__name__)
@@ -155,6 +154,8 @@ def _upsert_job(doc: dict[str, Any], event_id: int | None) -> Upserted:
                     job.state, job.reason = IDLE_BY_VERDICT[verdict], reason
                 s.flush()
                 start = verdict == "invoice"
+                if start and job.step == Step.ENSURE_CUSTOMER:
+                    _ensure_customer_from_link(s, job, doc)
                 mark_processed(s, event_id, f"order {ref}: job {job.id} " + (
                     f"queued at {job.step}" if start else f"{verdict}: {reason}"))
                 return Upserted(job.id, start, job.step, bool(plan.get("pay")),
@@ -165,9 +166,29 @@ def _upsert_job(doc: dict[str, Any], event_id: int | None) -> Upserted:
     raise RuntimeError(f"could not upsert the job for order {doc.get('entity_id')}")
 
 
+def _ensure_customer_from_link(s: Session, job: SyncJob, doc: dict[str, Any]) -> None:
+    """Finish ``ensure_customer`` in the upsert's transaction when a stored link answers it:
+    no KashFlow call, so no claim is needed, and the chain starts at the invoice."""
+    from workers.customers import linked_customer
+
+    try:
+        order = parsed_order(doc)
+    except MappingError:
+        return
+    result = linked_customer(s, order, context.rules())
+    if result is None:
+        return
+    job.customer_code, job.step = result.updates["customer_code"], result.next_step
+    for kind, magento_key, kashflow_key in result.links:
+        add_link(s, kind, magento_key, kashflow_key)
+    task_id = getattr(current_task.request, "id", None) if current_task else None
+    s.add(Attempt(job_id=job.id, step=Step.ENSURE_CUSTOMER, outcome="ok", duration_ms=0,
+                  task_id=task_id))
+
+
 def _verdict(doc: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
     try:
-        decision = decide(parse_order(doc), context.rules())
+        decision = decide(parsed_order(doc), context.rules())
     except MappingError as exc:
         return "review", {}, str(exc)
     if decision.action == "invoice" and decision.replaces is not None:

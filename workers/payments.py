@@ -15,12 +15,11 @@ from functools import cache
 from celery import Task
 
 from connectors.errors import Rejected
-from mappings.magento import parse_order
 from mappings.orders import PaymentDraft, build_payments
 from store.models import Step
 from workers import context
 from workers.app import celery_app
-from workers.steps import JobView, StepResult, run_step
+from workers.steps import JobView, StepResult, parsed_order, run_step
 
 # Method-name hints tried in order when the mapping names no KashFlow method.
 CARD_NAMES = ("credit/debit card", "card", "credit card", "debit card")
@@ -32,7 +31,7 @@ def post_payment(self: Task, job_id: int) -> None:
 
 
 def _post_payment(job: JobView) -> StepResult:
-    order = parse_order(job.document)
+    order = parsed_order(job.document)
     drafts = build_payments(order, context.rules())
     number = job.invoice_number
     assert number is not None, "create_invoice runs first"

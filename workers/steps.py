@@ -1,14 +1,22 @@
 """The step runner every order-chain task goes through.
 
-A step runs in three short transactions around its API calls, never holding a database write
+A step runs in short transactions around its API calls, never holding a database write
 lock during HTTP:
 
-1. **claim**: a conditional UPDATE takes a lease on the job if it is at this step and nobody
-   else holds it; an ``Attempt(outcome="started")`` row records the intent. If an earlier
-   attempt of this step ended ``started`` (its worker died) or ``ambiguous`` (the write may
-   have landed), the step is told to look the record up before writing (``recheck``).
+1. **claim**: a conditional ``UPDATE ... RETURNING`` takes a lease on the job if it is at this
+   step and nobody else holds it, and an ``Attempt(outcome="started")`` row records the intent,
+   in one transaction committed before any KashFlow call. If an earlier attempt of this step
+   ended ``started`` (its worker died) or ``ambiguous`` (the write may have landed), the step
+   is told to look the record up before writing (``recheck``).
 2. **act**: the step's function calls the APIs and returns a ``StepResult``.
 3. **finish**: the attempt, the job's new step and state, and entity links are stored at once.
+   When the next step runs in-process (``workflow.INLINE_STEPS``), the same transaction also
+   claims it: the lease stays with this task and the next step's ``started`` attempt is
+   committed before its act, exactly as if it were claimed by a task of its own.
+
+A task holding the job's lease may resume it at a later in-process step: that is its own
+retry, or its redelivery after its worker died mid-step (the ``started`` attempt then makes
+the step look before it writes).
 
 Failures are classified once (``connectors.errors``) and handled here: transient -> retry
 with full-jitter backoff, then a dead letter; rejected/mapping -> ``needs_review`` with the
@@ -23,13 +31,23 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextvars import ContextVar
+from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from typing import Any, cast
 
 from celery import Task
 from celery.exceptions import Ignore
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    exists,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -38,9 +56,10 @@ from celeryconfig import MAX_COUNTDOWN_S
 from connectors.errors import AuthFailed, ConnectorError, Transient
 from kfsync import logs
 from mappings.errors import MappingError
-from store.db import session_scope
+from mappings.magento import Order, parse_order
+from store.db import get_engine, session_scope
 from store.models import Attempt, EntityLink, JobState, Step, SyncJob, utcnow
-from workers import circuit, context
+from workers import circuit, context, workflow
 from workers.alerts import alert
 from workers.deadletters import dead_letter
 
@@ -50,6 +69,8 @@ LEASE_S = 300  # > the longest step: a few API calls at 30 s timeout each
 RETRY_GRACE_S = 60  # a scheduled retry this late is taken as lost
 BACKOFF_BASE_S = 2.0
 ACTIVE_STATES = (JobState.QUEUED, JobState.RETRYING, JobState.RUNNING)
+RECHECK_OUTCOMES = ("started", "ambiguous")
+JOBS, ATTEMPTS = cast(Table, SyncJob.__table__), cast(Table, Attempt.__table__)
 
 
 @dataclass(frozen=True)
@@ -64,6 +85,10 @@ class JobView:
     customer_code: str | None
     invoice_number: int | None
     recheck: bool
+    step: str = ""
+
+
+VIEW_FIELDS = frozenset(f.name for f in fields(JobView)) - {"id", "recheck", "step"}
 
 
 @dataclass
@@ -75,118 +100,227 @@ class StepResult:
     wait: str | None = None  # set: not yet (a refund before its invoice); a later event resumes
 
 
+# The running step's (database URL, connection), so reads in its act skip a pool checkout.
+_HELD: ContextVar[tuple[str, Connection] | None] = ContextVar("kfsync_step_conn", default=None)
+_PARSED: list[tuple[dict[str, Any], Order]] = []
+_SAW_CIRCUIT_OPEN: list[bool] = []  # non-empty: this process saw the KashFlow circuit open
+
+
 class _Busy(Exception):
     """Another live task holds the job's lease."""
 
 
 def run_step(task: Task, job_id: int, step: Step, act: Callable[[JobView], StepResult]) -> None:
-    """Run ``act`` for ``job_id`` at ``step`` with claim/finish bookkeeping and retries.
+    """Run ``act`` for ``job_id`` at ``step`` with claim/finish bookkeeping and retries, then
+    the job's in-process steps after it.
+
+    When the job is finished, stopped for review or waiting, the task ends the chain and
+    returns normally.
 
     Raises:
-        celery.exceptions.Ignore: the job is not at this step (done, or stopped): the chain
-            stops here.
+        celery.exceptions.Ignore: the job is not at this step (done, or stopped), or a step
+            failed and was recorded: the chain stops here.
         celery.exceptions.Retry: a transient failure; the task is scheduled again.
     """
     url = context.db_url()
     task_id = str(task.request.id)
-    if _park_if_circuit_open(url, job_id, step):
+    if _park_if_circuit_open(url, job_id, step, task_id):
         raise Ignore()
+    inline: list[str] = []
+    held = _HELD.set(None)
     try:
-        view, attempt_id = _claim(url, job_id, step, task_id)
-    except _Busy:
-        raise task.retry(countdown=LEASE_S // 10, max_retries=None) from None
-    if view is None:
-        raise Ignore()
-    logs.bind(job_id=job_id, magento_ref=view.magento_ref, kashflow_ref=view.invoice_number)
+        with get_engine(url).connect() as conn:  # one pooled connection for the whole run
+            _HELD.set((url, conn))
+            try:
+                view, attempt_id = _claim(conn, job_id, step, task_id)
+            except _Busy:
+                raise task.retry(countdown=LEASE_S // 10, max_retries=None) from None
+            if view is None:
+                raise Ignore()  # not at this step (done, or stopped)
+            while view is not None:
+                run = act if view.step == step else workflow.inline_act(view.step)
+                assert run is not None, f"no in-process act for {view.step}"
+                if view.step != step:
+                    inline.append(view.step)
+                result, seconds = _act(task, url, view, attempt_id, run)
+                then = _continues(result)
+                view, attempt_id = _finish(conn, view, attempt_id, result, seconds, task_id,
+                                           then)
+                if then is None and not (result.review or result.wait
+                                         or result.next_step == Step.DONE):
+                    return  # the chain's next task takes over
+    finally:
+        _HELD.reset(held)
+        for done in inline:  # what the step's own task would have done after it
+            after = workflow.after_step(done)
+            if after is not None:
+                after()
+    # Nothing more in this chain: end it here. (Not ``Ignore``, which costs a formatted
+    # traceback per task; a finished job is a success.)
+    task.request.chain = None
+
+
+def _act(task: Task, url: str, view: JobView, attempt_id: int,
+         act: Callable[[JobView], StepResult]) -> tuple[StepResult, float]:
+    """Run ``act``; a failure is recorded (``_fail``) and ends the task (Ignore or Retry)."""
+    logs.bind(job_id=view.id, magento_ref=view.magento_ref, kashflow_ref=view.invoice_number)
     started = time.monotonic()
     try:
-        result = act(view)
+        return act(view), time.monotonic() - started
     except (MappingError, ConnectorError) as exc:
-        _fail(task, url, job_id, step, attempt_id, exc, time.monotonic() - started)
-        raise Ignore() from None
+        _fail(task, url, view.id, Step(view.step), attempt_id, exc, time.monotonic() - started)
     except Exception as exc:  # a bug or an unclassified failure: retry, then dead letter
-        log.exception("step %s of job %s failed unexpectedly", step, job_id)
-        _fail(task, url, job_id, step, attempt_id, exc, time.monotonic() - started)
-        raise Ignore() from None
-    _finish(url, job_id, attempt_id, result, time.monotonic() - started)
+        log.exception("step %s of job %s failed unexpectedly", view.step, view.id)
+        _fail(task, url, view.id, Step(view.step), attempt_id, exc, time.monotonic() - started)
+    raise Ignore()
+
+
+def _continues(result: StepResult) -> str | None:
+    """The next step when it runs in-process now, else None."""
     if result.review or result.wait or result.next_step == Step.DONE:
-        raise Ignore()  # nothing more in this chain
+        return None
+    return result.next_step if workflow.inline_act(result.next_step) else None
 
 
-def _claim(url: str, job_id: int, step: Step, task_id: str) -> tuple[JobView | None, int]:
+def _step_is(step: Step, task_id: str) -> ColumnElement[bool]:
+    """The job is at ``step``, or at a later in-process step under this task's own lease."""
+    later = workflow.inline_after(step)
+    at_step = JOBS.c.step == step
+    if not later:
+        return at_step
+    return at_step | ((JOBS.c.lease_task == task_id) & JOBS.c.step.in_(later))
+
+
+def _recheck(job_id: int, step: Any) -> Any:
+    return exists().where(ATTEMPTS.c.job_id == job_id, ATTEMPTS.c.step == step,
+                          ATTEMPTS.c.outcome.in_(RECHECK_OUTCOMES))
+
+
+def _claim(conn: Connection, job_id: int, step: Step, task_id: str
+           ) -> tuple[JobView | None, int]:
     now = utcnow()
-    with session_scope(url) as s:
-        claimed = cast(CursorResult[Any], s.execute(
-            update(SyncJob)
-            .where(SyncJob.id == job_id, SyncJob.step == step,
-                   SyncJob.state.in_([str(x) for x in ACTIVE_STATES]))
-            .where((SyncJob.lease_until.is_(None)) | (SyncJob.lease_until < now)
-                   | (SyncJob.lease_task == task_id))
+    with conn.begin():
+        row = conn.execute(
+            update(JOBS)
+            .where(JOBS.c.id == job_id, _step_is(step, task_id),
+                   JOBS.c.state.in_([str(x) for x in ACTIVE_STATES]))
+            .where((JOBS.c.lease_until.is_(None)) | (JOBS.c.lease_until < now)
+                   | (JOBS.c.lease_task == task_id))
             .values(state=JobState.RUNNING, lease_task=task_id,
                     lease_until=now + timedelta(seconds=LEASE_S))
-            .execution_options(synchronize_session=False)
-        )).rowcount
-        job = s.get(SyncJob, job_id)
-        if not claimed:
+            .returning(JOBS.c.step, JOBS.c.magento_key, JOBS.c.magento_ref, JOBS.c.document,
+                       JOBS.c.plan, JOBS.c.customer_code, JOBS.c.invoice_number,
+                       _recheck(job_id, JOBS.c.step).correlate(JOBS).label("recheck"))
+        ).one_or_none()
+        if row is None:
+            job = conn.execute(select(JOBS.c.step, JOBS.c.state)
+                               .where(JOBS.c.id == job_id)).one_or_none()
             if job is not None and job.step == step and job.state == JobState.RUNNING:
                 raise _Busy()
             return None, 0
-        assert job is not None
-        recheck = s.scalar(
-            select(Attempt.id).where(Attempt.job_id == job_id, Attempt.step == step,
-                                     Attempt.outcome.in_(("started", "ambiguous"))).limit(1)
-        ) is not None
-        attempt = Attempt(job_id=job_id, step=step, outcome="started", task_id=task_id)
-        s.add(attempt)
-        s.flush()
-        view = JobView(id=job.id, magento_key=job.magento_key, magento_ref=job.magento_ref,
-                       document=job.document or {}, plan=job.plan or {},
-                       customer_code=job.customer_code, invoice_number=job.invoice_number,
-                       recheck=recheck)
-        return view, attempt.id
+        view = JobView(id=job_id, magento_key=row.magento_key, magento_ref=row.magento_ref,
+                       document=row.document or {}, plan=row.plan or {},
+                       customer_code=row.customer_code, invoice_number=row.invoice_number,
+                       recheck=bool(row.recheck), step=row.step)
+        return view, _start_attempt(conn, job_id, row.step, task_id)
 
 
-def _finish(url: str, job_id: int, attempt_id: int, result: StepResult, seconds: float) -> None:
-    with session_scope(url) as s:
-        attempt = s.get(Attempt, attempt_id)
-        job = s.get(SyncJob, job_id)
-        assert attempt is not None and job is not None
-        attempt.outcome = "ok"
-        attempt.duration_ms = int(seconds * 1000)
-        for key, value in result.updates.items():
-            setattr(job, key, value)
-        if "invoice_number" in result.updates:
-            logs.bind(kashflow_ref=result.updates["invoice_number"])
-        job.step = result.next_step
-        job.lease_task = job.lease_until = None
-        if result.review:
-            job.state, job.reason = JobState.NEEDS_REVIEW, result.review
-        elif result.wait:
-            job.state, job.reason = JobState.WAITING, result.wait
-        elif result.next_step == Step.DONE:
-            job.state, job.reason = JobState.DONE, None
-        else:
-            job.state = JobState.QUEUED
-        for kind, magento_key, kashflow_key in result.links:
-            add_link(s, kind, magento_key, kashflow_key)
+def _start_attempt(conn: Connection, job_id: int, step: str, task_id: str) -> int:
+    return int(conn.execute(insert(ATTEMPTS).values(
+        job_id=job_id, step=step, outcome="started", task_id=task_id, created_at=utcnow()
+    ).returning(ATTEMPTS.c.id)).scalar_one())
+
+
+def _finish(conn: Connection, view: JobView, attempt_id: int, result: StepResult,
+            seconds: float, task_id: str, then: str | None) -> tuple[JobView | None, int]:
+    """Store the step's outcome; with ``then``, claim that next step in the same transaction.
+
+    Returns the next step's view and started attempt (``then``), else ``(None, 0)``.
+    """
+    values: dict[str, Any] = {**result.updates, "step": result.next_step,
+                              "lease_task": None, "lease_until": None}
+    if then is not None:
+        values |= {"state": JobState.RUNNING, "lease_task": task_id,
+                   "lease_until": utcnow() + timedelta(seconds=LEASE_S)}
+    elif result.review:
+        values |= {"state": JobState.NEEDS_REVIEW, "reason": result.review}
+    elif result.wait:
+        values |= {"state": JobState.WAITING, "reason": result.wait}
+    elif result.next_step == Step.DONE:
+        values |= {"state": JobState.DONE, "reason": None}
+    else:
+        values["state"] = JobState.QUEUED
+    if "invoice_number" in result.updates:
+        logs.bind(kashflow_ref=result.updates["invoice_number"])
+    following: tuple[JobView | None, int] = (None, 0)
+    with conn.begin():
+        conn.execute(update(ATTEMPTS).where(ATTEMPTS.c.id == attempt_id)
+                     .values(outcome="ok", duration_ms=int(seconds * 1000)))
+        conn.execute(update(JOBS).where(JOBS.c.id == view.id).values(**values))
+        _add_links(conn, result.links)
+        if then is not None:
+            known = {k: v for k, v in result.updates.items() if k in VIEW_FIELDS}
+            recheck = bool(conn.scalar(select(_recheck(view.id, then))))
+            following = (replace(view, step=then, recheck=recheck, **known),
+                         _start_attempt(conn, view.id, then, task_id))
     if result.review:
-        dead_letter(url, job_id=job_id, step=str(job.step), error_class="rejected",
-                    reason=result.review, alert_kind="needs_review")
+        dead_letter(context.db_url(), job_id=view.id, step=str(result.next_step),
+                    error_class="rejected", reason=result.review, alert_kind="needs_review")
+    return following
+
+
+def _link_insert(dialect: str) -> Any:
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+def _add_links(conn: Connection, links: list[tuple[str, str, str]]) -> None:
+    if not links:
+        return
+    now = utcnow()
+    conn.execute(_link_insert(conn.dialect.name)(EntityLink)
+                 .values([{"kind": kind, "magento_key": magento, "kashflow_key": kashflow,
+                           "created_at": now} for kind, magento, kashflow in links])
+                 .on_conflict_do_nothing(index_elements=["kind", "magento_key"]))
 
 
 def add_link(s: Session, kind: str, magento_key: str, kashflow_key: str) -> None:
     """Record a Magento <-> KashFlow link in ``s``; an existing link for the key wins."""
-    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-    s.execute(insert(EntityLink).values(kind=kind, magento_key=magento_key,
-                                        kashflow_key=kashflow_key, created_at=utcnow())
+    insert_ = _link_insert(s.get_bind().dialect.name)
+    s.execute(insert_(EntityLink).values(kind=kind, magento_key=magento_key,
+                                         kashflow_key=kashflow_key, created_at=utcnow())
               .on_conflict_do_nothing(index_elements=["kind", "magento_key"]))
 
 
 def find_link(url: str, kind: str, *magento_keys: str) -> str | None:
+    """The KashFlow key linked to the first-recorded of ``magento_keys`` (read on the running
+    step's connection when there is one)."""
+    held = _HELD.get()
+    if held is not None and held[0] == url:
+        with held[1].begin():
+            return held[1].scalar(_link_query(kind, magento_keys))
     with session_scope(url) as s:
-        return s.scalar(select(EntityLink.kashflow_key).where(
-            EntityLink.kind == kind, EntityLink.magento_key.in_(magento_keys)
-        ).order_by(EntityLink.id).limit(1))
+        return find_link_in(s, kind, *magento_keys)
+
+
+def find_link_in(s: Session, kind: str, *magento_keys: str) -> str | None:
+    """The KashFlow key linked to the first-recorded of ``magento_keys``, read in ``s``."""
+    return s.scalar(_link_query(kind, magento_keys))
+
+
+def _link_query(kind: str, magento_keys: tuple[str, ...]) -> Select[str]:
+    return select(EntityLink.kashflow_key).where(
+        EntityLink.kind == kind, EntityLink.magento_key.in_(magento_keys)
+    ).order_by(EntityLink.id).limit(1)
+
+
+def parsed_order(doc: dict[str, Any]) -> Order:
+    """``parse_order(doc)``, parsed once for consecutive calls with the same document object
+    (a job's steps run in-process read one document)."""
+    if _PARSED and _PARSED[0][0] is doc:
+        return _PARSED[0][1]
+    order = parse_order(doc)
+    _PARSED[:] = [(doc, order)]  # holds ``doc``, so its identity cannot be reused meanwhile
+    return order
 
 
 def _fail(task: Task, url: str, job_id: int, step: Step, attempt_id: int,
@@ -224,6 +358,8 @@ def _fail(task: Task, url: str, job_id: int, step: Step, attempt_id: int,
             job.state, job.reason = JobState.NEEDS_REVIEW, f"{step}: {exc}"
         ref = job.magento_ref or job.magento_key
     if park_for is not None:
+        if isinstance(exc, AuthFailed):
+            _SAW_CIRCUIT_OPEN[:] = [True]
         if isinstance(exc, AuthFailed) and circuit.trip(context.settings().redis_url, str(exc)):
             alert("circuit_open", f"KashFlow refused our credentials ({exc}); KashFlow work is "
                                   "paused until a probe succeeds")
@@ -244,20 +380,28 @@ def _park_delay(exc: Exception, retry_after: float | None) -> float | None:
     return None
 
 
-def _park_if_circuit_open(url: str, job_id: int, step: Step) -> bool:
+def _park_if_circuit_open(url: str, job_id: int, step: Step, task_id: str) -> bool:
     """Park the job without calling KashFlow when the circuit is open; True if parked."""
     reason = circuit.open_reason(context.settings().redis_url)
     if reason is None:
+        if _SAW_CIRCUIT_OPEN:
+            # A probe closed it, in whichever process ran it: this process's KashFlow client
+            # may still hold its own login pause from the refusal; start a fresh one.
+            _SAW_CIRCUIT_OPEN.clear()
+            context.reset_clients()
         return False
+    _SAW_CIRCUIT_OPEN[:] = [True]
+    now = utcnow()
     with session_scope(url) as s:
         s.execute(
-            update(SyncJob)
-            .where(SyncJob.id == job_id, SyncJob.step == step,
-                   SyncJob.state.in_([str(x) for x in ACTIVE_STATES]),
-                   SyncJob.lease_until.is_(None) | (SyncJob.lease_until < utcnow()))
+            update(JOBS)
+            .where(JOBS.c.id == job_id, _step_is(step, task_id),
+                   JOBS.c.state.in_([str(x) for x in ACTIVE_STATES]),
+                   JOBS.c.lease_until.is_(None) | (JOBS.c.lease_until < now)
+                   | (JOBS.c.lease_task == task_id))
             .values(state=JobState.RETRYING, reason=f"paused: KashFlow circuit open ({reason})",
-                    due_at=utcnow() + timedelta(seconds=circuit.PARK_S))
-            .execution_options(synchronize_session=False))
+                    due_at=now + timedelta(seconds=circuit.PARK_S), lease_task=None,
+                    lease_until=None))
     return True
 
 

@@ -3,10 +3,18 @@
 A chain is built from the job's current step, so a retry, a replay or a requeue resumes at
 the first unfinished step and never repeats a finished one. Step names are unique across job
 kinds (order, customer, creditmemo), so the step alone says which sequence a job is in.
+
+An order's invoice and payment steps also run in-process (``INLINE_STEPS``): the task that
+finishes the step before them carries on under the same lease, with the next step's
+``started`` attempt committed in the same transaction as the previous step's outcome
+(``workers.steps``). The chain's later tasks are then never published; they exist for a chain
+started at that step (a retry, a redrive, a requeue).
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import Any
 
 from celery import chain
@@ -25,6 +33,18 @@ TASKS = {
 SEQUENCES = (ORDER_STEPS, CUSTOMER_STEPS, CREDITMEMO_STEPS)
 OPTIONAL = (Step.POST_PAYMENT, Step.POST_REFUND)
 
+# Steps run in-process after the step before them: (module, act) of each. A broker hop costs
+# more than the step itself against a fast KashFlow; each step still claims, records its
+# attempt before writing, and finishes in the database as if it were its own task.
+INLINE_STEPS: dict[str, tuple[str, str]] = {
+    Step.CREATE_INVOICE: ("workers.orders", "_create_invoice"),
+    Step.POST_PAYMENT: ("workers.payments", "_post_payment"),
+}
+# What a step's own task does after it (module, function), done too when it runs in-process.
+AFTER_STEP: dict[str, tuple[str, str]] = {
+    Step.CREATE_INVOICE: ("workers.refunds", "resume_waiting"),  # credit memos waiting for it
+}
+
 
 def order_chain(job_id: int, step: str, pay: bool) -> Any:
     """The Celery chain for job ``job_id`` from ``step`` on, whatever the job's kind (the
@@ -36,3 +56,29 @@ def order_chain(job_id: int, step: str, pay: bool) -> Any:
     start = next(i for i, s in enumerate(steps) if s == step) if step in steps else len(steps)
     return chain(*(celery_app.signature(TASKS[s], args=(job_id,), immutable=True)
                    for s in steps[start:]))
+
+
+def inline_after(step: str) -> list[str]:
+    """The steps after ``step`` in its sequence that run in-process (its task may resume them
+    under its own lease)."""
+    sequence = next((seq for seq in SEQUENCES if step in seq), ())
+    later = sequence[sequence.index(step) + 1:] if step in sequence else ()
+    return [s for s in later if s in INLINE_STEPS]
+
+
+def inline_act(step: str) -> Callable[..., Any] | None:
+    """The act of ``step`` when it runs in-process, else None."""
+    target = INLINE_STEPS.get(step)
+    return _resolve(target) if target else None
+
+
+def after_step(step: str) -> Callable[[], Any] | None:
+    """What runs after ``step``'s own task (see ``AFTER_STEP``), else None."""
+    target = AFTER_STEP.get(step)
+    return _resolve(target) if target else None
+
+
+def _resolve(target: tuple[str, str]) -> Callable[..., Any]:
+    module, name = target
+    act: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return act

@@ -179,3 +179,38 @@ def test_an_order_kashflow_cannot_take_goes_to_review_with_a_reason(stack: Stack
     assert job.state == JobState.NEEDS_REVIEW
     assert job.reason and "000002013-1" in job.reason
     assert stack.invoices() == []
+
+
+def test_a_repeat_customers_order_makes_two_kashflow_calls(stack: Stack) -> None:
+    import requests
+
+    first, second = paid_order(2014, ANN), paid_order(2015, ANN)
+    stack.seed_order(first)
+    stack.send(first)
+    assert stack.wait_settled(2014).state == JobState.DONE
+    requests.delete(f"{stack.servers.kashflow_control}/calls", timeout=5).raise_for_status()
+    stack.seed_order(second)
+    stack.send(second)
+    job = stack.wait_settled(2015)
+    assert job.state == JobState.DONE, job.reason
+    calls = requests.get(f"{stack.servers.kashflow_control}/calls", timeout=5).json()
+    assert calls["calls"] == {"POST /invoices": 1, "POST /invoices/bulk/payments": 1}
+    # ensure_customer was answered by the stored link, recorded like any step.
+    assert [(a.step, a.outcome) for a in stack.attempts(2015)] == [
+        ("ensure_customer", "ok"), ("create_invoice", "ok"), ("post_payment", "ok")]
+
+
+def test_a_failed_in_process_step_is_retried_at_that_step(stack: Stack) -> None:
+    # The payment runs in-process after the invoice; its 503 retries the payment only, once.
+    stack.fault("kashflow", method="POST", path="/invoices/bulk/payments", kind="status",
+                status=503, count=1)
+    order = paid_order(2016)
+    stack.seed_order(order)
+    stack.send(order)
+    job = stack.wait_settled(2016)
+    assert job.state == JobState.DONE, job.reason
+    [invoice] = stack.invoices()
+    assert len(invoice["PaymentLines"]) == 1
+    assert [(a.step, a.outcome) for a in stack.attempts(2016)] == [
+        ("ensure_customer", "ok"), ("create_invoice", "ok"), ("post_payment", "ambiguous"),
+        ("post_payment", "ok")]
