@@ -31,7 +31,7 @@ from mappings.items import billable_items
 from mappings.magento import Order, parse_order
 from mappings.rules import vat_key
 from mappings.studio import Catalogue, CatalogueProduct, Seen
-from store.db import get_engine, session_scope
+from store.db import session_scope
 from store.mapping_models import CatalogueItem, SeenValue
 from store.models import SyncJob
 
@@ -130,8 +130,20 @@ def items(url: str, kind: str, *, include_missing: bool = True) -> list[Catalogu
 
 # --- what orders used ---------------------------------------------------------------------
 
+def observe(url: str, order: Order, job_id: int) -> list[OrderSummary]:
+    """``record_seen`` and ``recent_like`` in one transaction (the invoice step's call)."""
+    with session_scope(url) as session:
+        _record_seen(session, order)
+        return _recent_like(session, order, job_id)
+
+
 def record_seen(url: str, order: Order) -> None:
     """Count the order's SKUs, payment method and VAT rates in ``seen_values`` (one upsert)."""
+    with session_scope(url) as session:
+        _record_seen(session, order)
+
+
+def _record_seen(session: Session, order: Order) -> None:
     now = datetime.now(UTC)
     values: dict[tuple[str, str], str | None] = {}
     try:
@@ -150,15 +162,14 @@ def record_seen(url: str, order: Order) -> None:
     rows = [{"kind": k, "key": key[:128], "label": label, "count": 1, "first_seen": now,
              "last_seen": now, "last_ref": order.increment_id} for (k, key), label in
             sorted(values.items())]
-    engine = get_engine(url)
-    insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(SeenValue).values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=["kind", "key"],
         set_={"count": SeenValue.count + 1, "last_seen": stmt.excluded.last_seen,
               "last_ref": stmt.excluded.last_ref, "label": stmt.excluded.label})
-    with session_scope(url) as session:
-        session.execute(stmt)
+    session.execute(stmt)
 
 
 def seen(url: str, days: int = SEEN_DAYS) -> Seen:
@@ -198,12 +209,16 @@ def dup_key(order: Order) -> str | None:
 
 def recent_like(url: str, order: Order, job_id: int) -> list[OrderSummary]:
     """Other invoiced orders with the same ``dup_key`` (for ``dup.near``)."""
+    with session_scope(url) as session:
+        return _recent_like(session, order, job_id)
+
+
+def _recent_like(session: Session, order: Order, job_id: int) -> list[OrderSummary]:
     key = dup_key(order)
     if key is None:
         return []
-    with session_scope(url) as session:
-        docs = list(session.scalars(select(SyncJob.document).where(
-            SyncJob.kind == "order", SyncJob.dup_key == key, SyncJob.id != job_id).limit(20)))
+    docs = list(session.scalars(select(SyncJob.document).where(
+        SyncJob.kind == "order", SyncJob.dup_key == key, SyncJob.id != job_id).limit(20)))
     return [summarize(parse_order(doc)) for doc in docs if doc]
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 import logging
 import os
 from functools import cache
+from typing import Any
+
+from celery.signals import task_postrun, task_prerun
 
 from connectors.kashflow import KashFlowClient
 from connectors.magento import MagentoClient
@@ -23,6 +26,7 @@ log = logging.getLogger(__name__)
 
 _clients: dict[str, object] = {}
 _file_stamps: dict[str, tuple[int, int] | None] = {}
+_task_memo: dict[str, Any] = {}  # per task: the profile version (cleared by task signals)
 RATE_LIMIT_KEY = "kfsync:ratelimit:kashflow"  # one bucket per KashFlow account and deployment
 
 
@@ -39,11 +43,34 @@ def rules() -> Rules:
 def profile() -> tuple[int, Rules]:
     """The active mapping profile version and its rules (``workers.profiles``).
 
-    One indexed query per call, so a publish or rollback in the studio applies to the next
-    task. The mapping file is checked on every call too (one ``stat``): when it changes, it
-    is published as a new version. A file that turns bad while the worker runs is logged
-    once and the version in force stays (``kfsync worker`` refuses to start on a bad file).
+    Looked up once per task (one indexed query; every step a task runs uses the same
+    version), so a publish or rollback in the studio applies to the next task; outside a
+    task, on every call. The mapping file is checked at the same moments (one ``stat``):
+    when it changes, it is published as a new version. A file that turns bad while the
+    worker runs is logged once and the version in force stays (``kfsync worker`` refuses to
+    start on a bad file).
     """
+    memo: tuple[int, Rules] | None = _task_memo.get("profile")
+    if memo is not None:
+        return memo
+    found = _profile()
+    if _task_memo.get("in_task"):
+        _task_memo["profile"] = found
+    return found
+
+
+@task_prerun.connect
+def _task_starts(**_: Any) -> None:
+    _task_memo.clear()
+    _task_memo["in_task"] = True
+
+
+@task_postrun.connect
+def _task_ends(**_: Any) -> None:
+    _task_memo.clear()
+
+
+def _profile() -> tuple[int, Rules]:
     url, path = db_url(), settings().mapping_file
     _sync_file(url, path)
     ref = profiles.active_ref(url)

@@ -24,7 +24,7 @@ from mappings.orders import build_invoice_draft
 from store.models import Step
 from workers import context
 from workers.app import celery_app
-from workers.catalogue import dup_key, hold_for, recent_like, record_seen
+from workers.catalogue import dup_key, hold_for, observe
 from workers.steps import JobView, StepResult, run_step
 
 
@@ -44,8 +44,7 @@ def _create_invoice(job: JobView) -> StepResult:
     assert job.customer_code, "ensure_customer runs first"
     version, rules = context.profile()
     url = context.db_url()
-    record_seen(url, order)
-    findings = run_checks(order, rules, recent_like(url, order, job.id))
+    findings = run_checks(order, rules, observe(url, order, job.id))
     plan = {**job.plan, "profile_version": version,
             "findings": [asdict(f) for f in findings]}
     held = hold_for(findings, job.plan.get("acknowledged_checks") or [])
