@@ -64,4 +64,6 @@ beat_schedule = {
     "flush-alerts": {"task": "kfsync.maintenance.flush_alerts", "schedule": 60.0},
     "catch-up-poll": {"task": "kfsync.maintenance.catch_up", "schedule": 300.0},
     "stock-sync": {"task": "kfsync.stock.sync_all", "schedule": beat_interval_s()},
+    # The KashFlow catalogue for the mapping studio, and the profile validated against it.
+    "refresh-catalogue": {"task": "kfsync.maintenance.refresh_catalogue", "schedule": 86400.0},
 }

@@ -100,6 +100,14 @@ def _match_or_create(order: Any, rules: Rules) -> str:
         codes = sorted(str(m["Code"]) for m in matches)
         # Prefer our own code (an earlier attempt's create), else the oldest-looking match.
         return next((c for c in codes if c.lower() == wanted.lower()), codes[0])
+    if not rules.steps.create_customers:
+        try:
+            return str(kashflow.get_customer(wanted)["Code"])
+        except NotFound:
+            raise MappingError(
+                f"no KashFlow customer has the email {email or '(none)'} or the code {wanted}, "
+                "and create_customers is off in the mapping profile: create the customer in "
+                "KashFlow (or switch create_customers on) and requeue") from None
     try:
         created = kashflow.create_customer(build_customer(order, wanted, rules))
         return str(created.get("Code", wanted))
@@ -146,10 +154,15 @@ def _sync_customer(job: JobView) -> StepResult:
     code = find_link(url, "customer", keys[0]) or find_link(url, "customer", keys[1])
     if code is None:
         matches = kashflow.find_customers_by_email(customer.email)
-        wanted = master_code(customer, context.rules())
+        rules = context.rules()
+        wanted = master_code(customer, rules)
         codes = sorted(str(m["Code"]) for m in matches)
         code = next((c for c in codes if c.lower() == wanted.lower()), None) or (
             codes[0] if codes else None)
+        if code is None and not rules.steps.create_customers:
+            return StepResult(next_step=Step.DONE, updates={
+                "reason": "no KashFlow customer has this email and create_customers is off in "
+                          "the mapping profile: nothing written"})
         if code is None:
             code = _create_customer(master_body(customer, wanted), wanted)
             return StepResult(next_step=Step.DONE, updates={"customer_code": code},

@@ -246,8 +246,8 @@ def _finish(conn: Connection, view: JobView, attempt_id: int, result: StepResult
         values |= {"state": JobState.NEEDS_REVIEW, "reason": result.review}
     elif result.wait:
         values |= {"state": JobState.WAITING, "reason": result.wait}
-    elif result.next_step == Step.DONE:
-        values |= {"state": JobState.DONE, "reason": None}
+    elif result.next_step == Step.DONE:  # a reason only when a step was switched off
+        values |= {"state": JobState.DONE, "reason": result.updates.get("reason")}
     else:
         values["state"] = JobState.QUEUED
     if "invoice_number" in result.updates:

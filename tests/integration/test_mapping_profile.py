@@ -13,10 +13,11 @@ import pytest
 import requests
 
 from connectors.kashflow import KashFlowClient
-from kfsync.samples import Buyer, Line, make_order
+from kfsync.samples import Buyer, Line, make_creditmemo, make_order
 from kfsync.settings import Settings
 from store.models import JobState
 from tests.integration.conftest import Stack
+from tests.integration.helpers import seed, send_event, wait_job
 from workers import catalogue, operations, profiles, studio
 
 pytestmark = pytest.mark.integration
@@ -168,3 +169,37 @@ def test_a_product_deleted_in_kashflow_makes_its_row_broken_and_blocks_publishin
     profiles.edit_draft(stack.db_url, "test", rename)
     with pytest.raises(profiles.ProfileError, match="MUG-BLUE"):
         studio.publish(stack.db_url, "test", "should be refused")
+
+
+def test_step_toggles_switch_parts_off_and_say_so(stack: Stack) -> None:
+    toggles = {**profiles.active(stack.db_url).document["steps"], "create_customers": False,
+               "post_payments": False, "credit_notes": False}
+    edit(stack, {"steps": toggles}, "invoices only, known customers only")
+
+    # An unknown buyer is not created: the order waits for a human, nothing is posted.
+    unknown = settle(stack, make_order(7141, Buyer("nobody@example.com", "No", "Body"),
+                                       [Line("MUG", "Enamel Mug", Decimal("7.99"), 1)]))
+    assert unknown.state == JobState.NEEDS_REVIEW
+    assert "create_customers is off" in unknown.reason
+    assert stack.kashflow()["customers"] == [] and stack.invoices() == []
+
+    # A buyer KashFlow already knows is matched; the invoice is posted unpaid.
+    requests.post(f"{stack.servers.kashflow_control}/customers", json={
+        "Code": "KNOWN1", "Name": "Kim Known", "Email": "kim.known@example.com"},
+                  timeout=5).raise_for_status()
+    known = make_order(7142, Buyer("kim.known@example.com", "Kim", "Known"),
+                       [Line("MUG", "Enamel Mug", Decimal("7.99"), 1)])
+    job = settle(stack, known)
+    assert job.state == JobState.DONE, job.reason
+    invoice = invoice_of(stack, known)
+    assert invoice["CustomerCode"] == "KNOWN1" and invoice["Status"] == "Unpaid"
+    assert "post_payments is off" in job.plan["pay_reason"]
+
+    # A credit memo is closed without a credit note, and the job says why.
+    memo = make_creditmemo(7143, known, {"MUG": 1})
+    seed(stack, "creditmemos", memo)
+    send_event(stack, "creditmemo.created", "creditmemo", memo["entity_id"],
+               memo["increment_id"])
+    closed = wait_job(stack, "creditmemo", memo["entity_id"], JobState.DONE)
+    assert "credit_notes is off" in (closed.reason or "")
+    assert len(stack.invoices()) == 1
