@@ -271,3 +271,30 @@ def test_skip_line_policy_posts_the_rest_and_reports_the_row(stack: Stack) -> No
         "Organic T-shirt (TSHIRT)", "Shipping"]
     assert Decimal(str(invoice["GrossAmount"])) == bad["grand_total"] - Decimal("10.75")
     assert invoice["PaymentLines"] in ([], None)  # no payment until someone has looked
+
+
+def test_every_other_fixture_order_previews_as_it_was_posted(
+        stack_env: tuple[str, dict[str, str]], servers: SandboxServers) -> None:
+    """Preview fidelity for the remaining fixture orders (``order_*``, ``invalid_*``): an
+    order that was invoiced previews as the invoice KashFlow received; one that was not
+    (pending, canceled, held) previews as not posting, or was never stamped."""
+    stack = fresh_stack(stack_env, servers)
+    names = sorted(p.stem for p in FIXTURES.glob("*.json") if not p.stem.startswith("acc_"))
+    docs = {name: load(name) for name in names}
+    for doc in docs.values():
+        stack.seed_order(doc)
+        stack.send(doc)
+    jobs = {name: stack.wait_settled(int(doc["entity_id"]), timeout=60)
+            for name, doc in docs.items()}
+    by_reference = {inv["CustomerReference"]: inv for inv in stack.invoices()}
+    invoiced = 0
+    for name, job in jobs.items():
+        invoice = by_reference.get(docs[name]["increment_id"])
+        if invoice is None:
+            assert job.state != JobState.DONE or job.profile_version is None, name
+            continue
+        chosen, _ = studio.preview(stack.db_url, job.id, version=job.profile_version)
+        assert chosen.body is not None, (name, chosen.error)
+        assert _all_true(_same(chosen.body, invoice)), (name, chosen.body, invoice)
+        invoiced += 1
+    assert invoiced >= 6
