@@ -105,9 +105,10 @@ def _kind_order(kind: str) -> int:
     return KINDS.index(kind) if kind in KINDS else len(KINDS)
 
 
-def _mode(data: DataSet, aliases: dict[str, str] | None) -> dict[str, Any]:
+def _mode(data: DataSet, aliases: dict[str, str] | None,
+          similarity: Any = None) -> dict[str, Any]:
     t0 = time.perf_counter()
-    matcher = SkuMatcher(data.products, aliases)
+    matcher = SkuMatcher(data.products, aliases, similarity)
     build_s = time.perf_counter() - t0
     figures, latencies = evaluate(matcher, data.test)
     relisted, more = evaluate(matcher, data.relisted)
@@ -120,6 +121,18 @@ def _mode(data: DataSet, aliases: dict[str, str] | None) -> dict[str, Any]:
         "learned_synonyms": {" ".join(k): " ".join(v)
                              for k, v in matcher.learned_synonyms.items()}})
     return figures
+
+
+def _semantic_mode(data: DataSet, aliases: dict[str, str]) -> dict[str, Any] | None:
+    """The learned-alias mode with the optional embedding (``kfsync[semantic]``), when
+    installed; the matcher's build time then includes embedding every product name."""
+    from workers import semantic
+
+    if not semantic.available():
+        log("  semantic: kfsync[semantic] not installed; skipped")
+        return None
+    semantic.embedder()  # the model load (about 0.3 s) is not part of the build time
+    return _mode(data, aliases, semantic.similarity)
 
 
 def _payments() -> dict[str, Any]:
@@ -142,18 +155,20 @@ def run(products: int = 5000, queries: int = 1200, seed: int = 7) -> dict[str, A
     log(f"suggest: {len(data.products)} products, {len(data.test)} test queries, "
         f"{len(data.train)} accepted earlier ({len(aliases)} alias keys), seed {seed}")
     plain, learned = _mode(data, None), _mode(data, aliases)
+    semantic = _semantic_mode(data, aliases)
     p95 = max(plain["latency_ms"]["p95"], learned["latency_ms"]["p95"])
     result = {"database": "none (pure, in one process)", "products": len(data.products),
               "test_queries": len(data.test), "train_queries": len(data.train),
               "relisted_queries": len(data.relisted),
               "alias_keys": len(aliases), "seed": seed, "no_aliases": plain,
-              "aliases": learned, **_payments(), "targets": TARGETS,
+              "aliases": learned, "semantic": semantic, **_payments(), "targets": TARGETS,
               "met": {"p_at_1": plain["p_at_1"] >= TARGETS["p_at_1"],
                       "p_at_1_aliases": learned["p_at_1"] >= TARGETS["p_at_1_aliases"],
                       "r_at_3": min(plain["r_at_3"], learned["r_at_3"]) >= TARGETS["r_at_3"],
                       "p95_ms": p95 < TARGETS["p95_ms"]},
               "duration_s": round(time.monotonic() - started, 1)}
-    for name, m in (("no aliases", plain), ("aliases", learned)):
+    modes = [("no aliases", plain), ("aliases", learned)]
+    for name, m in modes + ([("aliases + semantic", semantic)] if semantic else []):
         log(f"  {name}: P@1 {m['p_at_1']:.3f} R@3 {m['r_at_3']:.3f} auto {m['auto']:.0%} "
             f"(precision {m['auto_precision']}) cov@99 {m['coverage_at_99']:.2f}; "
             f"p50 {m['latency_ms']['p50']:.1f} ms p95 {m['latency_ms']['p95']:.1f} ms; "

@@ -54,6 +54,7 @@ class Settings:
     mapping_file: str | None = None
     http_timeout_s: float = 30.0
     max_retries: int = 8
+    semantic_suggestions: bool = False  # kfsync[semantic]: embeddings rank SKU suggestions
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,
@@ -94,6 +95,9 @@ class Settings:
         for name in ("magento_base_url", "kashflow_base_url"):
             if name in kwargs:
                 kwargs[name] = str(kwargs[name]).rstrip("/")
+        if "semantic_suggestions" in kwargs:
+            kwargs["semantic_suggestions"] = _flag("semantic_suggestions",
+                                                   str(kwargs["semantic_suggestions"]))
         return cls(env=env, magento_oauth=oauth, webhook_secrets=secrets, **kwargs)  # type: ignore[arg-type]
 
     def require(self, *names: str, purpose: str) -> None:
@@ -160,6 +164,15 @@ def make_url_password(url: str) -> str | None:
         return make_url(url).password
     except Exception:
         return None
+
+
+def _flag(name: str, value: str) -> bool:
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"KFSYNC_{name.upper()} must be true or false (1/0), got {value!r}")
 
 
 def _number(name: str, value: str, kind: type[float] | type[int]) -> float | int:

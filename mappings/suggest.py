@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -67,6 +67,7 @@ CONFLICT_PENALTY = 0.3  # one attribute conflict drops a 0.95 match below a plai
 CANDIDATES = 60  # siblings of one product line are rarely more than ~20
 CODE_RATIO_MIN = 90  # below this, code similarity says nothing (§B.3: codes useless else)
 _SEPARATORS = re.compile(r"[^A-Za-z0-9]+")
+SEMANTIC_WEIGHT = 0.3  # the optional embedding's share of a fuzzy score (kfsync[semantic])
 SORT_WEIGHT = 0.6  # token_sort (word order free, all words count) vs token_set (subsets)
 SPELL_MIN_LEN, SPELL_MIN_RATIO = 5, 85  # one slip in a 6+ letter word; not coat -> oat
 
@@ -137,7 +138,12 @@ class SkuMatcher:
     """Suggests KashFlow products for Magento SKUs; indexes are built once, here."""
 
     def __init__(self, products: Sequence[Product],
-                 aliases: Mapping[str, str] | None = None) -> None:
+                 aliases: Mapping[str, str] | None = None,
+                 similarity: Callable[[Sequence[str]], Callable[[str], Sequence[float]]]
+                 | None = None) -> None:
+        """``similarity`` (optional, ``workers.semantic.similarity``): given the product
+        names, a function giving a query's meaning similarity (-1..1) to each of them; it is
+        blended into the name score of the fuzzy tier (``SEMANTIC_WEIGHT``)."""
         self._products = list(products)
         self._by_code = {p.code: p for p in self._products}
         self._by_norm: dict[str, list[Product]] = {}
@@ -157,6 +163,7 @@ class SkuMatcher:
         self._learned = self._learn_synonyms()
         self._vocabulary = sorted(words | {w for phrase in self._learned for w in phrase})
         self._spelling.clear()
+        self._meaning = similarity([p.name for p in self._products]) if similarity else None
 
     def _correct(self, word: str) -> str:
         """``word``, or the catalogue word it is a likely typo of (long words only)."""
@@ -245,10 +252,20 @@ class SkuMatcher:
         code_hits = self._code_evidence(sku)
         for i in code_hits:
             scores.setdefault(i, 0.0)
+        meaning = self._meaning(name or sku) if self._meaning and (name or query) else None
+        if meaning is not None:
+            nearest = sorted(range(len(meaning)), key=lambda j: -meaning[j])[:CANDIDATES]
+            for i in nearest:
+                scores.setdefault(i, 0.0)
         out = []
         for i in scores:
-            out.append((self._products[i].code,
-                        self._score(i, query, wanted, code_hits.get(i), name or sku)))
+            scored = self._score(i, query, wanted, code_hits.get(i), name or sku)
+            if meaning is not None:
+                blended = (1 - SEMANTIC_WEIGHT) * scored.score + \
+                    SEMANTIC_WEIGHT * FUZZY_CAP * max(0.0, meaning[i])
+                scored = _Scored(blended, f"{scored.reason}; meaning similarity "
+                                          f"{meaning[i]:.2f}")
+            out.append((self._products[i].code, scored))
         return out
 
     def _code_evidence(self, sku: str) -> dict[int, tuple[float, str]]:

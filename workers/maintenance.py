@@ -192,3 +192,18 @@ def refresh_catalogue() -> int:
         alerts.alert("mapping_broken", f"mapping profile version {version.id} has "
                      f"{len(errors)} broken row(s) after the catalogue refresh: {shown}")
     return len(errors)
+
+
+@celery_app.task(name="kfsync.maintenance.run_suggestions")
+@exclusive("run_suggestions", timeout_s=900)
+def run_suggestions(actor: str = "kfsync") -> int:
+    """The studio's "Run suggestions" when ``KFSYNC_SEMANTIC_SUGGESTIONS`` is on: the
+    embedding model loads here, in a worker, never in the web process. Returns how many
+    suggestions wait for a decision."""
+    from workers import studio
+
+    report = studio.run_suggestions(context.db_url(), actor,
+                                    semantic=context.settings().semantic_suggestions)
+    log.info("suggestions: %s applied, %s waiting; %s of %s recent SKUs mapped",
+             report.applied, report.waiting, *report.covered)
+    return report.waiting

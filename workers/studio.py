@@ -259,17 +259,23 @@ def _aliases(url: str, kind: str) -> dict[str, str]:
             select(MappingAlias).where(MappingAlias.kind == kind))}
 
 
-def matcher(url: str) -> SkuMatcher:
+def matcher(url: str, semantic: bool = False) -> SkuMatcher:
+    """The SKU matcher over the cached catalogue and the learned aliases; ``semantic`` adds
+    the optional embedding (``workers.semantic``: workers only, never the web process)."""
     products = [Product(p.code, p.name, p.nominal_code) for p in catalogue.load(url).products]
-    return SkuMatcher(products, _aliases(url, "sku"))
+    if not semantic:
+        return SkuMatcher(products, _aliases(url, "sku"))
+    from workers.semantic import similarity
+
+    return SkuMatcher(products, _aliases(url, "sku"), similarity)
 
 
-def run_suggestions(url: str, actor: str = "kfsync") -> SuggestReport:
+def run_suggestions(url: str, actor: str = "kfsync", semantic: bool = False) -> SuggestReport:
     """Suggest targets for every unmapped SKU, method and VAT rate seen in the last 90 days."""
     rules = parse_document(profiles.working_document(url))
     seen = catalogue.seen(url)
     cat = catalogue.load(url)
-    engine = matcher(url)
+    engine = matcher(url, semantic)
     proposals: list[tuple[str, str, str | None, list[Any]]] = []
     for sku, name in sorted(seen.skus.items()):
         if sku not in rules.skus:

@@ -108,6 +108,13 @@ def studio_refresh() -> Response:
 @bp.post("/mapping/suggest")
 def studio_suggest() -> Response:
     def run() -> str:
+        if current_settings().semantic_suggestions:
+            # The embedding model never loads in the web process: a worker runs it.
+            from workers.maintenance import run_suggestions
+
+            run_suggestions.delay(ACTOR)
+            return ("Suggestions are being computed by a worker (with meaning-based ranking); "
+                    "reload this page in a minute.")
         report = studio.run_suggestions(studio_url(), ACTOR)
         mapped, seen = report.covered
         return (f"Suggestions: {report.applied} applied to the draft (exact code or learned "
