@@ -28,9 +28,9 @@ PROFILE_KEYS = tuple(f.name for f in fields(Rules))
 
 
 def _plain(value: Any) -> Any:
+    """A rules value as YAML/JSON data: decimals as ints when whole, else exact strings."""
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value == value.to_integral_value() \
-            else format(value, "f")
+        return int(value) if value == value.to_integral_value() else format(value, "f")
     if isinstance(value, bool | int | str) or value is None:
         return value
     if isinstance(value, frozenset | set):
@@ -46,26 +46,7 @@ def _plain(value: Any) -> Any:
 
 def dump_rules(rules: Rules) -> dict[str, Any]:
     """Every key of ``rules`` as plain data (the profile document), keys sorted."""
-    doc = {name: _plain(getattr(rules, name)) for name in PROFILE_KEYS}
-    doc["vat_levels"] = {k: Decimal(v) for k, v in doc["vat_levels"].items()}
-    for rule in doc["checks"].values():
-        if rule["threshold"] is not None:
-            rule["threshold"] = Decimal(rule["threshold"])
-    return _numbers(doc)
-
-
-def _numbers(doc: dict[str, Any]) -> dict[str, Any]:
-    """Decimals as ints where whole, else floats-free strings parsed back as Decimal by YAML."""
-    def fix(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return int(value) if value == value.to_integral_value() else str(value)
-        if isinstance(value, dict):
-            return {k: fix(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [fix(v) for v in value]
-        return value
-    fixed: dict[str, Any] = fix(doc)
-    return fixed
+    return {name: _plain(getattr(rules, name)) for name in PROFILE_KEYS}
 
 
 def parse_document(doc: Any, source: str = "profile") -> Rules:

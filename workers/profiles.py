@@ -19,6 +19,7 @@ schema error, a SKU mapped twice, a product or account that KashFlow does not ha
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -278,7 +279,7 @@ def edit_draft(url: str, actor: str, edit: Callable[[dict[str, Any]], str],
                *, action: str = "mapping-edit") -> DraftView:
     """Apply ``edit`` (which changes the document in place and returns an audit note) to the
     working document and save it as the draft."""
-    document = _copy(working_document(url))
+    document = copy.deepcopy(working_document(url))
     note = edit(document)
     return save_draft(url, document, actor, action=action, note=note)
 
@@ -361,12 +362,6 @@ def import_yaml(url: str, text: str, actor: str, source_name: str = "import") ->
     return save_draft(url, document, actor, source="import",
                       comment=f"imported from {source_name}", action="mapping-import",
                       note=f"imported {source_name}")
-
-
-def _copy(document: dict[str, Any]) -> dict[str, Any]:
-    import copy
-
-    return copy.deepcopy(document)
 
 
 __all__ = [
