@@ -171,6 +171,7 @@ def _summarise_profiles(tmp: Path) -> None:
             for frame in set(frames):
                 inclusive[frame] += n
     total = max(total, 1)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / "pipeline-profile.txt"
     out.write_text("\n".join(["# inclusive", *(f"{n / total:6.1%}  {frame}" for frame, n in
                                                inclusive.most_common(150)),

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 from celery import Task, current_task
 from sqlalchemy import select, update
@@ -22,11 +23,21 @@ from mappings.errors import MappingError
 from mappings.orders import decide
 from store.db import session_scope
 from store.models import Attempt, InboundEvent, JobState, Step, SyncJob, utcnow
-from workers import context
+from workers import circuit, context, workflow
 from workers.app import celery_app
 from workers.deadletters import dead_letter, resolve_dead_letters
 from workers.edits import supersede_original
-from workers.steps import add_link, backoff, parsed_order
+from workers.steps import (
+    ACTIVE_STATES,
+    LEASE_S,
+    JobView,
+    add_link,
+    backoff,
+    needs_recheck,
+    parsed_order,
+    run_claimed,
+    run_step,
+)
 from workers.workflow import order_chain
 
 log = logging.getLogger(__name__)
@@ -43,11 +54,18 @@ def process_event(self: Task, event_id: int) -> None:
     url = context.db_url()
     with session_scope(url) as s:
         event = s.get(InboundEvent, event_id)
-        if event is None or event.processed_at is not None:
+        if event is None:
+            return
+        if event.processed_at is not None:
+            # This task's retry, or its redelivery after its worker died: carry on with the
+            # order it was running (the job still holds this task's lease).
+            own = _own_job(s, event_id, str(self.request.id))
+            if own is not None:
+                run_step(self, own[0], own[1], cast(Any, workflow.inline_act(own[1])))
             return
         topic, key, kind = event.topic, event.resource_key, event.resource_type
     try:
-        outcome = _dispatch(topic, kind, key, event_id)
+        outcome = _dispatch(self, topic, kind, key, event_id)
     except Transient as exc:
         if self.request.retries < context.settings().max_retries:
             raise self.retry(countdown=backoff(self.request.retries, exc.retry_after),
@@ -67,11 +85,22 @@ def mark_processed(s: Session, event_id: int | None, outcome: str) -> None:
                   .execution_options(synchronize_session=False))
 
 
-def _dispatch(topic: str, kind: str, key: str, event_id: int) -> str | None:
+def _own_job(s: Session, event_id: int, task_id: str) -> tuple[int, Step] | None:
+    """The order job started by ``event_id`` that still holds ``task_id``'s lease, with its
+    step, when that step runs in-process; else None."""
+    row = s.execute(select(SyncJob.id, SyncJob.step).where(
+        SyncJob.event_id == event_id, SyncJob.kind == "order", SyncJob.lease_task == task_id,
+        SyncJob.state.in_([str(x) for x in ACTIVE_STATES]))).first()
+    if row is None or workflow.inline_act(row.step) is None:
+        return None
+    return int(row.id), Step(row.step)
+
+
+def _dispatch(task: Task, topic: str, kind: str, key: str, event_id: int) -> str | None:
     """Route one event to its handler; returns the outcome line to store on the event, or
     None when the handler stored it already."""
     if topic in ORDER_TOPICS and kind == "order":
-        return sync_order(key, event_id)
+        return sync_order(key, event_id, task)
     if topic in ORDER_TOPICS:
         # An invoice's own id is not its order's; the order's update (webhook or the
         # catch-up poll, which reads orders by updated_at) brings the order itself.
@@ -104,30 +133,42 @@ class Upserted:
     step: str
     pay: bool
     review: str | None  # set: the order is held for review, with this reason
+    claimed: tuple[JobView, int] | None = None  # the first step, claimed: view, attempt id
 
 
-def sync_order(entity_id: str, event_id: int | None = None) -> str | None:
+def sync_order(entity_id: str, event_id: int | None = None, task: Task | None = None
+               ) -> str | None:
     """Fetch order ``entity_id``, decide, upsert its job (marking ``event_id`` processed in
-    the same transaction) and start its chain if due.
+    the same transaction) and, if due, run its steps in ``task`` (claimed in that same
+    transaction) or, without a task or while the KashFlow circuit is open, start its chain.
 
     Returns the outcome line when the event still needs marking (order not found), else None.
+
+    Raises: as ``workers.steps.run_step`` while the steps run.
     """
     try:
         doc = context.magento().get_order(int(entity_id))
     except NotFound:
         return f"order {entity_id} not found in Magento"
-    done = _upsert_job(doc, event_id)
+    claim_as = None
+    if task is not None and circuit.open_reason(context.settings().redis_url) is None:
+        claim_as = str(task.request.id)
+    done = _upsert_job(doc, event_id, claim_as)
     if done.review:
         dead_letter(context.db_url(), job_id=done.job_id, step="process_event",
                     error_class="rejected", reason=f"order {doc.get('increment_id')}: "
                     f"{done.review}", alert_kind="needs_review")
-    if done.start:
+    if done.claimed is not None and task is not None:
+        run_claimed(task, *done.claimed)
+    elif done.start:
         order_chain(done.job_id, done.step, done.pay).apply_async()
     return None
 
 
-def _upsert_job(doc: dict[str, Any], event_id: int | None) -> Upserted:
-    """Create or refresh the order's job in one transaction with the event's outcome."""
+def _upsert_job(doc: dict[str, Any], event_id: int | None, claim_as: str | None = None
+                ) -> Upserted:
+    """Create or refresh the order's job in one transaction with the event's outcome; when
+    it is due and ``claim_as`` is a task id, claim its first step for that task."""
     verdict, plan, reason = _verdict(doc)
     url, ref = context.db_url(), doc.get("increment_id")
     for _ in range(2):  # a concurrent insert of the same order: read it on the second pass
@@ -135,6 +176,7 @@ def _upsert_job(doc: dict[str, Any], event_id: int | None) -> Upserted:
             with session_scope(url) as s:
                 job = s.scalar(select(SyncJob).where(SyncJob.kind == "order",
                                                      SyncJob.magento_key == str(doc["entity_id"])))
+                new = job is None
                 if job is None:
                     job = SyncJob(kind="order", magento_key=str(doc["entity_id"]),
                                   step=Step.ENSURE_CUSTOMER, state=JobState.SKIPPED)
@@ -146,24 +188,44 @@ def _upsert_job(doc: dict[str, Any], event_id: int | None) -> Upserted:
                     return Upserted(job.id, False, job.step, False, None)
                 was = job.state
                 job.magento_ref, job.document, job.plan, job.event_id = (ref, doc, plan, event_id)
-                if verdict == "invoice":
+                start = verdict == "invoice"
+                if start:
                     if was in (JobState.DEAD, JobState.NEEDS_REVIEW):
                         resolve_dead_letters(s, job.id, "replayed")
                     job.state, job.reason = JobState.QUEUED, None
+                    if claim_as is not None:  # written by the same INSERT or UPDATE
+                        job.state, job.lease_task = JobState.RUNNING, claim_as
+                        job.lease_until = utcnow() + timedelta(seconds=LEASE_S)
                 else:
                     job.state, job.reason = IDLE_BY_VERDICT[verdict], reason
                 s.flush()
-                start = verdict == "invoice"
                 if start and job.step == Step.ENSURE_CUSTOMER:
                     _ensure_customer_from_link(s, job, doc)
                 mark_processed(s, event_id, f"order {ref}: job {job.id} " + (
                     f"queued at {job.step}" if start else f"{verdict}: {reason}"))
+                claimed = _claim_first(s, job, doc, new) if start and claim_as else None
                 return Upserted(job.id, start, job.step, bool(plan.get("pay")),
                                 reason if verdict == "review" and was != JobState.NEEDS_REVIEW
-                                else None)
+                                else None, claimed)
         except IntegrityError:
             continue
     raise RuntimeError(f"could not upsert the job for order {doc.get('entity_id')}")
+
+
+def _claim_first(s: Session, job: SyncJob, doc: dict[str, Any], new: bool
+                 ) -> tuple[JobView, int]:
+    """The job's first step, claimed in the upsert's transaction for the task whose lease the
+    job now holds (as ``workers.steps`` claims a step): its ``started`` attempt, and whether
+    an earlier attempt of it must be looked up before writing (a new job has none)."""
+    assert job.lease_task is not None
+    recheck = not new and bool(s.scalar(select(needs_recheck(job.id, job.step))))
+    attempt = Attempt(job_id=job.id, step=job.step, outcome="started", task_id=job.lease_task)
+    s.add(attempt)
+    s.flush()
+    view = JobView(id=job.id, magento_key=job.magento_key, magento_ref=job.magento_ref,
+                   document=doc, plan=job.plan or {}, customer_code=job.customer_code,
+                   invoice_number=job.invoice_number, recheck=recheck, step=job.step)
+    return view, attempt.id
 
 
 def _ensure_customer_from_link(s: Session, job: SyncJob, doc: dict[str, Any]) -> None:

@@ -19,28 +19,22 @@ from celery import Task
 
 from connectors.errors import NotFound, Rejected
 from mappings.checks import run_checks
-from mappings.magento import parse_order
 from mappings.orders import build_invoice_draft
 from store.models import Step
 from workers import context
 from workers.app import celery_app
 from workers.catalogue import dup_key, hold_for, observe
-from workers.steps import JobView, StepResult, run_step
+from workers.steps import JobView, StepResult, parsed_order, run_step
 
 
 @celery_app.task(bind=True, name="kfsync.orders.create_invoice")
 def create_invoice(self: Task, job_id: int) -> None:
-    try:
-        run_step(self, job_id, Step.CREATE_INVOICE, _create_invoice)
-    finally:
-        # Credit memos that arrived before this invoice wait for it: start them now.
-        from workers.refunds import resume_waiting
-
-        resume_waiting()
+    # Then credit memos that arrived before this invoice (``workflow.AFTER_STEP``).
+    run_step(self, job_id, Step.CREATE_INVOICE, _create_invoice)
 
 
 def _create_invoice(job: JobView) -> StepResult:
-    order = parse_order(job.document)
+    order = parsed_order(job.document)
     assert job.customer_code, "ensure_customer runs first"
     version, rules = context.profile()
     url = context.db_url()

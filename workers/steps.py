@@ -124,11 +124,11 @@ def run_step(task: Task, job_id: int, step: Step, act: Callable[[JobView], StepR
     """
     url = context.db_url()
     task_id = str(task.request.id)
-    if _park_if_circuit_open(url, job_id, step, task_id):
-        raise Ignore()
-    inline: list[str] = []
+    ran = [str(step)]
     held = _HELD.set(None)
     try:
+        if _park_if_circuit_open(url, job_id, step, task_id):
+            raise Ignore()
         with get_engine(url).connect() as conn:  # one pooled connection for the whole run
             _HELD.set((url, conn))
             try:
@@ -137,27 +137,63 @@ def run_step(task: Task, job_id: int, step: Step, act: Callable[[JobView], StepR
                 raise task.retry(countdown=LEASE_S // 10, max_retries=None) from None
             if view is None:
                 raise Ignore()  # not at this step (done, or stopped)
-            while view is not None:
-                run = act if view.step == step else workflow.inline_act(view.step)
-                assert run is not None, f"no in-process act for {view.step}"
-                if view.step != step:
-                    inline.append(view.step)
-                result, seconds = _act(task, url, view, attempt_id, run)
-                then = _continues(result)
-                view, attempt_id = _finish(conn, view, attempt_id, result, seconds, task_id,
-                                           then)
-                if then is None and not (result.review or result.wait
-                                         or result.next_step == Step.DONE):
-                    return  # the chain's next task takes over
+            if _run_claimed(task, url, conn, view, attempt_id, act, ran):
+                return  # the chain's next task takes over
     finally:
         _HELD.reset(held)
-        for done in inline:  # what the step's own task would have done after it
-            after = workflow.after_step(done)
-            if after is not None:
-                after()
+        _after(ran)
     # Nothing more in this chain: end it here. (Not ``Ignore``, which costs a formatted
     # traceback per task; a finished job is a success.)
     task.request.chain = None
+
+
+def run_claimed(task: Task, view: JobView, attempt_id: int) -> None:
+    """Run a job this task claimed already (``process_event`` claims an order's first step in
+    the transaction that queues it) from ``view.step`` to its end, every step in-process.
+
+    Raises: as ``run_step``.
+    """
+    url = context.db_url()
+    act = workflow.inline_act(view.step)
+    assert act is not None, f"no in-process act for {view.step}"
+    ran = [view.step]
+    held = _HELD.set(None)
+    try:
+        with get_engine(url).connect() as conn:
+            _HELD.set((url, conn))
+            _run_claimed(task, url, conn, view, attempt_id, act, ran)
+    finally:
+        _HELD.reset(held)
+        _after(ran)
+
+
+def _run_claimed(task: Task, url: str, conn: Connection, view: JobView | None,
+                 attempt_id: int, act: Callable[[JobView], StepResult], ran: list[str]) -> bool:
+    """Run the claimed step, then each in-process step after it, appending each to ``ran``.
+
+    Returns True when the chain's next task carries on (a step that does not run in-process).
+    """
+    first = view.step if view is not None else ""
+    while view is not None:
+        run = act if view.step == first else workflow.inline_act(view.step)
+        assert run is not None, f"no in-process act for {view.step}"
+        if view.step != first:
+            ran.append(view.step)
+        result, seconds = _act(task, url, view, attempt_id, run)
+        then = _continues(result)
+        view, attempt_id = _finish(conn, view, attempt_id, result, seconds, str(task.request.id),
+                                   then)
+        if then is None and not (result.review or result.wait or result.next_step == Step.DONE):
+            return True
+    return False
+
+
+def _after(ran: list[str]) -> None:
+    """What each step's own task does after it (``workflow.AFTER_STEP``), for the steps run."""
+    for done in ran:
+        after = workflow.after_step(done)
+        if after is not None:
+            after()
 
 
 def _act(task: Task, url: str, view: JobView, attempt_id: int,
@@ -191,7 +227,9 @@ def _step_is(step: Step, task_id: str) -> ColumnElement[bool]:
     return at_step | ((JOBS.c.lease_task == task_id) & JOBS.c.step.in_(later))
 
 
-def _recheck(job_id: int, step: Any) -> Any:
+def needs_recheck(job_id: int, step: Any) -> Any:
+    """True when an earlier attempt of ``step`` may have reached KashFlow (it ended
+    ``started`` or ``ambiguous``): look the record up before writing."""
     return exists().where(ATTEMPTS.c.job_id == job_id, ATTEMPTS.c.step == step,
                           ATTEMPTS.c.outcome.in_(RECHECK_OUTCOMES))
 
@@ -210,7 +248,7 @@ def _claim(conn: Connection, job_id: int, step: Step, task_id: str
                     lease_until=now + timedelta(seconds=LEASE_S))
             .returning(JOBS.c.step, JOBS.c.magento_key, JOBS.c.magento_ref, JOBS.c.document,
                        JOBS.c.plan, JOBS.c.customer_code, JOBS.c.invoice_number,
-                       _recheck(job_id, JOBS.c.step).correlate(JOBS).label("recheck"))
+                       needs_recheck(job_id, JOBS.c.step).correlate(JOBS).label("recheck"))
         ).one_or_none()
         if row is None:
             job = conn.execute(select(JOBS.c.step, JOBS.c.state)
@@ -260,7 +298,7 @@ def _finish(conn: Connection, view: JobView, attempt_id: int, result: StepResult
         _add_links(conn, result.links)
         if then is not None:
             known = {k: v for k, v in result.updates.items() if k in VIEW_FIELDS}
-            recheck = bool(conn.scalar(select(_recheck(view.id, then))))
+            recheck = bool(conn.scalar(select(needs_recheck(view.id, then))))
             following = (replace(view, step=then, recheck=recheck, **known),
                          _start_attempt(conn, view.id, then, task_id))
     if result.review:

@@ -4,11 +4,12 @@ A chain is built from the job's current step, so a retry, a replay or a requeue 
 the first unfinished step and never repeats a finished one. Step names are unique across job
 kinds (order, customer, creditmemo), so the step alone says which sequence a job is in.
 
-An order's invoice and payment steps also run in-process (``INLINE_STEPS``): the task that
-finishes the step before them carries on under the same lease, with the next step's
+An order's steps also run in-process (``INLINE_STEPS``): ``process_event`` claims the first
+step in the transaction that queues the job and runs the order to its end in one task, and
+the task that finishes a step carries on under the same lease, with the next step's
 ``started`` attempt committed in the same transaction as the previous step's outcome
-(``workers.steps``). The chain's later tasks are then never published; they exist for a chain
-started at that step (a retry, a redrive, a requeue).
+(``workers.steps``). The chain's tasks are then never published for a new order; they exist
+for a chain started at a step (a requeue, a redrive, a replay, a circuit that was open).
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ TASKS = {
 SEQUENCES = (ORDER_STEPS, CUSTOMER_STEPS, CREDITMEMO_STEPS)
 OPTIONAL = (Step.POST_PAYMENT, Step.POST_REFUND)
 
-# Steps run in-process after the step before them: (module, act) of each. A broker hop costs
-# more than the step itself against a fast KashFlow; each step still claims, records its
-# attempt before writing, and finishes in the database as if it were its own task.
+# Steps that run in-process: (module, act) of each. The first runs in ``process_event``,
+# the others after the step before them. A broker hop costs more than the step itself against
+# a fast KashFlow; each step still claims, records its attempt before writing, and finishes
+# in the database as if it were its own task.
 INLINE_STEPS: dict[str, tuple[str, str]] = {
+    Step.ENSURE_CUSTOMER: ("workers.customers", "_ensure_customer"),
     Step.CREATE_INVOICE: ("workers.orders", "_create_invoice"),
     Step.POST_PAYMENT: ("workers.payments", "_post_payment"),
 }

@@ -214,3 +214,33 @@ def test_a_failed_in_process_step_is_retried_at_that_step(stack: Stack) -> None:
     assert [(a.step, a.outcome) for a in stack.attempts(2016)] == [
         ("ensure_customer", "ok"), ("create_invoice", "ok"), ("post_payment", "ambiguous"),
         ("post_payment", "ok")]
+
+
+def test_a_worker_killed_mid_order_finishes_it_once_on_redelivery(stack: Stack) -> None:
+    # The order runs in one process_event task. Its pool child dies while KashFlow is still
+    # answering the invoice write; the redelivered task carries on at that step under the
+    # job's lease, looks the invoice up (its attempt was left "started") and adopts it.
+    import os
+    import signal
+
+    from workers.app import celery_app
+
+    stack.fault("kashflow", method="POST", path="/invoices", kind="latency", ms=3000, count=1)
+    order = paid_order(2017)
+    stack.seed_order(order)
+    stack.send(order)
+    stack.wait_until(lambda: ("create_invoice", "started") in
+                     [(a.step, a.outcome) for a in stack.attempts(2017)], "the invoice write")
+    job = stack.job(2017)
+    assert job is not None and job.lease_task
+    [pid] = [task["worker_pid"] for tasks in (celery_app.control.inspect().active() or {})
+             .values() for task in tasks if task["id"] == job.lease_task]
+    os.kill(pid, signal.SIGKILL)
+    job = stack.wait_settled(2017)
+    assert job.state == JobState.DONE, job.reason
+    [invoice] = stack.invoices()
+    assert len(invoice["PaymentLines"]) == 1
+    assert Decimal(str(invoice["TotalPaidAmount"])) == order["grand_total"]
+    assert [(a.step, a.outcome) for a in stack.attempts(2017)] == [
+        ("ensure_customer", "ok"), ("create_invoice", "started"), ("create_invoice", "ok"),
+        ("post_payment", "ok")]
