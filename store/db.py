@@ -1,11 +1,14 @@
 """Engines, sessions and migrations for the state store.
 
 One engine per process and URL. SQLite gets WAL and a busy timeout so the web process and
-several worker processes can write to one file; PostgreSQL gets a pre-ping pool.
+several worker processes can write to one file; PostgreSQL gets a pool that pings a
+connection before use when it sat idle (``PING_IDLE_S``), not on every checkout: a task opens
+several short transactions, and a ping for each cost a round trip apiece.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +19,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 # JSON columns hold Magento documents with Decimal money: keep it exact both ways.
@@ -25,6 +29,10 @@ _JSON_CODEC: dict[str, Any] = {
 }
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15000  # longer than any single transaction we run
+# A pooled connection used within this many seconds is trusted without a ping. If PostgreSQL
+# restarts inside that window, one statement fails (its task retries or is redriven) and
+# SQLAlchemy then invalidates every older connection in the pool.
+PING_IDLE_S = 5.0
 
 
 _ENGINES: dict[str, Engine] = {}
@@ -47,7 +55,28 @@ def _create_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, **_JSON_CODEC)
+    engine = create_engine(url, pool_size=5, max_overflow=5, **_JSON_CODEC)
+    event.listen(engine, "checkout", _ping_if_idle)
+    event.listen(engine, "checkin", _mark_used)
+    return engine
+
+
+def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    """Ping a connection idle longer than ``PING_IDLE_S``; a dead one raises
+    ``DisconnectionError``, on which the pool discards it and checks out a fresh one."""
+    if time.monotonic() - record.info.get("kfsync_used", 0.0) <= PING_IDLE_S:
+        return
+    try:
+        cur = dbapi_conn.cursor()
+        cur.execute("SELECT 1")
+        cur.close()
+        dbapi_conn.rollback()
+    except Exception as exc:
+        raise DisconnectionError(f"stale pooled connection: {type(exc).__name__}") from exc
+
+
+def _mark_used(_dbapi_conn: Any, record: Any) -> None:
+    record.info["kfsync_used"] = time.monotonic()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
