@@ -3,10 +3,21 @@
 Why Redis and not ``PROMETHEUS_MULTIPROC_DIR``: the web process (several gunicorn workers) and
 the Celery workers are separate processes, and a deployment may run worker groups on other
 machines (``docs/deploy.md``). A multiprocess directory only joins processes on one host;
-Redis is already shared by all of them (it is the broker). Each event is one pipelined
-``HINCRBYFLOAT`` round trip; ``/metrics`` on any web process reads the hashes and renders them
-with ``prometheus_client`` (``ingest/metrics.py``), together with the gauges computed at scrape
-from the database and Redis (jobs by state, open dead letters, queue lengths, circuits).
+Redis is already shared by all of them (it is the broker). ``/metrics`` on any web process reads
+the hashes and renders them with ``prometheus_client`` (``ingest/metrics.py``), together with
+the gauges computed at scrape from the database and Redis (jobs by state, open dead letters,
+queue lengths, circuits).
+
+Writing: each field is a ``HINCRBYFLOAT``. By default an event is written at once, in one
+pipelined round trip (the web process records this way: one webhook, one event). A thread can
+``Recorder.hold`` its events instead: they are summed in memory per field and ``flush`` writes
+them all in one pipelined round trip. Celery workers hold for the length of each task
+(``workers/telemetry.py``), so a task's API calls and its duration cost one round trip, not
+two per call. A held buffer is also written out early, and held on, once it has
+``MAX_HELD_FIELDS`` fields or its oldest event is ``MAX_HOLD_S`` old (checked as events
+arrive): a long task neither grows it without bound nor hides its calls from ``/metrics``
+until it ends. Held events never flushed (the process dies mid-task) are lost, like any event
+whose write fails.
 
 Counters live as long as Redis keeps its data (AOF in production); Prometheus treats a reset
 like a process restart. Recording never raises: when Redis does not answer, events are dropped
@@ -17,8 +28,9 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -28,6 +40,13 @@ log = logging.getLogger(__name__)
 
 PREFIX = "kfsync:metrics:"
 DOWN_BACKOFF_S = 5.0  # after a Redis error, skip recording this long (no latency per event)
+# A task touches a few dozen fields (per system: a counter per method and status, 16 histogram
+# fields); 500 is only reached by labels that keep changing, and is still one pipeline of
+# ~70 KB (~140 bytes per HINCRBYFLOAT), well within one round trip.
+MAX_HELD_FIELDS = 500
+# Below a usual 15-30 s scrape interval: a stock pass running for minutes still shows its
+# calls in about one scrape, at one round trip per 10 s instead of per call.
+MAX_HOLD_S = 10.0
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
                     math.inf)
 _SEP, _SUFFIX = "\x1f", "\x1e"
@@ -61,13 +80,40 @@ RECORDED = (WEBHOOKS, TASK_DURATION, API_CALLS, API_CALL_DURATION, RATE_LIMIT_WA
             RATE_LIMIT_WAIT_SECONDS)
 
 
+class _Held(threading.local):
+    """One thread's held events: summed amounts by (hash key, field)."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.fields: dict[tuple[str, str], float] = {}
+        self.since = 0.0  # monotonic time of the oldest buffered event
+
+
 class Recorder:
-    """Adds events to the Redis-backed metrics. Safe to share between threads."""
+    """Adds events to the Redis-backed metrics. Safe to share between threads.
+
+    Never raises on Redis errors: a failed write drops its events and pauses writing for
+    ``DOWN_BACKOFF_S``.
+    """
 
     def __init__(self, redis_url: str) -> None:
         self._redis = redis.Redis.from_url(redis_url, socket_timeout=1,
                                            socket_connect_timeout=1)
         self._down_until = 0.0
+        self._held = _Held()  # per thread: gunicorn threads share this recorder, unheld
+
+    def hold(self) -> None:
+        """Buffer this thread's events until ``flush`` (see the module docstring).
+
+        Other threads keep writing at once. Holding again while held keeps the buffer.
+        """
+        self._held.on = True
+
+    def flush(self) -> None:
+        """Write this thread's held events in one round trip (none if there are none) and stop
+        holding. Never raises."""
+        self._held.on = False
+        self._write_held()
 
     def inc(self, metric: Metric, *values: str, amount: float = 1.0) -> None:
         self._write([(metric, _SEP.join(values), amount)])
@@ -99,12 +145,32 @@ class Recorder:
 
     # -- storage -------------------------------------------------------------------------
     def _write(self, items: list[tuple[Metric, str, float]]) -> None:
+        held = self._held
+        if not held.on:
+            self._send((PREFIX + metric.name, field, amount) for metric, field, amount in items)
+            return
+        if not held.fields:
+            held.since = time.monotonic()
+        for metric, field, amount in items:
+            key = (PREFIX + metric.name, field)
+            held.fields[key] = held.fields.get(key, 0.0) + amount
+        if (len(held.fields) >= MAX_HELD_FIELDS
+                or time.monotonic() - held.since >= MAX_HOLD_S):
+            self._write_held()  # and keep holding
+
+    def _write_held(self) -> None:
+        fields, self._held.fields = self._held.fields, {}
+        if fields:
+            self._send((name, field, amount) for (name, field), amount in fields.items())
+
+    def _send(self, items: Iterable[tuple[str, str, float]]) -> None:
+        """One pipelined round trip of ``HINCRBYFLOAT`` (hash, field, amount); never raises."""
         if time.monotonic() < self._down_until:
             return
         try:
             pipe = self._redis.pipeline(transaction=False)
-            for metric, field, amount in items:
-                pipe.hincrbyfloat(PREFIX + metric.name, field, amount)
+            for name, field, amount in items:
+                pipe.hincrbyfloat(name, field, amount)
             pipe.execute()
         except redis.RedisError as exc:
             self._down_until = time.monotonic() + DOWN_BACKOFF_S

@@ -3,8 +3,11 @@
 - ``setup_logging``: kfsync's structured logs (``kfsync/logs.py``) instead of Celery's own.
 - ``celeryd_init`` / ``worker_process_init`` / ``beat_init``: Sentry (``kfsync/sentry.py``).
 - ``task_prerun``: a fresh log context per task holding its task id (and the job or event id,
-  the first argument of every chain task); ``task_postrun``: the task's duration into
-  ``kfsync_task_duration_seconds`` (``kfsync/metrics.py``).
+  the first argument of every chain task), and metrics held for the task; ``task_postrun``:
+  the task's duration into ``kfsync_task_duration_seconds``, then the held metrics written in
+  one Redis round trip (``kfsync/metrics.py``). Celery sends ``task_postrun`` from a
+  ``finally`` after every run that sent ``task_prerun``, whatever the state (success,
+  failure, retry, ignored, rejected: ``celery/app/trace.py``), so every hold is flushed.
 
 Imported by ``workers/app.py`` so any process running the Celery app gets it.
 """
@@ -78,6 +81,7 @@ def _task_started(task_id: str | None = None, task: Any = None, args: Any = None
         elif name == "kfsync.events.process_event":
             refs["event_id"] = args[0]
     logs.clear(**refs)
+    recorder(_settings().redis_url).hold()  # the task's metrics: one round trip, at postrun
     if task_id:
         _started[task_id] = time.monotonic()
 
@@ -85,8 +89,13 @@ def _task_started(task_id: str | None = None, task: Any = None, args: Any = None
 @task_postrun.connect
 def _task_finished(task_id: str | None = None, task: Any = None, state: str | None = None,
                    **_: Any) -> None:
+    """Record the task's duration if its start was seen, then always flush what it held."""
     started = _started.pop(task_id or "", None)
-    if started is not None:
-        recorder(_settings().redis_url).task_finished(
-            getattr(task, "name", "unknown"), state or "UNKNOWN", time.monotonic() - started)
-    logs.clear()
+    metrics = recorder(_settings().redis_url)
+    try:
+        if started is not None:
+            metrics.task_finished(getattr(task, "name", "unknown"), state or "UNKNOWN",
+                                  time.monotonic() - started)
+    finally:
+        metrics.flush()  # never raises; also after a failure, retry or a start not seen
+        logs.clear()

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
 import simplejson
 from flask.testing import FlaskClient
 
 from connectors.ratelimit import TokenBucket
 from ingest.signing import signed_headers
-from kfsync.metrics import recorder
+from kfsync import metrics
+from kfsync.metrics import RECORDED, WEBHOOKS, Recorder, recorder
 from store.models import JobState
 from tests.unit.ingest.ops_helpers import add_job, dead_job, make_app
 
@@ -71,3 +79,152 @@ def test_api_calls_durations_and_rate_limit_waits(db_url: str, redis_url: str) -
     assert ('kfsync_task_duration_seconds_count{state="SUCCESS",'
             'task="kfsync.orders.create_invoice"} 1.0') in text
     assert 'kfsync_rate_limit_waits_total{system="kashflow"} 1.0' in text
+
+
+# -- held events (Celery workers: one round trip per task) -------------------------------------
+DEAD_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1: connection refused
+
+
+def an_order(rec: Recorder) -> None:
+    """An order's metrics. Durations are binary fractions: summed in Python or by Redis, the
+    totals are the same to the last bit, so the two ways can be compared exactly."""
+    rec.api_call("magento", "GET", "/orders/5", 200, 0.125)
+    for seconds in (0.25, 0.5, 0.25):
+        rec.api_call("kashflow", "POST", "/invoices", 201, seconds)
+    rec.rate_limit_wait(0.0625)
+    rec.task_finished("kfsync.orders.create_invoice", "SUCCESS", 1.5)
+
+
+def stored(redis_url: str) -> dict[str, dict[str, float]]:
+    """Every recorded metric's fields in Redis, as the ``/metrics`` collector reads them."""
+    reader = Recorder(redis_url)
+    return {m.name: fields for m in RECORDED if (fields := reader.read(m))}
+
+
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts pipelines executed against Redis (each one round trip); the commands still run."""
+    calls: list[int] = []
+    execute = redis.client.Pipeline.execute
+
+    def counted(pipe: redis.client.Pipeline, *args: object, **kwargs: object) -> object:
+        calls.append(len(pipe))
+        return execute(pipe, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counted)
+    return calls
+
+
+@pytest.fixture
+def held(redis_url: str) -> Iterator[Recorder]:
+    """A recorder of its own holding this thread's events (the shared one stays unheld)."""
+    rec = Recorder(redis_url)
+    rec.hold()
+    yield rec
+    rec.flush()
+
+
+def test_held_events_reach_redis_at_flush_and_scrape_as_if_written_at_once(
+        db_url: str, redis_url: str) -> None:
+    client = make_app(db_url, redis_url).test_client()
+    rec = Recorder(redis_url)
+    an_order(rec)
+    at_once, at_once_text = stored(redis_url), scrape(client)
+    redis.Redis.from_url(redis_url).flushdb()
+
+    rec.hold()
+    an_order(rec)
+    assert stored(redis_url) == {}
+    rec.flush()
+    assert stored(redis_url) == at_once
+    text = scrape(client)
+    assert text == at_once_text
+    assert 'kfsync_api_calls_total{method="POST",status="201",system="kashflow"} 3.0' in text
+    assert 'kfsync_api_call_duration_seconds_bucket{le="0.25",system="kashflow"} 2.0' in text
+    assert 'kfsync_api_call_duration_seconds_sum{system="kashflow"} 1.0' in text
+    assert 'kfsync_rate_limit_wait_seconds_total{system="kashflow"} 0.0625' in text
+    rec.api_call("magento", "GET", "/orders/5", 200, 0.125)  # the flush ended the hold
+    assert stored(redis_url)["kfsync_api_calls"]["magento\x1fGET\x1f200"] == 2.0
+
+
+def test_an_order_held_is_one_round_trip_instead_of_one_or_two_per_event(
+        redis_url: str, round_trips: list[int]) -> None:
+    rec = Recorder(redis_url)
+    an_order(rec)
+    assert len(round_trips) == 2 * 4 + 2 + 1  # inc + observe per call, 2 incs, 1 observe
+    round_trips.clear()
+    rec.hold()
+    an_order(rec)
+    rec.flush()
+    fields = sum(len(f) for f in stored(redis_url).values())
+    assert round_trips == [fields] == [14]  # one HINCRBYFLOAT per field, amounts summed
+
+
+def test_unheld_events_are_written_at_once_and_an_empty_flush_costs_nothing(
+        redis_url: str, round_trips: list[int]) -> None:
+    rec = Recorder(redis_url)
+    rec.webhook("accepted")
+    assert stored(redis_url) == {"kfsync_webhooks": {"accepted": 1.0}}
+    round_trips.clear()
+    rec.flush()
+    rec.hold()
+    rec.flush()
+    assert round_trips == []
+
+
+def test_a_hold_keeps_back_only_its_own_thread_s_events(held: Recorder, redis_url: str) -> None:
+    held.webhook("mine")
+
+    def other_thread() -> None:
+        held.webhook("theirs")  # not held here: written at once
+        held.flush()  # flushes this thread's (empty) buffer, not the holding thread's
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert stored(redis_url) == {"kfsync_webhooks": {"theirs": 1.0}}
+    held.webhook("mine")  # still held after the other thread's flush
+    held.flush()
+    assert stored(redis_url) == {"kfsync_webhooks": {"theirs": 1.0, "mine": 2.0}}
+
+
+def test_a_full_buffer_is_written_out_and_the_hold_goes_on(held: Recorder,
+                                                           redis_url: str) -> None:
+    def webhooks() -> dict[str, float]:
+        return stored(redis_url).get("kfsync_webhooks", {})
+
+    for i in range(metrics.MAX_HELD_FIELDS - 1):
+        held.webhook(f"outcome-{i}")
+    held.webhook("outcome-0")  # an existing field: the buffer does not grow
+    assert webhooks() == {}
+    held.webhook("one-too-many")
+    assert len(webhooks()) == metrics.MAX_HELD_FIELDS and webhooks()["outcome-0"] == 2.0
+    held.webhook("after")
+    assert "after" not in webhooks()
+    held.flush()
+    assert webhooks()["after"] == 1.0
+
+
+def test_an_old_buffer_is_written_out_at_the_next_event(
+        held: Recorder, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(metrics, "MAX_HOLD_S", 0.05)
+    held.webhook("first")
+    time.sleep(0.06)
+    assert stored(redis_url) == {}  # nothing is written between events
+    held.webhook("second")
+    assert stored(redis_url) == {"kfsync_webhooks": {"first": 1.0, "second": 1.0}}
+    held.webhook("third")  # a fresh buffer, a fresh age
+    assert "third" not in stored(redis_url)["kfsync_webhooks"]
+
+
+@pytest.mark.parametrize("record", [an_order, lambda rec: rec.inc(WEBHOOKS, "x")])
+def test_flush_while_redis_is_down_drops_the_events_without_raising(
+        record: Callable[[Recorder], None], caplog: pytest.LogCaptureFixture) -> None:
+    rec = Recorder(DEAD_REDIS_URL)
+    rec.hold()
+    record(rec)
+    with caplog.at_level(logging.WARNING, logger="kfsync.metrics"):
+        rec.flush()
+        rec.flush()  # the buffer went with the failed write: nothing is retried
+        record(rec)  # no longer held, and within the back-off: dropped without a call
+    assert caplog.text.count("metrics not recorded (Redis: ConnectionError)") == 1

@@ -1,0 +1,77 @@
+"""Task metrics through the Celery signals (``workers/telemetry.py``) on real Redis: a task's
+events reach Redis at ``task_postrun``, whatever its outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import pytest
+from celery import Celery
+from celery.exceptions import Retry
+
+from kfsync.metrics import API_CALLS, TASK_DURATION, recorder
+from workers import telemetry
+
+TASK = "kfsync.orders.create_invoice"
+KASHFLOW_201 = "kashflow\x1fPOST\x1f201"
+
+
+@pytest.fixture
+def redis_url(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The handlers' settings point at the test Redis; no hold outlives the test."""
+    monkeypatch.setattr(telemetry, "_settings", lambda: SimpleNamespace(redis_url=redis_url))
+    yield redis_url
+    recorder(redis_url).flush()  # the shared recorder: other tests expect immediate writes
+
+
+def kashflow_calls(redis_url: str) -> float:
+    return recorder(redis_url).read(API_CALLS).get(KASHFLOW_201, 0.0)
+
+
+def task_runs(redis_url: str, state: str) -> float:
+    return recorder(redis_url).read(TASK_DURATION).get(f"{TASK}\x1f{state}\x1ecount", 0.0)
+
+
+def test_a_task_s_calls_and_duration_reach_redis_at_postrun(redis_url: str) -> None:
+    task = SimpleNamespace(name=TASK)
+    telemetry._task_started(task_id="t1", task=task, args=(7,))
+    for _ in range(3):
+        recorder(redis_url).api_call("kashflow", "POST", "/invoices", 201, 0.2)
+    assert kashflow_calls(redis_url) == 0.0
+    telemetry._task_finished(task_id="t1", task=task, state="SUCCESS")
+    assert kashflow_calls(redis_url) == 3.0 and task_runs(redis_url, "SUCCESS") == 1.0
+
+
+def test_postrun_flushes_when_no_start_was_seen(redis_url: str) -> None:
+    telemetry._task_started(task_id=None, task=SimpleNamespace(name=TASK), args=())
+    recorder(redis_url).api_call("kashflow", "POST", "/invoices", 201, 0.2)
+    telemetry._task_finished(task_id=None, task=SimpleNamespace(name=TASK), state="SUCCESS")
+    assert kashflow_calls(redis_url) == 1.0 and task_runs(redis_url, "SUCCESS") == 0.0
+
+
+@pytest.mark.parametrize(("error", "state"), [(ValueError("bad order"), "FAILURE"),
+                                              (Retry("later"), "RETRY")])
+def test_failed_and_retried_tasks_flush_too(redis_url: str, error: Exception,
+                                            state: str) -> None:
+    """Run by Celery's own tracer (``apply``), which sends the two signals."""
+    app = Celery("kfsync-telemetry-test", set_as_current=False)
+    seen_during_the_task: list[float] = []
+
+    @app.task(name=TASK)  # type: ignore[untyped-decorator]  # Celery ships no hints
+    def create_invoice() -> None:
+        recorder(redis_url).api_call("kashflow", "POST", "/invoices", 201, 0.2)
+        seen_during_the_task.append(kashflow_calls(redis_url))
+        raise error
+
+    assert create_invoice.apply().state == state
+    assert seen_during_the_task == [0.0]  # held by task_prerun
+    assert kashflow_calls(redis_url) == 1.0 and task_runs(redis_url, state) == 1.0
+
+
+def test_the_handlers_do_not_raise_while_redis_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    dead = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    monkeypatch.setattr(telemetry, "_settings", lambda: SimpleNamespace(redis_url=dead))
+    telemetry._task_started(task_id="t2", task=SimpleNamespace(name=TASK), args=(7,))
+    recorder(dead).api_call("kashflow", "POST", "/invoices", None, 1.0)
+    telemetry._task_finished(task_id="t2", task=SimpleNamespace(name=TASK), state="FAILURE")
