@@ -19,9 +19,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -159,17 +159,26 @@ def _record_seen(session: Session, order: Order) -> None:
         values[("payment", order.payment.method)] = order.payment.method
     if not values:
         return
-    rows = [{"kind": k, "key": key[:128], "label": label, "count": 1, "first_seen": now,
-             "last_seen": now, "last_ref": order.increment_id} for (k, key), label in
-            sorted(values.items())]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(SeenValue).values(rows)
-    stmt = stmt.on_conflict_do_update(
+    rows = [{"b_kind": k, "b_key": key[:128], "b_label": label, "b_at": now,
+             "b_ref": order.increment_id} for (k, key), label in sorted(values.items())]
+    session.execute(_SEEN_UPSERT[session.get_bind().dialect.name], rows)
+
+
+def _seen_upsert(insert: Any) -> Any:
+    stmt = insert(SEEN).values(kind=bindparam("b_kind"), key=bindparam("b_key"),
+                               label=bindparam("b_label"), count=1,
+                               first_seen=bindparam("b_at"), last_seen=bindparam("b_at"),
+                               last_ref=bindparam("b_ref"))
+    return stmt.on_conflict_do_update(
         index_elements=["kind", "key"],
-        set_={"count": SeenValue.count + 1, "last_seen": stmt.excluded.last_seen,
+        set_={"count": SEEN.c.count + 1, "last_seen": stmt.excluded.last_seen,
               "last_ref": stmt.excluded.last_ref, "label": stmt.excluded.label})
-    session.execute(stmt)
+
+
+SEEN = cast(Table, SeenValue.__table__)
+# Built once, executed with one parameter set per value: every invoice runs it.
+_SEEN_UPSERT = {"postgresql": _seen_upsert(postgresql.insert),
+                "sqlite": _seen_upsert(sqlite.insert)}
 
 
 def seen(url: str, days: int = SEEN_DAYS) -> Seen:
@@ -217,9 +226,13 @@ def _recent_like(session: Session, order: Order, job_id: int) -> list[OrderSumma
     key = dup_key(order)
     if key is None:
         return []
-    docs = list(session.scalars(select(SyncJob.document).where(
-        SyncJob.kind == "order", SyncJob.dup_key == key, SyncJob.id != job_id).limit(20)))
+    docs = list(session.scalars(_LIKE, {"b_key": key, "b_job": job_id}))
     return [summarize(parse_order(doc)) for doc in docs if doc]
+
+
+_LIKE = select(SyncJob.document).where(SyncJob.kind == "order",
+                                       SyncJob.dup_key == bindparam("b_key"),
+                                       SyncJob.id != bindparam("b_job")).limit(20)
 
 
 def hold_for(findings: Sequence[Finding], acknowledged: Sequence[str]) -> str | None:

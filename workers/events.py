@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from celery import Task, current_task
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,8 +33,8 @@ from workers.steps import (
     JobView,
     add_link,
     backoff,
-    needs_recheck,
     parsed_order,
+    recheck_due,
     run_claimed,
     run_step,
 )
@@ -78,11 +78,18 @@ def process_event(self: Task, event_id: int) -> None:
             mark_processed(s, event_id, outcome)
 
 
+EVENTS = cast(Table, InboundEvent.__table__)
+# Built once (see workers/steps.py): the order path runs these for every event.
+_MARK_PROCESSED = update(EVENTS).where(EVENTS.c.id == bindparam("b_id")).values(
+    processed_at=bindparam("b_at"), outcome=bindparam("b_outcome"))
+_ORDER_JOB = select(SyncJob).where(SyncJob.kind == "order",
+                                   SyncJob.magento_key == bindparam("b_key"))
+
+
 def mark_processed(s: Session, event_id: int | None, outcome: str) -> None:
     if event_id is not None:
-        s.execute(update(InboundEvent).where(InboundEvent.id == event_id)
-                  .values(processed_at=utcnow(), outcome=outcome[:255])
-                  .execution_options(synchronize_session=False))
+        s.execute(_MARK_PROCESSED, {"b_id": event_id, "b_at": utcnow(),
+                                    "b_outcome": outcome[:255]})
 
 
 def _own_job(s: Session, event_id: int, task_id: str) -> tuple[int, Step] | None:
@@ -174,8 +181,7 @@ def _upsert_job(doc: dict[str, Any], event_id: int | None, claim_as: str | None 
     for _ in range(2):  # a concurrent insert of the same order: read it on the second pass
         try:
             with session_scope(url) as s:
-                job = s.scalar(select(SyncJob).where(SyncJob.kind == "order",
-                                                     SyncJob.magento_key == str(doc["entity_id"])))
+                job = s.scalar(_ORDER_JOB, {"b_key": str(doc["entity_id"])})
                 new = job is None
                 if job is None:
                     job = SyncJob(kind="order", magento_key=str(doc["entity_id"]),
@@ -218,7 +224,7 @@ def _claim_first(s: Session, job: SyncJob, doc: dict[str, Any], new: bool
     job now holds (as ``workers.steps`` claims a step): its ``started`` attempt, and whether
     an earlier attempt of it must be looked up before writing (a new job has none)."""
     assert job.lease_task is not None
-    recheck = not new and bool(s.scalar(select(needs_recheck(job.id, job.step))))
+    recheck = not new and recheck_due(s, job.id, job.step)
     attempt = Attempt(job_id=job.id, step=job.step, outcome="started", task_id=job.lease_task)
     s.add(attempt)
     s.flush()

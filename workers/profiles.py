@@ -115,9 +115,13 @@ def active_id(url: str) -> int | None:
 def active_ref(url: str) -> tuple[int, str] | None:
     """(number, content hash) of the version in force: one indexed query."""
     with session_scope(url) as session:
-        row = session.execute(select(MappingVersion.id, MappingVersion.content_hash)
-                              .order_by(MappingVersion.id.desc()).limit(1)).first()
+        row = session.execute(_ACTIVE_REF).first()
         return (row[0], row[1]) if row else None
+
+
+# Built once: every order task reads it (workers/context.py).
+_ACTIVE_REF = select(MappingVersion.id, MappingVersion.content_hash).order_by(
+    MappingVersion.id.desc()).limit(1)
 
 
 def active(url: str) -> VersionView:

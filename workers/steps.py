@@ -41,8 +41,8 @@ from celery.exceptions import Ignore
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Select,
     Table,
+    bindparam,
     exists,
     insert,
     select,
@@ -71,6 +71,28 @@ BACKOFF_BASE_S = 2.0
 ACTIVE_STATES = (JobState.QUEUED, JobState.RETRYING, JobState.RUNNING)
 RECHECK_OUTCOMES = ("started", "ambiguous")
 JOBS, ATTEMPTS = cast(Table, SyncJob.__table__), cast(Table, Attempt.__table__)
+LINKS = cast(Table, EntityLink.__table__)
+
+# The statements every step runs, built once: a statement built per call cost more CPU (its
+# construction and cache key) than PostgreSQL spent running it (bench/NOTES.md).
+_ATTEMPT_OK = update(ATTEMPTS).where(ATTEMPTS.c.id == bindparam("b_id")).values(
+    outcome="ok", duration_ms=bindparam("b_ms"))
+_ATTEMPT_STARTED = insert(ATTEMPTS).values(
+    job_id=bindparam("b_job"), step=bindparam("b_step"), outcome="started",
+    task_id=bindparam("b_task"), created_at=bindparam("b_at")).returning(ATTEMPTS.c.id)
+_RECHECK = select(exists().where(ATTEMPTS.c.job_id == bindparam("b_job"),
+                                 ATTEMPTS.c.step == bindparam("b_step"),
+                                 ATTEMPTS.c.outcome.in_(RECHECK_OUTCOMES)))
+_FIND_LINK = select(LINKS.c.kashflow_key).where(
+    LINKS.c.kind == bindparam("b_kind"),
+    LINKS.c.magento_key.in_(bindparam("b_keys", expanding=True))
+).order_by(LINKS.c.id).limit(1)
+_ADD_LINK = {  # an existing link for the key wins
+    name: insert_(LINKS).values(kind=bindparam("b_kind"), magento_key=bindparam("b_magento"),
+                                kashflow_key=bindparam("b_kashflow"),
+                                created_at=bindparam("b_at"))
+    .on_conflict_do_nothing(index_elements=["kind", "magento_key"])
+    for name, insert_ in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
 
 
 @dataclass(frozen=True)
@@ -264,9 +286,14 @@ def _claim(conn: Connection, job_id: int, step: Step, task_id: str
 
 
 def _start_attempt(conn: Connection, job_id: int, step: str, task_id: str) -> int:
-    return int(conn.execute(insert(ATTEMPTS).values(
-        job_id=job_id, step=step, outcome="started", task_id=task_id, created_at=utcnow()
-    ).returning(ATTEMPTS.c.id)).scalar_one())
+    return int(conn.execute(_ATTEMPT_STARTED, {"b_job": job_id, "b_step": step,
+                                               "b_task": task_id, "b_at": utcnow()}
+                            ).scalar_one())
+
+
+def recheck_due(conn: Connection | Session, job_id: int, step: str) -> bool:
+    """``needs_recheck`` for ``step`` of ``job_id``, read on ``conn``."""
+    return bool(conn.scalar(_RECHECK, {"b_job": job_id, "b_step": step}))
 
 
 def _finish(conn: Connection, view: JobView, attempt_id: int, result: StepResult,
@@ -292,13 +319,12 @@ def _finish(conn: Connection, view: JobView, attempt_id: int, result: StepResult
         logs.bind(kashflow_ref=result.updates["invoice_number"])
     following: tuple[JobView | None, int] = (None, 0)
     with conn.begin():
-        conn.execute(update(ATTEMPTS).where(ATTEMPTS.c.id == attempt_id)
-                     .values(outcome="ok", duration_ms=int(seconds * 1000)))
+        conn.execute(_ATTEMPT_OK, {"b_id": attempt_id, "b_ms": int(seconds * 1000)})
         conn.execute(update(JOBS).where(JOBS.c.id == view.id).values(**values))
         _add_links(conn, result.links)
         if then is not None:
             known = {k: v for k, v in result.updates.items() if k in VIEW_FIELDS}
-            recheck = bool(conn.scalar(select(needs_recheck(view.id, then))))
+            recheck = recheck_due(conn, view.id, then)
             following = (replace(view, step=then, recheck=recheck, **known),
                          _start_attempt(conn, view.id, then, task_id))
     if result.review:
@@ -307,26 +333,21 @@ def _finish(conn: Connection, view: JobView, attempt_id: int, result: StepResult
     return following
 
 
-def _link_insert(dialect: str) -> Any:
-    return pg_insert if dialect == "postgresql" else sqlite_insert
+def _link_rows(links: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    now = utcnow()
+    return [{"b_kind": kind, "b_magento": magento, "b_kashflow": kashflow, "b_at": now}
+            for kind, magento, kashflow in links]
 
 
 def _add_links(conn: Connection, links: list[tuple[str, str, str]]) -> None:
-    if not links:
-        return
-    now = utcnow()
-    conn.execute(_link_insert(conn.dialect.name)(EntityLink)
-                 .values([{"kind": kind, "magento_key": magento, "kashflow_key": kashflow,
-                           "created_at": now} for kind, magento, kashflow in links])
-                 .on_conflict_do_nothing(index_elements=["kind", "magento_key"]))
+    if links:
+        conn.execute(_ADD_LINK[conn.dialect.name], _link_rows(links))
 
 
 def add_link(s: Session, kind: str, magento_key: str, kashflow_key: str) -> None:
     """Record a Magento <-> KashFlow link in ``s``; an existing link for the key wins."""
-    insert_ = _link_insert(s.get_bind().dialect.name)
-    s.execute(insert_(EntityLink).values(kind=kind, magento_key=magento_key,
-                                         kashflow_key=kashflow_key, created_at=utcnow())
-              .on_conflict_do_nothing(index_elements=["kind", "magento_key"]))
+    s.execute(_ADD_LINK[s.get_bind().dialect.name], _link_rows([(kind, magento_key,
+                                                                 kashflow_key)]))
 
 
 def find_link(url: str, kind: str, *magento_keys: str) -> str | None:
@@ -335,20 +356,15 @@ def find_link(url: str, kind: str, *magento_keys: str) -> str | None:
     held = _HELD.get()
     if held is not None and held[0] == url:
         with held[1].begin():
-            return held[1].scalar(_link_query(kind, magento_keys))
+            return held[1].scalar(_FIND_LINK, {"b_kind": kind, "b_keys": list(magento_keys)})
     with session_scope(url) as s:
         return find_link_in(s, kind, *magento_keys)
 
 
 def find_link_in(s: Session, kind: str, *magento_keys: str) -> str | None:
     """The KashFlow key linked to the first-recorded of ``magento_keys``, read in ``s``."""
-    return s.scalar(_link_query(kind, magento_keys))
-
-
-def _link_query(kind: str, magento_keys: tuple[str, ...]) -> Select[str]:
-    return select(EntityLink.kashflow_key).where(
-        EntityLink.kind == kind, EntityLink.magento_key.in_(magento_keys)
-    ).order_by(EntityLink.id).limit(1)
+    found: str | None = s.scalar(_FIND_LINK, {"b_kind": kind, "b_keys": list(magento_keys)})
+    return found
 
 
 def parsed_order(doc: dict[str, Any]) -> Order:
