@@ -11,19 +11,83 @@ foreground until SIGINT/SIGTERM (``kfsync sandbox``).
 
 from __future__ import annotations
 
+import logging
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from types import FrameType, TracebackType
-from typing import Any
+from typing import IO, Any, cast
 
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wsgi import LimitedStream
 
 from sandbox import kashflow, magento
 
+log = logging.getLogger(__name__)
 
-class QuietRequestHandler(WSGIRequestHandler):
+
+class KeepAliveRequestHandler(WSGIRequestHandler):
+    """HTTP/1.1 with persistent connections, as Magento's and KashFlow's servers answer.
+
+    werkzeug's development server closes every connection after its response (its
+    ``run_wsgi`` discards whatever the socket holds next, which would be the next request),
+    so every API call paid a TCP handshake and a new server thread. This ``run_wsgi`` reads
+    exactly the request's body (what the app left of it too: a fault or a 429 answers before
+    reading it), buffers the app's small JSON answer and sends it with its length; the
+    connection then serves the client's next request. ``werkzeug.socket`` stays in the
+    environ for the ``drop`` fault.
+    """
+
+    def setup(self) -> None:
+        super().setup()
+        opened = getattr(self.server, "connections_opened", None)
+        if opened is not None:
+            opened.append(1)  # list.append: atomic across the server's threads
+        # Headers and body go out in two writes: without this, Nagle's algorithm holds the
+        # body until the client's delayed ACK (tens of ms a call on a kept-alive connection).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def run_wsgi(self) -> None:
+        if self.headers.get("Expect", "").lower().strip() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        environ = self.make_environ()
+        length = str(environ.get("CONTENT_LENGTH") or "0")
+        if not environ.get("wsgi.input_terminated"):
+            environ["wsgi.input"] = LimitedStream(cast(IO[bytes], self.rfile),
+                                                  int(length) if length.isdigit() else 0)
+            environ["wsgi.input_terminated"] = True
+        answer: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]],
+                           exc_info: Any = None) -> Any:
+            answer[:] = [status, headers]
+            return lambda data: None  # the legacy write(): unused by Flask
+
+        try:
+            body = b"".join(self.server.app(environ, start_response))
+        except Exception:
+            log.exception("sandbox: %s %s failed", self.command, self.path)
+            answer[:] = ["500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")]]
+            body = b"internal error"
+        finally:
+            environ["wsgi.input"].read()  # the rest of the body, never past it
+        status, headers = answer
+        code, _, reason = status.partition(" ")
+        self.send_response(int(code), reason)
+        for key, value in headers:
+            if key.lower() not in ("content-length", "connection"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+class QuietRequestHandler(KeepAliveRequestHandler):
     """No access log line per request (benchmarks make thousands)."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -31,20 +95,22 @@ class QuietRequestHandler(WSGIRequestHandler):
 
 
 class SandboxServers:
-    """The Magento and KashFlow sandboxes, each on its own threaded werkzeug server."""
+    """The Magento and KashFlow sandboxes, each on its own threaded werkzeug server with
+    persistent connections (``KeepAliveRequestHandler``)."""
 
     def __init__(self, host: str = "127.0.0.1", magento_port: int = 8081,
                  kashflow_port: int = 8082, *, quiet: bool = True) -> None:
         self.host = host
         self.magento_app: Flask = magento.create_app()
         self.kashflow_app: Flask = kashflow.create_app()
-        handler = QuietRequestHandler if quiet else WSGIRequestHandler
+        handler = QuietRequestHandler if quiet else KeepAliveRequestHandler
         self._servers: list[BaseWSGIServer] = []
         try:  # bind both ports now, so a busy port fails here and frees the other
             for port, app in ((magento_port, self.magento_app),
                               (kashflow_port, self.kashflow_app)):
-                self._servers.append(make_server(host, port, app, threaded=True,
-                                                 request_handler=handler))
+                server = make_server(host, port, app, threaded=True, request_handler=handler)
+                server.connections_opened = []  # type: ignore[attr-defined]
+                self._servers.append(server)
         except BaseException:
             for server in self._servers:
                 server.server_close()
@@ -79,6 +145,11 @@ class SandboxServers:
     @property
     def kashflow_control(self) -> str:
         return f"{self._base(1)}/_sandbox"
+
+    def connections_opened(self) -> dict[str, int]:
+        """TCP connections each server has accepted since it started."""
+        return {name: len(getattr(server, "connections_opened", ()))
+                for name, server in zip(("magento", "kashflow"), self._servers, strict=True)}
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> SandboxServers:

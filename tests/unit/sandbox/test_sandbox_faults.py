@@ -251,3 +251,27 @@ def test_drop_and_ambiguous_faults_over_http(servers: SandboxServers,
     assert calls["statuses"]["dropped"] == 2
     assert calls["faults"] == {"ambiguous": 2, "drop": 1}
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_connections_are_kept_alive_across_calls_and_faults(servers: SandboxServers) -> None:
+    # As the real APIs do: one client keeps one connection. A fault answered before the
+    # request body was read must not leave that body on the connection.
+    kf = RealKashFlow(servers)  # logged in on kf.session
+    before = servers.connections_opened()["kashflow"]
+
+    def fault(**rule: Any) -> None:  # on the same session: the control API is on this server
+        kf.session.post(f"{kf.control}/faults", json=rule, timeout=5).raise_for_status()
+
+    assert kf.session.post(f"{kf.base}/customers", json=CUSTOMER, timeout=5).status_code == 201
+    fault(method="POST", path="/invoices", kind="status", status=503)
+    assert kf.invoice(2001).status_code == 503
+    reply = kf.invoice(2001)
+    assert reply.status_code == 201, reply.text
+    assert kf.invoice(2002).json()["Number"] == 2002
+    assert servers.connections_opened()["kashflow"] - before == 0  # all on the login's one
+    fault(method="POST", path="/invoices", kind="drop")
+    with pytest.raises(requests.ConnectionError):
+        kf.invoice(2003)
+    assert kf.invoice(2003).status_code == 201  # on a new connection after the dropped one
+    assert servers.connections_opened()["kashflow"] - before == 1
+    assert kf.numbers() == [2001, 2002, 2003]
