@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 from celery.signals import task_postrun, task_prerun
+from sqlalchemy.orm import Session
 
 from connectors.kashflow import KashFlowClient
 from connectors.magento import MagentoClient
@@ -40,7 +41,7 @@ def rules() -> Rules:
     return profile()[1]
 
 
-def profile() -> tuple[int, Rules]:
+def profile(session: Session | None = None) -> tuple[int, Rules]:
     """The active mapping profile version and its rules (``workers.profiles``).
 
     Looked up once per task (one indexed query; every step a task runs uses the same
@@ -48,12 +49,13 @@ def profile() -> tuple[int, Rules]:
     task, on every call. The mapping file is checked at the same moments (one ``stat``):
     when it changes, it is published as a new version. A file that turns bad while the
     worker runs is logged once and the version in force stays (``kfsync worker`` refuses to
-    start on a bad file).
+    start on a bad file). With ``session``, the version is read in it (a task reading other
+    rows first saves a transaction).
     """
     memo: tuple[int, Rules] | None = _task_memo.get("profile")
     if memo is not None:
         return memo
-    found = _profile()
+    found = _profile(session)
     if _task_memo.get("in_task"):
         _task_memo["profile"] = found
     return found
@@ -70,10 +72,10 @@ def _task_ends(**_: Any) -> None:
     _task_memo.clear()
 
 
-def _profile() -> tuple[int, Rules]:
+def _profile(session: Session | None = None) -> tuple[int, Rules]:
     url, path = db_url(), settings().mapping_file
     _sync_file(url, path)
-    ref = profiles.active_ref(url)
+    ref = profiles.active_ref(url, session)
     if ref is None:
         profiles.seed(url, path)
         ref = profiles.active_ref(url)

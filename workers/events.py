@@ -64,6 +64,8 @@ def process_event(self: Task, event_id: int) -> None:
                 run_step(self, own[0], own[1], cast(Any, workflow.inline_act(own[1])))
             return
         topic, key, kind = event.topic, event.resource_key, event.resource_type
+        if topic in ORDER_TOPICS and kind == "order":
+            context.profile(s)  # the mapping profile in force, read in this transaction
     try:
         outcome = _dispatch(self, topic, kind, key, event_id)
     except Transient as exc:
@@ -230,7 +232,8 @@ def _claim_first(s: Session, job: SyncJob, doc: dict[str, Any], new: bool
     s.flush()
     view = JobView(id=job.id, magento_key=job.magento_key, magento_ref=job.magento_ref,
                    document=doc, plan=job.plan or {}, customer_code=job.customer_code,
-                   invoice_number=job.invoice_number, recheck=recheck, step=job.step)
+                   invoice_number=job.invoice_number, recheck=recheck, step=job.step,
+                   fresh=new)
     return view, attempt.id
 
 

@@ -112,11 +112,14 @@ def active_id(url: str) -> int | None:
     return ref[0] if ref else None
 
 
-def active_ref(url: str) -> tuple[int, str] | None:
-    """(number, content hash) of the version in force: one indexed query."""
-    with session_scope(url) as session:
+def active_ref(url: str, session: Session | None = None) -> tuple[int, str] | None:
+    """(number, content hash) of the version in force: one indexed query (in ``session``
+    when given)."""
+    if session is not None:
         row = session.execute(_ACTIVE_REF).first()
         return (row[0], row[1]) if row else None
+    with session_scope(url) as own:
+        return active_ref(url, own)
 
 
 # Built once: every order task reads it (workers/context.py).

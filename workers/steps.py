@@ -108,9 +108,10 @@ class JobView:
     invoice_number: int | None
     recheck: bool
     step: str = ""
+    fresh: bool = False  # the job was created by this task: no step of it was tried before
 
 
-VIEW_FIELDS = frozenset(f.name for f in fields(JobView)) - {"id", "recheck", "step"}
+VIEW_FIELDS = frozenset(f.name for f in fields(JobView)) - {"id", "recheck", "step", "fresh"}
 
 
 @dataclass
@@ -324,7 +325,7 @@ def _finish(conn: Connection, view: JobView, attempt_id: int, result: StepResult
         _add_links(conn, result.links)
         if then is not None:
             known = {k: v for k, v in result.updates.items() if k in VIEW_FIELDS}
-            recheck = recheck_due(conn, view.id, then)
+            recheck = not view.fresh and recheck_due(conn, view.id, then)
             following = (replace(view, step=then, recheck=recheck, **known),
                          _start_attempt(conn, view.id, then, task_id))
     if result.review:

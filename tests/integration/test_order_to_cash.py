@@ -223,7 +223,7 @@ def test_a_worker_killed_mid_order_finishes_it_once_on_redelivery(stack: Stack) 
     import os
     import signal
 
-    from workers.app import celery_app
+    from celery import Celery
 
     stack.fault("kashflow", method="POST", path="/invoices", kind="latency", ms=3000, count=1)
     order = paid_order(2017)
@@ -233,8 +233,13 @@ def test_a_worker_killed_mid_order_finishes_it_once_on_redelivery(stack: Stack) 
                      [(a.step, a.outcome) for a in stack.attempts(2017)], "the invoice write")
     job = stack.job(2017)
     assert job is not None and job.lease_task
-    [pid] = [task["worker_pid"] for tasks in (celery_app.control.inspect().active() or {})
-             .values() for task in tasks if task["id"] == job.lease_task]
+    inspector = Celery(broker=stack.env["KFSYNC_REDIS_URL"])  # its own broker connections
+    try:
+        active = inspector.control.inspect().active() or {}
+    finally:
+        inspector.close()
+    [pid] = [task["worker_pid"] for tasks in active.values() for task in tasks
+             if task["id"] == job.lease_task]
     os.kill(pid, signal.SIGKILL)
     job = stack.wait_settled(2017)
     assert job.state == JobState.DONE, job.reason
