@@ -31,7 +31,8 @@ from workers.steps import (
     ACTIVE_STATES,
     LEASE_S,
     JobView,
-    add_link,
+    StepResult,
+    add_links,
     backoff,
     parsed_order,
     recheck_due,
@@ -206,9 +207,14 @@ def _upsert_job(doc: dict[str, Any], event_id: int | None, claim_as: str | None 
                         job.lease_until = utcnow() + timedelta(seconds=LEASE_S)
                 else:
                     job.state, job.reason = IDLE_BY_VERDICT[verdict], reason
+                linked = _linked_customer(s, doc) if start and \
+                    job.step == Step.ENSURE_CUSTOMER else None
+                if linked is not None:  # written by the same INSERT or UPDATE
+                    job.customer_code, job.step = (linked.updates["customer_code"],
+                                                   linked.next_step)
                 s.flush()
-                if start and job.step == Step.ENSURE_CUSTOMER:
-                    _ensure_customer_from_link(s, job, doc)
+                if linked is not None:
+                    _record_linked(s, job.id, linked)
                 mark_processed(s, event_id, f"order {ref}: job {job.id} " + (
                     f"queued at {job.step}" if start else f"{verdict}: {reason}"))
                 claimed = _claim_first(s, job, doc, new) if start and claim_as else None
@@ -237,23 +243,25 @@ def _claim_first(s: Session, job: SyncJob, doc: dict[str, Any], new: bool
     return view, attempt.id
 
 
-def _ensure_customer_from_link(s: Session, job: SyncJob, doc: dict[str, Any]) -> None:
-    """Finish ``ensure_customer`` in the upsert's transaction when a stored link answers it:
-    no KashFlow call, so no claim is needed, and the chain starts at the invoice."""
+def _linked_customer(s: Session, doc: dict[str, Any]) -> StepResult | None:
+    """``ensure_customer`` answered by a stored link, read in the upsert's transaction: no
+    KashFlow call, so no claim is needed, and the job starts at the invoice. None when no
+    link answers it."""
     from workers.customers import linked_customer
 
     try:
         order = parsed_order(doc)
     except MappingError:
-        return
-    result = linked_customer(s, order, context.rules())
-    if result is None:
-        return
-    job.customer_code, job.step = result.updates["customer_code"], result.next_step
-    for kind, magento_key, kashflow_key in result.links:
-        add_link(s, kind, magento_key, kashflow_key)
+        return None
+    with s.no_autoflush:  # the job's INSERT waits for the step this sets
+        return linked_customer(s, order, context.rules())
+
+
+def _record_linked(s: Session, job_id: int, result: StepResult) -> None:
+    """The links and the ``ok`` attempt of an ``ensure_customer`` a link answered."""
+    add_links(s, result.links)
     task_id = getattr(current_task.request, "id", None) if current_task else None
-    s.add(Attempt(job_id=job.id, step=Step.ENSURE_CUSTOMER, outcome="ok", duration_ms=0,
+    s.add(Attempt(job_id=job_id, step=Step.ENSURE_CUSTOMER, outcome="ok", duration_ms=0,
                   task_id=task_id))
 
 

@@ -345,10 +345,11 @@ def _add_links(conn: Connection, links: list[tuple[str, str, str]]) -> None:
         conn.execute(_ADD_LINK[conn.dialect.name], _link_rows(links))
 
 
-def add_link(s: Session, kind: str, magento_key: str, kashflow_key: str) -> None:
-    """Record a Magento <-> KashFlow link in ``s``; an existing link for the key wins."""
-    s.execute(_ADD_LINK[s.get_bind().dialect.name], _link_rows([(kind, magento_key,
-                                                                 kashflow_key)]))
+def add_links(s: Session, links: list[tuple[str, str, str]]) -> None:
+    """Record Magento <-> KashFlow links (kind, magento key, kashflow key) in ``s``, in one
+    statement; an existing link for a key wins."""
+    if links:
+        s.execute(_ADD_LINK[s.get_bind().dialect.name], _link_rows(links))
 
 
 def find_link(url: str, kind: str, *magento_keys: str) -> str | None:
