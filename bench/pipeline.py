@@ -5,9 +5,14 @@ with no latency and no rate limit, side by side with a raw Celery chain of three
 kfsync runs the production way: ``kfsync web`` (gunicorn) and ``kfsync worker -c N`` as
 separate processes, a fresh PostgreSQL database (SQLite when none answers), a private Redis,
 the sandbox in its own process. Peak RSS of every worker process (parent and pool children)
-and of the web processes is sampled with psutil during the measured run.
+and of the web processes is sampled with psutil during the measured rounds.
 
-    python -m bench.pipeline [--orders 300] [--concurrency 2]
+The machine is shared and its speed drifts within seconds, so the two are measured in
+``ROUNDS`` alternating pairs (raw chains, then orders) with both workers up, the raw chain on
+its own database of the same Redis server; each pair gives a ratio, and the median pair is
+reported.
+
+    python -m bench.pipeline [--orders 300] [--concurrency 4]   (orders per round)
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +56,7 @@ from bench.loadgen import closed_loop
 
 RAW_CHAINS = 1000
 WARMUP_ORDERS = 20
+ROUNDS = 3  # alternating pairs: the median pair is reported
 TIME_LIMIT_S = 180.0  # per measured run
 
 
@@ -71,18 +78,20 @@ def run(orders: int, concurrency: int, profile: bool = False) -> dict[str, Any]:
 
 def _run(procs: Procs, tmp: Path, redis_url: str, db_url: str, orders: int,
          concurrency: int, profile: bool = False) -> dict[str, Any]:
-    raw = _raw_chain(procs, tmp, redis_url, concurrency)
+    raw_burst = _raw_chain(procs, tmp, redis_url.rsplit("/", 1)[0] + "/1", concurrency)
     sandbox = Sandbox(procs, tmp)
     env = child_env(KFSYNC_ENV="dev", KFSYNC_DATABASE_URL=db_url, KFSYNC_REDIS_URL=redis_url,
                     KFSYNC_WEBHOOK_SECRETS=SECRET, KFSYNC_KASHFLOW_RATE="1000000",
                     KFSYNC_KASHFLOW_BURST="1000000", KFSYNC_HTTP_TIMEOUT_S="10",
                     **sandbox.kfsync_env())
     warm = make_orders(1, WARMUP_ORDERS, WARMUP_ORDERS, prefix="warm")
-    measured = make_orders(10_001, orders, max(1, orders // 2))
-    sandbox.seed_orders(warm + measured)
+    batches = [make_orders(10_001 + r * orders, orders, max(1, orders // 2),
+                           prefix=f"round{r}-buyer") for r in range(ROUNDS)]
+    sandbox.seed_orders(warm + [o for batch in batches for o in batch])
     port = free_port()
     log(f"pipeline: kfsync web + worker -c {concurrency} ({db_kind(db_url)}, sandbox: no "
-        "latency, no rate limit)")
+        f"latency, no rate limit); {ROUNDS} rounds of {RAW_CHAINS} raw chains, then "
+        f"{orders} orders")
     web = procs.kfsync("web", env, tmp, "web", "--port", str(port))
     worker = procs.kfsync("worker", env, tmp, "worker", "-c", str(concurrency),
                           "--loglevel", "WARNING")
@@ -94,36 +103,52 @@ def _run(procs: Procs, tmp: Path, redis_url: str, db_url: str, orders: int,
     sampler.start()
     roots = {"worker": worker.pid, "web": web.pid, "sandbox": procs.children["sandbox"].pid,
              "redis": procs.children["redis"].pid}
-    cpu0 = cpu_seconds(roots)
-    spies = _profile(procs, worker.pid, tmp) if profile else []
-    t0 = time.monotonic()
-    _send(port, measured)
-    done, elapsed = _wait_done(db_url, WARMUP_ORDERS + orders, TIME_LIMIT_S, t0)
+    rounds: list[dict[str, Any]] = []
+    cpu: dict[str, float] = {}
+    for number, batch in enumerate(batches):
+        raw = raw_burst(RAW_CHAINS)
+        cpu0 = cpu_seconds(roots)
+        spies = _profile(procs, worker.pid, tmp) if profile and number == 0 else []
+        t0 = time.monotonic()
+        _send(port, batch)
+        done, elapsed = _wait_done(db_url, WARMUP_ORDERS + (number + 1) * orders,
+                                   TIME_LIMIT_S, t0)
+        for name, seconds in cpu_delta(cpu0, cpu_seconds(roots)).items():
+            cpu[name] = round(cpu.get(name, 0.0) + seconds, 2)
+        for spy in spies:
+            spy.wait(timeout=60)
+        if spies:
+            _summarise_profiles(tmp)
+        done -= WARMUP_ORDERS + number * orders
+        rate = done / elapsed if elapsed else 0.0
+        rounds.append({"done": done, "elapsed_s": elapsed, "orders_per_s": rate, "raw": raw,
+                       "ratio": rate / raw["rate"] if raw["rate"] else 0.0})
+        log(f"  round {number + 1}: kfsync {done}/{orders} orders in {elapsed:.1f} s = "
+            f"{rate:.1f}/s; raw chain {raw['rate']:.1f}/s; ratio {rounds[-1]['ratio']:.0%}")
     sampler.stop()
-    cpu = cpu_delta(cpu0, cpu_seconds(roots))
-    for spy in spies:
-        spy.wait(timeout=60)
-    if spies:
-        _summarise_profiles(tmp)
-    log(f"  CPU seconds during the run: {cpu}")
-    done -= WARMUP_ORDERS
+    procs.stop("rawworker")
+    log(f"  CPU seconds during the kfsync rounds: {cpu}")
+    median = sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]
     calls = sandbox.get("kashflow", "/calls")
-    latencies = _latencies(db_url, [str(o["entity_id"]) for o in measured])
+    measured = [str(o["entity_id"]) for batch in batches for o in batch]
+    latencies = _latencies(db_url, measured)
     attempts = _attempts(db_url)
     log(f"  attempts (step, outcome): {attempts}")
-    rate = done / elapsed if elapsed else 0.0
     w, g = sampler.peaks["worker"], sampler.peaks["web"]
-    log(f"  kfsync: {done}/{orders} orders in {elapsed:.1f} s = {rate:.1f} orders/s; "
-        f"raw chain {raw['rate']:.1f} chains/s; ratio {rate / raw['rate']:.0%}")
+    log(f"  median round: kfsync {median['orders_per_s']:.1f} orders/s; raw chain "
+        f"{median['raw']['rate']:.1f} chains/s; ratio {median['ratio']:.0%}")
     log(f"  worker RSS peak: parent {mib(w.parent(worker.pid)):.0f} MiB, largest child "
         f"{mib(w.max_child(worker.pid)):.0f} MiB; web {mib(g.max_process()):.0f} MiB")
     return {
         "database": db_kind(db_url), "concurrency": concurrency, "orders": orders,
-        "buyers": max(1, orders // 2), "done": done, "elapsed_s": elapsed,
-        "orders_per_s": rate, "raw": raw, "ratio": rate / raw["rate"] if raw["rate"] else 0,
+        "buyers": max(1, orders // 2), "done": median["done"],
+        "elapsed_s": median["elapsed_s"], "orders_per_s": median["orders_per_s"],
+        "raw": median["raw"], "ratio": median["ratio"],
+        "rounds": [{"orders_per_s": r["orders_per_s"], "raw_per_s": r["raw"]["rate"],
+                    "ratio": r["ratio"]} for r in rounds],
         "latency_p50_s": percentile(latencies, 50), "latency_p99_s": percentile(latencies, 99),
         "cpu_s": cpu, "kashflow_calls": calls["calls"], "attempts": attempts,
-        "kashflow_calls_per_order": calls["total"] / orders,
+        "kashflow_calls_per_order": calls["total"] / (orders * ROUNDS),
         "rss": {
             "worker_parent_mib": mib(w.parent(worker.pid)),
             "worker_child_max_mib": mib(w.max_child(worker.pid)),
@@ -180,7 +205,10 @@ def _summarise_profiles(tmp: Path) -> None:
     log(f"  profile: {out}")
 
 
-def _raw_chain(procs: Procs, tmp: Path, redis_url: str, concurrency: int) -> dict[str, Any]:
+def _raw_chain(procs: Procs, tmp: Path, redis_url: str, concurrency: int
+               ) -> Callable[[int], dict[str, Any]]:
+    """Start the raw chain's worker on ``redis_url``; returns a function that runs one burst
+    of N chains (published at once) and measures it."""
     env = child_env(KFSYNC_ENV="dev", KFSYNC_REDIS_URL=redis_url)
     log(f"pipeline: raw Celery chain of three no-op tasks, worker -c {concurrency}")
     procs.spawn("rawworker", [sys.executable, "-m", "celery", "-A", "bench.rawchain", "worker",
@@ -191,25 +219,22 @@ def _raw_chain(procs: Procs, tmp: Path, redis_url: str, concurrency: int) -> dic
     rawchain.app.conf.broker_url = redis_url
     client = redis.Redis.from_url(redis_url)
     wait_for(lambda: rawchain.app.control.ping(timeout=0.5), "the raw chain worker", 60)
+    roots = {"worker": procs.children["rawworker"].pid, "redis": procs.children["redis"].pid}
 
-    def burst(count: int) -> float:
+    def burst(count: int) -> dict[str, Any]:
         client.set(rawchain.COUNTER_KEY, 0)
+        cpu0 = cpu_seconds(roots)
         t0 = time.monotonic()
         for n in range(count):
             rawchain.order_chain(n).apply_async()
         wait_for(lambda: int(client.get(rawchain.COUNTER_KEY) or 0) >= count,
                  "the raw chains", TIME_LIMIT_S, 0.02)
-        return time.monotonic() - t0
+        elapsed = time.monotonic() - t0
+        cpu = cpu_delta(cpu0, cpu_seconds(roots))
+        return {"chains": count, "elapsed_s": elapsed, "rate": count / elapsed, "cpu_s": cpu}
 
     burst(50)  # warm-up
-    roots = {"worker": procs.children["rawworker"].pid, "redis": procs.children["redis"].pid}
-    cpu0 = cpu_seconds(roots)
-    elapsed = burst(RAW_CHAINS)
-    cpu = cpu_delta(cpu0, cpu_seconds(roots))
-    procs.stop("rawworker")
-    rate = RAW_CHAINS / elapsed
-    log(f"  raw chain: {RAW_CHAINS} chains in {elapsed:.2f} s = {rate:.1f} chains/s; CPU {cpu}")
-    return {"chains": RAW_CHAINS, "elapsed_s": elapsed, "rate": rate, "cpu_s": cpu}
+    return burst
 
 
 def _send(port: int, orders: list[dict[str, Any]]) -> None:
@@ -264,7 +289,7 @@ def _latencies(db_url: str, keys: list[str]) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--orders", type=int, default=300)
+    parser.add_argument("--orders", type=int, default=300, help="orders per round")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--profile", action="store_true",
                         help="sample the worker processes with py-spy (diagnostics)")
