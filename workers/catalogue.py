@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select
+from sqlalchemy import Connection, Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -130,8 +130,14 @@ def items(url: str, kind: str, *, include_missing: bool = True) -> list[Catalogu
 
 # --- what orders used ---------------------------------------------------------------------
 
-def observe(url: str, order: Order, job_id: int) -> list[OrderSummary]:
-    """``record_seen`` and ``recent_like`` in one transaction (the invoice step's call)."""
+def observe(url: str, order: Order, job_id: int, conn: Connection | None = None
+            ) -> list[OrderSummary]:
+    """``record_seen`` and ``recent_like`` in one transaction (the invoice step's call), on
+    ``conn`` when given (the step's own connection)."""
+    if conn is not None:
+        with conn.begin():
+            _record_seen(conn, order)
+            return _recent_like(conn, order, job_id)
     with session_scope(url) as session:
         _record_seen(session, order)
         return _recent_like(session, order, job_id)
@@ -143,7 +149,7 @@ def record_seen(url: str, order: Order) -> None:
         _record_seen(session, order)
 
 
-def _record_seen(session: Session, order: Order) -> None:
+def _record_seen(session: Session | Connection, order: Order) -> None:
     now = datetime.now(UTC)
     values: dict[tuple[str, str], str | None] = {}
     try:
@@ -161,7 +167,9 @@ def _record_seen(session: Session, order: Order) -> None:
         return
     rows = [{"b_kind": k, "b_key": key[:128], "b_label": label, "b_at": now,
              "b_ref": order.increment_id} for (k, key), label in sorted(values.items())]
-    session.execute(_SEEN_UPSERT[session.get_bind().dialect.name], rows)
+    dialect = (session.dialect if isinstance(session, Connection)
+               else session.get_bind().dialect).name
+    session.execute(_SEEN_UPSERT[dialect], rows)
 
 
 def _seen_upsert(insert: Any) -> Any:
@@ -222,7 +230,8 @@ def recent_like(url: str, order: Order, job_id: int) -> list[OrderSummary]:
         return _recent_like(session, order, job_id)
 
 
-def _recent_like(session: Session, order: Order, job_id: int) -> list[OrderSummary]:
+def _recent_like(session: Session | Connection, order: Order, job_id: int
+                 ) -> list[OrderSummary]:
     key = dup_key(order)
     if key is None:
         return []

@@ -32,7 +32,7 @@ from store.models import JobState, Step, SyncJob
 from workers import context
 from workers.app import celery_app
 from workers.payments import bank_account_id, payment_method_id
-from workers.steps import JobView, StepResult, find_link, run_step
+from workers.steps import JobView, StepResult, find_link, held_connection, run_step
 from workers.workflow import order_chain
 
 log = logging.getLogger(__name__)
@@ -158,16 +158,24 @@ def _post_refund(job: JobView) -> StepResult:
     return done
 
 
+# Run after every invoice: built once.
+_WAITING = select(SyncJob.id, SyncJob.plan).where(SyncJob.kind == "creditmemo",
+                                                  SyncJob.state == JobState.WAITING)
+
+
 def resume_waiting(order_id: str | None = None) -> int:
     """Start the waiting credit memos whose order now has its invoice (all orders, or one).
 
     Returns how many were started.
     """
     url = context.db_url()
-    with session_scope(url) as s:
-        waiting = [(j.id, (j.plan or {})) for j in s.scalars(
-            select(SyncJob).where(SyncJob.kind == "creditmemo",
-                                  SyncJob.state == JobState.WAITING))]
+    conn = held_connection(url)  # after an invoice step: read on its connection
+    if conn is not None:
+        with conn.begin():
+            waiting = [(row.id, row.plan or {}) for row in conn.execute(_WAITING)]
+    else:
+        with session_scope(url) as s:
+            waiting = [(row.id, row.plan or {}) for row in s.execute(_WAITING)]
     started = 0
     for job_id, plan in waiting:
         wanted = str(plan.get("order_id"))

@@ -184,10 +184,12 @@ def run_claimed(task: Task, view: JobView, attempt_id: int) -> None:
     try:
         with get_engine(url).connect() as conn:
             _HELD.set((url, conn))
-            _run_claimed(task, url, conn, view, attempt_id, act, ran)
+            try:
+                _run_claimed(task, url, conn, view, attempt_id, act, ran)
+            finally:
+                _after(ran)  # its reads on this connection
     finally:
         _HELD.reset(held)
-        _after(ran)
 
 
 def _run_claimed(task: Task, url: str, conn: Connection, view: JobView | None,
@@ -352,13 +354,20 @@ def add_links(s: Session, links: list[tuple[str, str, str]]) -> None:
         s.execute(_ADD_LINK[s.get_bind().dialect.name], _link_rows(links))
 
 
+def held_connection(url: str) -> Connection | None:
+    """The running step's connection to ``url`` (for a short transaction of the step's own
+    between its API calls), or None outside a step."""
+    held = _HELD.get()
+    return held[1] if held is not None and held[0] == url else None
+
+
 def find_link(url: str, kind: str, *magento_keys: str) -> str | None:
     """The KashFlow key linked to the first-recorded of ``magento_keys`` (read on the running
     step's connection when there is one)."""
-    held = _HELD.get()
-    if held is not None and held[0] == url:
-        with held[1].begin():
-            return held[1].scalar(_FIND_LINK, {"b_kind": kind, "b_keys": list(magento_keys)})
+    conn = held_connection(url)
+    if conn is not None:
+        with conn.begin():
+            return conn.scalar(_FIND_LINK, {"b_kind": kind, "b_keys": list(magento_keys)})
     with session_scope(url) as s:
         return find_link_in(s, kind, *magento_keys)
 

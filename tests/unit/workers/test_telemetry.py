@@ -58,7 +58,9 @@ def test_failed_and_retried_tasks_flush_too(redis_url: str, error: Exception,
     app = Celery("kfsync-telemetry-test", set_as_current=False)
     seen_during_the_task: list[float] = []
 
-    @app.task(name=TASK)  # type: ignore[untyped-decorator]  # Celery ships no hints
+    # shared=False: a shared task joins every app, kfsync's too, and would replace the real
+    # create_invoice there for the rest of the test session.
+    @app.task(name=TASK, shared=False)  # type: ignore[untyped-decorator]  # Celery: no hints
     def create_invoice() -> None:
         recorder(redis_url).api_call("kashflow", "POST", "/invoices", 201, 0.2)
         seen_during_the_task.append(kashflow_calls(redis_url))
