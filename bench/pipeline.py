@@ -56,7 +56,7 @@ from bench.loadgen import closed_loop
 
 RAW_CHAINS = 1000
 WARMUP_ORDERS = 20
-ROUNDS = 3  # alternating pairs: the median pair is reported
+ROUNDS = 5  # alternating pairs: the median pair is reported
 TIME_LIMIT_S = 180.0  # per measured run
 
 

@@ -75,6 +75,7 @@ LINKS = cast(Table, EntityLink.__table__)
 
 # The statements every step runs, built once: a statement built per call cost more CPU (its
 # construction and cache key) than PostgreSQL spent running it (bench/NOTES.md).
+_UPDATE_JOB = update(JOBS).where(JOBS.c.id == bindparam("b_job"))
 _ATTEMPT_OK = update(ATTEMPTS).where(ATTEMPTS.c.id == bindparam("b_id")).values(
     outcome="ok", duration_ms=bindparam("b_ms"))
 _ATTEMPT_STARTED = insert(ATTEMPTS).values(
@@ -323,7 +324,7 @@ def _finish(conn: Connection, view: JobView, attempt_id: int, result: StepResult
     following: tuple[JobView | None, int] = (None, 0)
     with conn.begin():
         conn.execute(_ATTEMPT_OK, {"b_id": attempt_id, "b_ms": int(seconds * 1000)})
-        conn.execute(update(JOBS).where(JOBS.c.id == view.id).values(**values))
+        conn.execute(_UPDATE_JOB, {"b_job": view.id, **values})  # SET: the keys given
         _add_links(conn, result.links)
         if then is not None:
             known = {k: v for k, v in result.updates.items() if k in VIEW_FIELDS}
