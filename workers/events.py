@@ -57,16 +57,15 @@ def process_event(self: Task, event_id: int) -> None:
         event = s.get(InboundEvent, event_id)
         if event is None:
             return
-        if event.processed_at is not None:
-            # This task's retry, or its redelivery after its worker died: carry on with the
-            # order it was running (the job still holds this task's lease).
-            own = _own_job(s, event_id, str(self.request.id))
-            if own is not None:
-                run_step(self, own[0], own[1], cast(Any, workflow.inline_act(own[1])))
-            return
+        # Processed already: this task's retry, or its redelivery after its worker died.
+        own = _own_job(s, event_id, str(self.request.id)) if event.processed_at else None
         topic, key, kind = event.topic, event.resource_key, event.resource_type
-        if topic in ORDER_TOPICS and kind == "order":
+        if event.processed_at is None and topic in ORDER_TOPICS and kind == "order":
             context.profile(s)  # the mapping profile in force, read in this transaction
+    if event.processed_at is not None:
+        if own is not None:  # carry on with the order it was running, under its lease
+            run_step(self, own[0], own[1], cast(Any, workflow.inline_act(own[1])))
+        return
     try:
         outcome = _dispatch(self, topic, kind, key, event_id)
     except Transient as exc:
@@ -199,12 +198,7 @@ def _upsert_job(doc: dict[str, Any], event_id: int | None, claim_as: str | None 
                 job.magento_ref, job.document, job.plan, job.event_id = (ref, doc, plan, event_id)
                 start = verdict == "invoice"
                 if start:
-                    if was in (JobState.DEAD, JobState.NEEDS_REVIEW):
-                        resolve_dead_letters(s, job.id, "replayed")
-                    job.state, job.reason = JobState.QUEUED, None
-                    if claim_as is not None:  # written by the same INSERT or UPDATE
-                        job.state, job.lease_task = JobState.RUNNING, claim_as
-                        job.lease_until = utcnow() + timedelta(seconds=LEASE_S)
+                    _queue(s, job, was, claim_as)
                 else:
                     job.state, job.reason = IDLE_BY_VERDICT[verdict], reason
                 linked = _linked_customer(s, doc) if start and \
@@ -224,6 +218,17 @@ def _upsert_job(doc: dict[str, Any], event_id: int | None, claim_as: str | None 
         except IntegrityError:
             continue
     raise RuntimeError(f"could not upsert the job for order {doc.get('entity_id')}")
+
+
+def _queue(s: Session, job: SyncJob, was: str, claim_as: str | None) -> None:
+    """The job is due: queued, or running under ``claim_as``'s lease (written by the same
+    INSERT or UPDATE as the rest of the upsert)."""
+    if was in (JobState.DEAD, JobState.NEEDS_REVIEW):
+        resolve_dead_letters(s, job.id, "replayed")
+    job.state, job.reason = JobState.QUEUED, None
+    if claim_as is not None:
+        job.state, job.lease_task = JobState.RUNNING, claim_as
+        job.lease_until = utcnow() + timedelta(seconds=LEASE_S)
 
 
 def _claim_first(s: Session, job: SyncJob, doc: dict[str, Any], new: bool
