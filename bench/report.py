@@ -84,8 +84,9 @@ def _pipeline(r: dict[str, Any]) -> list[str]:
     raw, rss = r["raw"], r["rss"]
     out = ["## Pipeline: webhook to paid invoice vs a raw three-task Celery chain", "",
            _machine(r), "",
-           f"{r['orders']} paid card orders from {r['buyers']} customers (half of the orders "
-           "are a repeat customer's), sent as webhooks at once to `kfsync web`; one "
+           f"{r['orders']} paid card orders per round from {r['buyers']} new customers (half "
+           "of the orders are a repeat customer's), sent as webhooks at once to `kfsync web`; "
+           "one "
            f"`kfsync worker -c {r['concurrency']}`; sandbox with no latency and no rate limit "
            "(`KFSYNC_KASHFLOW_RATE` set out of the way). Measured from the first webhook to "
            "the last job `done`. Reference: `bench/rawchain.py`, three no-op tasks chained "
