@@ -22,7 +22,7 @@ from connectors.errors import AuthFailed, NotFound, Transient
 from mappings.errors import MappingError
 from mappings.orders import decide
 from store.db import session_scope
-from store.models import Attempt, InboundEvent, JobState, Step, SyncJob, utcnow
+from store.models import InboundEvent, JobState, Step, SyncJob, utcnow
 from workers import circuit, context, workflow
 from workers.app import celery_app
 from workers.deadletters import dead_letter, resolve_dead_letters
@@ -32,6 +32,7 @@ from workers.steps import (
     LEASE_S,
     JobView,
     StepResult,
+    add_attempt,
     add_links,
     backoff,
     parsed_order,
@@ -54,7 +55,7 @@ IDLE_STATES = (JobState.WAITING, JobState.SKIPPED, JobState.NEEDS_REVIEW, JobSta
 def process_event(self: Task, event_id: int) -> None:
     url = context.db_url()
     with session_scope(url) as s:
-        event = s.get(InboundEvent, event_id)
+        event = s.execute(_EVENT, {"b_id": event_id}).one_or_none()
         if event is None:
             return
         # Processed already: this task's retry, or its redelivery after its worker died.
@@ -84,6 +85,8 @@ EVENTS = cast(Table, InboundEvent.__table__)
 # Built once (see workers/steps.py): the order path runs these for every event.
 _MARK_PROCESSED = update(EVENTS).where(EVENTS.c.id == bindparam("b_id")).values(
     processed_at=bindparam("b_at"), outcome=bindparam("b_outcome"))
+_EVENT = select(EVENTS.c.topic, EVENTS.c.resource_key, EVENTS.c.resource_type,
+                EVENTS.c.processed_at).where(EVENTS.c.id == bindparam("b_id"))
 _ORDER_JOB = select(SyncJob).where(SyncJob.kind == "order",
                                    SyncJob.magento_key == bindparam("b_key"))
 
@@ -238,14 +241,12 @@ def _claim_first(s: Session, job: SyncJob, doc: dict[str, Any], new: bool
     an earlier attempt of it must be looked up before writing (a new job has none)."""
     assert job.lease_task is not None
     recheck = not new and recheck_due(s, job.id, job.step)
-    attempt = Attempt(job_id=job.id, step=job.step, outcome="started", task_id=job.lease_task)
-    s.add(attempt)
-    s.flush()
+    attempt_id = add_attempt(s, job.id, job.step, "started", job.lease_task)
     view = JobView(id=job.id, magento_key=job.magento_key, magento_ref=job.magento_ref,
                    document=doc, plan=job.plan or {}, customer_code=job.customer_code,
                    invoice_number=job.invoice_number, recheck=recheck, step=job.step,
                    fresh=new)
-    return view, attempt.id
+    return view, attempt_id
 
 
 def _linked_customer(s: Session, doc: dict[str, Any]) -> StepResult | None:
@@ -266,8 +267,7 @@ def _record_linked(s: Session, job_id: int, result: StepResult) -> None:
     """The links and the ``ok`` attempt of an ``ensure_customer`` a link answered."""
     add_links(s, result.links)
     task_id = getattr(current_task.request, "id", None) if current_task else None
-    s.add(Attempt(job_id=job_id, step=Step.ENSURE_CUSTOMER, outcome="ok", duration_ms=0,
-                  task_id=task_id))
+    add_attempt(s, job_id, Step.ENSURE_CUSTOMER, "ok", task_id, duration_ms=0)
 
 
 def _verdict(doc: dict[str, Any]) -> tuple[str, dict[str, Any], str]:

@@ -78,9 +78,10 @@ LINKS = cast(Table, EntityLink.__table__)
 _UPDATE_JOB = update(JOBS).where(JOBS.c.id == bindparam("b_job"))
 _ATTEMPT_OK = update(ATTEMPTS).where(ATTEMPTS.c.id == bindparam("b_id")).values(
     outcome="ok", duration_ms=bindparam("b_ms"))
-_ATTEMPT_STARTED = insert(ATTEMPTS).values(
-    job_id=bindparam("b_job"), step=bindparam("b_step"), outcome="started",
-    task_id=bindparam("b_task"), created_at=bindparam("b_at")).returning(ATTEMPTS.c.id)
+_ATTEMPT_NEW = insert(ATTEMPTS).values(
+    job_id=bindparam("b_job"), step=bindparam("b_step"), outcome=bindparam("b_outcome"),
+    duration_ms=bindparam("b_ms"), task_id=bindparam("b_task"), created_at=bindparam("b_at")
+).returning(ATTEMPTS.c.id)
 _RECHECK = select(exists().where(ATTEMPTS.c.job_id == bindparam("b_job"),
                                  ATTEMPTS.c.step == bindparam("b_step"),
                                  ATTEMPTS.c.outcome.in_(RECHECK_OUTCOMES)))
@@ -289,10 +290,16 @@ def _claim(conn: Connection, job_id: int, step: Step, task_id: str
         return view, _start_attempt(conn, job_id, row.step, task_id)
 
 
-def _start_attempt(conn: Connection, job_id: int, step: str, task_id: str) -> int:
-    return int(conn.execute(_ATTEMPT_STARTED, {"b_job": job_id, "b_step": step,
-                                               "b_task": task_id, "b_at": utcnow()}
-                            ).scalar_one())
+def _start_attempt(conn: Connection | Session, job_id: int, step: str, task_id: str) -> int:
+    return add_attempt(conn, job_id, step, "started", task_id)
+
+
+def add_attempt(conn: Connection | Session, job_id: int, step: str, outcome: str,
+                task_id: str | None, duration_ms: int | None = None) -> int:
+    """Insert an attempt row on ``conn``; returns its id."""
+    return int(conn.execute(_ATTEMPT_NEW, {
+        "b_job": job_id, "b_step": step, "b_outcome": outcome, "b_ms": duration_ms,
+        "b_task": task_id, "b_at": utcnow()}).scalar_one())
 
 
 def recheck_due(conn: Connection | Session, job_id: int, step: str) -> bool:
