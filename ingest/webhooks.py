@@ -8,11 +8,12 @@ process dies between the commit and the publish, the relay's lost-message rule f
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import simplejson
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import ValidationError
+from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ingest.app import current_settings
@@ -26,6 +27,14 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 _envelope = EnvelopeSchema()
 SOURCE = "magento"
+EVENTS = cast(Table, InboundEvent.__table__)
+# Built once: the ORM unit of work cost a quarter of the web process's CPU per webhook.
+_INSERT_EVENT = insert(EVENTS).values(
+    source=bindparam("b_source"), event_id=bindparam("b_event"), topic=bindparam("b_topic"),
+    resource_type=bindparam("b_type"), resource_key=bindparam("b_key"),
+    increment_id=bindparam("b_increment"), payload=bindparam("b_payload"),
+    received_at=bindparam("b_received"), enqueued_at=bindparam("b_enqueued"),
+).returning(EVENTS.c.id)
 
 
 def _error(status: int, errors: dict[str, Any]) -> tuple[Response, int]:
@@ -64,15 +73,14 @@ def _store_and_enqueue(url: str, envelope: dict[str, Any], payload: dict[str, An
     key = resource.get("sku") if resource["type"] == "product" else resource["entity_id"]
     try:
         with session_scope(url) as s:
-            event = InboundEvent(
-                source=SOURCE, event_id=envelope["id"], topic=envelope["topic"],
-                resource_type=resource["type"], resource_key=str(key),
-                increment_id=resource.get("increment_id"), payload=payload,
-                enqueued_at=utcnow(),  # one transaction per webhook: see unmark_enqueued
-            )
-            s.add(event)
-            s.flush()
-            row_id = event.id
+            now = utcnow()
+            row_id = int(s.execute(_INSERT_EVENT, {
+                "b_source": SOURCE, "b_event": envelope["id"], "b_topic": envelope["topic"],
+                "b_type": resource["type"], "b_key": str(key),
+                "b_increment": resource.get("increment_id"), "b_payload": payload,
+                "b_received": now,
+                "b_enqueued": now,  # one transaction per webhook: see unmark_enqueued
+            }).scalar_one())
     except IntegrityError:
         return jsonify(status="duplicate", event_id=envelope["id"]), 200
     except OperationalError:
