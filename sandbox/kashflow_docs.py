@@ -104,9 +104,14 @@ def new_customer(doc: dict[str, Any], customer_id: int, key: str) -> dict[str, A
     }
 
 
-def matches_email(customer: dict[str, Any], email: str) -> bool:
-    """Email or any contact's Email equals ``email``, trimmed and ignoring case."""
-    wanted = email.strip().casefold()
+def email_key(email: str) -> str:
+    """``email`` as ``matches_email`` compares it: trimmed, case folded."""
+    return email.strip().casefold()
+
+
+def matches_email(customer: dict[str, Any], wanted: str) -> bool:
+    """Email or any contact's Email equals ``wanted`` (an ``email_key``), trimmed and ignoring
+    case."""
     emails = [customer.get("Email")] + [c.get("Email") for c in customer.get("Contacts") or []]
     return bool(wanted) and any(isinstance(e, str) and e.strip().casefold() == wanted
                                 for e in emails)

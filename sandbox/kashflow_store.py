@@ -18,6 +18,7 @@ from sandbox.jsonhttp import decimal_places, is_number
 from sandbox.kashflow_docs import (
     KashFlowError,
     customer_fields,
+    email_key,
     field,
     matches_email,
     new_customer,
@@ -63,9 +64,10 @@ class KashFlowStore:
             return copy.deepcopy(found)
 
     def customers(self, email: str | None = None) -> list[dict[str, Any]]:
+        wanted = email_key(email) if email is not None else None
         with self._lock:
             found = [c for c in self._data["customers"].values()
-                     if email is None or matches_email(c, email)]
+                     if wanted is None or matches_email(c, wanted)]
             return copy.deepcopy(sorted(found, key=lambda c: c["Code"].upper()))
 
     def create_customer(self, body: Any, *, replace: bool = False) -> dict[str, Any]:
