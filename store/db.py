@@ -17,7 +17,7 @@ from typing import Any
 import simplejson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -94,6 +94,12 @@ def _factory(url: str) -> sessionmaker[Session]:
     if url not in _FACTORIES:
         _FACTORIES[url] = sessionmaker(get_engine(url), expire_on_commit=False)
     return _FACTORIES[url]
+
+
+def dialect_name(bind: Connection | Session) -> str:
+    """``postgresql`` or ``sqlite``: the database behind a connection or session."""
+    engine = bind if isinstance(bind, Connection) else bind.get_bind()
+    return str(engine.dialect.name)
 
 
 @contextmanager

@@ -31,7 +31,7 @@ from mappings.items import billable_items
 from mappings.magento import Order, parse_order
 from mappings.rules import vat_key
 from mappings.studio import Catalogue, CatalogueProduct, Seen
-from store.db import session_scope
+from store.db import dialect_name, session_scope
 from store.mapping_models import CatalogueItem, SeenValue
 from store.models import SyncJob
 
@@ -167,9 +167,7 @@ def _record_seen(session: Session | Connection, order: Order) -> None:
         return
     rows = [{"b_kind": k, "b_key": key[:128], "b_label": label, "b_at": now,
              "b_ref": order.increment_id} for (k, key), label in sorted(values.items())]
-    dialect = (session.dialect if isinstance(session, Connection)
-               else session.get_bind().dialect).name
-    session.execute(_SEEN_UPSERT[dialect], rows)
+    session.execute(_SEEN_UPSERT[dialect_name(session)], rows)
 
 
 def _seen_upsert(insert: Any) -> Any:

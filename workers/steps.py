@@ -57,7 +57,7 @@ from connectors.errors import AuthFailed, ConnectorError, Transient
 from kfsync import logs
 from mappings.errors import MappingError
 from mappings.magento import Order, parse_order
-from store.db import get_engine, session_scope
+from store.db import dialect_name, get_engine, session_scope
 from store.models import Attempt, EntityLink, JobState, Step, SyncJob, utcnow
 from workers import circuit, context, workflow
 from workers.alerts import alert
@@ -82,9 +82,6 @@ _ATTEMPT_NEW = insert(ATTEMPTS).values(
     job_id=bindparam("b_job"), step=bindparam("b_step"), outcome=bindparam("b_outcome"),
     duration_ms=bindparam("b_ms"), task_id=bindparam("b_task"), created_at=bindparam("b_at")
 ).returning(ATTEMPTS.c.id)
-_RECHECK = select(exists().where(ATTEMPTS.c.job_id == bindparam("b_job"),
-                                 ATTEMPTS.c.step == bindparam("b_step"),
-                                 ATTEMPTS.c.outcome.in_(RECHECK_OUTCOMES)))
 _FIND_LINK = select(LINKS.c.kashflow_key).where(
     LINKS.c.kind == bindparam("b_kind"),
     LINKS.c.magento_key.in_(bindparam("b_keys", expanding=True))
@@ -254,7 +251,7 @@ def _step_is(step: Step, task_id: str) -> ColumnElement[bool]:
     return at_step | ((JOBS.c.lease_task == task_id) & JOBS.c.step.in_(later))
 
 
-def needs_recheck(job_id: int, step: Any) -> Any:
+def needs_recheck(job_id: Any, step: Any) -> Any:
     """True when an earlier attempt of ``step`` may have reached KashFlow (it ended
     ``started`` or ``ambiguous``): look the record up before writing."""
     return exists().where(ATTEMPTS.c.job_id == job_id, ATTEMPTS.c.step == step,
@@ -287,11 +284,7 @@ def _claim(conn: Connection, job_id: int, step: Step, task_id: str
                        document=row.document or {}, plan=row.plan or {},
                        customer_code=row.customer_code, invoice_number=row.invoice_number,
                        recheck=bool(row.recheck), step=row.step)
-        return view, _start_attempt(conn, job_id, row.step, task_id)
-
-
-def _start_attempt(conn: Connection | Session, job_id: int, step: str, task_id: str) -> int:
-    return add_attempt(conn, job_id, step, "started", task_id)
+        return view, add_attempt(conn, job_id, row.step, "started", task_id)
 
 
 def add_attempt(conn: Connection | Session, job_id: int, step: str, outcome: str,
@@ -300,6 +293,9 @@ def add_attempt(conn: Connection | Session, job_id: int, step: str, outcome: str
     return int(conn.execute(_ATTEMPT_NEW, {
         "b_job": job_id, "b_step": step, "b_outcome": outcome, "b_ms": duration_ms,
         "b_task": task_id, "b_at": utcnow()}).scalar_one())
+
+
+_RECHECK = select(needs_recheck(bindparam("b_job"), bindparam("b_step")))
 
 
 def recheck_due(conn: Connection | Session, job_id: int, step: str) -> bool:
@@ -332,12 +328,12 @@ def _finish(conn: Connection, view: JobView, attempt_id: int, result: StepResult
     with conn.begin():
         conn.execute(_ATTEMPT_OK, {"b_id": attempt_id, "b_ms": int(seconds * 1000)})
         conn.execute(_UPDATE_JOB, {"b_job": view.id, **values})  # SET: the keys given
-        _add_links(conn, result.links)
+        add_links(conn, result.links)
         if then is not None:
             known = {k: v for k, v in result.updates.items() if k in VIEW_FIELDS}
             recheck = not view.fresh and recheck_due(conn, view.id, then)
             following = (replace(view, step=then, recheck=recheck, **known),
-                         _start_attempt(conn, view.id, then, task_id))
+                         add_attempt(conn, view.id, then, "started", task_id))
     if result.review:
         dead_letter(context.db_url(), job_id=view.id, step=str(result.next_step),
                     error_class="rejected", reason=result.review, alert_kind="needs_review")
@@ -350,16 +346,11 @@ def _link_rows(links: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
             for kind, magento, kashflow in links]
 
 
-def _add_links(conn: Connection, links: list[tuple[str, str, str]]) -> None:
-    if links:
-        conn.execute(_ADD_LINK[conn.dialect.name], _link_rows(links))
-
-
-def add_links(s: Session, links: list[tuple[str, str, str]]) -> None:
-    """Record Magento <-> KashFlow links (kind, magento key, kashflow key) in ``s``, in one
+def add_links(conn: Connection | Session, links: list[tuple[str, str, str]]) -> None:
+    """Record Magento <-> KashFlow links (kind, magento key, kashflow key) on ``conn``, in one
     statement; an existing link for a key wins."""
     if links:
-        s.execute(_ADD_LINK[s.get_bind().dialect.name], _link_rows(links))
+        conn.execute(_ADD_LINK[dialect_name(conn)], _link_rows(links))
 
 
 def held_connection(url: str) -> Connection | None:
