@@ -130,17 +130,11 @@ def items(url: str, kind: str, *, include_missing: bool = True) -> list[Catalogu
 
 # --- what orders used ---------------------------------------------------------------------
 
-def observe(url: str, order: Order, job_id: int, conn: Connection | None = None
-            ) -> list[OrderSummary]:
-    """``record_seen`` and ``recent_like`` in one transaction (the invoice step's call), on
-    ``conn`` when given (the step's own connection)."""
-    if conn is not None:
-        with conn.begin():
-            _record_seen(conn, order)
-            return _recent_like(conn, order, job_id)
-    with session_scope(url) as session:
-        _record_seen(session, order)
-        return _recent_like(session, order, job_id)
+def observe(bind: Session | Connection, order: Order, job_id: int) -> list[OrderSummary]:
+    """``record_seen`` and ``recent_like`` on ``bind``, in the caller's transaction (the
+    invoice step's call)."""
+    _record_seen(bind, order)
+    return _recent_like(bind, order, job_id)
 
 
 def record_seen(url: str, order: Order) -> None:

@@ -24,7 +24,7 @@ from store.models import Step
 from workers import context
 from workers.app import celery_app
 from workers.catalogue import dup_key, hold_for, observe
-from workers.steps import JobView, StepResult, held_connection, parsed_order, run_step
+from workers.steps import JobView, StepResult, parsed_order, run_step, step_transaction
 
 
 @celery_app.task(bind=True, name="kfsync.orders.create_invoice")
@@ -38,7 +38,9 @@ def _create_invoice(job: JobView) -> StepResult:
     assert job.customer_code, "ensure_customer runs first"
     version, rules = context.profile()
     url = context.db_url()
-    findings = run_checks(order, rules, observe(url, order, job.id, held_connection(url)))
+    with step_transaction(url) as bind:
+        like = observe(bind, order, job.id)
+    findings = run_checks(order, rules, like)
     plan = {**job.plan, "profile_version": version,
             "findings": [asdict(f) for f in findings]}
     held = hold_for(findings, job.plan.get("acknowledged_checks") or [])

@@ -32,7 +32,7 @@ from store.models import JobState, Step, SyncJob
 from workers import context
 from workers.app import celery_app
 from workers.payments import bank_account_id, payment_method_id
-from workers.steps import JobView, StepResult, find_link, held_connection, run_step
+from workers.steps import JobView, StepResult, find_link, run_step, step_transaction
 from workers.workflow import order_chain
 
 log = logging.getLogger(__name__)
@@ -169,13 +169,8 @@ def resume_waiting(order_id: str | None = None) -> int:
     Returns how many were started.
     """
     url = context.db_url()
-    conn = held_connection(url)  # after an invoice step: read on its connection
-    if conn is not None:
-        with conn.begin():
-            waiting = [(row.id, row.plan or {}) for row in conn.execute(_WAITING)]
-    else:
-        with session_scope(url) as s:
-            waiting = [(row.id, row.plan or {}) for row in s.execute(_WAITING)]
+    with step_transaction(url) as bind:  # after an invoice step: on its connection
+        waiting = [(row.id, row.plan or {}) for row in bind.execute(_WAITING)]
     started = 0
     for job_id, plan in waiting:
         wanted = str(plan.get("order_id"))

@@ -30,7 +30,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
@@ -353,27 +354,36 @@ def add_links(conn: Connection | Session, links: list[tuple[str, str, str]]) -> 
         conn.execute(_ADD_LINK[dialect_name(conn)], _link_rows(links))
 
 
-def held_connection(url: str) -> Connection | None:
+def _held_connection(url: str) -> Connection | None:
     """The running step's connection to ``url`` (for a short transaction of the step's own
     between its API calls), or None outside a step."""
     held = _HELD.get()
     return held[1] if held is not None and held[0] == url else None
 
 
+@contextmanager
+def step_transaction(url: str) -> Iterator[Connection | Session]:
+    """A short transaction on the running step's own connection (no pool checkout), or in a
+    session of its own outside a step; committed on success."""
+    conn = _held_connection(url)
+    if conn is None:
+        with session_scope(url) as s:
+            yield s
+        return
+    with conn.begin():
+        yield conn
+
+
 def find_link(url: str, kind: str, *magento_keys: str) -> str | None:
     """The KashFlow key linked to the first-recorded of ``magento_keys`` (read on the running
     step's connection when there is one)."""
-    conn = held_connection(url)
-    if conn is not None:
-        with conn.begin():
-            return conn.scalar(_FIND_LINK, {"b_kind": kind, "b_keys": list(magento_keys)})
-    with session_scope(url) as s:
-        return find_link_in(s, kind, *magento_keys)
+    with step_transaction(url) as bind:
+        return find_link_in(bind, kind, *magento_keys)
 
 
-def find_link_in(s: Session, kind: str, *magento_keys: str) -> str | None:
-    """The KashFlow key linked to the first-recorded of ``magento_keys``, read in ``s``."""
-    found: str | None = s.scalar(_FIND_LINK, {"b_kind": kind, "b_keys": list(magento_keys)})
+def find_link_in(bind: Connection | Session, kind: str, *magento_keys: str) -> str | None:
+    """The KashFlow key linked to the first-recorded of ``magento_keys``, read on ``bind``."""
+    found: str | None = bind.scalar(_FIND_LINK, {"b_kind": kind, "b_keys": list(magento_keys)})
     return found
 
 
