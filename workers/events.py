@@ -9,6 +9,7 @@ an order in flight or done starts nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
@@ -65,7 +66,7 @@ def process_event(self: Task, event_id: int) -> None:
             context.profile(s)  # the mapping profile in force, read in this transaction
     if event.processed_at is not None:
         if own is not None:  # carry on with the order it was running, under its lease
-            run_step(self, own[0], own[1], cast(Any, workflow.inline_act(own[1])))
+            run_step(self, *own)
         return
     try:
         outcome = _dispatch(self, topic, kind, key, event_id)
@@ -104,15 +105,17 @@ def mark_processed(s: Session, event_id: int | None, outcome: str) -> None:
                                     "b_outcome": outcome[:255]})
 
 
-def _own_job(s: Session, event_id: int, task_id: str) -> tuple[int, Step] | None:
+def _own_job(s: Session, event_id: int, task_id: str
+             ) -> tuple[int, Step, Callable[[JobView], StepResult]] | None:
     """The order job started by ``event_id`` that still holds ``task_id``'s lease, with its
-    step, when that step runs in-process; else None."""
+    step and that step's in-process act; else None."""
     row = s.execute(select(SyncJob.id, SyncJob.step).where(
         SyncJob.event_id == event_id, SyncJob.kind == "order", SyncJob.lease_task == task_id,
         SyncJob.state.in_([str(x) for x in ACTIVE_STATES]))).first()
-    if row is None or workflow.inline_act(row.step) is None:
+    act = workflow.inline_act(row.step) if row is not None else None
+    if row is None or act is None:
         return None
-    return int(row.id), Step(row.step)
+    return int(row.id), Step(row.step), act
 
 
 def _dispatch(task: Task, topic: str, kind: str, key: str, event_id: int) -> str | None:
@@ -270,7 +273,7 @@ def _linked_customer(s: Session, doc: dict[str, Any]) -> StepResult | None:
         order = parsed_order(doc)
     except MappingError:
         return None
-    with s.no_autoflush:  # the job's INSERT waits for the step this sets
+    with s.no_autoflush:  # an existing job's UPDATE waits for the step this sets
         return linked_customer(s, order, context.rules())
 
 
