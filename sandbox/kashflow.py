@@ -160,7 +160,7 @@ def _register_customers(app: Flask, store: KashFlowStore) -> None:
         if email is None and code is None:
             raise rejected("InvalidParameters", "Give email or code to search customers.")
         if code is not None:
-            found = [c for c in store.customers() if c["Code"].upper() == code.strip().upper()]
+            found = store.customers_by_code(code)
         else:
             found = store.customers(email=email)
         return _page(found)

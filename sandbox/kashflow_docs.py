@@ -109,9 +109,15 @@ def email_key(email: str) -> str:
     return email.strip().casefold()
 
 
+def customer_emails(customer: dict[str, Any]) -> set[str]:
+    """The ``email_key`` of the customer's Email and of each contact's Email (blank ones
+    left out)."""
+    emails = [customer.get("Email")] + [c.get("Email") for c in customer.get("Contacts") or []
+                                        if isinstance(c, dict)]
+    return {email_key(e) for e in emails if isinstance(e, str) and e.strip()}
+
+
 def matches_email(customer: dict[str, Any], wanted: str) -> bool:
     """Email or any contact's Email equals ``wanted`` (an ``email_key``), trimmed and ignoring
     case."""
-    emails = [customer.get("Email")] + [c.get("Email") for c in customer.get("Contacts") or []]
-    return bool(wanted) and any(isinstance(e, str) and e.strip().casefold() == wanted
-                                for e in emails)
+    return bool(wanted) and wanted in customer_emails(customer)

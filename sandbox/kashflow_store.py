@@ -17,6 +17,7 @@ from sandbox import kashflow_invoices as inv
 from sandbox.jsonhttp import decimal_places, is_number
 from sandbox.kashflow_docs import (
     KashFlowError,
+    customer_emails,
     customer_fields,
     email_key,
     field,
@@ -47,6 +48,11 @@ class KashFlowStore:
     def reset(self) -> None:
         with self._lock:
             self._data: dict[str, Any] = kashflow_seed()
+            # Customer codes by ``email_key`` of their Email and contacts' emails, as
+            # KashFlow indexes them: a search by email must not scan every customer.
+            self._by_email: dict[str, set[str]] = {}
+            for key, customer in self._data["customers"].items():
+                self._index(key, customer)
             self._ids = itertools.count(230001)  # customer, invoice and bulk payment ids
             self._payment_ids = itertools.count(5100001)
 
@@ -64,11 +70,29 @@ class KashFlowStore:
             return copy.deepcopy(found)
 
     def customers(self, email: str | None = None) -> list[dict[str, Any]]:
-        wanted = email_key(email) if email is not None else None
         with self._lock:
-            found = [c for c in self._data["customers"].values()
-                     if wanted is None or matches_email(c, wanted)]
+            customers = self._data["customers"]
+            if email is None:
+                found = list(customers.values())
+            else:
+                wanted = email_key(email)
+                found = [customers[key] for key in self._by_email.get(wanted, ())
+                         if matches_email(customers[key], wanted)]
             return copy.deepcopy(sorted(found, key=lambda c: c["Code"].upper()))
+
+    def customers_by_code(self, code: str) -> list[dict[str, Any]]:
+        """The customer whose code is ``code`` (trimmed, ignoring case), as a list."""
+        with self._lock:
+            found = self._data["customers"].get(code.strip().upper())
+            return [] if found is None else [copy.deepcopy(found)]
+
+    def _index(self, key: str, customer: dict[str, Any]) -> None:
+        for email in customer_emails(customer):
+            self._by_email.setdefault(email, set()).add(key)
+
+    def _unindex(self, key: str, customer: dict[str, Any]) -> None:
+        for email in customer_emails(customer):
+            self._by_email.get(email, set()).discard(key)
 
     def create_customer(self, body: Any, *, replace: bool = False) -> dict[str, Any]:
         """POST /customers (``replace``: the control endpoint's upsert)."""
@@ -81,17 +105,23 @@ class KashFlowStore:
                                f"A customer with code {old['Code']!r} already exists.")
             customer = new_customer(doc, old["Id"] if old else next(self._ids),
                                     old["Key"] if old else str(uuid.uuid4()))
+            if old is not None:
+                self._unindex(key, old)
             self._data["customers"][key] = customer
+            self._index(key, customer)
             return copy.deepcopy(customer)
 
     def update_customer(self, code: str, body: Any) -> dict[str, Any]:
         doc = customer_fields(body, creating=False)
         doc.pop("Code", None)  # the code in the path names the customer; it is not renamed
         with self._lock:
-            customer = self._data["customers"].get(code.strip().upper())
+            key = code.strip().upper()
+            customer = self._data["customers"].get(key)
             if customer is None:
                 raise not_found(f"Customer {code!r}")
+            self._unindex(key, customer)
             customer.update(doc, LastUpdatedDate=now_text())
+            self._index(key, customer)
             return copy.deepcopy(customer)
 
     # -- products --------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from types import FrameType, TracebackType
 from typing import IO, Any, cast
 
 from flask import Flask
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wsgi import LimitedStream
 
@@ -71,8 +72,11 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
             log.exception("sandbox: %s %s failed", self.command, self.path)
             answer[:] = ["500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")]]
             body = b"internal error"
-        finally:
+        try:
             environ["wsgi.input"].read()  # the rest of the body, never past it
+        except (ClientDisconnected, OSError):  # the client left (or a fault dropped it)
+            self.close_connection = True
+            return
         status, headers = answer
         code, _, reason = status.partition(" ")
         self.send_response(int(code), reason)

@@ -172,6 +172,24 @@ def test_search_by_email_matches_contacts_trimmed_and_ignoring_case(kf: KashFlow
     assert kf.call("GET", "/customers/search?email=nobody@example.net")[1]["Data"] == []
 
 
+def test_search_follows_email_changes_and_finds_by_code(kf: KashFlow) -> None:
+    kf.customer("KIM01", Email="kim@example.net")
+    kf.customer("KIM02", Email="KIM@example.net")
+    found = kf.call("GET", "/customers/search?email=kim@example.net")[1]["Data"]
+    assert [c["Code"] for c in found] == ["KIM01", "KIM02"]
+    assert kf.call("PUT", "/customers/KIM01", {"Email": "kim.lee@example.net",
+                                               "Contacts": [{"Name": "Kim",
+                                                             "Email": "accounts@example.net"}]}
+                   )[0] == 200
+    search = "/customers/search?email="
+    assert [c["Code"] for c in kf.call("GET", f"{search}kim@example.net")[1]["Data"]] == ["KIM02"]
+    for email in ("kim.lee@example.net", "Accounts@Example.net"):
+        assert [c["Code"] for c in kf.call("GET", f"{search}{email}")[1]["Data"]] == ["KIM01"]
+    assert [c["Code"] for c in kf.call("GET", "/customers/search?code=kim02")[1]["Data"]] == [
+        "KIM02"]
+    assert kf.call("GET", "/customers/search?code=NOPE01")[1]["Data"] == []
+
+
 def test_update_and_404(kf: KashFlow) -> None:
     status, body = kf.call("PUT", "/customers/ANN01", {"Name": "Ann Lee-Smith", "Bogus": 1})
     assert status == 200 and body["Name"] == "Ann Lee-Smith" and "Bogus" not in body
