@@ -6,6 +6,8 @@ lost; every task is idempotent, so redelivery is safe. Countdowns stay far below
 visibility timeout, or a waiting retry would be redelivered and run twice.
 """
 
+import os
+
 from kombu.entity import Queue
 
 from kfsync.settings import ConfigError, Settings
@@ -53,6 +55,11 @@ worker_send_task_events = True  # Flower
 # Flower shows each task from the moment a worker receives it.
 task_send_sent_event = False
 worker_hijack_root_logger = False
+# Worker processes: one per core this process may use, plus one to use a core while another
+# waits on KashFlow, Magento or the database. More only adds switching between processes: on
+# 2 cores, 3 processes synced about 15% more orders a second than 4 (bench/NOTES.md).
+worker_concurrency = len(os.sched_getaffinity(0)) + 1 if hasattr(os, "sched_getaffinity") \
+    else (os.cpu_count() or 1) + 1
 worker_max_tasks_per_child = 1000
 worker_soft_shutdown_timeout = 10  # give late-ack tasks time to requeue on SIGTERM
 

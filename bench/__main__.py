@@ -20,6 +20,7 @@ from typing import Any
 from bench import chaos, ingest, pipeline, ratelimit, suggest
 from bench.common import install_signal_cleanup, log
 from bench.report import write_report
+from celeryconfig import worker_concurrency
 
 
 def main() -> None:
@@ -31,7 +32,7 @@ def main() -> None:
     q = args.quick
     plan: list[tuple[str, Callable[[], Any]]] = [
         ("ingest", lambda: ingest.run([50, 200, 500, 1000], 2 if q else 6)),
-        ("pipeline", lambda: pipeline.run(60 if q else 300, 4)),
+        ("pipeline", lambda: pipeline.run(60 if q else 300, worker_concurrency)),
         ("ratelimit", lambda: ratelimit.run(5, 5, 8 if q else 30, 10 if q else 40)),
         ("chaos", lambda: chaos.run(100 if q else 500, "child", 3.0, 15.0,
                                     120 if q else 300)),

@@ -12,7 +12,8 @@ The machine is shared and its speed drifts within seconds, so the two are measur
 its own database of the same Redis server; each pair gives a ratio, and the median pair is
 reported.
 
-    python -m bench.pipeline [--orders 300] [--concurrency 4]   (orders per round)
+    python -m bench.pipeline [--orders 300] [--concurrency N]   (orders per round; N: the
+    worker's default, cores + 1)
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from bench.common import (
     workdir,
 )
 from bench.loadgen import closed_loop
+from celeryconfig import worker_concurrency
 
 RAW_CHAINS = 1000
 WARMUP_ORDERS = 20
@@ -290,7 +292,9 @@ def _latencies(db_url: str, keys: list[str]) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, default=300, help="orders per round")
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=worker_concurrency,
+                        help="worker processes for kfsync and the raw chain alike (default: "
+                             "celeryconfig's worker_concurrency: cores + 1)")
     parser.add_argument("--profile", action="store_true",
                         help="sample the worker processes with py-spy (diagnostics)")
     args = parser.parse_args()

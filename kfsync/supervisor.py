@@ -58,10 +58,10 @@ class Supervisor:
             stderr=subprocess.STDOUT if out else None, start_new_session=True,
         )
 
-    def start_all(self, *, port: int, flower_port: int, concurrency: int,
+    def start_all(self, *, port: int, flower_port: int, concurrency: int | None = None,
                   flower: bool = True, beat: bool = True) -> None:
         self.spawn("web", "web", "--port", str(port))
-        self.spawn("worker", "worker", "-c", str(concurrency))
+        self.spawn("worker", "worker", *(["-c", str(concurrency)] if concurrency else []))
         if beat:
             self.spawn("beat", "beat")
         if flower:

@@ -29,11 +29,10 @@ def web(host: str, port: int, workers: int) -> None:
 @click.command()
 @click.option("-Q", "--queues", default=ALL_QUEUES, show_default=True,
               help="comma-separated queues to consume")
-# Steps wait on KashFlow, Magento and the database far more than on the CPU: two processes
-# per core keep a 2-core machine busy (bench/pipeline.py).
-@click.option("-c", "--concurrency", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("-c", "--concurrency", type=click.IntRange(1, 64),
+              help="worker processes (default: cores + 1, celeryconfig.worker_concurrency)")
 @click.option("--loglevel", default="INFO", show_default=True)
-def worker(queues: str, concurrency: int, loglevel: str) -> None:
+def worker(queues: str, concurrency: int | None, loglevel: str) -> None:
     """A Celery worker (default: every kfsync queue)."""
     settings = load_settings("magento_auth", "kashflow_username", "kashflow_password",
                              "kashflow_memorable_word", purpose="kfsync worker", service=True)
@@ -44,8 +43,9 @@ def worker(queues: str, concurrency: int, loglevel: str) -> None:
     if unknown:
         raise click.BadParameter(f"unknown queue(s): {', '.join(sorted(unknown))}",
                                  param_hint="-Q")
-    configure(settings).worker_main(["worker", "-Q", queues, "-c", str(concurrency),
-                                     "--loglevel", loglevel, "-n", f"kfsync-{os.getpid()}@%h"])
+    processes = ["-c", str(concurrency)] if concurrency else []
+    configure(settings).worker_main(["worker", "-Q", queues, *processes, "--loglevel", loglevel,
+                                     "-n", f"kfsync-{os.getpid()}@%h"])
 
 
 def check_mapping(path: str | None) -> None:
@@ -103,8 +103,9 @@ def sandbox(magento_port: int, kashflow_port: int, host: str) -> None:
 @click.command()
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--flower-port", default=5555, show_default=True, type=click.IntRange(1, 65535))
-@click.option("-c", "--concurrency", default=4, show_default=True, type=click.IntRange(1, 64))
-def run(port: int, flower_port: int, concurrency: int) -> None:
+@click.option("-c", "--concurrency", type=click.IntRange(1, 64),
+              help="worker processes (default: cores + 1, celeryconfig.worker_concurrency)")
+def run(port: int, flower_port: int, concurrency: int | None) -> None:
     """Web, worker, beat and flower in the foreground; embedded Redis if none answers."""
     load_settings("webhook_secrets", "magento_auth", "kashflow_username", "kashflow_password",
                   "kashflow_memorable_word", purpose="kfsync run", service=True)
