@@ -108,10 +108,33 @@ class _Builder:
 def invoice_lines(order: Order, rules: Rules) -> tuple[list[InvoiceLine], list[Skipped]]:
     """Item, rounding, shipping and discount lines, and the rows skipped.
 
+    Computed once for consecutive calls with the same (immutable) order and rules objects:
+    the decision, each payment, the checks and the draft of one order all ask.
+
     Raises:
         MappingError: totals that do not reconcile; an invalid row under ``hold_order``
             (every invalid row named); VAT that KashFlow would reject.
     """
+    last = _LAST
+    if last is not None and last[0] is order and last[1] is rules:
+        lines, skipped = last[2]
+    else:
+        lines, skipped = _invoice_lines(order, rules)
+        _remember((order, rules, (lines, skipped)))
+    return list(lines), list(skipped)  # the caller's own lists
+
+
+_LAST: tuple[Order, Rules, tuple[list[InvoiceLine], list[Skipped]]] | None = None
+
+
+def _remember(entry: tuple[Order, Rules, tuple[list[InvoiceLine], list[Skipped]]]) -> None:
+    """Keep the last result (one assignment, so a thread reads an old entry or the new one;
+    holding ``order`` and ``rules`` keeps their identities from being reused)."""
+    global _LAST
+    _LAST = entry
+
+
+def _invoice_lines(order: Order, rules: Rules) -> tuple[list[InvoiceLine], list[Skipped]]:
     billable = billable_items(order)
     reconcile(order, billable)
     builder = _Builder(order, rules)
