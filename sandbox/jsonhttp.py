@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any, TypeGuard
+from functools import lru_cache
+from typing import Any, TypeGuard, TypeVar, cast
 
 import simplejson
 from flask import Request, Response
 
 RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+JsonT = TypeVar("JsonT")
 
 
 class BadJson(ValueError):
@@ -23,7 +25,13 @@ def dumps(obj: Any) -> str:
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None
                   ) -> Response:
-    return Response(dumps(obj), status=status, headers=headers, mimetype="application/json")
+    return json_text_response(dumps(obj), status, headers)
+
+
+def json_text_response(text: str, status: int = 200, headers: dict[str, str] | None = None
+                       ) -> Response:
+    """An ``application/json`` answer from JSON already serialised."""
+    return Response(text, status=status, headers=headers, mimetype="application/json")
 
 
 def read_json(request: Request) -> Any:
@@ -50,6 +58,19 @@ def omit_nulls(obj: Any) -> Any:
     return obj
 
 
+def copy_json(obj: JsonT) -> JsonT:
+    """A deep copy of JSON data (dicts, lists and immutable scalars such as ``Decimal``).
+
+    The stores copy every document they hand out; ``copy.deepcopy`` gives the same copy of
+    such data about three times slower (it memoises and dispatches on every leaf).
+    """
+    if isinstance(obj, dict):
+        return cast(JsonT, {key: copy_json(value) for key, value in obj.items()})
+    if isinstance(obj, list):
+        return cast(JsonT, [copy_json(value) for value in obj])
+    return obj
+
+
 def is_number(value: Any) -> TypeGuard[int | Decimal]:
     """True for a JSON number (int or Decimal), false for bools, strings and null."""
     return isinstance(value, int | Decimal) and not isinstance(value, bool)
@@ -63,6 +84,7 @@ def decimal_places(value: int | Decimal) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
+@lru_cache(maxsize=256)  # a server has a few dozen rules; every API call names one
 def path_template(rule: str | None, prefix: str) -> str:
     """``/v2/invoices/<int:number>`` -> ``/invoices/{number}`` (relative to the API base)."""
     if rule is None:

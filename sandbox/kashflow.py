@@ -121,12 +121,14 @@ def _page(items: list[dict[str, Any]]) -> Response:
     except ValueError:
         raise rejected("InvalidParameters", "page and perpage must be integers.") from None
     last = max(1, -(-len(items) // per))
+    base, args = request.base_url, request.args.to_dict()
+    urls: dict[int, str] = {}
 
-    def url(n: int | None) -> str | None:
-        if n is None:
-            return None
-        args = {**request.args.to_dict(), "page": str(n), "perpage": str(per)}
-        return f"{request.base_url}?{urlencode(args)}"
+    def url(n: int) -> str:
+        if n not in urls:  # a single page is both the first and the last: encode it once
+            query = urlencode({**args, "page": str(n), "perpage": str(per)})
+            urls[n] = f"{base}?{query}"
+        return urls[n]
 
     return json_response({"Data": items[(page - 1) * per: page * per], "MetaData": {
         "FirstPageUrl": url(1), "LastPageUrl": url(last),
@@ -159,10 +161,8 @@ def _register_customers(app: Flask, store: KashFlowStore) -> None:
         email, code = request.args.get("email"), request.args.get("code")
         if email is None and code is None:
             raise rejected("InvalidParameters", "Give email or code to search customers.")
-        if code is not None:
-            found = store.customers_by_code(code)
-        else:
-            found = store.customers(email=email)
+        found = (store.customers_by_code(code) if code is not None
+                 else store.customers(email=email))
         return _page(found)
 
     @app.get("/v2/customers/<code>")

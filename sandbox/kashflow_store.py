@@ -6,7 +6,6 @@ returns deep copies. ``reset`` restores ``sandbox.seed.kashflow_seed()``.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import threading
 import uuid
@@ -14,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from sandbox import kashflow_invoices as inv
-from sandbox.jsonhttp import decimal_places, is_number
+from sandbox.jsonhttp import copy_json, decimal_places, is_number
 from sandbox.kashflow_docs import (
     KashFlowError,
     customer_emails,
@@ -59,7 +58,7 @@ class KashFlowStore:
     def reference(self, name: str) -> list[dict[str, Any]]:
         """A bare-array list: ``vat_rates``, ``bank_accounts``, ``payment_methods``."""
         with self._lock:
-            return copy.deepcopy(list(self._data[name]))
+            return copy_json(list(self._data[name]))
 
     # -- customers -------------------------------------------------------------------------------
     def customer(self, code: str) -> dict[str, Any]:
@@ -67,7 +66,7 @@ class KashFlowStore:
             found = self._data["customers"].get(code.strip().upper())
             if found is None:
                 raise not_found(f"Customer {code!r}")
-            return copy.deepcopy(found)
+            return copy_json(found)
 
     def customers(self, email: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -78,13 +77,13 @@ class KashFlowStore:
                 wanted = email_key(email)
                 found = [customers[key] for key in self._by_email.get(wanted, ())
                          if matches_email(customers[key], wanted)]
-            return copy.deepcopy(sorted(found, key=lambda c: c["Code"].upper()))
+            return copy_json(sorted(found, key=lambda c: c["Code"].upper()))
 
     def customers_by_code(self, code: str) -> list[dict[str, Any]]:
         """The customer whose code is ``code`` (trimmed, ignoring case), as a list."""
         with self._lock:
             found = self._data["customers"].get(code.strip().upper())
-            return [] if found is None else [copy.deepcopy(found)]
+            return [] if found is None else [copy_json(found)]
 
     def _index(self, key: str, customer: dict[str, Any]) -> None:
         for email in customer_emails(customer):
@@ -109,7 +108,7 @@ class KashFlowStore:
                 self._unindex(key, old)
             self._data["customers"][key] = customer
             self._index(key, customer)
-            return copy.deepcopy(customer)
+            return copy_json(customer)
 
     def update_customer(self, code: str, body: Any) -> dict[str, Any]:
         doc = customer_fields(body, creating=False)
@@ -122,7 +121,7 @@ class KashFlowStore:
             self._unindex(key, customer)
             customer.update(doc, LastUpdatedDate=now_text())
             self._index(key, customer)
-            return copy.deepcopy(customer)
+            return copy_json(customer)
 
     # -- products --------------------------------------------------------------------------------
     def _product(self, nominal: int, code: str) -> dict[str, Any] | None:
@@ -134,12 +133,12 @@ class KashFlowStore:
             found = self._product(nominal, code)
             if found is None:
                 raise not_found(f"Product {code!r} under nominal code {nominal}")
-            return copy.deepcopy(found)
+            return copy_json(found)
 
     def products(self) -> list[dict[str, Any]]:
         with self._lock:
             products = self._data["products"]
-            return [copy.deepcopy(products[k]) for k in sorted(products)]
+            return [copy_json(products[k]) for k in sorted(products)]
 
     def update_product(self, nominal: int, code: str, body: Any) -> dict[str, Any]:
         doc = pick(body, PRODUCT_FIELDS)
@@ -153,7 +152,7 @@ class KashFlowStore:
             if found is None:
                 raise not_found(f"Product {code!r} under nominal code {nominal}")
             found.update(doc)
-            return copy.deepcopy(found)
+            return copy_json(found)
 
     def put_product(self, body: Any) -> dict[str, Any]:
         """Control upsert of a product; a new nominal code is added to the chart."""
@@ -187,13 +186,13 @@ class KashFlowStore:
             found = self._data["invoices"].get(number)
             if found is None:
                 raise not_found(f"Invoice {number}")
-            return copy.deepcopy(found)
+            return copy_json(found)
 
     def invoices(self, customer_code: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
             wanted = customer_code.strip().upper() if customer_code else None
             invoices = self._data["invoices"]
-            return [copy.deepcopy(invoices[n]) for n in sorted(invoices)
+            return [copy_json(invoices[n]) for n in sorted(invoices)
                     if wanted is None or invoices[n]["CustomerCode"].upper() == wanted]
 
     def create_invoice(self, body: Any) -> dict[str, Any]:
@@ -211,7 +210,7 @@ class KashFlowStore:
                 if product is not None and product["ManageStockLevel"]:
                     product["QuantityInStock"] -= Decimal(line["Quantity"])
             self._data["invoices"][number] = invoice
-            return copy.deepcopy(invoice)
+            return copy_json(invoice)
 
     def pay_invoices(self, body: Any) -> dict[str, Any]:
         """POST /invoices/bulk/payments: one payment line per item, all or nothing."""
@@ -242,4 +241,4 @@ class KashFlowStore:
         with self._lock:
             return {"customers": self.customers(), "invoices": self.invoices(),
                     "products": self.products(),
-                    "nominals": copy.deepcopy(self._data["nominals"])}
+                    "nominals": copy_json(self._data["nominals"])}

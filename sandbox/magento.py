@@ -28,7 +28,14 @@ from werkzeug.exceptions import HTTPException
 from sandbox import search_criteria
 from sandbox.control import register_control, upsert_body
 from sandbox.faults import FaultRegistry, install
-from sandbox.jsonhttp import BadJson, is_number, json_response, omit_nulls, read_json
+from sandbox.jsonhttp import (
+    BadJson,
+    is_number,
+    json_response,
+    json_text_response,
+    omit_nulls,
+    read_json,
+)
 from sandbox.magento_auth import MagentoAuth
 from sandbox.magento_store import MagentoStore
 
@@ -164,17 +171,18 @@ def _list(search: Callable[[search_criteria.Criteria], tuple[list[dict[str, Any]
     return out({"items": items, "search_criteria": criteria.echo(), "total_count": total})
 
 
-def _found(doc: dict[str, Any] | None, message: str = NO_ENTITY, parameters: Any = None
+def _found(answer: str | None, message: str = NO_ENTITY, parameters: Any = None
            ) -> Response:
-    if doc is None:
+    """``answer`` (a ``MagentoStore.answer``), or the 404 when there is none."""
+    if answer is None:
         raise MagentoError(404, message, parameters)
-    return out(doc)
+    return json_text_response(answer)
 
 
 def _register_sales(app: Flask, store: MagentoStore) -> None:
     @app.get("/rest/V1/orders/<int:entity_id>")
     def get_order(entity_id: int) -> Response:
-        return _found(store.get("orders", entity_id))
+        return _found(store.answer("orders", entity_id))
 
     @app.get("/rest/V1/orders")
     def list_orders() -> Response:
@@ -182,7 +190,7 @@ def _register_sales(app: Flask, store: MagentoStore) -> None:
 
     @app.get("/rest/V1/creditmemo/<int:entity_id>")
     def get_creditmemo(entity_id: int) -> Response:
-        return _found(store.get("creditmemos", entity_id))
+        return _found(store.answer("creditmemos", entity_id))
 
     @app.get("/rest/V1/creditmemos")
     def list_creditmemos() -> Response:
@@ -190,7 +198,7 @@ def _register_sales(app: Flask, store: MagentoStore) -> None:
 
     @app.get("/rest/V1/customers/<int:customer_id>")
     def get_customer(customer_id: int) -> Response:
-        return _found(store.get("customers", customer_id),
+        return _found(store.answer("customers", customer_id),
                       "No such entity with %fieldName = %fieldValue",
                       {"fieldName": "customerId", "fieldValue": customer_id})
 
@@ -206,7 +214,10 @@ def _register_catalog(app: Flask, store: MagentoStore) -> None:
 
     @app.get("/rest/V1/stockItems/<sku>")
     def get_stock_item(sku: str) -> Response:
-        return _found(store.stock_item(sku), NO_PRODUCT)
+        item = store.stock_item(sku)
+        if item is None:
+            raise MagentoError(404, NO_PRODUCT)
+        return out(item)
 
     @app.put("/rest/V1/products/<sku>/stockItems/<item_id>")
     def put_stock_item(sku: str, item_id: str) -> Response:

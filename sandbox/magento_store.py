@@ -1,18 +1,18 @@
 """The Magento sandbox's in-memory state: documents stored as Magento returns them.
 
-Every method takes the store's lock and returns deep copies, so threads never share a
-mutable document. ``reset`` restores ``sandbox.seed.magento_seed()``.
+Every method takes the store's lock and returns deep copies (or JSON text), so threads never
+share a mutable document. ``reset`` restores ``sandbox.seed.magento_seed()``.
 """
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from decimal import Decimal
 from typing import Any
 
 from sandbox import search_criteria
+from sandbox.jsonhttp import copy_json, dumps, omit_nulls
 from sandbox.search_criteria import Criteria
 from sandbox.seed import magento_seed, magento_stock_item
 
@@ -33,24 +33,36 @@ class MagentoStore:
     def reset(self) -> None:
         with self._lock:
             self._data: dict[str, Any] = magento_seed()
+            self._answers: dict[tuple[str, int], str] = {}  # see ``answer``
 
     # -- documents keyed by integer id -------------------------------------------------------
-    def get(self, collection: str, key: int) -> dict[str, Any] | None:
+    def answer(self, collection: str, key: int) -> str | None:
+        """The document as a GET answers it (JSON, nulls omitted), or ``None`` when unknown.
+
+        The text is kept until ``upsert`` or ``reset`` replaces the document: fetching an
+        order is the sandbox's busiest call, and copying and serialising the same order again
+        on every fetch was most of its cost.
+        """
         with self._lock:
-            doc = self._data[collection].get(key)
-            return copy.deepcopy(doc) if doc is not None else None
+            text = self._answers.get((collection, key))
+            if text is None:
+                doc = self._data[collection].get(key)
+                if doc is None:
+                    return None
+                text = self._answers[(collection, key)] = dumps(omit_nulls(doc))
+            return text
 
     def items(self, collection: str) -> list[dict[str, Any]]:
         with self._lock:
             docs = self._data[collection]
-            return [copy.deepcopy(docs[k]) for k in sorted(docs)]
+            return [copy_json(docs[k]) for k in sorted(docs)]
 
     def search(self, collection: str, criteria: Criteria) -> tuple[list[dict[str, Any]], int]:
         """One page of a collection and the total matching (only the page is copied)."""
         with self._lock:
             docs = self._data[collection]
             page, total = search_criteria.search(criteria, [docs[k] for k in sorted(docs)])
-            return copy.deepcopy(page), total
+            return copy_json(page), total
 
     def upsert(self, collection: str, doc: Any) -> dict[str, Any]:
         """Store ``doc`` as-is (replacing the same key); assign the key when absent.
@@ -68,14 +80,15 @@ class MagentoStore:
                 key = max(docs, default=0) + 1
             if not isinstance(key, int) or isinstance(key, bool) or key < 1:
                 raise ValueError(f"{key_name} must be a positive integer")
-            stored = {**copy.deepcopy(doc), key_name: key}
+            stored = {**copy_json(doc), key_name: key}
             if collection == "orders":
                 stored.setdefault("increment_id", f"{key:09d}")
             if collection != "transactions":
                 stored.setdefault("created_at", now_text())
                 stored.setdefault("updated_at", stored["created_at"])
             docs[key] = stored
-            return copy.deepcopy(stored)
+            self._answers.pop((collection, key), None)
+            return copy_json(stored)
 
     # -- catalog and stock ---------------------------------------------------------------------
     def upsert_product(self, doc: Any) -> dict[str, Any]:
@@ -86,7 +99,7 @@ class MagentoStore:
         """
         if not isinstance(doc, dict) or not isinstance(doc.get("sku"), str) or not doc["sku"]:
             raise ValueError("a product is a JSON object with a sku")
-        product = copy.deepcopy(doc)
+        product = copy_json(doc)
         qty, in_stock = product.pop("qty", None), product.pop("is_in_stock", None)
         sku = product["sku"]
         with self._lock:
@@ -104,8 +117,8 @@ class MagentoStore:
             return self._product_view(sku)
 
     def _product_view(self, sku: str) -> dict[str, Any]:
-        product: dict[str, Any] = copy.deepcopy(self._data["products"][sku])
-        stock = copy.deepcopy(self._data["stock_items"].get(sku))
+        product: dict[str, Any] = copy_json(self._data["products"][sku])
+        stock = copy_json(self._data["stock_items"].get(sku))
         product["extension_attributes"] = {
             **product.get("extension_attributes", {}), "website_ids": [1], "stock_item": stock}
         return product
@@ -120,7 +133,7 @@ class MagentoStore:
         with self._lock:
             if sku not in self._data["products"]:
                 return None
-            item: dict[str, Any] = copy.deepcopy(self._data["stock_items"][sku])
+            item: dict[str, Any] = copy_json(self._data["stock_items"][sku])
             return item
 
     def update_stock_item(self, sku: str, qty: Any, in_stock: Any) -> int | None:
@@ -144,7 +157,7 @@ class MagentoStore:
     def source_items(self) -> list[dict[str, Any]]:
         with self._lock:
             items = self._data["source_items"]
-            return [copy.deepcopy(items[k]) for k in sorted(items)]
+            return [copy_json(items[k]) for k in sorted(items)]
 
     def known_sources(self) -> list[str]:
         with self._lock:

@@ -11,11 +11,14 @@ foreground until SIGINT/SIGTERM (``kfsync sandbox``).
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
+from functools import lru_cache
 from types import FrameType, TracebackType
 from typing import IO, Any, cast
 
@@ -36,9 +39,9 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
     ``run_wsgi`` discards whatever the socket holds next, which would be the next request),
     so every API call paid a TCP handshake and a new server thread. This ``run_wsgi`` reads
     exactly the request's body (what the app left of it too: a fault or a 429 answers before
-    reading it), buffers the app's small JSON answer and sends it with its length; the
-    connection then serves the client's next request. ``werkzeug.socket`` stays in the
-    environ for the ``drop`` fault.
+    reading it), buffers the app's small JSON answer and sends it with its length, head and
+    body in one write; the connection then serves the client's next request.
+    ``werkzeug.socket`` stays in the environ for the ``drop`` fault.
     """
 
     def setup(self) -> None:
@@ -46,9 +49,16 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
         opened = getattr(self.server, "connections_opened", None)
         if opened is not None:
             opened.append(1)  # list.append: atomic across the server's threads
-        # Headers and body go out in two writes: without this, Nagle's algorithm holds the
-        # body until the client's delayed ACK (tens of ms a call on a kept-alive connection).
+        # http.server's own answers (400, 100 Continue) still go out in several writes:
+        # without this, Nagle's algorithm holds the later ones until the client's delayed ACK
+        # (tens of ms a call on a kept-alive connection).
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header: now, formatted once a second (``_http_date``)."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        return _http_date(int(time.time()))
 
     def run_wsgi(self) -> None:
         if self.headers.get("Expect", "").lower().strip() == "100-continue":
@@ -79,16 +89,31 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
             return
         status, headers = answer
         code, _, reason = status.partition(" ")
-        self.send_response(int(code), reason)
-        for key, value in headers:
-            if key.lower() not in ("content-length", "connection"):
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
+        self.log_request(int(code))
+        if self.request_version == "HTTP/0.9":  # the body alone, as http.server answers it
             self.wfile.write(body)
+            return
+        head = self._head(int(code), reason, headers, len(body))
+        self.wfile.write(head if self.command == "HEAD" else head + body)
+
+    def _head(self, code: int, reason: str, headers: list[tuple[str, str]], length: int
+              ) -> bytes:
+        """What ``send_response``, ``send_header`` and ``end_headers`` write, as one piece:
+        sent with the body, a response is one system call and one TCP segment, not two."""
+        lines = [f"{self.protocol_version} {code} {reason}",
+                 f"Server: {self.version_string()}", f"Date: {self.date_time_string()}"]
+        lines += [f"{key}: {value}" for key, value in headers
+                  if key.lower() not in ("content-length", "connection")]
+        lines.append(f"Content-Length: {length}")
+        if self.close_connection:
+            lines.append("Connection: close")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict")
+
+
+@lru_cache(maxsize=1)
+def _http_date(second: int) -> str:
+    """The ``Date`` header for a second: formatted once, not once a response."""
+    return email.utils.formatdate(second, usegmt=True)
 
 
 class QuietRequestHandler(KeepAliveRequestHandler):

@@ -145,6 +145,20 @@ def test_upserting_an_order_replaces_it(client: FlaskClient) -> None:
                                                             "2026-11-20 11:00:00")
 
 
+def test_a_document_changed_after_it_was_read_is_served_changed(client: FlaskClient) -> None:
+    # The store keeps each document's answer text between reads: a change must replace it.
+    seed(client, "orders", order(5, "2026-11-20 10:00:00", state="pending_payment"))
+    assert get(client, "/rest/V1/orders/5")[1]["state"] == "pending_payment"
+    seed(client, "orders", order(5, "2026-11-20 11:00:00", state="processing"))
+    assert get(client, "/rest/V1/orders/5")[1]["state"] == "processing"
+    assert get(client, "/rest/V1/customers/501")[1]["email"] == "ann.lee@example.com"
+    seed(client, "customers", {"id": 501, "email": "ann@new.example"})
+    assert get(client, "/rest/V1/customers/501")[1]["email"] == "ann@new.example"
+    client.post("/_sandbox/reset")
+    assert get(client, "/rest/V1/orders/5")[0] == 404
+    assert get(client, "/rest/V1/customers/501")[1]["email"] == "ann.lee@example.com"
+
+
 def test_missing_search_criteria_is_400(client: FlaskClient) -> None:
     status, body = get(client, "/rest/V1/orders")
     assert status == 400

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email.utils
+import socket
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -275,3 +277,35 @@ def test_connections_are_kept_alive_across_calls_and_faults(servers: SandboxServ
     assert kf.invoice(2003).status_code == 201  # on a new connection after the dropped one
     assert servers.connections_opened()["kashflow"] - before == 1
     assert kf.numbers() == [2001, 2002, 2003]
+
+
+def raw_exchange(port: int, *requests_: bytes) -> bytes:
+    """Send ``requests_`` on one connection; everything the server answers until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(b"".join(requests_))
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_answers_on_the_wire_carry_status_server_date_and_length(
+        servers: SandboxServers) -> None:
+    get = b"GET /_sandbox/settings HTTP/1.1\r\nHost: sandbox\r\n\r\n"
+    head = b"HEAD /_sandbox/settings HTTP/1.1\r\nHost: sandbox\r\nConnection: close\r\n\r\n"
+    answer = raw_exchange(servers.kashflow_port, get, head)
+    first, _, rest = answer.partition(b"\r\n\r\n")
+    lines = first.decode("latin-1").split("\r\n")
+    fields = dict(line.split(": ", 1) for line in lines[1:])
+    assert lines[0] == "HTTP/1.1 200 OK"
+    assert fields["Server"].startswith("Werkzeug/")
+    sent = email.utils.parsedate_to_datetime(fields["Date"]).timestamp()
+    assert abs(sent - time.time()) < 5
+    assert fields["Content-Type"] == "application/json" and "Connection" not in fields
+    body, second = rest[:int(fields["Content-Length"])], rest[int(fields["Content-Length"]):]
+    assert simplejson.loads(body)["latency_ms"] == 0
+    assert second.startswith(b"HTTP/1.1 200 OK\r\n")  # the HEAD, on the same connection
+    assert second.endswith(b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+    # HTTP/0.9: the body alone, as http.server answers it
+    assert simplejson.loads(raw_exchange(servers.kashflow_port, b"GET /_sandbox/settings\r\n"
+                                         b"\r\n"))["latency_ms"] == 0
