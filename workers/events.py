@@ -15,14 +15,15 @@ from datetime import timedelta
 from typing import Any, cast
 
 from celery import Task, current_task
-from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from connectors.errors import AuthFailed, NotFound, Transient
 from mappings.errors import MappingError
 from mappings.orders import decide
-from store.db import session_scope
+from store.db import dialect_name, session_scope
 from store.models import InboundEvent, JobState, Step, SyncJob, utcnow
 from workers import circuit, context, workflow
 from workers.app import celery_app
@@ -89,9 +90,13 @@ _MARK_PROCESSED = update(EVENTS).where(EVENTS.c.id == bindparam("b_id")).values(
 _EVENT = select(EVENTS.c.topic, EVENTS.c.resource_key, EVENTS.c.resource_type,
                 EVENTS.c.processed_at).where(EVENTS.c.id == bindparam("b_id"))
 JOBS = cast(Table, SyncJob.__table__)
-# A new order's job: one INSERT (the ORM's unit of work cost more than the statement); the
-# columns an upsert sets, the others take their defaults.
-_INSERT_JOB = insert(JOBS).returning(JOBS.c.id)
+# A new order's job: one INSERT (the ORM's unit of work cost more than the statement), which
+# returns no row when the order has a job already; the columns an upsert sets, the others
+# take their defaults.
+_INSERT_JOB = {
+    name: insert_(JOBS).on_conflict_do_nothing(index_elements=["kind", "magento_key"])
+    .returning(JOBS.c.id)
+    for name, insert_ in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
 _NEW_JOB_COLUMNS = ("kind", "magento_key", "magento_ref", "state", "step", "reason",
                     "document", "plan", "customer_code", "event_id", "lease_task",
                     "lease_until")
@@ -190,51 +195,65 @@ def sync_order(entity_id: str, event_id: int | None = None, task: Task | None = 
 def _upsert_job(doc: dict[str, Any], event_id: int | None, claim_as: str | None = None
                 ) -> Upserted:
     """Create or refresh the order's job in one transaction with the event's outcome; when
-    it is due and ``claim_as`` is a task id, claim its first step for that task."""
+    it is due and ``claim_as`` is a task id, claim its first step for that task.
+
+    No lookup before the first write: a new order's job is inserted outright, and only a
+    conflict (the order has a job already) reads that job to refresh it.
+    """
     verdict, plan, reason = _verdict(doc)
-    url, ref = context.db_url(), doc.get("increment_id")
-    for _ in range(2):  # a concurrent insert of the same order: read it on the second pass
-        try:
-            with session_scope(url) as s:
-                job = s.scalar(_ORDER_JOB, {"b_key": str(doc["entity_id"])})
-                new = job is None
-                if job is None:  # inserted below by one statement, not by the session
-                    job = SyncJob(kind="order", magento_key=str(doc["entity_id"]),
-                                  step=Step.ENSURE_CUSTOMER, state=JobState.SKIPPED)
-                elif job.state not in IDLE_STATES:
-                    s.flush()
-                    mark_processed(s, event_id, f"order {ref}: job {job.id} already "
-                                                f"{job.state}")
-                    return Upserted(job.id, False, job.step, False, None)
-                was = job.state
-                job.magento_ref, job.document, job.plan, job.event_id = (ref, doc, plan, event_id)
-                start = verdict == "invoice"
-                if start:
-                    _queue(s, job, was, claim_as)
-                else:
-                    job.state, job.reason = IDLE_BY_VERDICT[verdict], reason
-                linked = _linked_customer(s, doc) if start and \
-                    job.step == Step.ENSURE_CUSTOMER else None
-                if linked is not None:  # written by the same INSERT or UPDATE
-                    job.customer_code, job.step = (linked.updates["customer_code"],
-                                                   linked.next_step)
-                if new:
-                    job.id = int(s.execute(_INSERT_JOB, {
-                        column: getattr(job, column) for column in _NEW_JOB_COLUMNS}
-                    ).scalar_one())
-                else:
-                    s.flush()
-                if linked is not None:
-                    _record_linked(s, job.id, linked)
-                mark_processed(s, event_id, f"order {ref}: job {job.id} " + (
-                    f"queued at {job.step}" if start else f"{verdict}: {reason}"))
-                claimed = _claim_first(s, job, doc, new) if start and claim_as else None
-                return Upserted(job.id, start, job.step, bool(plan.get("pay")),
-                                reason if verdict == "review" and was != JobState.NEEDS_REVIEW
-                                else None, claimed)
-        except IntegrityError:
-            continue
+    url, key = context.db_url(), str(doc["entity_id"])
+    for _ in range(2):  # the job deleted between the conflict and the read: insert again
+        with session_scope(url) as s:
+            new = SyncJob(kind="order", magento_key=key, step=Step.ENSURE_CUSTOMER,
+                          state=JobState.SKIPPED)
+            done = _write_job(s, new, True, doc, event_id, claim_as, (verdict, plan, reason))
+            if done is not None:
+                return done
+            job = s.scalar(_ORDER_JOB, {"b_key": key})
+            if job is not None:
+                done = _write_job(s, job, False, doc, event_id, claim_as,
+                                  (verdict, plan, reason))
+                assert done is not None
+                return done
     raise RuntimeError(f"could not upsert the job for order {doc.get('entity_id')}")
+
+
+def _write_job(s: Session, job: SyncJob, new: bool, doc: dict[str, Any], event_id: int | None,
+               claim_as: str | None, verdict: tuple[str, dict[str, Any], str]
+               ) -> Upserted | None:
+    """Write ``job`` (``new``: a transient one, inserted unless the order has a job, when
+    this returns None; else the loaded job, refreshed unless it is busy)."""
+    action, plan, reason = verdict
+    ref = doc.get("increment_id")
+    if not new and job.state not in IDLE_STATES:
+        mark_processed(s, event_id, f"order {ref}: job {job.id} already {job.state}")
+        return Upserted(job.id, False, job.step, False, None)
+    was = job.state
+    job.magento_ref, job.document, job.plan, job.event_id = (ref, doc, plan, event_id)
+    start = action == "invoice"
+    if start:
+        _queue(s, job, was, claim_as)
+    else:
+        job.state, job.reason = IDLE_BY_VERDICT[action], reason
+    linked = _linked_customer(s, doc) if start and job.step == Step.ENSURE_CUSTOMER else None
+    if linked is not None:  # written by the same INSERT or UPDATE
+        job.customer_code, job.step = (linked.updates["customer_code"], linked.next_step)
+    if new:
+        job_id = s.execute(_INSERT_JOB[dialect_name(s)], {
+            column: getattr(job, column) for column in _NEW_JOB_COLUMNS}).scalar_one_or_none()
+        if job_id is None:
+            return None
+        job.id = int(job_id)
+    else:
+        s.flush()
+    if linked is not None:
+        _record_linked(s, job.id, linked)
+    mark_processed(s, event_id, f"order {ref}: job {job.id} " + (
+        f"queued at {job.step}" if start else f"{action}: {reason}"))
+    claimed = _claim_first(s, job, doc, new) if start and claim_as else None
+    return Upserted(job.id, start, job.step, bool(plan.get("pay")),
+                    reason if action == "review" and was != JobState.NEEDS_REVIEW else None,
+                    claimed)
 
 
 def _queue(s: Session, job: SyncJob, was: str, claim_as: str | None) -> None:
