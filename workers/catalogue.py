@@ -130,20 +130,14 @@ def items(url: str, kind: str, *, include_missing: bool = True) -> list[Catalogu
 
 # --- what orders used ---------------------------------------------------------------------
 
-def observe(bind: Session | Connection, order: Order, job_id: int) -> list[OrderSummary]:
-    """``record_seen`` and ``recent_like`` on ``bind``, in the caller's transaction (the
-    invoice step's call)."""
-    _record_seen(bind, order)
-    return _recent_like(bind, order, job_id)
-
-
 def record_seen(url: str, order: Order) -> None:
     """Count the order's SKUs, payment method and VAT rates in ``seen_values`` (one upsert)."""
     with session_scope(url) as session:
-        _record_seen(session, order)
+        record_seen_on(session, order)
 
 
-def _record_seen(session: Session | Connection, order: Order) -> None:
+def record_seen_on(session: Session | Connection, order: Order) -> None:
+    """``record_seen`` in the caller's transaction (the invoice step's finishing one)."""
     now = datetime.now(UTC)
     values: dict[tuple[str, str], str | None] = {}
     try:
@@ -219,11 +213,12 @@ def dup_key(order: Order) -> str | None:
 def recent_like(url: str, order: Order, job_id: int) -> list[OrderSummary]:
     """Other invoiced orders with the same ``dup_key`` (for ``dup.near``)."""
     with session_scope(url) as session:
-        return _recent_like(session, order, job_id)
+        return recent_like_on(session, order, job_id)
 
 
-def _recent_like(session: Session | Connection, order: Order, job_id: int
-                 ) -> list[OrderSummary]:
+def recent_like_on(session: Session | Connection, order: Order, job_id: int
+                   ) -> list[OrderSummary]:
+    """``recent_like`` read on ``session`` (the invoice step's own connection)."""
     key = dup_key(order)
     if key is None:
         return []

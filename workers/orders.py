@@ -11,11 +11,13 @@ difference stops the job for review and no payment is posted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
 from celery import Task
+from sqlalchemy import Connection
 
 from connectors.errors import NotFound, Rejected
 from mappings.checks import run_checks
@@ -23,7 +25,7 @@ from mappings.orders import build_invoice_draft
 from store.models import Step
 from workers import context
 from workers.app import celery_app
-from workers.catalogue import dup_key, hold_for, observe
+from workers.catalogue import dup_key, hold_for, recent_like_on, record_seen_on
 from workers.steps import JobView, StepResult, parsed_order, run_step, step_transaction
 
 
@@ -39,7 +41,9 @@ def _create_invoice(job: JobView) -> StepResult:
     version, rules = context.profile()
     url = context.db_url()
     with step_transaction(url) as bind:
-        like = observe(bind, order, job.id)
+        like = recent_like_on(bind, order, job.id)
+    # What the order used (for the mapping studio), counted with the step's outcome.
+    seen: list[Callable[[Connection], None]] = [lambda conn: record_seen_on(conn, order)]
     findings = run_checks(order, rules, like)
     plan = {**job.plan, "profile_version": version,
             "findings": [asdict(f) for f in findings]}
@@ -47,7 +51,7 @@ def _create_invoice(job: JobView) -> StepResult:
     if held is not None:
         plan["held_checks"] = [f.check for f in findings if f.severity in ("review", "block")]
         return StepResult(next_step=Step.CREATE_INVOICE, review=held,
-                          updates={"plan": plan, "profile_version": version})
+                          updates={"plan": plan, "profile_version": version}, writes=seen)
     draft = build_invoice_draft(order, rules, job.customer_code)
     plan["notes"] = draft.notes + ([str(job.plan["pay_reason"])]
                                    if "not mapped" in str(job.plan.get("pay_reason")) else [])
@@ -60,7 +64,8 @@ def _create_invoice(job: JobView) -> StepResult:
     result = StepResult(next_step=next_step,
                         updates={"invoice_number": number, "profile_version": version,
                                  "plan": plan, "dup_key": dup_key(order)},
-                        links=[("invoice", f"order:{job.magento_key}", str(number))])
+                        links=[("invoice", f"order:{job.magento_key}", str(number))],
+                        writes=seen)
     gross, wanted = Decimal(str(invoice["GrossAmount"])), draft.expected_gross
     if gross == wanted and draft.skipped_reason:
         # Rows were left out (invalid_lines: skip_line): a human settles the rest; no payment.

@@ -121,6 +121,8 @@ class StepResult:
     links: list[tuple[str, str, str]] = field(default_factory=list)  # kind, magento, kashflow
     review: str | None = None  # set: stop here, the job needs a human, with this reason
     wait: str | None = None  # set: not yet (a refund before its invoice); a later event resumes
+    # More writes that belong with the outcome, run in the transaction that stores it.
+    writes: list[Callable[[Connection], None]] = field(default_factory=list)
 
 
 # The running step's (database URL, connection), so reads in its act skip a pool checkout.
@@ -330,6 +332,8 @@ def _finish(conn: Connection, view: JobView, attempt_id: int, result: StepResult
         conn.execute(_ATTEMPT_OK, {"b_id": attempt_id, "b_ms": int(seconds * 1000)})
         conn.execute(_UPDATE_JOB, {"b_job": view.id, **values})  # SET: the keys given
         add_links(conn, result.links)
+        for write in result.writes:
+            write(conn)
         if then is not None:
             known = {k: v for k, v in result.updates.items() if k in VIEW_FIELDS}
             recheck = not view.fresh and recheck_due(conn, view.id, then)

@@ -140,6 +140,20 @@ def test_a_near_duplicate_order_is_flagged_never_dropped(stack: Stack) -> None:
     assert [f["check"] for f in job.plan["findings"]] == ["dup.near"]
 
 
+def test_what_invoiced_orders_used_is_counted_once_each_for_the_studio(stack: Stack) -> None:
+    first = make_order(7141, ANN, [Line("SEEN-JUG", "Stoneware Jug", Decimal("12.00"), 1)])
+    assert settle(stack, first).state == JobState.DONE
+    # The second order's invoice write fails once and is retried: still counted once.
+    stack.fault("kashflow", method="POST", path="/invoices", kind="status", status=503, count=1)
+    second = make_order(7142, ANN, [Line("SEEN-JUG", "Stoneware Jug", Decimal("12.00"), 2)])
+    job = settle(stack, second)
+    assert job.state == JobState.DONE, job.reason
+    assert ("create_invoice", "ambiguous") in [(a.step, a.outcome)
+                                              for a in stack.attempts(7142)]
+    [jug] = [row for row in catalogue.seen_rows(stack.db_url, "sku") if row.key == "SEEN-JUG"]
+    assert (jug.count, jug.label, jug.last_ref) == (2, "Stoneware Jug", second["increment_id"])
+
+
 def _kashflow(stack: Stack) -> KashFlowClient:
     return KashFlowClient.from_settings(Settings.load(stack.env, env_file=None))
 
