@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import update
+from sqlalchemy import Connection, Table, insert, update
 from sqlalchemy.orm import Session
 
 from celeryconfig import DEAD_LETTER_QUEUE
@@ -17,6 +19,17 @@ log = logging.getLogger(__name__)
 PARKED_TASK = "kfsync.dead_letter.parked"
 
 
+@dataclass(frozen=True)
+class Letter:
+    """A dead letter written in a transaction, to ``announce`` once that commits."""
+
+    id: int
+    ref: str
+    step: str
+    error_class: str
+    reason: str
+
+
 def dead_letter(url: str, *, step: str, error_class: str, reason: str,
                 job_id: int | None = None, event_id: int | None = None,
                 alert_kind: str = "dead_letter") -> int:
@@ -25,20 +38,36 @@ def dead_letter(url: str, *, step: str, error_class: str, reason: str,
     Review holds are recorded the same way (``alert_kind="needs_review"``), so an operator
     finds every piece of stuck work in one list and requeues it the same way.
     """
-    ref = f"sync_jobs/{job_id}" if job_id is not None else f"inbound_events/{event_id}"
     with session_scope(url) as s:
-        letter = DeadLetter(job_id=job_id, event_id=event_id, step=step,
-                            error_class=error_class, reason=reason[:4000], payload_ref=ref)
-        s.add(letter)
-        s.flush()
-        letter_id = letter.id
-    log.error("dead letter %s: %s at %s: %s", letter_id, ref, step, reason)
-    _park(letter_id)
+        letter = add_dead_letter(s, step=step, error_class=error_class, reason=reason,
+                                 job_id=job_id, event_id=event_id)
+    announce(letter, alert_kind)
+    return letter.id
+
+
+def add_dead_letter(bind: Session | Connection, *, step: str, error_class: str, reason: str,
+                    job_id: int | None = None, event_id: int | None = None) -> Letter:
+    """Insert a dead letter in the caller's transaction, the one that stores the job state it
+    explains (so no job is dead or held without its letter); ``announce`` it after commit."""
+    ref = f"sync_jobs/{job_id}" if job_id is not None else f"inbound_events/{event_id}"
+    letter_id = bind.execute(insert(LETTERS).values(
+        job_id=job_id, event_id=event_id, step=step, error_class=error_class,
+        reason=reason[:4000], payload_ref=ref).returning(LETTERS.c.id)).scalar_one()
+    return Letter(int(letter_id), ref, step, error_class, reason)
+
+
+def announce(letter: Letter, alert_kind: str = "dead_letter") -> None:
+    """Log a committed dead letter, park its marker and raise its alert."""
+    log.error("dead letter %s: %s at %s: %s", letter.id, letter.ref, letter.step, letter.reason)
+    _park(letter.id)
     from workers.alerts import alert
 
-    alert(alert_kind, f"{alert_kind.replace('_', ' ')} {letter_id} ({ref}, {step}, "
-                      f"{error_class}): {reason} — kfsync dlq show {letter_id}")
-    return letter_id
+    alert(alert_kind, f"{alert_kind.replace('_', ' ')} {letter.id} ({letter.ref}, "
+                      f"{letter.step}, {letter.error_class}): {letter.reason} — kfsync dlq "
+                      f"show {letter.id}")
+
+
+LETTERS = cast(Table, DeadLetter.__table__)
 
 
 def _park(letter_id: int) -> None:

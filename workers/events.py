@@ -27,7 +27,13 @@ from store.db import dialect_name, session_scope
 from store.models import InboundEvent, JobState, Step, SyncJob, utcnow
 from workers import circuit, context, workflow
 from workers.app import celery_app
-from workers.deadletters import dead_letter, resolve_dead_letters
+from workers.deadletters import (
+    Letter,
+    add_dead_letter,
+    announce,
+    dead_letter,
+    resolve_dead_letters,
+)
 from workers.edits import supersede_original
 from workers.steps import (
     ACTIVE_STATES,
@@ -127,7 +133,7 @@ def _dispatch(task: Task, topic: str, kind: str, key: str, event_id: int) -> str
     """Route one event to its handler; returns the outcome line to store on the event, or
     None when the handler stored it already."""
     if topic in ORDER_TOPICS and kind == "order":
-        return sync_order(key, event_id, task)
+        return sync_order(key, event_id, task, likely_new=topic == "order.created")
     if topic in ORDER_TOPICS:
         # An invoice's own id is not its order's; the order's update (webhook or the
         # catch-up poll, which reads orders by updated_at) brings the order itself.
@@ -159,15 +165,16 @@ class Upserted:
     start: bool  # the chain is due now
     step: str
     pay: bool
-    review: str | None  # set: the order is held for review, with this reason
+    held: Letter | None  # set: the order is newly held for review, this letter says why
     claimed: tuple[JobView, int] | None = None  # the first step, claimed: view, attempt id
 
 
-def sync_order(entity_id: str, event_id: int | None = None, task: Task | None = None
-               ) -> str | None:
+def sync_order(entity_id: str, event_id: int | None = None, task: Task | None = None,
+               likely_new: bool = False) -> str | None:
     """Fetch order ``entity_id``, decide, upsert its job (marking ``event_id`` processed in
-    the same transaction) and, if due, run its steps in ``task`` (claimed in that same
-    transaction) or, without a task or while the KashFlow circuit is open, start its chain.
+    the same transaction; ``likely_new``: see ``_upsert_job``) and, if due, run its steps in
+    ``task`` (claimed in that same transaction) or, without a task or while the KashFlow
+    circuit is open, start its chain.
 
     Returns the outcome line when the event still needs marking (order not found), else None.
 
@@ -180,11 +187,9 @@ def sync_order(entity_id: str, event_id: int | None = None, task: Task | None = 
     claim_as = None
     if task is not None and circuit.open_reason(context.settings().redis_url) is None:
         claim_as = str(task.request.id)
-    done = _upsert_job(doc, event_id, claim_as)
-    if done.review:
-        dead_letter(context.db_url(), job_id=done.job_id, step="process_event",
-                    error_class="rejected", reason=f"order {doc.get('increment_id')}: "
-                    f"{done.review}", alert_kind="needs_review")
+    done = _upsert_job(doc, event_id, claim_as, likely_new)
+    if done.held is not None:
+        announce(done.held, "needs_review")
     if done.claimed is not None and task is not None:
         run_claimed(task, *done.claimed)
     elif done.start:
@@ -192,27 +197,29 @@ def sync_order(entity_id: str, event_id: int | None = None, task: Task | None = 
     return None
 
 
-def _upsert_job(doc: dict[str, Any], event_id: int | None, claim_as: str | None = None
-                ) -> Upserted:
+def _upsert_job(doc: dict[str, Any], event_id: int | None, claim_as: str | None = None,
+                likely_new: bool = False) -> Upserted:
     """Create or refresh the order's job in one transaction with the event's outcome; when
     it is due and ``claim_as`` is a task id, claim its first step for that task.
 
-    No lookup before the first write: a new order's job is inserted outright, and only a
-    conflict (the order has a job already) reads that job to refresh it.
+    ``likely_new`` (an ``order.created`` event): no lookup before the first write, the job is
+    inserted outright and only a conflict reads it. Otherwise (an update, which usually finds
+    its job) the job is read first.
     """
-    verdict, plan, reason = _verdict(doc)
+    verdict = _verdict(doc)
     url, key = context.db_url(), str(doc["entity_id"])
     for _ in range(2):  # the job deleted between the conflict and the read: insert again
         with session_scope(url) as s:
-            new = SyncJob(kind="order", magento_key=key, step=Step.ENSURE_CUSTOMER,
-                          state=JobState.SKIPPED)
-            done = _write_job(s, new, True, doc, event_id, claim_as, (verdict, plan, reason))
-            if done is not None:
-                return done
-            job = s.scalar(_ORDER_JOB, {"b_key": key})
+            job = None if likely_new else s.scalar(_ORDER_JOB, {"b_key": key})
+            if job is None:
+                new = SyncJob(kind="order", magento_key=key, step=Step.ENSURE_CUSTOMER,
+                              state=JobState.SKIPPED)
+                done = _write_job(s, new, True, doc, event_id, claim_as, verdict)
+                if done is not None:
+                    return done
+                job = s.scalar(_ORDER_JOB, {"b_key": key})
             if job is not None:
-                done = _write_job(s, job, False, doc, event_id, claim_as,
-                                  (verdict, plan, reason))
+                done = _write_job(s, job, False, doc, event_id, claim_as, verdict)
                 assert done is not None
                 return done
     raise RuntimeError(f"could not upsert the job for order {doc.get('entity_id')}")
@@ -251,9 +258,11 @@ def _write_job(s: Session, job: SyncJob, new: bool, doc: dict[str, Any], event_i
     mark_processed(s, event_id, f"order {ref}: job {job.id} " + (
         f"queued at {job.step}" if start else f"{action}: {reason}"))
     claimed = _claim_first(s, job, doc, new) if start and claim_as else None
-    return Upserted(job.id, start, job.step, bool(plan.get("pay")),
-                    reason if action == "review" and was != JobState.NEEDS_REVIEW else None,
-                    claimed)
+    held = None
+    if action == "review" and was != JobState.NEEDS_REVIEW:  # its letter, with its state
+        held = add_dead_letter(s, job_id=job.id, step="process_event", error_class="rejected",
+                               reason=f"order {ref}: {reason}")
+    return Upserted(job.id, start, job.step, bool(plan.get("pay")), held, claimed)
 
 
 def _queue(s: Session, job: SyncJob, was: str, claim_as: str | None) -> None:

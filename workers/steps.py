@@ -62,7 +62,7 @@ from store.db import dialect_name, get_engine, session_scope
 from store.models import Attempt, EntityLink, JobState, Step, SyncJob, utcnow
 from workers import circuit, context, workflow
 from workers.alerts import alert
-from workers.deadletters import dead_letter
+from workers.deadletters import add_dead_letter, announce
 
 log = logging.getLogger(__name__)
 
@@ -328,20 +328,23 @@ def _finish(conn: Connection, view: JobView, attempt_id: int, result: StepResult
     if "invoice_number" in result.updates:
         logs.bind(kashflow_ref=result.updates["invoice_number"])
     following: tuple[JobView | None, int] = (None, 0)
+    letter = None
     with conn.begin():
         conn.execute(_ATTEMPT_OK, {"b_id": attempt_id, "b_ms": int(seconds * 1000)})
         conn.execute(_UPDATE_JOB, {"b_job": view.id, **values})  # SET: the keys given
         add_links(conn, result.links)
         for write in result.writes:
             write(conn)
+        if result.review:
+            letter = add_dead_letter(conn, job_id=view.id, step=str(result.next_step),
+                                     error_class="rejected", reason=result.review)
         if then is not None:
             known = {k: v for k, v in result.updates.items() if k in VIEW_FIELDS}
             recheck = not view.fresh and recheck_due(conn, view.id, then)
             following = (replace(view, step=then, recheck=recheck, **known),
                          add_attempt(conn, view.id, then, "started", task_id))
-    if result.review:
-        dead_letter(context.db_url(), job_id=view.id, step=str(result.next_step),
-                    error_class="rejected", reason=result.review, alert_kind="needs_review")
+    if letter is not None:
+        announce(letter, "needs_review")
     return following
 
 
@@ -409,6 +412,7 @@ def _fail(task: Task, url: str, job_id: int, step: Step, attempt_id: int,
     exhausted = retries >= context.settings().max_retries
     retry_after = getattr(exc, "retry_after", None)
     park_for = _park_delay(exc, retry_after)
+    letter = None
     with session_scope(url) as s:
         attempt = s.get(Attempt, attempt_id)
         job = s.get(SyncJob, job_id)
@@ -430,11 +434,12 @@ def _fail(task: Task, url: str, job_id: int, step: Step, attempt_id: int,
             # beat's redrive takes over.
             job.lease_task = str(task.request.id)
             job.lease_until = utcnow() + timedelta(seconds=countdown + RETRY_GRACE_S)
-        elif retryable:
-            job.state, job.reason = JobState.DEAD, f"{step}: {exc}"
         else:
-            job.state, job.reason = JobState.NEEDS_REVIEW, f"{step}: {exc}"
-        ref = job.magento_ref or job.magento_key
+            job.state = JobState.DEAD if retryable else JobState.NEEDS_REVIEW
+            job.reason = f"{step}: {exc}"
+            ref = job.magento_ref or job.magento_key
+            letter = add_dead_letter(s, job_id=job_id, step=str(step), error_class=outcome,
+                                     reason=str(exc) if retryable else f"order {ref}: {exc}")
     if park_for is not None:
         if isinstance(exc, AuthFailed):
             _SAW_CIRCUIT_OPEN[:] = [True]
@@ -444,9 +449,8 @@ def _fail(task: Task, url: str, job_id: int, step: Step, attempt_id: int,
         return
     if retryable and not exhausted:
         raise task.retry(countdown=countdown, max_retries=None)
-    dead_letter(url, job_id=job_id, step=str(step), error_class=outcome,
-                reason=f"order {ref}: {exc}" if not retryable else str(exc),
-                alert_kind="dead_letter" if retryable else "needs_review")
+    assert letter is not None  # dead or held: its letter was written with that state
+    announce(letter, "dead_letter" if retryable else "needs_review")
 
 
 def _park_delay(exc: Exception, retry_after: float | None) -> float | None:
