@@ -115,23 +115,17 @@ def invoice_lines(order: Order, rules: Rules) -> tuple[list[InvoiceLine], list[S
         MappingError: totals that do not reconcile; an invalid row under ``hold_order``
             (every invalid row named); VAT that KashFlow would reject.
     """
-    last = _LAST
+    global _LAST
+    last = _LAST  # one read and one assignment: a thread sees an old entry or the new one
     if last is not None and last[0] is order and last[1] is rules:
         lines, skipped = last[2]
     else:
         lines, skipped = _invoice_lines(order, rules)
-        _remember((order, rules, (lines, skipped)))
+        _LAST = (order, rules, (lines, skipped))  # holding both keeps their ids from reuse
     return list(lines), list(skipped)  # the caller's own lists
 
 
 _LAST: tuple[Order, Rules, tuple[list[InvoiceLine], list[Skipped]]] | None = None
-
-
-def _remember(entry: tuple[Order, Rules, tuple[list[InvoiceLine], list[Skipped]]]) -> None:
-    """Keep the last result (one assignment, so a thread reads an old entry or the new one;
-    holding ``order`` and ``rules`` keeps their identities from being reused)."""
-    global _LAST
-    _LAST = entry
 
 
 def _invoice_lines(order: Order, rules: Rules) -> tuple[list[InvoiceLine], list[Skipped]]:

@@ -122,13 +122,9 @@ def _page(items: list[dict[str, Any]]) -> Response:
         raise rejected("InvalidParameters", "page and perpage must be integers.") from None
     last = max(1, -(-len(items) // per))
     base, args = request.base_url, request.args.to_dict()
-    urls: dict[int, str] = {}
 
     def url(n: int) -> str:
-        if n not in urls:  # a single page is both the first and the last: encode it once
-            query = urlencode({**args, "page": str(n), "perpage": str(per)})
-            urls[n] = f"{base}?{query}"
-        return urls[n]
+        return f"{base}?{urlencode({**args, 'page': str(n), 'perpage': str(per)})}"
 
     return json_response({"Data": items[(page - 1) * per: page * per], "MetaData": {
         "FirstPageUrl": url(1), "LastPageUrl": url(last),
