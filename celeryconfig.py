@@ -17,6 +17,9 @@ QUEUES = ("ingest", "orders", "customers", "payments", "refunds", "stock", "main
 DEAD_LETTER_QUEUE = "dead_letter"  # parked messages only: no worker consumes it
 MAX_COUNTDOWN_S = 600  # the longest retry wait we schedule on the broker
 VISIBILITY_TIMEOUT_S = 3600  # > MAX_COUNTDOWN_S, so a scheduled retry is never redelivered early
+# How often beat looks for jobs whose worker died (their short lease ran out, workers/lease.py):
+# a crashed worker's jobs resume within the lease plus this.
+REDRIVE_S = 10.0
 
 try:
     broker_url = Settings.load().redis_url
@@ -65,7 +68,7 @@ worker_soft_shutdown_timeout = 10  # give late-ack tasks time to requeue on SIGT
 
 beat_schedule = {
     "relay-events": {"task": "kfsync.maintenance.relay_events", "schedule": 30.0},
-    "redrive-stalled": {"task": "kfsync.maintenance.redrive_stalled", "schedule": 60.0},
+    "redrive-stalled": {"task": "kfsync.maintenance.redrive_stalled", "schedule": REDRIVE_S},
     "release-parked": {"task": "kfsync.maintenance.release_parked", "schedule": 30.0},
     "probe-kashflow": {"task": "kfsync.maintenance.probe_kashflow", "schedule": 60.0},
     "flush-alerts": {"task": "kfsync.maintenance.flush_alerts", "schedule": 60.0},

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, cast
 
 from celery import Task, current_task
@@ -35,14 +34,14 @@ from workers.deadletters import (
     resolve_dead_letters,
 )
 from workers.edits import supersede_original
+from workers.lease import lease_until
+from workers.retries import backoff, retried_through_outages
 from workers.steps import (
     ACTIVE_STATES,
-    LEASE_S,
     JobView,
     StepResult,
     add_attempt,
     add_links,
-    backoff,
     parsed_order,
     recheck_due,
     run_claimed,
@@ -61,25 +60,30 @@ IDLE_STATES = (JobState.WAITING, JobState.SKIPPED, JobState.NEEDS_REVIEW, JobSta
 
 @celery_app.task(bind=True, name="kfsync.events.process_event")
 def process_event(self: Task, event_id: int) -> None:
+    with retried_through_outages(self):  # a lost database or Redis: retried like a 503
+        _process_event(self, event_id)
+
+
+def _process_event(task: Task, event_id: int) -> None:
     url = context.db_url()
     with session_scope(url) as s:
         event = s.execute(_EVENT, {"b_id": event_id}).one_or_none()
         if event is None:
             return
         # Processed already: this task's retry, or its redelivery after its worker died.
-        own = _own_job(s, event_id, str(self.request.id)) if event.processed_at else None
+        own = _own_job(s, event_id, str(task.request.id)) if event.processed_at else None
         topic, key, kind = event.topic, event.resource_key, event.resource_type
         if event.processed_at is None and topic in ORDER_TOPICS and kind == "order":
             context.profile(s)  # the mapping profile in force, read in this transaction
     if event.processed_at is not None:
         if own is not None:  # carry on with the order it was running, under its lease
-            run_step(self, *own)
+            run_step(task, *own)
         return
     try:
-        outcome = _dispatch(self, topic, kind, key, event_id)
+        outcome = _dispatch(task, topic, kind, key, event_id)
     except Transient as exc:
-        if self.request.retries < context.settings().max_retries:
-            raise self.retry(countdown=backoff(self.request.retries, exc.retry_after),
+        if task.request.retries < context.settings().max_retries:
+            raise task.retry(countdown=backoff(task.request.retries, exc.retry_after),
                              max_retries=None) from exc
         outcome = _give_up(url, event_id, exc, "transient")
     except AuthFailed as exc:
@@ -273,7 +277,7 @@ def _queue(s: Session, job: SyncJob, was: str, claim_as: str | None) -> None:
     job.state, job.reason = JobState.QUEUED, None
     if claim_as is not None:
         job.state, job.lease_task = JobState.RUNNING, claim_as
-        job.lease_until = utcnow() + timedelta(seconds=LEASE_S)
+        job.lease_until = lease_until()
 
 
 def _claim_first(s: Session, job: SyncJob, doc: dict[str, Any], new: bool

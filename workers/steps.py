@@ -28,7 +28,6 @@ published by Celery only after this task returns, i.e. after the commit.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -60,15 +59,15 @@ from mappings.errors import MappingError
 from mappings.magento import Order, parse_order
 from store.db import dialect_name, get_engine, session_scope
 from store.models import Attempt, EntityLink, JobState, Step, SyncJob, utcnow
-from workers import circuit, context, workflow
+from workers import circuit, context, lease, workflow
 from workers.alerts import alert
 from workers.deadletters import add_dead_letter, announce
+from workers.lease import LEASE_S
+from workers.retries import backoff, retried_through_outages
 
 log = logging.getLogger(__name__)
 
-LEASE_S = 300  # > the longest step: a few API calls at 30 s timeout each
 RETRY_GRACE_S = 60  # a scheduled retry this late is taken as lost
-BACKOFF_BASE_S = 2.0
 ACTIVE_STATES = (JobState.QUEUED, JobState.RETRYING, JobState.RUNNING)
 RECHECK_OUTCOMES = ("started", "ambiguous")
 JOBS, ATTEMPTS = cast(Table, SyncJob.__table__), cast(Table, Attempt.__table__)
@@ -145,28 +144,30 @@ def run_step(task: Task, job_id: int, step: Step, act: Callable[[JobView], StepR
     Raises:
         celery.exceptions.Ignore: the job is not at this step (done, or stopped), or a step
             failed and was recorded: the chain stops here.
-        celery.exceptions.Retry: a transient failure; the task is scheduled again.
+        celery.exceptions.Retry: a transient failure (or a lost database or Redis
+            connection); the task is scheduled again.
     """
     url = context.db_url()
     task_id = str(task.request.id)
     ran = [str(step)]
-    held = _HELD.set(None)
-    try:
-        if _park_if_circuit_open(url, job_id, step, task_id):
-            raise Ignore()
-        with get_engine(url).connect() as conn:  # one pooled connection for the whole run
-            _HELD.set((url, conn))
-            try:
-                view, attempt_id = _claim(conn, job_id, step, task_id)
-            except _Busy:
-                raise task.retry(countdown=LEASE_S // 10, max_retries=None) from None
-            if view is None:
-                raise Ignore()  # not at this step (done, or stopped)
-            if _run_claimed(task, url, conn, view, attempt_id, act, ran):
-                return  # the chain's next task takes over
-    finally:
-        _HELD.reset(held)
-        _after(ran)
+    with retried_through_outages(task):
+        held = _HELD.set(None)
+        try:
+            if _park_if_circuit_open(url, job_id, step, task_id):
+                raise Ignore()
+            with lease.held(url, job_id, task_id), get_engine(url).connect() as conn:
+                _HELD.set((url, conn))  # one pooled connection for the whole run
+                try:
+                    view, attempt_id = _claim(conn, job_id, step, task_id)
+                except _Busy:
+                    raise task.retry(countdown=LEASE_S // 10, max_retries=None) from None
+                if view is None:
+                    raise Ignore()  # not at this step (done, or stopped)
+                if _run_claimed(task, url, conn, view, attempt_id, act, ran):
+                    return  # the chain's next task takes over
+        finally:
+            _HELD.reset(held)
+            _after(ran)
     # Nothing more in this chain: end it here. (Not ``Ignore``, which costs a formatted
     # traceback per task; a finished job is a success.)
     task.request.chain = None
@@ -182,16 +183,18 @@ def run_claimed(task: Task, view: JobView, attempt_id: int) -> None:
     act = workflow.inline_act(view.step)
     assert act is not None, f"no in-process act for {view.step}"
     ran = [view.step]
-    held = _HELD.set(None)
-    try:
-        with get_engine(url).connect() as conn:
-            _HELD.set((url, conn))
-            try:
-                _run_claimed(task, url, conn, view, attempt_id, act, ran)
-            finally:
-                _after(ran)  # its reads on this connection
-    finally:
-        _HELD.reset(held)
+    with retried_through_outages(task):
+        held = _HELD.set(None)
+        try:
+            with lease.held(url, view.id, str(task.request.id)), \
+                    get_engine(url).connect() as conn:
+                _HELD.set((url, conn))
+                try:
+                    _run_claimed(task, url, conn, view, attempt_id, act, ran)
+                finally:
+                    _after(ran)  # its reads on this connection
+        finally:
+            _HELD.reset(held)
 
 
 def _run_claimed(task: Task, url: str, conn: Connection, view: JobView | None,
@@ -272,7 +275,7 @@ def _claim(conn: Connection, job_id: int, step: Step, task_id: str
             .where((JOBS.c.lease_until.is_(None)) | (JOBS.c.lease_until < now)
                    | (JOBS.c.lease_task == task_id))
             .values(state=JobState.RUNNING, lease_task=task_id,
-                    lease_until=now + timedelta(seconds=LEASE_S))
+                    lease_until=lease.lease_until())
             .returning(JOBS.c.step, JOBS.c.magento_key, JOBS.c.magento_ref, JOBS.c.document,
                        JOBS.c.plan, JOBS.c.customer_code, JOBS.c.invoice_number,
                        needs_recheck(job_id, JOBS.c.step).correlate(JOBS).label("recheck"))
@@ -316,7 +319,7 @@ def _finish(conn: Connection, view: JobView, attempt_id: int, result: StepResult
                               "lease_task": None, "lease_until": None}
     if then is not None:
         values |= {"state": JobState.RUNNING, "lease_task": task_id,
-                   "lease_until": utcnow() + timedelta(seconds=LEASE_S)}
+                   "lease_until": lease.lease_until()}
     elif result.review:
         values |= {"state": JobState.NEEDS_REVIEW, "reason": result.review}
     elif result.wait:
@@ -486,12 +489,3 @@ def _park_if_circuit_open(url: str, job_id: int, step: Step, task_id: str) -> bo
                     lease_until=None))
     return True
 
-
-def backoff(retries: int, retry_after: float | None = None) -> float:
-    """Full-jitter exponential backoff, never shorter than the server's Retry-After and never
-    longer than MAX_COUNTDOWN_S (which stays below the broker's visibility timeout)."""
-    ceiling = min(MAX_COUNTDOWN_S, BACKOFF_BASE_S * (2 ** retries))
-    delay = random.uniform(0, ceiling)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return min(delay, MAX_COUNTDOWN_S)

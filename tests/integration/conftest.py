@@ -235,13 +235,28 @@ def stack_env(request: pytest.FixtureRequest, servers: SandboxServers, integrati
         "KFSYNC_MAPPING_FILE": str(mapping),
     }
     log = tmp_path_factory.mktemp("logs") / f"worker-{request.param}.log"
-    worker = _start_worker(env, log)
+    WORKERS[db_url] = _start_worker(env, log)
     yield db_url, env
+    worker = WORKERS.pop(db_url)  # the one started last (a test may replace it)
     worker.terminate()
     try:
         worker.wait(timeout=20)
     except subprocess.TimeoutExpired:
         worker.kill()
+
+
+WORKERS: dict[str, subprocess.Popen[bytes]] = {}  # database URL -> the stack's worker process
+
+
+def replace_worker(stack: Stack, log: Path) -> None:
+    """SIGKILL the stack's whole worker (parent and pool children, so its unacked messages
+    stay with the broker, as when a machine dies) and start a new one in its place."""
+    import signal
+
+    old = WORKERS[stack.db_url]
+    os.killpg(old.pid, signal.SIGKILL)  # started in a session of its own: the group is its
+    old.wait(timeout=10)
+    WORKERS[stack.db_url] = _start_worker(stack.env, log)
 
 
 @pytest.fixture

@@ -1,0 +1,102 @@
+"""Short leases on running jobs, kept alive by a heartbeat while their worker lives.
+
+A task that claims a job's step holds a lease on the job (``lease_task``, ``lease_until``).
+The lease is short (``LEASE_S``) and renewed every ``HEARTBEAT_S`` by a daemon thread in the
+worker process for as long as the task is running (``held``). When the worker dies (SIGKILL,
+out of memory, a lost machine), the renewals stop, the lease runs out within ``LEASE_S``, and
+beat's ``redrive_stalled`` sweep (every ``celeryconfig.REDRIVE_S``) starts the job again at
+its step, where the ``started`` attempt left behind makes the step look its record up before
+it writes. A crash therefore costs about ``LEASE_S + REDRIVE_S`` seconds (40), not a long
+fixed lease.
+
+A renewal that fails (the database is restarting) is only logged: the next one, or the task's
+own finishing transaction, follows. Should the database stay away longer than the lease, a
+sweep may restart the job while this task is still in an API call; the step's lookup before
+its write and KashFlow's unique invoice numbers keep that to one document.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import Table, bindparam, update
+
+from store.db import get_engine
+from store.models import JobState, SyncJob, utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE_S = 30  # three heartbeats: one slow or failed renewal does not lose the lease
+HEARTBEAT_S = 10
+
+_JOBS = cast(Table, SyncJob.__table__)
+_RENEW = update(_JOBS).where(
+    _JOBS.c.id == bindparam("b_job"), _JOBS.c.lease_task == bindparam("b_task"),
+    _JOBS.c.state == JobState.RUNNING).values(lease_until=bindparam("b_until"))
+
+_held: dict[int, tuple[str, str]] = {}  # job id -> (database URL, task id) of running tasks
+_guard = threading.Lock()
+_beating: list[int] = []  # the pid whose heartbeat runs (threads do not survive a fork)
+
+
+def lease_until() -> datetime:
+    """When a lease taken or renewed now runs out."""
+    return utcnow() + timedelta(seconds=LEASE_S)
+
+
+@contextmanager
+def held(url: str, job_id: int, task_id: str) -> Iterator[None]:
+    """Keep ``task_id``'s lease on ``job_id`` alive while the block runs.
+
+    Renewal touches only a job that is still ``running`` under this task's lease, so a job
+    this task finished, or one another task took over, is never extended.
+    """
+    _ensure_heartbeat()
+    with _guard:
+        _held[job_id] = (url, task_id)
+    try:
+        yield
+    finally:
+        with _guard:
+            if _held.get(job_id, (None, None))[1] == task_id:
+                del _held[job_id]
+
+
+def renew_all() -> int:
+    """Renew every lease this process holds, one transaction per database; returns how many
+    jobs were renewed."""
+    with _guard:
+        by_url: dict[str, list[dict[str, object]]] = {}
+        for job_id, (url, task_id) in _held.items():
+            by_url.setdefault(url, []).append({"b_job": job_id, "b_task": task_id})
+    renewed = 0
+    until = lease_until()
+    for url, rows in by_url.items():
+        with get_engine(url).begin() as conn:
+            for row in rows:
+                renewed += conn.execute(_RENEW, {**row, "b_until": until}).rowcount
+    return renewed
+
+
+def _ensure_heartbeat() -> None:
+    pid = os.getpid()
+    with _guard:
+        if _beating == [pid]:
+            return
+        _beating[:] = [pid]
+    threading.Thread(target=_beat, name="kfsync-lease-heartbeat", daemon=True).start()
+
+
+def _beat() -> None:
+    stop = threading.Event()  # never set: the thread lives as long as its process
+    while not stop.wait(HEARTBEAT_S):
+        try:
+            renew_all()
+        except Exception as exc:  # the database is away: the next beat tries again
+            log.warning("lease heartbeat failed: %s", type(exc).__name__)
