@@ -34,7 +34,7 @@ def main() -> None:
         ("ingest", lambda: ingest.run([50, 200, 500, 1000], 2 if q else 6)),
         ("pipeline", lambda: pipeline.run(60 if q else 300, worker_concurrency)),
         ("ratelimit", lambda: ratelimit.run(5, 5, 8 if q else 30, 10 if q else 40)),
-        ("chaos", lambda: chaos.run(100 if q else 500, "child", 3.0, 15.0,
+        ("chaos", lambda: chaos.run(100 if q else 500, "mixed", 3.0, 15.0,
                                     120 if q else 300)),
         ("suggest", lambda: suggest.run(5000, 300 if q else 1200)),
     ]

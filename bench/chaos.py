@@ -5,7 +5,14 @@ lands, then a 500, a dropped connection or a hang past the client timeout) and M
 checked against every order: duplicates, missing invoices, wrong totals, double payments.
 
 Only a private ``redis-server`` (own port, ``--appendonly yes``, temp dir) is ever restarted;
-the machine's Redis is not touched. Web, two workers and beat run as separate processes.
+the machine's Redis is not touched. On PostgreSQL the run's own database goes away once for
+``DB_DOWN_S`` as it does to kfsync when the server restarts: every session ends and new
+connections are refused (``ALLOW_CONNECTIONS false``), then it comes back; other databases on
+the server are not touched. Web, two workers and beat run as separate processes.
+
+It reports how long each interrupted step waited to resume: from the SIGKILL that took its
+worker, and from the database's return (``bench.resumption``); both must stay under
+``RESUME_LIMIT_S``.
 
 Kill modes: ``child`` SIGKILLs a pool child of a worker (its parent survives, sees the lost
 worker and requeues the late-acked message); ``worker`` SIGKILLs a whole worker (parent and
@@ -48,6 +55,7 @@ from bench.common import (
     webhook,
     workdir,
 )
+from bench.resumption import waits
 from ingest.signing import signed_headers
 
 WORKERS = 2
@@ -69,6 +77,8 @@ MAGENTO_FAULTS: list[dict[str, Any]] = [
 BURST_429 = {"rate": 2, "burst": 2}  # a few seconds of this every BURST_EVERY_S
 BURST_EVERY_S, BURST_FOR_S = 8.0, 2.0
 REDIS_DOWN_S = 3.0
+DB_DOWN_S = 3.0
+RESUME_LIMIT_S = 60.0  # a killed worker's or a lost database's jobs resume within this (p99)
 SETTLED = ("done", "needs_review", "dead", "skipped", "waiting")
 
 
@@ -81,6 +91,8 @@ class Chaos:
         self.stop = threading.Event()
         self.kills: Counter[str] = Counter()
         self.bursts = 0
+        self.kill_times: list[float] = []  # wall clock, to compare with attempts' created_at
+        self.db_down: tuple[float, float] | None = None  # (went, came back), wall clock
         self.errors: list[str] = []
         self._generation = 0
         self._lock = threading.Lock()
@@ -131,9 +143,11 @@ class Chaos:
                         children = []
                     if children:
                         rng.choice(children).send_signal(signal.SIGKILL)
+                        self.kill_times.append(time.time())
                         self.kills["pool child"] += 1
                 else:
                     self.procs.kill(name, signal.SIGKILL)
+                    self.kill_times.append(time.time())
                     self.procs.children.pop(name, None)
                     self.kills["whole worker"] += 1
                     self.start_worker(index)
@@ -150,6 +164,28 @@ class Chaos:
         self.redis.stop(signal.SIGTERM)
         time.sleep(REDIS_DOWN_S)
         self.redis.start()
+
+    def database_away(self, db_url: str) -> None:
+        """End every session of the run's PostgreSQL database and refuse new ones for
+        ``DB_DOWN_S``: what kfsync sees of a server restart."""
+        from sqlalchemy import create_engine, text
+
+        from bench.common import PG_ADMIN_URL
+
+        name = db_url.rsplit("/", 1)[1]
+        log(f"  chaos: the database goes away for {DB_DOWN_S:g} s")
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                went = time.time()
+                conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE datname = :name"), {"name": name})
+                time.sleep(DB_DOWN_S)
+                conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+                self.db_down = (went, time.time())
+        finally:
+            admin.dispose()
 
 
 def run(orders: int, kill_mode: str, kill_every: float, rate: float, drain_timeout: float
@@ -194,7 +230,9 @@ def _run(procs: Procs, tmp: Path, redis_server: PrivateRedis, db_url: str, n: in
         f"{WORKERS} workers -c {CONCURRENCY}, beat, {db_kind(db_url)}")
     chaos.start()
     t0 = time.monotonic()
-    sent = _send(port, orders, rate, chaos, restart_at=n * 2 // 5)
+    database_away_at = n * 4 // 5 if db_url.startswith("postgresql") else None
+    sent = _send(port, orders, rate, chaos, restart_at=n * 2 // 5,
+                 database_away_at=database_away_at, db_url=db_url)
     time.sleep(5)
     chaos.finish()
     t_chaos_end = time.monotonic()
@@ -209,11 +247,14 @@ def _run(procs: Procs, tmp: Path, redis_server: PrivateRedis, db_url: str, n: in
     drained, states = _drain(db_url, n, t_chaos_end + drain_timeout)
     t_end = time.monotonic()
     check = _check(sandbox, db_url, orders)
+    resumption = waits(db_url, chaos.kill_times, chaos.db_down)
     result = {
         "database": db_kind(db_url), "orders": n, "kill_mode": kill_mode,
         "kill_every_s": kill_every, "send_rate": rate, "workers": WORKERS,
         "concurrency": CONCURRENCY, "kills": dict(chaos.kills), "burst_429_windows": chaos.bursts,
-        "redis_restarts": 1, "webhooks": sent, "chaos_s": round(t_chaos_end - t0, 1),
+        "redis_restarts": 1, "database_away_s": DB_DOWN_S if chaos.db_down else 0,
+        "resumption": resumption, "resume_limit_s": RESUME_LIMIT_S, "webhooks": sent,
+        "chaos_s": round(t_chaos_end - t0, 1),
         "drained": drained, "drain_s": round(t_end - t_chaos_end, 1),
         "drain_timeout_s": drain_timeout, "job_states": states,
         "kashflow_faults": kashflow_calls["faults"],
@@ -225,6 +266,8 @@ def _run(procs: Procs, tmp: Path, redis_server: PrivateRedis, db_url: str, n: in
         f"{check['duplicate_invoices']}, missing {check['missing_invoices']}, wrong totals "
         f"{check['wrong_totals']}, double payments {check['double_payments']}, unpaid "
         f"{check['unpaid']}, dead letters {len(check['dead_letters'])}; states {states}")
+    log(f"  resumed after a kill: {resumption['kill']}; after the database: "
+        f"{resumption['database']}")
     result["verdict"] = verdict
     return result
 
@@ -232,11 +275,17 @@ def _run(procs: Procs, tmp: Path, redis_server: PrivateRedis, db_url: str, n: in
 def _passed(r: dict[str, Any]) -> bool:
     return (r["duplicate_invoices"] == 0 and r["missing_invoices"] == 0
             and r["wrong_totals"] == 0 and r["double_payments"] == 0 and r["unpaid"] == 0
-            and not r["dead_letters"] and r["drained"])
+            and not r["dead_letters"] and r["drained"] and _resumed_in_time(r))
+
+
+def _resumed_in_time(r: dict[str, Any]) -> bool:
+    kill, db = r["resumption"]["kill"], r["resumption"]["database"]
+    return (kill["never_resumed"] == 0 and kill.get("p99_s", 0) < RESUME_LIMIT_S
+            and db["never_resumed"] == 0 and db.get("max_s", 0) < RESUME_LIMIT_S)
 
 
 def _send(port: int, orders: list[dict[str, Any]], rate: float, chaos: Chaos,
-          restart_at: int) -> dict[str, Any]:
+          restart_at: int, database_away_at: int | None, db_url: str) -> dict[str, Any]:
     """Post one signed webhook per order at ``rate``; a sender retries non-2xx answers
     (as Magento's module would) up to 10 times."""
     session = requests.Session()
@@ -247,6 +296,9 @@ def _send(port: int, orders: list[dict[str, Any]], rate: float, chaos: Chaos,
     for i, order in enumerate(orders):
         if i == restart_at:
             threading.Thread(target=chaos.restart_redis, daemon=True).start()
+        if i == database_away_at:
+            threading.Thread(target=chaos._guard, args=(lambda: chaos.database_away(db_url),),
+                             daemon=True).start()
         delay = start + i / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)

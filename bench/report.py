@@ -179,7 +179,7 @@ def _chaos(r: dict[str, Any]) -> list[str]:
            f"| dead letters | {len(r['dead_letters'])} |",
            f"| drained | {'yes' if r['drained'] else 'no'}, {r['drain_s']} s after the chaos "
            f"(limit {r['drain_timeout_s']:g} s) |",
-           f"| job states at the end | {r['job_states']} |", ""]
+           f"| job states at the end | {r['job_states']} |", *_resumption(r), ""]
     if r["dead_letters"]:
         out += ["Dead letters:", ""] + [
             f"- {d['payload']} at {d['step']} ({d['class']}): {d['reason']}"
@@ -191,6 +191,24 @@ def _chaos(r: dict[str, Any]) -> list[str]:
     if r.get("harness_errors"):
         out += [f"Harness errors: {r['harness_errors']}", ""]
     return out
+
+
+def _resumption(r: dict[str, Any]) -> list[str]:
+    """Rows: how long interrupted steps waited to resume (bench.resumption)."""
+    if "resumption" not in r:
+        return []
+    rows = []
+    for kind, label in (("kill", "a SIGKILL"), ("database", "the database's return")):
+        w = r["resumption"][kind]
+        if not w["steps"] and not w["never_resumed"]:
+            continue
+        figures = (f"p50 {w['p50_s']} s, p99 {w['p99_s']} s, max {w['max_s']} s over "
+                   f"{w['steps']} steps" if w["steps"] else "no step")
+        limit_ok = w.get("p99_s" if kind == "kill" else "max_s", 0) < r["resume_limit_s"]
+        rows.append(f"| interrupted steps resumed after {label} | {figures}; never resumed "
+                    f"{w['never_resumed']}; {_ok(limit_ok and not w['never_resumed'])} "
+                    f"(limit {r['resume_limit_s']:g} s) |")
+    return rows
 
 
 def _suggest(r: dict[str, Any]) -> list[str]:
