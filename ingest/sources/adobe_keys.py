@@ -54,6 +54,10 @@ class KeyCache:
             self._keys[url] = (now, key)
         return key
 
+    def clear(self) -> None:
+        with self._lock:
+            self._keys.clear()
+
     def _fetch(self, url: str) -> rsa.RSAPublicKey:
         try:
             reply = self._http.get(url, timeout=FETCH_TIMEOUT_S, allow_redirects=False)
