@@ -36,12 +36,12 @@ class SourceActivity:
 def push_activity(s: Session, now: datetime | None = None) -> list[SourceActivity]:
     """One row per push source, in ``PUSH_SOURCES`` order."""
     since = (now or utcnow()) - WINDOW
-    last = dict(s.execute(select(InboundEvent.source, func.max(InboundEvent.received_at))
-                          .where(InboundEvent.source.in_(PUSH_SOURCES))
-                          .group_by(InboundEvent.source)).tuples().all())
-    recent = dict(s.execute(select(InboundEvent.source, func.count())
-                            .where(InboundEvent.source.in_(PUSH_SOURCES),
-                                   InboundEvent.received_at >= since)
-                            .group_by(InboundEvent.source)).tuples().all())
+    last = {src: at for src, at in s.execute(
+        select(InboundEvent.source, func.max(InboundEvent.received_at))
+        .where(InboundEvent.source.in_(PUSH_SOURCES)).group_by(InboundEvent.source))}
+    recent = {src: n for src, n in s.execute(
+        select(InboundEvent.source, func.count())
+        .where(InboundEvent.source.in_(PUSH_SOURCES), InboundEvent.received_at >= since)
+        .group_by(InboundEvent.source))}
     return [SourceActivity(name, int(recent.get(name, 0)), last.get(name))
             for name in PUSH_SOURCES]
