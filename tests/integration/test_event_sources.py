@@ -36,7 +36,7 @@ from tests.source_senders import (
 pytestmark = pytest.mark.integration
 
 N = 20
-KEY1, KEY2 = new_key(), new_key()
+KEY1, KEY2, RETIRED = new_key(), new_key(), new_key()
 PATH1, PATH2 = "/prod/keys/pub-key-a.pem", "/prod/keys/pub-key-b.pem"
 TOKEN = "mageos-integration-token"
 BASES = {"magento": 8000, "adobe-io": 8100, "mageos-async": 8200}
@@ -70,7 +70,9 @@ def announce_adobe(client: FlaskClient, doc: dict[str, Any]) -> list[int]:
     body = adobe_event("sales_order_save_commit_after",
                        {"entity_id": doc["entity_id"], "increment_id": doc["increment_id"]},
                        event_id=f"adobe-{doc['entity_id']}")
-    headers = adobe_headers(body, [(KEY1, PATH1), (KEY2, PATH2)])
+    # Half signed with key 1 alone, half verifiable only by key 2 (key 1 being rotated).
+    signers = [(KEY1, PATH1)] if doc["entity_id"] % 2 else [(RETIRED, PATH1), (KEY2, PATH2)]
+    headers = adobe_headers(body, signers)
     return [client.post("/webhooks/adobe-io", data=body, headers=headers).status_code
             for _ in range(2)]
 
