@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,11 @@ def test_the_php_consumer_delivers_a_signed_envelope_kfsync_stores(
     assert (event.source, event.event_id, event.topic) == ("magento", answer["event_id"],
                                                            "order.created")
     assert (event.resource_key, event.increment_id) == ("7001", "000007001")
+    # Recorded in the outbox (whole seconds) to committed by kfsync: well under 2 s.
+    occurred = datetime.fromisoformat(event.payload["occurred_at"].replace("Z", "+00:00"))
+    received = event.received_at.replace(tzinfo=UTC) if event.received_at.tzinfo is None \
+        else event.received_at
+    assert timedelta(0) <= received - occurred < timedelta(seconds=2)
 
 
 def test_a_body_altered_after_signing_is_refused_and_kept_for_retry(

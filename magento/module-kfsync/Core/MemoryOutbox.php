@@ -1,6 +1,6 @@
 <?php
 /**
- * An outbox in memory: for the tests and for `kfsync:ping`, which sends one event directly.
+ * An outbox in memory: for the PHPUnit tests and the cross-language driver (Test/Integration).
  */
 declare(strict_types=1);
 
