@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from ingest import create_app
-from ingest.sources import adobe_io
+from ingest.sources import adobe_io, adobe_keys
 from kfsync.settings import Settings
 from store.db import session_scope
 from store.models import InboundEvent
@@ -163,3 +164,17 @@ def test_an_event_type_kfsync_does_not_sync_is_acknowledged_and_not_stored(
     reply = post(client, body, adobe_headers(body, [(KEY1, PATH1)]))
     assert reply.status_code == 200 and reply.get_json()["status"] == "ignored"
     assert stored(db_url) == []
+
+
+def test_a_cached_key_is_fetched_again_once_it_is_older_than_its_lifetime(
+        key_host: KeyServer) -> None:
+    assert adobe_keys.KEY_TTL_S <= 24 * 3600  # Adobe: cache a key for at most a day
+    cache = adobe_keys.KeyCache(ttl_s=0.2)
+    url = key_host.url + PATH1
+    before = key_host.fetches
+    cache.get(url)
+    cache.get(url)
+    assert key_host.fetches == before + 1
+    time.sleep(0.3)
+    cache.get(url)
+    assert key_host.fetches == before + 2
