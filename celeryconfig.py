@@ -22,9 +22,12 @@ VISIBILITY_TIMEOUT_S = 3600  # > MAX_COUNTDOWN_S, so a scheduled retry is never 
 REDRIVE_S = 10.0
 
 try:
-    broker_url = Settings.load().redis_url
+    _settings = Settings.load()
 except ConfigError:  # reported, as one line, by the command that loads the settings itself
-    broker_url = Settings().redis_url
+    _settings = Settings()
+broker_url = _settings.redis_url
+# KFSYNC_CATCH_UP_INTERVAL_S: how often beat polls Magento for what no push announced.
+catch_up_interval_s = _settings.catch_up_interval_s
 broker_connection_retry_on_startup = True
 broker_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT_S}
 # Publishing from the web process must fail fast when Redis is down: the event is already
@@ -72,7 +75,7 @@ beat_schedule = {
     "release-parked": {"task": "kfsync.maintenance.release_parked", "schedule": 30.0},
     "probe-kashflow": {"task": "kfsync.maintenance.probe_kashflow", "schedule": 60.0},
     "flush-alerts": {"task": "kfsync.maintenance.flush_alerts", "schedule": 60.0},
-    "catch-up-poll": {"task": "kfsync.maintenance.catch_up", "schedule": 300.0},
+    "catch-up-poll": {"task": "kfsync.maintenance.catch_up", "schedule": catch_up_interval_s},
     "stock-sync": {"task": "kfsync.stock.sync_all", "schedule": beat_interval_s()},
     # The KashFlow catalogue for the mapping studio, and the profile validated against it.
     "refresh-catalogue": {"task": "kfsync.maintenance.refresh_catalogue", "schedule": 86400.0},

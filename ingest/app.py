@@ -42,7 +42,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["kfsync.settings"] = settings
     configure(settings)
     CSRFProtect(app)
-    for blueprint in (webhooks.bp, health.bp, metrics.bp, api.bp, dashboard.bp):
+    from ingest.sources import blueprints as source_blueprints
+
+    for blueprint in (webhooks.bp, *source_blueprints(), health.bp, metrics.bp, api.bp,
+                      dashboard.bp):
         app.register_blueprint(blueprint)
     app.after_request(metrics.record_webhook)
 

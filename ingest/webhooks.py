@@ -1,40 +1,28 @@
 """``POST /webhooks/magento``: verify, validate, store, enqueue — never call an API here.
 
-The event is committed before the 202, so nothing accepted is lost: if Redis does not take
-the message, the row's ``enqueued_at`` is cleared and the beat relay enqueues it later; if the
-process dies between the commit and the publish, the relay's lost-message rule finds it.
+The envelope of DESIGN §6.3, sent by kfsync's Magento module (``magento/module-kfsync``).
+Storing is shared with the other sources (``ingest/sources/intake.py``): the event is
+committed before the 202, so nothing accepted is lost.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+from typing import Any
 
 import simplejson
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import ValidationError
-from sqlalchemy import Table, bindparam, insert
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ingest.app import current_settings
 from ingest.schemas import TOPICS, EnvelopeSchema
 from ingest.signing import SignatureError, verify
-from store.db import session_scope
-from store.models import InboundEvent, utcnow
-from workers.dispatch import publish_event, unmark_enqueued
+from ingest.sources.intake import Hint, accept
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 _envelope = EnvelopeSchema()
 SOURCE = "magento"
-EVENTS = cast(Table, InboundEvent.__table__)
-# Built once: the ORM unit of work cost a quarter of the web process's CPU per webhook.
-_INSERT_EVENT = insert(EVENTS).values(
-    source=bindparam("b_source"), event_id=bindparam("b_event"), topic=bindparam("b_topic"),
-    resource_type=bindparam("b_type"), resource_key=bindparam("b_key"),
-    increment_id=bindparam("b_increment"), payload=bindparam("b_payload"),
-    received_at=bindparam("b_received"), enqueued_at=bindparam("b_enqueued"),
-).returning(EVENTS.c.id)
 
 
 def _error(status: int, errors: dict[str, Any]) -> tuple[Response, int]:
@@ -71,21 +59,5 @@ def _store_and_enqueue(url: str, envelope: dict[str, Any], payload: dict[str, An
                        ) -> tuple[Response, int]:
     resource = envelope["resource"]
     key = resource.get("sku") if resource["type"] == "product" else resource["entity_id"]
-    try:
-        with session_scope(url) as s:
-            now = utcnow()
-            row_id = int(s.execute(_INSERT_EVENT, {
-                "b_source": SOURCE, "b_event": envelope["id"], "b_topic": envelope["topic"],
-                "b_type": resource["type"], "b_key": str(key),
-                "b_increment": resource.get("increment_id"), "b_payload": payload,
-                "b_received": now,
-                "b_enqueued": now,  # one transaction per webhook: see unmark_enqueued
-            }).scalar_one())
-    except IntegrityError:
-        return jsonify(status="duplicate", event_id=envelope["id"]), 200
-    except OperationalError:
-        log.exception("database unavailable; asking the sender to retry")
-        return _error(503, {"_service": ["Database unavailable; retry later."]})
-    if not publish_event(row_id):
-        unmark_enqueued(url, row_id)
-    return jsonify(status="accepted", event_id=envelope["id"]), 202
+    return accept(url, Hint(SOURCE, envelope["id"], envelope["topic"], resource["type"],
+                            str(key), resource.get("increment_id"), payload))

@@ -55,6 +55,10 @@ class Settings:
     http_timeout_s: float = 30.0
     max_retries: int = 8
     semantic_suggestions: bool = False  # kfsync[semantic]: embeddings rank SKU suggestions
+    catch_up_interval_s: float = 300.0  # the catch-up poll: the guarantee behind every push
+    adobe_client_id: str | None = None  # Adobe I/O Events: our recipient_client_id
+    adobe_key_host: str = "https://static.adobeioevents.com"  # the only host keys come from
+    mageos_tokens: tuple[str, ...] = field(default=(), repr=False)  # Mage-OS verification
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,
@@ -86,19 +90,23 @@ class Settings:
                 raise ConfigError(f"Magento OAuth needs all four credentials; missing {names}")
             oauth = MagentoOAuth(*[str(v) for v in oauth_vals])
         secrets = tuple(s.strip() for s in raw.get("webhook_secrets", "").split(",") if s.strip())
-        known = {f.name for f in fields(cls)} - {"magento_oauth", "webhook_secrets", "env"}
+        tokens = tuple(s.strip() for s in raw.get("mageos_tokens", "").split(",") if s.strip())
+        known = {f.name for f in fields(cls)} - {"magento_oauth", "webhook_secrets", "env",
+                                                  "mageos_tokens"}
         kwargs: dict[str, object] = {k: v for k, v in raw.items() if k in known}
         for name, kind in (("kashflow_rate", float), ("http_timeout_s", float),
-                           ("kashflow_burst", int), ("max_retries", int)):
+                           ("kashflow_burst", int), ("max_retries", int),
+                           ("catch_up_interval_s", float)):
             if name in kwargs:
                 kwargs[name] = _number(name, str(kwargs[name]), kind)
-        for name in ("magento_base_url", "kashflow_base_url"):
+        for name in ("magento_base_url", "kashflow_base_url", "adobe_key_host"):
             if name in kwargs:
                 kwargs[name] = str(kwargs[name]).rstrip("/")
         if "semantic_suggestions" in kwargs:
             kwargs["semantic_suggestions"] = _flag("semantic_suggestions",
                                                    str(kwargs["semantic_suggestions"]))
-        return cls(env=env, magento_oauth=oauth, webhook_secrets=secrets, **kwargs)  # type: ignore[arg-type]
+        return cls(env=env, magento_oauth=oauth, webhook_secrets=secrets, mageos_tokens=tokens,
+                   **kwargs)  # type: ignore[arg-type]
 
     def require(self, *names: str, purpose: str) -> None:
         """Raise ConfigError naming the first of ``names`` that is unset.
@@ -145,6 +153,7 @@ class Settings:
         values: list[str | None] = [
             self.magento_token, self.kashflow_password, self.kashflow_memorable_word,
             self.ops_token, self.flower_basic_auth, self.sentry_dsn, *self.webhook_secrets,
+            *self.mageos_tokens,
             getattr(self, "alert_webhook_url", None),
         ]
         if self.magento_oauth:

@@ -20,6 +20,7 @@ from ingest.queries import (
     paginate,
     stats,
 )
+from ingest.sources.activity import push_activity
 from store.db import session_scope
 from store.models import DeadLetter, JobState, SyncJob
 from workers.operations import LetterFilter, letters_query
@@ -49,8 +50,9 @@ def overview() -> str:
     settings = current_settings()
     with session_scope(settings.database_url) as s:
         data = stats(s, settings.redis_url)
+        sources = push_activity(s)
     peak = max([h["orders"] for h in data["synced_per_hour"]] + [1])
-    return render_template("overview.html", stats=data, peak=peak,
+    return render_template("overview.html", stats=data, peak=peak, sources=sources,
                            synced_24h=sum(h["orders"] for h in data["synced_per_hour"]))
 
 

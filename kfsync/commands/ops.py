@@ -30,6 +30,7 @@ def status() -> None:
         _queues(settings)
     if checks["database"] == "ok":
         _backlog(settings)
+        _push_sources(settings)
     if any(v != "ok" for v in checks.values()):
         raise click.ClickException("some components are not healthy")
 
@@ -98,6 +99,17 @@ def _backlog(settings: Settings) -> None:
     for state, count in sorted(states.items()):
         table.add_row(state, str(count))
     table.add_row("events not yet enqueued", str(unsent))
+    console.print(table)
+
+
+def _push_sources(settings: Settings) -> None:
+    from ingest.sources.activity import push_activity
+
+    with session_scope(settings.database_url) as s:
+        rows = push_activity(s)
+    table = Table("push source", "last hour")
+    for row in rows:
+        table.add_row(row.source, row.summary)
     console.print(table)
 
 
