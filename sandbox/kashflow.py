@@ -203,6 +203,10 @@ def _register_reference(app: Flask, store: KashFlowStore) -> None:
     def get_product(nominal: int, code: str) -> Response:
         return json_response(store.product(nominal, code))
 
+    @app.post("/v2/products")
+    def create_product() -> Response:
+        return json_response(store.create_product(read_json(request)), 201)
+
     @app.put("/v2/products/<int:nominal>/<code>")
     def update_product(nominal: int, code: str) -> Response:
         return json_response(store.update_product(nominal, code, read_json(request)))
