@@ -28,7 +28,7 @@ from mappings.magento import Order
 from mappings.money import ZERO, plain, round_money
 from mappings.pricing import ONE, PricePart, allocate_vat, price_parts
 from mappings.rules import DEFAULT_LINE_TEMPLATE, Rules
-from mappings.skus import UNMAPPED_RULE, map_sku
+from mappings.skus import map_sku
 from mappings.validation import reconcile, row_problem, tax_problem
 from mappings.vat import item_vat_level, shipping_vat_level
 

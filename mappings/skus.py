@@ -69,22 +69,30 @@ def map_sku(sku: str, rules: Rules) -> SkuMapping:
     exact = rules.products.exact(sku)
     if len(exact) == 1:
         return _matched(sku, exact[0], f"KashFlow product {exact[0].key} (code = SKU)")
-    loose = rules.products.folded(sku) if not exact else exact
+    loose = exact or rules.products.folded(sku)
     if len(loose) == 1:
         return _matched(sku, loose[0], f"KashFlow product {loose[0].key} "
                                        "(code = SKU ignoring case and spaces)")
     candidates = tuple(r.key for r in loose[:MAX_CANDIDATES])
     if rules.unmapped_sku == "review":
-        hint = f" (several KashFlow products match: {', '.join(candidates)})" if candidates \
-            else " and no KashFlow product has it as its code"
-        raise MappingError(f"SKU {sku} is not in the mapping{hint}, and unmapped_sku is "
-                           "'review': add it under skus or set unmapped_sku to default_nominal")
+        hint = (f"several KashFlow products match it: {', '.join(candidates)}" if candidates
+                else "no KashFlow product has it as its code")
+        raise MappingError(f"SKU {sku} is not in the mapping and unmapped_sku is 'review' "
+                           f"({hint}): add it under skus or set unmapped_sku to default_nominal")
     if candidates:
         return SkuMapping(sku, rules.default_nominal_code, None, SUGGESTED,
                           f"{UNMAPPED_RULE} -> default_nominal_code; several KashFlow products "
                           f"match, pick one under skus: {', '.join(candidates)}", candidates)
     return SkuMapping(sku, rules.default_nominal_code, None, UNMAPPED,
                       f"{UNMAPPED_RULE} -> default_nominal_code")
+
+
+def how_mapped(sku: str, rules: Rules) -> How:
+    """How ``sku`` maps (never raises: a SKU the review policy would hold is unmapped)."""
+    try:
+        return map_sku(sku, rules).how
+    except MappingError:
+        return SUGGESTED if rules.products.folded(sku) or rules.products.exact(sku) else UNMAPPED
 
 
 def _matched(sku: str, ref: ProductRef, rule: str) -> SkuMapping:

@@ -83,7 +83,12 @@ def refresh(url: str, kashflow: Any, magento: Any | None = None,
 
 def refresh_products(url: str, kashflow: Any) -> RefreshReport:
     """Re-read only KashFlow's product list (the SKU rule's on-demand re-read)."""
-    rows = [_product_row(p) for p in kashflow.list_products()]
+    return store_products(url, kashflow.list_products())
+
+
+def store_products(url: str, products: Iterable[dict[str, Any]]) -> RefreshReport:
+    """Store KashFlow's whole product list as read (a refresh without the read)."""
+    rows = [_product_row(p) for p in products]
     with session_scope(url) as session:
         missing = _store(session, "product", rows, datetime.now(UTC))
     products_changed()
@@ -200,7 +205,8 @@ def load(url: str) -> Catalogue:
         vat_rates=[Decimal(str(r.data["VATRate"])) for r in by_kind.get("vat_rate", [])],
         bank_accounts={int(r.key): r.name for r in by_kind.get("bank_account", [])},
         payment_methods={int(r.key): r.name for r in by_kind.get("payment_method", [])},
-        refreshed=bool(rows),
+        # A full refresh, not only the SKU rule's product re-read (workers/products.py).
+        refreshed=any(kind in by_kind for kind in KASHFLOW_KINDS if kind != "product"),
     )
 
 

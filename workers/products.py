@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 REREAD_KEY = "kfsync:catalogue:products:reread"
 REREAD_EVERY_S = 300  # a SKU not found re-reads KashFlow's list at most this often
+REREAD_LOCK = "kfsync:catalogue:products:rereading"
+REREAD_LOCK_S = 120  # > reading 5,000 products (50 pages) at the default 2 calls/s
 CREATE_LOCK = "kfsync:lock:product:{nominal}:{code}"
 CREATE_LOCK_S = 60  # > one lookup + one create at the 30 s timeout... with room to spare
 CREATE_WAIT_S = 30  # another order creating the same product holds the lock this long at most
@@ -48,20 +50,24 @@ class Prepared:
     reread: bool = False
 
 
-def index(url: str) -> ProductIndex:
-    """The cached products, reloaded when another process changed them."""
+def index(url: str, *, cached: bool = True) -> ProductIndex:
+    """The cached products, reloaded when another process changed them (``cached=False``:
+    read from the store now, as the studio pages do)."""
+    if not cached:
+        return catalogue.product_index(url)
     stamp = catalogue.products_stamp()
-    cached = _index.get(url)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
+    known = _index.get(url)
+    if known is not None and known[0] == stamp:
+        return known[1]
     loaded = catalogue.product_index(url)
     _index[url] = (stamp, loaded)
     return loaded
 
 
-def attach(rules: Rules, url: str | None = None) -> Rules:
-    """``rules`` matching SKUs in the cached catalogue (the same object while nothing changed)."""
-    products = index(url or context.db_url())
+def attach(rules: Rules, url: str | None = None, *, cached: bool = True) -> Rules:
+    """``rules`` matching SKUs in the cached catalogue (the same object while nothing changed;
+    ``cached``: as ``index``)."""
+    products = index(url or context.db_url(), cached=cached)
     last = _attached[0] if _attached else None
     if last is not None and last[0] is rules and last[1] is products:
         return last[2]
@@ -88,12 +94,30 @@ def prepare(order: Order, rules: Rules) -> Prepared:
 
 
 def reread(url: str) -> bool:
-    """Re-read KashFlow's product list unless any process did in the last REREAD_EVERY_S."""
-    if not catalogue.redis_client().set(REREAD_KEY, "1", nx=True, ex=REREAD_EVERY_S):
+    """Re-read KashFlow's product list unless any process did in the last REREAD_EVERY_S;
+    True when the cached products may have changed since the caller loaded them.
+
+    A task arriving while another reads waits for that read (under ``REREAD_LOCK``) instead
+    of posting without it: the first orders after a start all see the products.
+    """
+    client = catalogue.redis_client()
+    if client.exists(REREAD_KEY):
         return False
-    report = catalogue.refresh_products(url, context.kashflow())
-    log.info("a SKU was not in the catalogue: %s", report)
-    return True
+    lock = client.lock(REREAD_LOCK, timeout=REREAD_LOCK_S, blocking_timeout=REREAD_LOCK_S)
+    if not lock.acquire():
+        return True  # the reader took too long; whatever it stored is what there is
+    try:
+        if client.exists(REREAD_KEY):
+            return True  # read while this task waited
+        report = catalogue.refresh_products(url, context.kashflow())
+        client.set(REREAD_KEY, "1", ex=REREAD_EVERY_S)
+        log.info("a SKU was not in the catalogue: %s", report)
+        return True
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("the catalogue re-read outlived its lock")
 
 
 def ensure_product(url: str, body: dict[str, Any]) -> ProductRef:
