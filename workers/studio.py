@@ -95,6 +95,7 @@ class PreviewLine:
     body: dict[str, Any]
     rule: str
     how: str = ""  # item lines: mapped, matched by code, suggested, unmapped
+    sku: str | None = None
 
 
 @dataclass
@@ -160,7 +161,8 @@ def build_preview(job: SyncJob, rules: Rules, label: str) -> Preview:
         preview.penny = f"would not post: {exc}"
         return preview
     preview.body = draft.body
-    preview.lines = [PreviewLine(line.to_kashflow(), explain_line(line, rules), line.how)
+    preview.lines = [PreviewLine(line.to_kashflow(), explain_line(line, rules), line.how,
+                                 line.sku)
                      for line in draft.lines]
     preview.notes = draft.notes + ([draft.skipped_reason] if draft.skipped_reason else [])
     preview.penny = (f"ok: the lines total {draft.expected_gross}, which KashFlow must report "
