@@ -193,18 +193,24 @@ def stock_map(magento_skus: Iterable[str], rules: Rules, only: str | None = None
     table = {s: (r.nominal_code, r.product_code) for s, r in rules.skus.items()
              if r.product_code and (only is None or s == only)}
     lenient = replace(rules, unmapped_sku="default_nominal")  # classify, never raise
-    by_code: set[str] = set()
+    claimed = set(table.values())
+    by_code: dict[str, tuple[int, str]] = {}
     unmatched: list[str] = []
-    for sku in sorted(set(magento_skus) if only is None else {only}):
+    # Exact codes first: when Magento has both "MUG" and "mug", "MUG" is MUG's SKU. A product
+    # already a table entry's, or a loose match's twin, leaves the SKU unmatched (one product
+    # has one stock level: two SKUs writing it would fight).
+    candidates = sorted(set(magento_skus) if only is None else {only})
+    for sku in sorted(candidates, key=lambda s: not lenient.products.exact(s)):
         if sku in rules.skus:
             continue
         mapping = map_sku(sku, lenient)
-        if mapping.how == MATCHED and mapping.product_code:
-            table[sku] = (mapping.nominal_code, mapping.product_code)
-            by_code.add(sku)
+        key = (mapping.nominal_code, mapping.product_code or "")
+        if mapping.how == MATCHED and mapping.product_code and key not in claimed:
+            by_code[sku] = key
+            claimed.add(key)
         else:
             unmatched.append(sku)
-    return StockMap(table, frozenset(by_code), tuple(unmatched))
+    return StockMap({**table, **by_code}, frozenset(by_code), tuple(sorted(unmatched)))
 
 
 def _num(value: Decimal) -> str:

@@ -58,8 +58,9 @@ class RefreshReport:
 
 
 def refresh(url: str, kashflow: Any, magento: Any | None = None,
-            magento_pages: int = 50) -> RefreshReport:
-    """Read the reference lists and store them (see the module docstring)."""
+            magento_pages: int = 50, redis_url: str | None = None) -> RefreshReport:
+    """Read the reference lists and store them (see the module docstring); ``redis_url``:
+    where the workers hear of the change (``products_changed``; default the settings')."""
     items: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         "product": [_product_row(p) for p in kashflow.list_products()],
         "vat_rate": [(str(r["VATId"]), str(r.get("VATText") or r["VATRate"]), r)
@@ -77,7 +78,7 @@ def refresh(url: str, kashflow: Any, magento: Any | None = None,
     with session_scope(url) as session:
         for kind, rows in items.items():
             missing += _store(session, kind, rows, now)
-    products_changed()
+    products_changed(redis_url)
     return RefreshReport({kind: len(rows) for kind, rows in items.items()}, missing)
 
 
@@ -121,10 +122,10 @@ def products_stamp() -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def products_changed() -> None:
+def products_changed(redis_url: str | None = None) -> None:
     """Tell every process that the cached products changed (see ``products_stamp``)."""
     try:
-        redis_client().set(PRODUCTS_STAMP_KEY, uuid.uuid4().hex)
+        redis_client(redis_url).set(PRODUCTS_STAMP_KEY, uuid.uuid4().hex)
     except redis.RedisError:
         log.warning("could not announce the catalogue change; workers keep their product "
                     "index until the next change is announced", exc_info=True)
@@ -133,10 +134,11 @@ def products_changed() -> None:
 _REDIS: dict[str, redis.Redis] = {}
 
 
-def redis_client() -> redis.Redis:
+def redis_client(url: str | None = None) -> redis.Redis:
+    """A client of ``url`` (default: the settings' Redis), one per URL and process."""
     from workers import context
 
-    url = context.settings().redis_url
+    url = url or context.settings().redis_url
     client = _REDIS.get(url)
     if client is None:
         client = _REDIS[url] = redis.Redis.from_url(url)

@@ -111,6 +111,31 @@ def test_a_sku_differing_only_in_case_or_spaces_maps_when_unique(stack: Stack) -
     assert mapping["candle"]["how"] == "matched by code"
 
 
+def test_a_sku_not_found_re_reads_the_catalogue_at_most_once_per_window(stack: Stack) -> None:
+    zero_calls(stack)
+    first = make_order(16031, ANN, [Line("MUG", "Enamel Mug", Decimal("7.99"), 1)])
+    assert settle(stack, first).state == JobState.DONE  # nothing cached yet: one re-read
+    assert lines_of(stack, first)[0].get("ProductCode") == "MUG"
+    assert calls(stack, "kashflow").get("GET /products") == 1
+
+    requests.post(f"{stack.servers.kashflow_control}/products", timeout=5,
+                  json={"NominalCode": 4000, "Code": "LANTERN"}).raise_for_status()
+    zero_calls(stack)
+    docs = [make_order(16032 + n, ANN, [Line("LANTERN", "Lantern", Decimal("15.00"), 1)])
+            for n in range(3)]
+    jobs = [settle(stack, doc) for doc in docs]
+    assert all(job.state == JobState.DONE for job in jobs)
+    assert "GET /products" not in calls(stack, "kashflow")  # re-read a moment ago: not again
+    assert [lines_of(stack, doc)[0].get("ProductCode") for doc in docs] == [None] * 3
+    assert jobs[0].plan["line_mapping"][0]["how"] == "unmapped"
+
+    refresh = stack.cli("mapping", "refresh")  # the daily refresh (or the studio's button)
+    assert refresh.returncode == 0, refresh.stderr
+    later = make_order(16039, ANN, [Line("LANTERN", "Lantern", Decimal("15.00"), 1)])
+    assert settle(stack, later).state == JobState.DONE
+    assert lines_of(stack, later)[0].get("ProductCode") == "LANTERN"
+
+
 def test_an_explicit_entry_overrides_the_code_match(stack: Stack) -> None:
     publish(stack, {"skus": {"MUG": {"nominal_code": 4010, "product_code": None}}})
     doc = make_order(16021, ANN, [Line("MUG", "Enamel Mug", Decimal("7.99"), 1),

@@ -96,3 +96,11 @@ def test_stock_covers_table_entries_and_magento_skus_matched_by_code() -> None:
     assert found.unmatched == ("LAMP", "card")  # TSHIRT has a row (no product): not reported
     one = stock_map([], rules, only="mug")
     assert dict(one.products) == {"mug": (4000, "MUG")}
+
+
+def test_two_magento_skus_never_share_one_products_stock() -> None:
+    rules = with_products(parse_rules({"skus": {"TEA": {"nominal_code": 4010,
+                                                        "product_code": "Tea Tin"}}}), CATALOGUE)
+    found = stock_map(["mug", "MUG", "teatin", "TEA"], rules)
+    assert dict(found.products) == {"MUG": (4000, "MUG"), "TEA": (4010, "Tea Tin")}
+    assert found.unmatched == ("mug", "teatin")
