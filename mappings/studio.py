@@ -179,8 +179,8 @@ def explain_line(line: InvoiceLine, rules: Rules) -> str:
     vat = f"VATLevel {line.vat_level} from vat_levels[{vat_key(line.vat_level)}]"
     if line.kind == "item":
         template = f"Description from line_description {rules.line_description!r}"
-        how = f"{line.how}: " if line.how else ""
-        return f"NominalCode/ProductCode {how}{line.rule}; {vat}; {template}"
+        how = f" ({line.how})" if line.how else ""
+        return f"NominalCode/ProductCode from {line.rule}{how}; {vat}; {template}"
     if line.kind == "shipping":
         return f"NominalCode from shipping_nominal_code; {vat}; shipping_description"
     if line.kind == "discount":

@@ -55,7 +55,10 @@ def index(url: str, *, cached: bool = True) -> ProductIndex:
     read from the store now, as the studio pages do)."""
     if not cached:
         return catalogue.product_index(url)
-    stamp = catalogue.products_stamp()
+    try:
+        stamp = catalogue.products_stamp()
+    except redis.RedisError:  # no way to know whether it changed: read it (the task will
+        return catalogue.product_index(url)  # likely retry anyway without its broker)
     known = _index.get(url)
     if known is not None and known[0] == stamp:
         return known[1]
