@@ -15,15 +15,12 @@ findings into a review hold or nothing.
 from __future__ import annotations
 
 import hashlib
-import logging
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-import redis
 from sqlalchemy import Connection, Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -32,17 +29,13 @@ from mappings.checks import Finding, OrderSummary, summarize
 from mappings.errors import MappingError
 from mappings.items import billable_items
 from mappings.magento import Order, parse_order
-from mappings.products import ProductIndex
 from mappings.rules import vat_key
 from mappings.studio import Catalogue, CatalogueProduct, Seen
 from store.db import dialect_name, session_scope
 from store.mapping_models import CatalogueItem, SeenValue
 from store.models import SyncJob
 
-log = logging.getLogger(__name__)
-
 SEEN_DAYS = 90
-PRODUCTS_STAMP_KEY = "kfsync:catalogue:products:stamp"
 KASHFLOW_KINDS = ("product", "vat_rate", "bank_account", "payment_method")
 
 
@@ -62,7 +55,7 @@ def refresh(url: str, kashflow: Any, magento: Any | None = None,
     """Read the reference lists and store them (see the module docstring); ``redis_url``:
     where the workers hear of the change (``products_changed``; default the settings')."""
     items: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
-        "product": [_product_row(p) for p in kashflow.list_products()],
+        "product": [product_row(p) for p in kashflow.list_products()],
         "vat_rate": [(str(r["VATId"]), str(r.get("VATText") or r["VATRate"]), r)
                      for r in kashflow.vat_rates()],
         "bank_account": [(str(a["Id"]), str(a.get("AccountName") or a["Id"]), a)
@@ -77,79 +70,18 @@ def refresh(url: str, kashflow: Any, magento: Any | None = None,
     missing: list[str] = []
     with session_scope(url) as session:
         for kind, rows in items.items():
-            missing += _store(session, kind, rows, now)
+            missing += store_rows(session, kind, rows, now)
+    from workers.product_cache import products_changed  # it builds on this module
+
     products_changed(redis_url)
     return RefreshReport({kind: len(rows) for kind, rows in items.items()}, missing)
 
 
-def refresh_products(url: str, kashflow: Any) -> RefreshReport:
-    """Re-read only KashFlow's product list (the SKU rule's on-demand re-read)."""
-    return store_products(url, kashflow.list_products())
-
-
-def store_products(url: str, products: Iterable[dict[str, Any]]) -> RefreshReport:
-    """Store KashFlow's whole product list as read (a refresh without the read)."""
-    rows = [_product_row(p) for p in products]
-    with session_scope(url) as session:
-        missing = _store(session, "product", rows, datetime.now(UTC))
-    products_changed()
-    return RefreshReport({"product": len(rows)}, missing)
-
-
-def store_product(url: str, product: dict[str, Any]) -> None:
-    """Add or update one KashFlow product in the cache (one kfsync just created)."""
-    key, name, data = _product_row(product)
-    with session_scope(url) as session:
-        row = session.scalar(select(CatalogueItem).where(CatalogueItem.kind == "product",
-                                                         CatalogueItem.key == key))
-        if row is None:
-            session.add(CatalogueItem(kind="product", key=key, name=name,
-                                      data=_jsonable(data), refreshed_at=datetime.now(UTC)))
-        else:
-            row.name, row.data, row.missing_since = name, _jsonable(data), None
-    products_changed()
-
-
-def products_stamp() -> str:
-    """A token that changes whenever the cached products change (``products_changed``); a
-    worker reloads its product index when it differs from the one it loaded with. A missing
-    key (Redis flushed) gets a new token, so nobody keeps an index from before."""
-    client = redis_client()
-    value = client.get(PRODUCTS_STAMP_KEY)
-    if value is None:
-        client.set(PRODUCTS_STAMP_KEY, uuid.uuid4().hex, nx=True)
-        value = client.get(PRODUCTS_STAMP_KEY)
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def products_changed(redis_url: str | None = None) -> None:
-    """Tell every process that the cached products changed (see ``products_stamp``)."""
-    try:
-        redis_client(redis_url).set(PRODUCTS_STAMP_KEY, uuid.uuid4().hex)
-    except redis.RedisError:
-        log.warning("could not announce the catalogue change; workers keep their product "
-                    "index until the next change is announced", exc_info=True)
-
-
-_REDIS: dict[str, redis.Redis] = {}
-
-
-def redis_client(url: str | None = None) -> redis.Redis:
-    """A client of ``url`` (default: the settings' Redis), one per URL and process."""
-    from workers import context
-
-    url = url or context.settings().redis_url
-    client = _REDIS.get(url)
-    if client is None:
-        client = _REDIS[url] = redis.Redis.from_url(url)
-    return client
-
-
-def _product_row(p: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+def product_row(p: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
     return f"{p['NominalCode']}/{p['Code']}", str(p.get("Name") or p["Code"]), p
 
 
-def _store(session: Session, kind: str, rows: list[tuple[str, str, dict[str, Any]]],
+def store_rows(session: Session, kind: str, rows: list[tuple[str, str, dict[str, Any]]],
            now: datetime) -> list[str]:
     """Upsert ``rows`` of ``kind``; mark the stored ones not in ``rows`` missing (returned)."""
     missing: list[str] = []
@@ -159,23 +91,15 @@ def _store(session: Session, kind: str, rows: list[tuple[str, str, dict[str, Any
         row = stored.pop(key, None)
         if row is None:
             session.add(CatalogueItem(kind=kind, key=key, name=name,
-                                      data=_jsonable(data), refreshed_at=now))
+                                      data=jsonable(data), refreshed_at=now))
         else:
-            row.name, row.data, row.refreshed_at = name, _jsonable(data), now
+            row.name, row.data, row.refreshed_at = name, jsonable(data), now
             row.missing_since = None
     for row in stored.values():
         if row.missing_since is None:
             row.missing_since = now
             missing.append(f"{kind.replace('_', ' ')} {row.key}")
     return missing
-
-
-def product_index(url: str) -> ProductIndex:
-    """The cached KashFlow products (those still in KashFlow) as the SKU rule's index."""
-    with session_scope(url) as session:
-        rows = list(session.scalars(select(CatalogueItem.data).where(
-            CatalogueItem.kind == "product", CatalogueItem.missing_since.is_(None))))
-    return ProductIndex.from_kashflow(rows)
 
 
 def _magento_products(magento: Any, pages: int) -> Iterable[dict[str, Any]]:
@@ -187,7 +111,7 @@ def _magento_products(magento: Any, pages: int) -> Iterable[dict[str, Any]]:
             return
 
 
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+def jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in data.items()
             if isinstance(v, str | int | float | bool | Decimal) or v is None}
 

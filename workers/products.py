@@ -2,7 +2,7 @@
 
 - ``attach(rules)``: the rules with the cached product list (``catalogue_items``) as their
   index. Each process keeps the index it loaded and reloads it when the catalogue's stamp
-  changes (``catalogue.products_stamp``: one Redis read per task).
+  changes (``product_cache.products_stamp``: one Redis read per task).
 - ``prepare(order, rules)`` (the invoice step): when a SKU of the order matches neither the
   table nor any product, KashFlow's product list is re-read, at most once per
   ``REREAD_EVERY_S`` across all workers and through the shared rate limit; then, under
@@ -26,7 +26,7 @@ from mappings.magento import Order
 from mappings.products import ProductIndex, ProductRef
 from mappings.rules import Rules, with_products
 from mappings.skus import products_to_create, unmatched_skus
-from workers import catalogue, context
+from workers import context, product_cache
 
 log = logging.getLogger(__name__)
 
@@ -47,22 +47,21 @@ class Prepared:
 
     rules: Rules
     created: list[str] = field(default_factory=list)  # "<nominal>/<code>" created
-    reread: bool = False
 
 
 def index(url: str, *, cached: bool = True) -> ProductIndex:
     """The cached products, reloaded when another process changed them (``cached=False``:
     read from the store now, as the studio pages do)."""
     if not cached:
-        return catalogue.product_index(url)
+        return product_cache.product_index(url)
     try:
-        stamp = catalogue.products_stamp()
+        stamp = product_cache.products_stamp()
     except redis.RedisError:  # no way to know whether it changed: read it (the task will
-        return catalogue.product_index(url)  # likely retry anyway without its broker)
+        return product_cache.product_index(url)  # likely retry anyway without its broker)
     known = _index.get(url)
     if known is not None and known[0] == stamp:
         return known[1]
-    loaded = catalogue.product_index(url)
+    loaded = product_cache.product_index(url)
     _index[url] = (stamp, loaded)
     return loaded
 
@@ -86,7 +85,6 @@ def prepare(order: Order, rules: Rules) -> Prepared:
     if not unmatched_skus(order, done.rules):
         return done
     if reread(url):
-        done.reread = True
         done.rules = attach(rules, url)
     bodies = products_to_create(order, done.rules)
     for body in bodies:
@@ -103,7 +101,7 @@ def reread(url: str) -> bool:
     A task arriving while another reads waits for that read (under ``REREAD_LOCK``) instead
     of posting without it: the first orders after a start all see the products.
     """
-    client = catalogue.redis_client()
+    client = product_cache.redis_client()
     if client.exists(REREAD_KEY):
         return False
     lock = client.lock(REREAD_LOCK, timeout=REREAD_LOCK_S, blocking_timeout=REREAD_LOCK_S)
@@ -112,7 +110,7 @@ def reread(url: str) -> bool:
     try:
         if client.exists(REREAD_KEY):
             return True  # read while this task waited
-        report = catalogue.refresh_products(url, context.kashflow())
+        report = product_cache.refresh_products(url, context.kashflow())
         client.set(REREAD_KEY, "1", ex=REREAD_EVERY_S)
         log.info("a SKU was not in the catalogue: %s", report)
         return True
@@ -131,14 +129,14 @@ def ensure_product(url: str, body: dict[str, Any]) -> ProductRef:
         ConnectorError: the lookup or the create failed (``Ambiguous``: the retry looks first).
     """
     nominal, code = int(body["NominalCode"]), str(body["Code"])
-    lock = catalogue.redis_client().lock(CREATE_LOCK.format(nominal=nominal, code=code),
+    lock = product_cache.redis_client().lock(CREATE_LOCK.format(nominal=nominal, code=code),
                                          timeout=CREATE_LOCK_S, blocking_timeout=CREATE_WAIT_S)
     if not lock.acquire():
         raise Transient(f"product {nominal}/{code} is being created by another task",
                         system="kashflow", reason="product_lock")
     try:
         product = _find_or_create(context.kashflow(), body, nominal, code)
-        catalogue.store_product(url, product)
+        product_cache.store_product(url, product)
     finally:
         try:
             lock.release()

@@ -25,7 +25,7 @@ from celery import Task
 from mappings.rules import Rules
 from mappings.stock import SkuPlan, SkuReading, plan_sku, stock_map, unmapped_products
 from mappings.stock_rules import StockConfig, load_stock_config
-from workers import catalogue, context
+from workers import context, product_cache
 from workers import products as catalogue_index
 from workers import stock_ledger as ledger
 from workers.app import celery_app
@@ -112,7 +112,7 @@ def _pass(sku: str | None, dry_run: bool, trigger: str, record: bool) -> PassRep
         keys = None if sku is None else list(mapped.values())
         products = sides.kashflow_products(keys)
         if sku is None and record:  # the whole list was read: the catalogue's next refresh
-            catalogue.store_products(url, list(products.values()))
+            product_cache.store_products(url, list(products.values()))
         # A SKU matched by code is synced when its product is stock-managed; a table entry
         # naming an unmanaged product is reported (someone asked for it).
         mapped = {s: k for s, k in mapped.items()
@@ -141,7 +141,7 @@ def _catalogue_ready(url: str, rules: Rules, sku: str | None) -> Rules:
     reads KashFlow's list; a one-SKU pass whose SKU matches nothing re-reads it (at most
     every few minutes, ``products.reread``)."""
     if not len(rules.products):
-        catalogue.refresh_products(url, context.kashflow())
+        product_cache.refresh_products(url, context.kashflow())
         return catalogue_index.attach(rules, url)
     if sku is not None and sku not in rules.skus and not rules.products.folded(sku) \
             and catalogue_index.reread(url):
