@@ -319,6 +319,12 @@ class KashFlowClient(JsonClient):
         """``GET /products/{nominalCode}/{code}``. Raises ``NotFound``."""
         return self._get_object(f"/products/{_segment(nominal_code)}/{_segment(code)}")
 
+    def create_product(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /products`` (``Code``, ``NominalCode``, ``Name``, ``Price``, ``VATRate``,
+        ``ManageStockLevel``); returns the stored product. A code taken under that nominal is
+        ``Rejected`` (``DuplicateProductCode``, assumed name); no answer is ``Ambiguous``."""
+        return self._write("POST", "/products", body)
+
     def update_product(self, nominal_code: int, code: str, body: dict[str, Any]) -> Any:
         """``PUT /products/{nominalCode}/{code}`` (``QuantityInStock`` writable: assumed)."""
         return self._call("PUT", f"/products/{_segment(nominal_code)}/{_segment(code)}",

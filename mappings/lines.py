@@ -28,6 +28,7 @@ from mappings.magento import Order
 from mappings.money import ZERO, plain, round_money
 from mappings.pricing import ONE, PricePart, allocate_vat, price_parts
 from mappings.rules import DEFAULT_LINE_TEMPLATE, Rules
+from mappings.skus import map_sku
 from mappings.validation import reconcile, row_problem, tax_problem
 from mappings.vat import item_vat_level, shipping_vat_level
 
@@ -46,6 +47,7 @@ class InvoiceLine:
     kind: str = "item"  # item, rounding, shipping, discount
     rule: str = ""  # the mapping rule that chose the nominal/product (the studio preview)
     sku: str | None = None
+    how: str = ""  # item lines: how the SKU was mapped (``mappings.skus.HOWS``)
 
     @property
     def net(self) -> Decimal:
@@ -150,11 +152,9 @@ def _invoice_lines(order: Order, rules: Rules) -> tuple[list[InvoiceLine], list[
 
 
 def sku_target(sku: str, rules: Rules) -> tuple[int, str | None]:
-    nominal, product, _ = sku_rule(sku, rules)
-    return nominal, product
-
-
-UNMAPPED_RULE = "unmapped_sku: default_nominal"
+    """Nominal code and product code of ``sku`` (``mappings.skus.map_sku``)."""
+    mapping = map_sku(sku, rules)
+    return mapping.nominal_code, mapping.product_code
 
 
 def sku_rule(sku: str, rules: Rules) -> tuple[int, str | None, str]:
@@ -163,13 +163,8 @@ def sku_rule(sku: str, rules: Rules) -> tuple[int, str | None, str]:
     Raises:
         MappingError: an unmapped SKU under ``unmapped_sku: review``.
     """
-    rule = rules.skus.get(sku)
-    if rule is not None:
-        return rule.nominal_code, rule.product_code, f"skus.{sku}"
-    if rules.unmapped_sku == "review":
-        raise MappingError(f"SKU {sku} is not in the mapping and unmapped_sku is 'review': "
-                           "add it under skus or set unmapped_sku to default_nominal")
-    return rules.default_nominal_code, None, f"{UNMAPPED_RULE} -> default_nominal_code"
+    mapping = map_sku(sku, rules)
+    return mapping.nominal_code, mapping.product_code, mapping.rule
 
 
 def describe(item: BillableItem, rules: Rules, product_code: str | None,
@@ -190,7 +185,8 @@ def _add_item(builder: _Builder, item: BillableItem, label: str) -> None:
     problem = item.problem or row_problem(row)
     if problem:
         raise MappingError(f"{label}: {problem}")
-    nominal, product, rule = sku_rule(item.sku, rules)
+    mapping = map_sku(item.sku, rules)
+    nominal, product, rule = mapping.nominal_code, mapping.product_code, mapping.rule
     level = item_vat_level(order, row, rules, label)
     problem = tax_problem(row, level)
     if problem:
@@ -213,10 +209,10 @@ def _add_item(builder: _Builder, item: BillableItem, label: str) -> None:
                                rules.rounding_nominal_code or nominal, kind="rounding",
                                rule=("rounding_nominal_code" if rules.rounding_nominal_code
                                      else f"{rule} (rounding on the item's nominal)"),
-                               sku=item.sku)
+                               sku=item.sku, how=mapping.how)
         else:
             line = InvoiceLine(part.prefix + text, part.quantity, part.rate, level, ZERO,
-                               nominal, product, rule=rule, sku=item.sku)
+                               nominal, product, rule=rule, sku=item.sku, how=mapping.how)
         builder.add(group, part, line)
 
 
@@ -266,4 +262,5 @@ def _allocate(builder: _Builder) -> list[InvoiceLine]:
 
 def _with_vat(line: InvoiceLine, vat: Decimal) -> InvoiceLine:
     return InvoiceLine(line.description, line.quantity, line.rate, line.vat_level, vat,
-                       line.nominal_code, line.product_code, line.kind, line.rule, line.sku)
+                       line.nominal_code, line.product_code, line.kind, line.rule, line.sku,
+                       line.how)

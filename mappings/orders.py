@@ -33,11 +33,12 @@ from typing import Any
 from mappings.customers import build_customer, customer_code, kashflow_address, normalise_email
 from mappings.errors import MappingError
 from mappings.lifecycle import Decision, decide, gateway_decision
-from mappings.lines import UNMAPPED_RULE, InvoiceLine, Skipped, invoice_lines
+from mappings.lines import InvoiceLine, Skipped, invoice_lines
 from mappings.magento import MAGENTO_DATETIME, Order
 from mappings.money import ZERO, plain
 from mappings.numbering import due_date, invoice_number, order_invoice_number
 from mappings.rules import Rules
+from mappings.skus import SUGGESTED, UNMAPPED_RULE
 from mappings.tenders import PaymentDraft, tender_payments
 
 __all__ = [
@@ -75,10 +76,20 @@ class InvoiceDraft:
         seen: dict[str, str] = {}
         for line in self.lines:
             if line.kind == "item" and line.sku and line.rule.startswith(UNMAPPED_RULE):
+                hint = (f"; several KashFlow products match it ({line.rule.rsplit(': ', 1)[-1]})"
+                        f": map it under skus" if line.how == SUGGESTED else "")
                 seen.setdefault(line.sku, (
                     f"SKU {line.sku} is not mapped: posted on nominal {line.nominal_code} with "
-                    f"no product ({UNMAPPED_RULE})"))
+                    f"no product ({UNMAPPED_RULE}){hint}"))
         return list(seen.values())
+
+    @property
+    def line_mapping(self) -> list[dict[str, Any]]:
+        """How each item line's SKU was mapped, in line order (the job page and the studio)."""
+        return [{"line": n, "sku": line.sku, "how": line.how, "nominal_code": line.nominal_code,
+                 "product_code": line.product_code, "rule": line.rule}
+                for n, line in enumerate(self.lines, start=1)
+                if line.kind in ("item", "rounding") and line.sku]
 
     @property
     def skipped_reason(self) -> str | None:

@@ -24,7 +24,7 @@ import yaml
 from mappings.errors import MappingError
 from mappings.rules import Rules, parse_rules
 
-PROFILE_KEYS = tuple(f.name for f in fields(Rules))
+PROFILE_KEYS = tuple(f.name for f in fields(Rules) if f.metadata.get("profile", True))
 
 
 def _plain(value: Any) -> Any:

@@ -12,12 +12,13 @@ reported on one line as ``<file>: <key path>: <problem>``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Literal
 
 from mappings.errors import MappingError
+from mappings.products import ProductIndex
 from mappings.yamlfile import read_yaml
 
 UnmappedSkuPolicy = Literal["default_nominal", "review"]
@@ -163,6 +164,9 @@ class Rules:
     rounding_nominal_code: int | None = None  # None: the nominal of the line it rounds
     rounding_description: str = "Rounding"
     unmapped_sku: UnmappedSkuPolicy = "default_nominal"
+    # True: a SKU matching no table entry and no KashFlow product code is created in KashFlow
+    # (code = SKU) before the invoice (workers/products.py), exactly once.
+    create_missing_products: bool = False
     # An online method missing from payment_methods: post it as a card payment (resolved by
     # name), post no payment, or hold the order for review.
     unmapped_payment_method: UnmappedMethodPolicy = "card"
@@ -193,6 +197,10 @@ class Rules:
     line_description: str = DEFAULT_LINE_TEMPLATE
     steps: StepToggles = StepToggles()
     checks: Mapping[str, CheckRule] = field(default_factory=lambda: DEFAULT_CHECKS)
+    # Not a profile key: the KashFlow catalogue the SKU rule matches codes in (``skus.map_sku``),
+    # attached at run time by ``with_products``; empty in a profile read from a file.
+    products: ProductIndex = field(default_factory=ProductIndex, compare=False, repr=False,
+                                   metadata={"profile": False})
 
     @property
     def known_vat_percents(self) -> tuple[Decimal, ...]:
@@ -252,6 +260,11 @@ def parse_rules(data: Mapping[str, Any] | None, source: str = "mapping") -> Rule
     if "offline_payment_methods" in loaded:
         loaded["offline_payment_methods"] = frozenset(loaded["offline_payment_methods"])
     return Rules(**loaded)
+
+
+def with_products(rules: Rules, products: ProductIndex) -> Rules:
+    """``rules`` matching SKUs against ``products`` (the same object when it already does)."""
+    return rules if rules.products is products else replace(rules, products=products)
 
 
 def load_rules(path: str | None) -> Rules:

@@ -131,6 +131,7 @@ class RulesSchema(_Strict):
     rounding_nominal_code = _int(allow_none=True)
     rounding_description = _text()
     unmapped_sku = _one_of("default_nominal", "review")
+    create_missing_products = fields.Boolean()
     unmapped_payment_method = _one_of("card", "no_payment", "review")
     invalid_lines = _one_of("hold_order", "skip_line")
     skus = _table(fields.Nested(SkuRuleSchema))

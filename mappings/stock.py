@@ -1,4 +1,8 @@
-"""Stock planning: per SKU, given both quantities and the last synced baseline, what to write.
+"""Stock planning: which SKUs, and per SKU, given both quantities and the last synced
+baseline, what to write.
+
+Which SKUs (``stock_map``): the invoices' SKU rule decides — every ``skus:`` entry naming a
+product, and every Magento SKU matched to a KashFlow product by code (``mappings.skus``).
 
 Pure (no I/O); ``workers.stock`` reads the two systems and the store, calls ``plan_sku`` for
 each SKU, writes what the plan says and stores ``plan.baseline_after(...)``.
@@ -27,10 +31,12 @@ side is guessed); a negative merged quantity is a conflict too. Conflicts write 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 
+from mappings.rules import Rules
+from mappings.skus import MATCHED, map_sku
 from mappings.stock_rules import SkuMode
 
 Action = Literal["in_step", "write", "conflict", "skipped"]
@@ -167,6 +173,44 @@ def unmapped_products(products: Iterable[Mapping[str, Any]],
     return sorted(f"{p['NominalCode']}/{p['Code']}" for p in products
                   if p.get("ManageStockLevel") and (int(p["NominalCode"]), str(p["Code"]))
                   not in known)
+
+
+@dataclass(frozen=True)
+class StockMap:
+    """Which Magento SKUs the stock sync covers, by the invoices' SKU rule (``map_sku``)."""
+
+    products: Mapping[str, tuple[int, str]]  # SKU -> KashFlow (NominalCode, Code)
+    by_code: frozenset[str]                   # of those, the SKUs matched by code
+    unmatched: tuple[str, ...]                # Magento SKUs that name no KashFlow product
+
+
+def stock_map(magento_skus: Iterable[str], rules: Rules, only: str | None = None) -> StockMap:
+    """Every ``skus:`` entry with a ``product_code``, and every Magento SKU matched by code.
+
+    ``only``: just that SKU (a one-SKU pass). A SKU matched by code whose product is not
+    stock-managed is left out by the caller, which knows the products as read now.
+    """
+    table = {s: (r.nominal_code, r.product_code) for s, r in rules.skus.items()
+             if r.product_code and (only is None or s == only)}
+    lenient = replace(rules, unmapped_sku="default_nominal")  # classify, never raise
+    claimed = set(table.values())
+    by_code: dict[str, tuple[int, str]] = {}
+    unmatched: list[str] = []
+    # Exact codes first: when Magento has both "MUG" and "mug", "MUG" is MUG's SKU. A product
+    # already a table entry's, or a loose match's twin, leaves the SKU unmatched (one product
+    # has one stock level: two SKUs writing it would fight).
+    candidates = sorted(set(magento_skus) if only is None else {only})
+    for sku in sorted(candidates, key=lambda s: not lenient.products.exact(s)):
+        if sku in rules.skus:
+            continue
+        mapping = map_sku(sku, lenient)
+        key = (mapping.nominal_code, mapping.product_code or "")
+        if mapping.how == MATCHED and mapping.product_code and key not in claimed:
+            by_code[sku] = key
+            claimed.add(key)
+        else:
+            unmatched.append(sku)
+    return StockMap({**table, **by_code}, frozenset(by_code), tuple(sorted(unmatched)))
 
 
 def _num(value: Decimal) -> str:

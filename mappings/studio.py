@@ -11,7 +11,8 @@ refused) or a ``warning`` (shown, not blocking):
   name a KashFlow method; each VAT level must be one of KashFlow's VAT rates. A reference to
   something KashFlow no longer has is an error: the row is *broken*;
 - coverage (warnings): SKUs, online payment methods and VAT rates seen on recent orders that
-  no rule maps (they follow the unmapped policies).
+  no rule maps (they follow the unmapped policies); a SKU matched by its KashFlow product code
+  is mapped.
 
 Nominal codes themselves are not checked: ``GET /nominals`` is not among the endpoints kfsync
 uses (API-SUBSET); a product reference checks its nominal. Before the first catalogue
@@ -27,8 +28,10 @@ from typing import Any
 
 from mappings.errors import MappingError
 from mappings.lines import InvoiceLine
+from mappings.products import ProductIndex, ProductRef
 from mappings.profile import parse_document
-from mappings.rules import Rules, vat_key
+from mappings.rules import Rules, vat_key, with_products
+from mappings.skus import MAPPED, MATCHED, how_mapped
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,10 @@ class Catalogue:
     bank_accounts: Mapping[int, str] = field(default_factory=dict)
     payment_methods: Mapping[int, str] = field(default_factory=dict)
     refreshed: bool = False
+
+    def index(self) -> ProductIndex:
+        """The products as the SKU rule's index (``mappings.skus``)."""
+        return ProductIndex.of(ProductRef(p.nominal_code, p.code) for p in self.products)
 
     def product(self, nominal_code: int, code: str) -> CatalogueProduct | None:
         for p in self.products:
@@ -82,6 +89,7 @@ def validate(document: Mapping[str, Any], catalogue: Catalogue,
     except MappingError as exc:
         return [Problem("error", "", message.removeprefix("draft: "))
                 for message in str(exc).split("; ")]
+    rules = with_products(rules, catalogue.index())
     problems = _duplicates(rules)
     if catalogue.refreshed:
         problems += _references(rules, catalogue)
@@ -139,7 +147,7 @@ def _references(rules: Rules, catalogue: Catalogue) -> list[Problem]:
 def coverage_gaps(rules: Rules, seen: Seen) -> list[Problem]:
     """Warnings for recent SKUs, methods and VAT rates that no rule maps."""
     out: list[Problem] = []
-    unmapped = sorted(sku for sku in seen.skus if sku not in rules.skus)
+    unmapped = sorted(sku for sku in seen.skus if how_mapped(sku, rules) not in (MAPPED, MATCHED))
     if unmapped:
         policy = ("post on default_nominal_code " + str(rules.default_nominal_code)
                   if rules.unmapped_sku == "default_nominal" else "hold the order for review")
@@ -160,9 +168,10 @@ def coverage_gaps(rules: Rules, seen: Seen) -> list[Problem]:
 
 
 def coverage(rules: Rules, seen: Seen) -> tuple[int, int]:
-    """(mapped, total) of the SKUs seen on recent orders: the studio's coverage bar."""
+    """(mapped, total) of the SKUs seen on recent orders: the studio's coverage bar (a SKU
+    matched by its KashFlow product code counts as mapped)."""
     total = len(seen.skus)
-    return sum(1 for sku in seen.skus if sku in rules.skus), total
+    return sum(1 for sku in seen.skus if how_mapped(sku, rules) in (MAPPED, MATCHED)), total
 
 
 def explain_line(line: InvoiceLine, rules: Rules) -> str:
@@ -170,7 +179,8 @@ def explain_line(line: InvoiceLine, rules: Rules) -> str:
     vat = f"VATLevel {line.vat_level} from vat_levels[{vat_key(line.vat_level)}]"
     if line.kind == "item":
         template = f"Description from line_description {rules.line_description!r}"
-        return f"NominalCode/ProductCode from {line.rule}; {vat}; {template}"
+        how = f" ({line.how})" if line.how else ""
+        return f"NominalCode/ProductCode from {line.rule}{how}; {vat}; {template}"
     if line.kind == "shipping":
         return f"NominalCode from shipping_nominal_code; {vat}; shipping_description"
     if line.kind == "discount":

@@ -3,7 +3,8 @@
 Strict where KashFlow is (or is assumed to be, see API-SUBSET): a two-step login, then every
 call needs ``Authorization: KfToken <SessionToken>`` (401 ``InvalidSessionToken``); unknown
 customer codes, products or nominal codes on invoices, duplicate customer codes and invoice
-numbers, VAT that does not add up, unknown bank accounts or payment methods -> 400.
+numbers, VAT that does not add up, unknown bank accounts or payment methods, a product code
+taken under its nominal (``POST /products``, see the project's docs/api-subset.md) -> 400.
 Errors are ``{"Error": ..., "Message": ...}``; lists are ``{"Data", "MetaData"}`` with
 ``page``/``perpage``, except the reference lists, which are bare arrays.
 
@@ -202,6 +203,10 @@ def _register_reference(app: Flask, store: KashFlowStore) -> None:
     @app.get("/v2/products/<int:nominal>/<code>")
     def get_product(nominal: int, code: str) -> Response:
         return json_response(store.product(nominal, code))
+
+    @app.post("/v2/products")
+    def create_product() -> Response:
+        return json_response(store.create_product(read_json(request)), 201)
 
     @app.put("/v2/products/<int:nominal>/<code>")
     def update_product(nominal: int, code: str) -> Response:

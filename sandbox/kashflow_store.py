@@ -35,6 +35,9 @@ NUMERIC_PRODUCT_FIELDS = ("Price", "WholeSalePrice", "VATRate", "QuantityInStock
                           "StockWarningQuantity")
 
 
+MAX_PRODUCT_CODE = 50  # assumed: KashFlow's product code field length
+
+
 def not_found(what: str) -> KashFlowError:
     return KashFlowError(404, "NotFound", f"{what} was not found.")
 
@@ -153,6 +156,30 @@ class KashFlowStore:
                 raise not_found(f"Product {code!r} under nominal code {nominal}")
             found.update(doc)
             return copy_json(found)
+
+    def create_product(self, body: Any) -> dict[str, Any]:
+        """POST /products: a new product under an existing nominal; a taken code is refused."""
+        nominal, code = field(body, "NominalCode"), field(body, "Code")
+        if not isinstance(code, str) or not code.strip() or len(code) > MAX_PRODUCT_CODE:
+            raise rejected("InvalidProduct", f"Code must be 1 to {MAX_PRODUCT_CODE} characters.")
+        if not isinstance(nominal, int) or isinstance(nominal, bool):
+            raise rejected("InvalidProduct", "NominalCode must be an integer.")
+        with self._lock:
+            if nominal not in self.nominal_codes():
+                raise rejected("InvalidNominalCode", f"Nominal code {nominal} does not exist.")
+            if self._product(nominal, code) is not None:
+                raise rejected("DuplicateProductCode",
+                               f"A product with code {code!r} already exists under nominal "
+                               f"code {nominal}.")
+            name = field(body, "Name")
+            self._data["products"][(nominal, code)] = kashflow_product(
+                nominal, code, name if isinstance(name, str) and name else code, Decimal(0),
+                Decimal(20), False, Decimal(0), product_id=next(self._ids))
+            try:
+                return self.update_product(nominal, code, body)
+            except KashFlowError:
+                del self._data["products"][(nominal, code)]  # all or nothing
+                raise
 
     def put_product(self, body: Any) -> dict[str, Any]:
         """Control upsert of a product; a new nominal code is added to the chart."""

@@ -51,11 +51,11 @@ class RefreshReport:
 
 
 def refresh(url: str, kashflow: Any, magento: Any | None = None,
-            magento_pages: int = 50) -> RefreshReport:
-    """Read the reference lists and store them (see the module docstring)."""
+            magento_pages: int = 50, redis_url: str | None = None) -> RefreshReport:
+    """Read the reference lists and store them (see the module docstring); ``redis_url``:
+    where the workers hear of the change (``products_changed``; default the settings')."""
     items: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
-        "product": [(f"{p['NominalCode']}/{p['Code']}", str(p.get("Name") or p["Code"]), p)
-                    for p in kashflow.list_products()],
+        "product": [product_row(p) for p in kashflow.list_products()],
         "vat_rate": [(str(r["VATId"]), str(r.get("VATText") or r["VATRate"]), r)
                      for r in kashflow.vat_rates()],
         "bank_account": [(str(a["Id"]), str(a.get("AccountName") or a["Id"]), a)
@@ -70,21 +70,36 @@ def refresh(url: str, kashflow: Any, magento: Any | None = None,
     missing: list[str] = []
     with session_scope(url) as session:
         for kind, rows in items.items():
-            stored = {row.key: row for row in session.scalars(
-                select(CatalogueItem).where(CatalogueItem.kind == kind))}
-            for key, name, data in rows:
-                row = stored.pop(key, None)
-                if row is None:
-                    session.add(CatalogueItem(kind=kind, key=key, name=name,
-                                              data=_jsonable(data), refreshed_at=now))
-                else:
-                    row.name, row.data, row.refreshed_at = name, _jsonable(data), now
-                    row.missing_since = None
-            for row in stored.values():
-                if row.missing_since is None:
-                    row.missing_since = now
-                    missing.append(f"{kind.replace('_', ' ')} {row.key}")
+            missing += store_rows(session, kind, rows, now)
+    from workers.product_cache import products_changed  # it builds on this module
+
+    products_changed(redis_url)
     return RefreshReport({kind: len(rows) for kind, rows in items.items()}, missing)
+
+
+def product_row(p: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    return f"{p['NominalCode']}/{p['Code']}", str(p.get("Name") or p["Code"]), p
+
+
+def store_rows(session: Session, kind: str, rows: list[tuple[str, str, dict[str, Any]]],
+           now: datetime) -> list[str]:
+    """Upsert ``rows`` of ``kind``; mark the stored ones not in ``rows`` missing (returned)."""
+    missing: list[str] = []
+    stored = {row.key: row for row in session.scalars(
+        select(CatalogueItem).where(CatalogueItem.kind == kind))}
+    for key, name, data in rows:
+        row = stored.pop(key, None)
+        if row is None:
+            session.add(CatalogueItem(kind=kind, key=key, name=name,
+                                      data=jsonable(data), refreshed_at=now))
+        else:
+            row.name, row.data, row.refreshed_at = name, jsonable(data), now
+            row.missing_since = None
+    for row in stored.values():
+        if row.missing_since is None:
+            row.missing_since = now
+            missing.append(f"{kind.replace('_', ' ')} {row.key}")
+    return missing
 
 
 def _magento_products(magento: Any, pages: int) -> Iterable[dict[str, Any]]:
@@ -96,7 +111,7 @@ def _magento_products(magento: Any, pages: int) -> Iterable[dict[str, Any]]:
             return
 
 
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+def jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in data.items()
             if isinstance(v, str | int | float | bool | Decimal) or v is None}
 
@@ -116,7 +131,8 @@ def load(url: str) -> Catalogue:
         vat_rates=[Decimal(str(r.data["VATRate"])) for r in by_kind.get("vat_rate", [])],
         bank_accounts={int(r.key): r.name for r in by_kind.get("bank_account", [])},
         payment_methods={int(r.key): r.name for r in by_kind.get("payment_method", [])},
-        refreshed=bool(rows),
+        # A full refresh, not only the SKU rule's product re-read (workers/products.py).
+        refreshed=any(kind in by_kind for kind in KASHFLOW_KINDS if kind != "product"),
     )
 
 

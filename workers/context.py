@@ -73,6 +73,8 @@ def _task_ends(**_: Any) -> None:
 
 
 def _profile(session: Session | None = None) -> tuple[int, Rules]:
+    from workers import products  # it reads this module's settings and clients
+
     url, path = db_url(), settings().mapping_file
     _sync_file(url, path)
     ref = profiles.active_ref(url, session)
@@ -80,7 +82,8 @@ def _profile(session: Session | None = None) -> tuple[int, Rules]:
         profiles.seed(url, path)
         ref = profiles.active_ref(url)
         assert ref is not None
-    return ref[0], profiles.rules_for(url, ref)
+    # The SKU rule matches in the cached KashFlow catalogue (mappings/skus.py).
+    return ref[0], products.attach(profiles.rules_for(url, ref), url)
 
 
 def _sync_file(url: str, path: str | None) -> None:

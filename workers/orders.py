@@ -6,7 +6,10 @@ is this order's. Before posting, the data-quality checks of the profile in force
 (``mappings.checks``; a ``review`` or ``block`` finding holds the order, ``warn`` is
 noted), and the job records the profile version that built the invoice. After KashFlow
 answers, the penny guard compares its ``GrossAmount`` with Magento's ``grand_total``: a
-difference stops the job for review and no payment is posted.
+difference stops the job for review and no payment is posted. Each SKU maps by the table,
+else by KashFlow product code (``mappings.skus``); one matching nothing first makes
+``workers.products.prepare`` re-read the catalogue and, under ``create_missing_products``,
+create the product. ``plan.line_mapping`` records how each line was mapped (the job page).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from connectors.errors import NotFound, Rejected
 from mappings.checks import run_checks
 from mappings.orders import build_invoice_draft
 from store.models import Step
-from workers import context
+from workers import context, products
 from workers.app import celery_app
 from workers.catalogue import dup_key, hold_for, recent_like_on, record_seen_on
 from workers.steps import JobView, StepResult, parsed_order, run_step, step_transaction
@@ -39,6 +42,9 @@ def _create_invoice(job: JobView) -> StepResult:
     order = parsed_order(job.document)
     assert job.customer_code, "ensure_customer runs first"
     version, rules = context.profile()
+    # A SKU matching nothing: re-read the catalogue, create the product if so configured.
+    prepared = products.prepare(order, rules)
+    rules = prepared.rules
     url = context.db_url()
     with step_transaction(url) as bind:
         like = recent_like_on(bind, order, job.id)
@@ -47,6 +53,9 @@ def _create_invoice(job: JobView) -> StepResult:
     findings = run_checks(order, rules, like)
     plan = {**job.plan, "profile_version": version,
             "findings": [asdict(f) for f in findings]}
+    if prepared.created:
+        plan["created_products"] = sorted(set(plan.get("created_products", []))
+                                          | set(prepared.created))
     held = hold_for(findings, job.plan.get("acknowledged_checks") or [])
     if held is not None:
         plan["held_checks"] = [f.check for f in findings if f.severity in ("review", "block")]
@@ -55,6 +64,7 @@ def _create_invoice(job: JobView) -> StepResult:
     draft = build_invoice_draft(order, rules, job.customer_code)
     plan["notes"] = draft.notes + ([str(job.plan["pay_reason"])]
                                    if "not mapped" in str(job.plan.get("pay_reason")) else [])
+    plan["line_mapping"] = draft.line_mapping
     body = draft.body
     number = int(body["Number"])
     invoice = _existing(number, job.magento_ref) if job.recheck else None

@@ -1,9 +1,12 @@
 """Stock sync tasks (queue ``stock``): ``kfsync.stock.sync_all`` (beat, every ``interval_s``)
 and ``kfsync.stock.sync_sku`` (a ``stock.updated`` webhook, through ``handle_stock_event``).
 
-One pass: count the invoice ledger, read KashFlow, read Magento (in that order, so an invoice
-posted meanwhile can only make the pass write too little, never count a sale twice), plan
-every SKU with ``mappings.stock``, write only what changed, store baselines and a run summary.
+The SKUs are the invoices' (``mappings.stock.stock_map``): every ``skus:`` entry naming a
+product, and every Magento SKU (``GET /V1/products``) matched by code to a stock-managed
+KashFlow product. One pass: count the invoice ledger, read KashFlow, read Magento (in that
+order, so an invoice posted meanwhile can only make the pass write too little, never count a
+sale twice), plan every SKU with ``mappings.stock``, write only what changed, store
+baselines and a run summary.
 Every pass, full or one SKU, holds one Redis lock (``kfsync:lock:stock_sync``): two beats, a
 beat and a webhook, or a beat and ``kfsync stock sync`` never sync at the same time.
 """
@@ -20,9 +23,10 @@ import redis
 from celery import Task
 
 from mappings.rules import Rules
-from mappings.stock import SkuPlan, SkuReading, plan_sku, unmapped_products
+from mappings.stock import SkuPlan, SkuReading, plan_sku, stock_map, unmapped_products
 from mappings.stock_rules import StockConfig, load_stock_config
-from workers import context
+from workers import context, product_cache
+from workers import products as catalogue_index
 from workers import stock_ledger as ledger
 from workers.app import celery_app
 from workers.stock_io import MagentoStock, ProductKey, StockSides
@@ -61,7 +65,8 @@ class PassReport:
     plans: list[SkuPlan] = field(default_factory=list)
     outcome: dict[str, str] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
-    unmapped: list[str] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)  # KashFlow products no SKU matches
+    unmatched_magento: list[str] = field(default_factory=list)  # Magento SKUs matching none
 
 
 def _lock() -> Any:
@@ -94,25 +99,34 @@ def run_pass(sku: str | None = None, *, dry_run: bool = False, trigger: str = "b
 
 
 def _pass(sku: str | None, dry_run: bool, trigger: str, record: bool) -> PassReport:
-    url, rules, config = context.db_url(), context.rules(), stock_config()
+    url, config = context.db_url(), stock_config()
     sides = StockSides(context.kashflow(), context.magento(), config)
-    mapped = _mapped(rules, sku)
     report = PassReport(ledger.start_run(url, trigger, sku, dry_run) if record else None)
     with sides.counting() as calls:
+        rules = _catalogue_ready(url, context.rules(), sku)
+        found = stock_map(sides.magento_skus() if sku is None else (), rules, only=sku)
+        mapped = dict(found.products)
         sku_of_product = {key: s for s, key in mapped.items()}
         invoiced = ledger.invoiced_totals(url, rules, sku_of_product,
                                           record=record and not dry_run)
         keys = None if sku is None else list(mapped.values())
         products = sides.kashflow_products(keys)
+        if sku is None and record:  # the whole list was read: the catalogue's next refresh
+            product_cache.store_products(url, list(products.values()))
+        # A SKU matched by code is synced when its product is stock-managed; a table entry
+        # naming an unmanaged product is reported (someone asked for it).
+        mapped = {s: k for s, k in mapped.items()
+                  if s not in found.by_code or (products.get(k) or {}).get("ManageStockLevel")}
         magento = sides.magento_stock(sorted(mapped))
         baselines = ledger.load_baselines(url, None if sku is None else [sku])
         report.plans = [plan_sku(_reading(s, mapped[s], config, products, magento, invoiced,
                                           baselines)) for s in sorted(mapped)]
         if sku is not None and sku not in mapped:
-            report.outcome[sku] = ("unmapped: no product_code under skus in the mapping file; "
-                                   "not synced")
+            report.outcome[sku] = ("unmapped: no skus entry names a product for it and no "
+                                   "stock-managed KashFlow product has it as its code; not synced")
         if sku is None:
             report.unmapped = unmapped_products(products.values(), mapped.values())
+            report.unmatched_magento = list(found.unmatched)
         if not dry_run:
             _write(sides, report, mapped, products, magento, url if record else None)
     report.counts = _count(report, dry_run) | {"kashflow_calls": calls.kashflow,
@@ -122,11 +136,17 @@ def _pass(sku: str | None, dry_run: bool, trigger: str, record: bool) -> PassRep
     return report
 
 
-def _mapped(rules: Rules, sku: str | None) -> dict[str, ProductKey]:
-    """SKU -> KashFlow product, from the invoices' SKU map (entries with a product code)."""
-    found = {s: (r.nominal_code, r.product_code) for s, r in rules.skus.items()
-             if r.product_code}
-    return {s: k for s, k in found.items() if sku is None or s == sku}
+def _catalogue_ready(url: str, rules: Rules, sku: str | None) -> Rules:
+    """``rules`` with a product index worth matching in: the first pass ever (nothing cached)
+    reads KashFlow's list; a one-SKU pass whose SKU matches nothing re-reads it (at most
+    every few minutes, ``products.reread``)."""
+    if not len(rules.products):
+        product_cache.refresh_products(url, context.kashflow())
+        return catalogue_index.attach(rules, url)
+    if sku is not None and sku not in rules.skus and not rules.products.folded(sku) \
+            and catalogue_index.reread(url):
+        return catalogue_index.attach(rules, url)
+    return rules
 
 
 def _reading(sku: str, key: ProductKey, config: StockConfig,
@@ -199,7 +219,8 @@ def _details(report: PassReport) -> dict[str, Any]:
             for p in report.plans if p.action != "in_step"}
     skus |= {s: {"action": "skipped", "reason": r, "result": r}
              for s, r in report.outcome.items() if s not in skus and r.startswith("unmapped")}
-    return {"skus": skus, "unmapped_kashflow_products": report.unmapped[:200]}
+    return {"skus": skus, "unmapped_kashflow_products": report.unmapped[:200],
+            "unmatched_magento_skus": report.unmatched_magento[:200]}
 
 
 def _text(value: Decimal | None) -> str | None:

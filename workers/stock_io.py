@@ -28,6 +28,8 @@ from mappings.stock_rules import StockConfig
 ProductKey = tuple[int, str]  # (NominalCode, Code)
 SKU_CHUNK = 100  # SKUs per source-items search (an "in" filter in the query string)
 MSI_PAGE = 300  # Magento's maximum page size
+PRODUCT_PAGE = 100
+NO_STOCK_TYPES = ("configurable", "bundle", "grouped")
 
 
 @dataclass
@@ -108,6 +110,20 @@ class StockSides:
         return result
 
     # -- Magento -------------------------------------------------------------------------
+    def magento_skus(self) -> list[str]:
+        """Every Magento SKU that can hold stock (``GET /V1/products``, 100 a page; the
+        parents of configurable, bundle and grouped products hold none)."""
+        skus: list[str] = []
+        page = 1
+        while True:
+            found = self.mg.search_products(page_size=PRODUCT_PAGE, current_page=page)
+            rows = found.get("items") or []
+            skus += [str(p["sku"]) for p in rows
+                     if p.get("sku") and p.get("type_id") not in NO_STOCK_TYPES]
+            if not rows or page * PRODUCT_PAGE >= int(found.get("total_count", 0)):
+                return skus
+            page += 1
+
     def magento_stock(self, skus: Sequence[str]) -> dict[str, MagentoStock]:
         """Quantities of ``skus`` in Magento (absent SKUs are left out)."""
         if self.config.source_code is not None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -34,13 +34,14 @@ from mappings.errors import MappingError
 from mappings.magento import parse_order
 from mappings.orders import build_invoice_draft, build_payments
 from mappings.profile import diff_documents, parse_document
-from mappings.rules import Rules
+from mappings.rules import Rules, with_products
+from mappings.skus import MAPPED, MATCHED, SkuMapping, how_mapped, map_sku
 from mappings.studio import Problem, coverage, explain_line, validate
 from mappings.suggest import Product, SkuMatcher, alias_key, suggest_payment_method, suggest_vat
 from store.db import session_scope
 from store.mapping_models import MappingAlias, MappingSuggestion
 from store.models import SyncJob
-from workers import catalogue, profiles
+from workers import catalogue, products, profiles
 
 IMPACT_ORDERS = 200
 
@@ -68,7 +69,23 @@ def publish(url: str, actor: str, comment: str | None) -> profiles.VersionView:
 
 def coverage_of(url: str, document: dict[str, Any] | None = None) -> tuple[int, int]:
     doc = document if document is not None else profiles.working_document(url)
-    return coverage(parse_document(doc), catalogue.seen(url))
+    return coverage(products.attach(parse_document(doc), url, cached=False),
+                    catalogue.seen(url))
+
+
+def seen_skus(url: str) -> tuple[list[tuple[Any, SkuMapping]], list[tuple[Any, SkuMapping]]]:
+    """SKUs of the last 90 days that no row maps: (matched by code, still unmapped), each
+    seen row with how the working document maps it (``suggested`` names candidates)."""
+    rules = products.attach(parse_document(profiles.working_document(url)), url, cached=False)
+    lenient = replace(rules, unmapped_sku="default_nominal")  # classify, never raise
+    matched: list[tuple[Any, SkuMapping]] = []
+    unmapped: list[tuple[Any, SkuMapping]] = []
+    for row in catalogue.seen_rows(url, "sku"):
+        if row.key in rules.skus:
+            continue
+        mapping = map_sku(row.key, lenient)
+        (matched if mapping.how == MATCHED else unmapped).append((row, mapping))
+    return matched, unmapped
 
 
 # --- preview ------------------------------------------------------------------------------
@@ -77,6 +94,8 @@ def coverage_of(url: str, document: dict[str, Any] | None = None) -> tuple[int, 
 class PreviewLine:
     body: dict[str, Any]
     rule: str
+    how: str = ""  # item lines: mapped, matched by code, suggested, unmapped
+    sku: str | None = None
 
 
 @dataclass
@@ -142,7 +161,8 @@ def build_preview(job: SyncJob, rules: Rules, label: str) -> Preview:
         preview.penny = f"would not post: {exc}"
         return preview
     preview.body = draft.body
-    preview.lines = [PreviewLine(line.to_kashflow(), explain_line(line, rules))
+    preview.lines = [PreviewLine(line.to_kashflow(), explain_line(line, rules), line.how,
+                                 line.sku)
                      for line in draft.lines]
     preview.notes = draft.notes + ([draft.skipped_reason] if draft.skipped_reason else [])
     preview.penny = (f"ok: the lines total {draft.expected_gross}, which KashFlow must report "
@@ -165,17 +185,19 @@ def preview(url: str, ref: str | int, *, version: int | None = None) -> tuple[Pr
     job = find_job(url, ref)
     if job is None:
         raise profiles.ProfileError(f"no stored order {ref!r} (job id, entity id or increment id)")
-    published = profiles.active(url)
-    base = build_preview(job, published.rules, f"version {published.id} (published)")
+    published, index = profiles.active(url), products.index(url, cached=False)
+    base = build_preview(job, with_products(published.rules, index),
+                         f"version {published.id} (published)")
     if version is not None:
         view = profiles.get_version(url, version)
-        chosen = build_preview(job, view.rules, f"version {view.id}")
+        chosen = build_preview(job, with_products(view.rules, index), f"version {view.id}")
     else:
         current = profiles.draft(url)
         if current is None:
             chosen = base
         else:
-            chosen = build_preview(job, parse_document(current.document), "draft")
+            chosen = build_preview(job, with_products(parse_document(current.document), index),
+                                   "draft")
     chosen.changes = compare(base, chosen)
     return chosen, base
 
@@ -229,14 +251,17 @@ def impact(url: str, limit: int = IMPACT_ORDERS, document: dict[str, Any] | None
            ) -> Impact:
     """Replay the draft (or ``document``) over the last ``limit`` stored orders."""
     doc = document if document is not None else profiles.working_document(url)
+    index = products.index(url, cached=False)
     draft_rules, published = parse_document(doc, "draft"), profiles.active(url)
+    draft_rules = with_products(draft_rules, index)
+    published_rules = with_products(published.rules, index)
     with session_scope(url) as s:
         jobs = list(s.scalars(select(SyncJob).where(
             SyncJob.kind == "order", SyncJob.document.is_not(None))
             .order_by(SyncJob.id.desc()).limit(limit)))
     changed = []
     for job in jobs:
-        before = build_preview(job, published.rules, f"version {published.id}")
+        before = build_preview(job, published_rules, f"version {published.id}")
         after = build_preview(job, draft_rules, "draft")
         after.changes = compare(before, after)
         if after.changes:
@@ -272,13 +297,13 @@ def matcher(url: str, semantic: bool = False) -> SkuMatcher:
 
 def run_suggestions(url: str, actor: str = "kfsync", semantic: bool = False) -> SuggestReport:
     """Suggest targets for every unmapped SKU, method and VAT rate seen in the last 90 days."""
-    rules = parse_document(profiles.working_document(url))
+    rules = products.attach(parse_document(profiles.working_document(url)), url, cached=False)
     seen = catalogue.seen(url)
     cat = catalogue.load(url)
     engine = matcher(url, semantic)
     proposals: list[tuple[str, str, str | None, list[Any]]] = []
     for sku, name in sorted(seen.skus.items()):
-        if sku not in rules.skus:
+        if how_mapped(sku, rules) not in (MAPPED, MATCHED):  # a code match needs no row
             proposals.append(("sku", sku, name, engine.suggest(sku, name)))
     methods = [(str(i), n) for i, n in cat.payment_methods.items()]
     for method in sorted(seen.methods):

@@ -83,11 +83,11 @@ def studio_skus() -> str:
     wanted = query.casefold()
     rows = [(sku, rule) for sku, rule in sorted(skus.items())
             if wanted in sku.casefold() or wanted in str(rule.get("product_code") or "").casefold()]
+    matched, unmapped = studio.seen_skus(url)
     return render_template(
         "studio_skus.html", title="SKU map", rows=rows, q=query, total=len(skus),
         broken=errors_by_row(studio.problems(url), "skus", skus),
-        unmapped=[r for r in catalogue.seen_rows(url, "sku") if r.key not in skus],
-        suggestions=open_suggestions(url, "sku"))
+        matched=matched, unmapped=unmapped, suggestions=open_suggestions(url, "sku"))
 
 
 @bp.get("/mapping/skus.csv")

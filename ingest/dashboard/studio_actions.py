@@ -96,7 +96,7 @@ def studio_refresh() -> Response:
             magento: MagentoClient | None = MagentoClient.from_settings(settings)
         except ConfigError:
             magento = None  # KashFlow alone still checks every reference
-        report = catalogue.refresh(url, kashflow, magento)
+        report = catalogue.refresh(url, kashflow, magento, redis_url=settings.redis_url)
     except (ConnectorError, ConfigError) as exc:
         flash(f"Catalogue refresh failed: {exc}", "error")
     else:

@@ -181,7 +181,7 @@ def refresh(no_magento: bool) -> None:
     try:
         kashflow = KashFlowClient.from_settings(settings)
         magento = None if no_magento else MagentoClient.from_settings(settings)
-        report = catalogue.refresh(url, kashflow, magento)
+        report = catalogue.refresh(url, kashflow, magento, redis_url=settings.redis_url)
     except ConnectorError as exc:
         fail(f"catalogue refresh failed: {exc}")
     console.print(str(report), highlight=False)

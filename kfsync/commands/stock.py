@@ -85,9 +85,16 @@ def _print(report: PassReport) -> None:
             table.add_row(sku, "", "", "", "", "", "skipped", result)
     console.print(table)
     if report.unmapped:
-        shown = ", ".join(report.unmapped[:20])
-        more = f" and {len(report.unmapped) - 20} more" if len(report.unmapped) > 20 else ""
-        click.echo(f"stock-managed KashFlow products no SKU maps to (not synced): {shown}{more}")
+        click.echo("stock-managed KashFlow products no Magento SKU matches (not synced): "
+                   + _some(report.unmapped))
+    if report.unmatched_magento:
+        click.echo("Magento SKUs no KashFlow product matches (by skus entry or code): "
+                   + _some(report.unmatched_magento))
+
+
+def _some(items: list[str], shown: int = 20) -> str:
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
 
 
 def _sides(plan: SkuPlan) -> str:

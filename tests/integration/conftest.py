@@ -276,4 +276,7 @@ def fresh_stack(stack_env: tuple[str, dict[str, str]], servers: SandboxServers) 
     profiles.seed(db_url, env["KFSYNC_MAPPING_FILE"])  # version 1: the test's mapping file
     client = redis.Redis.from_url(INTEGRATION_REDIS_URL)
     client.delete("dead_letter")
+    # The product catalogue is gone with the store: the worker's cached index and the re-read
+    # throttle go with it (workers/products.py).
+    client.delete(*client.keys("kfsync:catalogue:*") or ["kfsync:catalogue:none"])
     return Stack(db_url, servers, env)

@@ -328,6 +328,18 @@ def test_duplicate_invoice_number_is_rejected_with_the_api_error_name(
     assert "DuplicateInvoiceNumber" in caught.value.body
 
 
+def test_create_product_posts_it_and_names_a_duplicate_code(
+    rsps: responses.RequestsMock, logged_in: KashFlowClient
+) -> None:
+    rsps.post(f"{BASE}/products", status=201, json={"Code": "LAMP", "NominalCode": 4000})
+    assert logged_in.create_product({"Code": "LAMP", "NominalCode": 4000})["Code"] == "LAMP"
+    rsps.post(f"{BASE}/products", status=400, json={
+        "Error": "DuplicateProductCode", "Message": "A product with code 'LAMP' already exists"})
+    with pytest.raises(Rejected) as caught:
+        logged_in.create_product({"Code": "LAMP", "NominalCode": 4000})
+    assert caught.value.reason == "DuplicateProductCode"
+
+
 def test_404_is_not_found(rsps: responses.RequestsMock, logged_in: KashFlowClient) -> None:
     rsps.get(f"{BASE}/customers/NOPE", status=404,
              json={"Error": "NotFound", "Message": "Customer not found"})

@@ -360,3 +360,19 @@ def test_the_seed_holds_no_customers_or_invoices(client: FlaskClient) -> None:
                        ).status_code == 200  # the control endpoint upserts
     assert [c["Name"] for c in client.get("/_sandbox/state").get_json()["customers"]] == [
         "Again"]
+
+
+def test_post_products_creates_once_under_an_existing_nominal(kf: KashFlow) -> None:
+    body = {"Code": "LAMP", "NominalCode": 4010, "Name": "Brass Lamp", "Price": Decimal("24.99"),
+            "VATRate": 20, "ManageStockLevel": False}
+    status, created = kf.call("POST", "/products", body)
+    assert status == 201 and (created["Code"], created["Name"], created["Price"]) == (
+        "LAMP", "Brass Lamp", Decimal("24.99"))
+    assert kf.call("GET", "/products/4010/LAMP")[0] == 200
+    status, error = kf.call("POST", "/products", body)
+    assert (status, error["Error"]) == (400, "DuplicateProductCode")
+    status, error = kf.call("POST", "/products", {**body, "NominalCode": 4999})
+    assert (status, error["Error"]) == (400, "InvalidNominalCode")
+    status, error = kf.call("POST", "/products", {**body, "Code": "LAMP2", "Price": "x"})
+    assert (status, error["Error"]) == (400, "InvalidProduct")
+    assert kf.call("GET", "/products/4010/LAMP2")[0] == 404  # all or nothing

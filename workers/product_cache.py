@@ -1,0 +1,98 @@
+"""The cached KashFlow product list, as the SKU rule reads it (``workers.products``).
+
+The products are rows of ``catalogue_items`` (kind ``product``), written by the studio's
+refresh (``workers.catalogue.refresh``), by the on-demand re-read (``refresh_products``), by
+a full stock pass (``store_products``) and when kfsync creates one (``store_product``).
+Every write changes a Redis stamp (``products_changed``); each process compares it with the
+one it loaded its index with (``products_stamp``), so none keeps an outdated list.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from sqlalchemy import select
+
+from mappings.products import ProductIndex
+from store.db import session_scope
+from store.mapping_models import CatalogueItem
+from workers import context
+from workers.catalogue import RefreshReport, jsonable, product_row, store_rows
+
+log = logging.getLogger(__name__)
+
+PRODUCTS_STAMP_KEY = "kfsync:catalogue:products:stamp"
+
+
+def refresh_products(url: str, kashflow: Any) -> RefreshReport:
+    """Re-read only KashFlow's product list (the SKU rule's on-demand re-read)."""
+    return store_products(url, kashflow.list_products())
+
+
+def store_products(url: str, products: Iterable[dict[str, Any]]) -> RefreshReport:
+    """Store KashFlow's whole product list as read (a refresh without the read)."""
+    rows = [product_row(p) for p in products]
+    with session_scope(url) as session:
+        missing = store_rows(session, "product", rows, datetime.now(UTC))
+    products_changed()
+    return RefreshReport({"product": len(rows)}, missing)
+
+
+def store_product(url: str, product: dict[str, Any]) -> None:
+    """Add or update one KashFlow product in the cache (one kfsync just created)."""
+    key, name, data = product_row(product)
+    with session_scope(url) as session:
+        row = session.scalar(select(CatalogueItem).where(CatalogueItem.kind == "product",
+                                                         CatalogueItem.key == key))
+        if row is None:
+            session.add(CatalogueItem(kind="product", key=key, name=name,
+                                      data=jsonable(data), refreshed_at=datetime.now(UTC)))
+        else:
+            row.name, row.data, row.missing_since = name, jsonable(data), None
+    products_changed()
+
+
+def products_stamp() -> str:
+    """A token that changes whenever the cached products change (``products_changed``); a
+    worker reloads its product index when it differs from the one it loaded with. A missing
+    key (Redis flushed) gets a new token, so nobody keeps an index from before."""
+    client = redis_client()
+    value = client.get(PRODUCTS_STAMP_KEY)
+    if value is None:
+        client.set(PRODUCTS_STAMP_KEY, uuid.uuid4().hex, nx=True)
+        value = client.get(PRODUCTS_STAMP_KEY)
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def products_changed(redis_url: str | None = None) -> None:
+    """Tell every process that the cached products changed (see ``products_stamp``)."""
+    try:
+        redis_client(redis_url).set(PRODUCTS_STAMP_KEY, uuid.uuid4().hex)
+    except redis.RedisError:
+        log.warning("could not announce the catalogue change; workers keep their product "
+                    "index until the next change is announced", exc_info=True)
+
+
+_REDIS: dict[str, redis.Redis] = {}
+
+
+def redis_client(url: str | None = None) -> redis.Redis:
+    """A client of ``url`` (default: the settings' Redis), one per URL and process."""
+    url = url or context.settings().redis_url
+    client = _REDIS.get(url)
+    if client is None:
+        client = _REDIS[url] = redis.Redis.from_url(url)
+    return client
+
+
+def product_index(url: str) -> ProductIndex:
+    """The cached KashFlow products (those still in KashFlow) as the SKU rule's index."""
+    with session_scope(url) as session:
+        rows = list(session.scalars(select(CatalogueItem.data).where(
+            CatalogueItem.kind == "product", CatalogueItem.missing_since.is_(None))))
+    return ProductIndex.from_kashflow(rows)

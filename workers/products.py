@@ -1,0 +1,163 @@
+"""The KashFlow products the SKU rule matches in (``mappings.skus``), for every process.
+
+- ``attach(rules)``: the rules with the cached product list (``catalogue_items``) as their
+  index. Each process keeps the index it loaded and reloads it when the catalogue's stamp
+  changes (``product_cache.products_stamp``: one Redis read per task).
+- ``prepare(order, rules)`` (the invoice step): when a SKU of the order matches neither the
+  table nor any product, KashFlow's product list is re-read, at most once per
+  ``REREAD_EVERY_S`` across all workers and through the shared rate limit; then, under
+  ``create_missing_products: true``, each SKU still unmatched is created (``ensure_product``).
+- ``ensure_product``: exactly once, even for ten orders at once and across retries: a Redis
+  lock per product, and under it a lookup before the create (``GET /products/{n}/{code}``),
+  so a second order, or a retry after an answer that never came, adopts the product instead;
+  a ``DuplicateProductCode`` answer is adopted too.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from connectors.errors import NotFound, Rejected, Transient
+from mappings.magento import Order
+from mappings.products import ProductIndex, ProductRef
+from mappings.rules import Rules, with_products
+from mappings.skus import products_to_create, unmatched_skus
+from workers import context, product_cache
+
+log = logging.getLogger(__name__)
+
+REREAD_KEY = "kfsync:catalogue:products:reread"
+REREAD_EVERY_S = 300  # a SKU not found re-reads KashFlow's list at most this often
+REREAD_LOCK = "kfsync:catalogue:products:rereading"
+REREAD_LOCK_S = 120  # > reading 5,000 products (50 pages) at the default 2 calls/s
+CREATE_LOCK = "kfsync:lock:product:{nominal}:{code}"
+CREATE_LOCK_S = 60  # > one lookup + one create at the 30 s timeout... with room to spare
+CREATE_WAIT_S = 30  # another order creating the same product holds the lock this long at most
+_index: dict[str, tuple[str, ProductIndex]] = {}  # database URL -> (stamp, index)
+_attached: list[tuple[Rules, ProductIndex, Rules]] = []  # the last (rules, index) -> result
+
+
+@dataclass
+class Prepared:
+    """The rules to map the order with, and what preparing them did (for the job page)."""
+
+    rules: Rules
+    created: list[str] = field(default_factory=list)  # "<nominal>/<code>" created
+
+
+def index(url: str, *, cached: bool = True) -> ProductIndex:
+    """The cached products, reloaded when another process changed them (``cached=False``:
+    read from the store now, as the studio pages do)."""
+    if not cached:
+        return product_cache.product_index(url)
+    try:
+        stamp = product_cache.products_stamp()
+    except redis.RedisError:  # no way to know whether it changed: read it (the task will
+        return product_cache.product_index(url)  # likely retry anyway without its broker)
+    known = _index.get(url)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    loaded = product_cache.product_index(url)
+    _index[url] = (stamp, loaded)
+    return loaded
+
+
+def attach(rules: Rules, url: str | None = None, *, cached: bool = True) -> Rules:
+    """``rules`` matching SKUs in the cached catalogue (the same object while nothing changed;
+    ``cached``: as ``index``)."""
+    products = index(url or context.db_url(), cached=cached)
+    last = _attached[0] if _attached else None
+    if last is not None and last[0] is rules and last[1] is products:
+        return last[2]
+    attached = with_products(rules, products)
+    _attached[:] = [(rules, products, attached)]
+    return attached
+
+
+def prepare(order: Order, rules: Rules) -> Prepared:
+    """Rules for ``order`` after a re-read and product creation where a SKU is unmatched."""
+    url = context.db_url()
+    done = Prepared(attach(rules, url))
+    if not unmatched_skus(order, done.rules):
+        return done
+    if reread(url):
+        done.rules = attach(rules, url)
+    bodies = products_to_create(order, done.rules)
+    for body in bodies:
+        done.created.append(ensure_product(url, body).key)
+    if bodies:
+        done.rules = attach(rules, url)
+    return done
+
+
+def reread(url: str) -> bool:
+    """Re-read KashFlow's product list unless any process did in the last REREAD_EVERY_S;
+    True when the cached products may have changed since the caller loaded them.
+
+    A task arriving while another reads waits for that read (under ``REREAD_LOCK``) instead
+    of posting without it: the first orders after a start all see the products.
+    """
+    client = product_cache.redis_client()
+    if client.exists(REREAD_KEY):
+        return False
+    lock = client.lock(REREAD_LOCK, timeout=REREAD_LOCK_S, blocking_timeout=REREAD_LOCK_S)
+    if not lock.acquire():
+        return True  # the reader took too long; whatever it stored is what there is
+    try:
+        if client.exists(REREAD_KEY):
+            return True  # read while this task waited
+        report = product_cache.refresh_products(url, context.kashflow())
+        client.set(REREAD_KEY, "1", ex=REREAD_EVERY_S)
+        log.info("a SKU was not in the catalogue: %s", report)
+        return True
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("the catalogue re-read outlived its lock")
+
+
+def ensure_product(url: str, body: dict[str, Any]) -> ProductRef:
+    """The KashFlow product ``body`` describes, created unless it exists (exactly once).
+
+    Raises:
+        Transient: another process held the product's lock for CREATE_WAIT_S.
+        ConnectorError: the lookup or the create failed (``Ambiguous``: the retry looks first).
+    """
+    nominal, code = int(body["NominalCode"]), str(body["Code"])
+    lock = product_cache.redis_client().lock(CREATE_LOCK.format(nominal=nominal, code=code),
+                                         timeout=CREATE_LOCK_S, blocking_timeout=CREATE_WAIT_S)
+    if not lock.acquire():
+        raise Transient(f"product {nominal}/{code} is being created by another task",
+                        system="kashflow", reason="product_lock")
+    try:
+        product = _find_or_create(context.kashflow(), body, nominal, code)
+        product_cache.store_product(url, product)
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("the lock on product %s/%s expired while it was created", nominal, code)
+    return ProductRef(nominal, code, bool(product.get("ManageStockLevel")))
+
+
+def _find_or_create(kashflow: Any, body: dict[str, Any], nominal: int, code: str
+                    ) -> dict[str, Any]:
+    try:
+        found: dict[str, Any] = kashflow.get_product(nominal, code)
+        return found
+    except NotFound:
+        pass
+    try:
+        created: dict[str, Any] = kashflow.create_product(body)
+        log.info("created KashFlow product %s/%s (create_missing_products)", nominal, code)
+        return created
+    except Rejected as exc:
+        if exc.reason != "DuplicateProductCode":
+            raise
+        adopted: dict[str, Any] = kashflow.get_product(nominal, code)
+        return adopted
