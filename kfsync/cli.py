@@ -66,9 +66,19 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _register() -> None:
-    from kfsync.commands import backfill, dlq, jobs, mapping, ops, reconcile, services, stock
+    from kfsync.commands import (
+        backfill,
+        dlq,
+        jobs,
+        mapping,
+        onboard,
+        ops,
+        reconcile,
+        services,
+        stock,
+    )
 
-    for module in (services, jobs, dlq, backfill, ops, stock, reconcile, mapping):
+    for module in (services, jobs, dlq, backfill, ops, stock, reconcile, mapping, onboard):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -117,7 +117,7 @@ def run_demo(keep_running: bool | None) -> None:
                           f"sandbox {servers.magento_url} {servers.kashflow_url}")
             sup.start_all(port=web_port, flower_port=flower_port, concurrency=2)
             web = f"http://127.0.0.1:{web_port}"
-            _wait_ready(web, sup)
+            sup.wait_ready(web)
             orders = sample_orders()
             _seed(servers, orders)
             sent = _send(web, orders)
@@ -133,19 +133,6 @@ def run_demo(keep_running: bool | None) -> None:
                 sup.wait()
     finally:
         servers.stop()
-
-
-def _wait_ready(web: str, sup: Supervisor, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        sup.check()
-        try:
-            if requests.get(f"{web}/readyz", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"the web service did not become ready within {timeout:.0f} s")
 
 
 def _seed(servers: SandboxServers, orders: list[dict[str, Any]]) -> None:

@@ -101,17 +101,26 @@ class Settings:
         return cls(env=env, magento_oauth=oauth, webhook_secrets=secrets, **kwargs)  # type: ignore[arg-type]
 
     def require(self, *names: str, purpose: str) -> None:
-        """Raise ConfigError naming the first of ``names`` that is unset.
+        """Raise ConfigError naming every one of ``names`` that is unset (all at once, so a
+        first run needs one try, not one per variable).
 
         A name ``magento_auth`` means "a bearer token or the four OAuth credentials".
         """
+        missing = self.missing(*names)
+        if missing:
+            raise ConfigError(f"{purpose} needs {', '.join(missing)} to be set")
+
+    def missing(self, *names: str) -> list[str]:
+        """The variables of ``names`` that are unset, as ``KFSYNC_...`` names."""
+        out: list[str] = []
         for name in names:
             if name == "magento_auth":
                 if not (self.magento_token or self.magento_oauth):
-                    raise ConfigError(f"{purpose} needs KFSYNC_MAGENTO_TOKEN or the four "
-                                      "KFSYNC_MAGENTO_OAUTH_* values")
+                    out.append("KFSYNC_MAGENTO_TOKEN (or the four KFSYNC_MAGENTO_OAUTH_* "
+                               "values)")
             elif not getattr(self, name):
-                raise ConfigError(f"{purpose} needs KFSYNC_{name.upper()} to be set")
+                out.append(f"KFSYNC_{name.upper()}")
+        return out
 
     @property
     def is_sqlite(self) -> bool:
@@ -127,7 +136,7 @@ class Settings:
         if self.env != "prod":
             return
         where = f"KFSYNC_ENV=prod: {purpose}"
-        if purpose in ("kfsync sandbox", "kfsync demo"):
+        if purpose in ("kfsync sandbox", "kfsync demo", "kfsync run --sandbox"):
             raise ConfigError(f"{where} never runs in production (fake APIs)")
         if purpose == "kfsync flower":
             if not self.flower_basic_auth:
