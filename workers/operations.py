@@ -188,6 +188,29 @@ def _audit(s: Session, actor: str, action: str, target: str, note: str | None) -
     s.add(AuditEntry(actor=actor, action=action, target=target, note=note))
 
 
+def letter_subjects(s: Session, letters: list[DeadLetter]) -> dict[int, str]:
+    """What each letter is about, in the words an operator searches by: ``order 000000123``,
+    ``creditmemo 000000045``, ``event 12 (order 000000123)``; ``payload_ref`` otherwise."""
+    job_ids = {x.job_id for x in letters if x.job_id is not None}
+    event_ids = {x.event_id for x in letters if x.event_id is not None and x.job_id is None}
+    jobs = {j.id: j for j in s.scalars(select(SyncJob).where(SyncJob.id.in_(job_ids)))
+            } if job_ids else {}
+    events = {e.id: e for e in s.scalars(select(InboundEvent).where(
+        InboundEvent.id.in_(event_ids)))} if event_ids else {}
+    out: dict[int, str] = {}
+    for letter in letters:
+        job = jobs.get(letter.job_id) if letter.job_id is not None else None
+        event = events.get(letter.event_id) if letter.event_id is not None else None
+        if job is not None:
+            out[letter.id] = f"{job.kind} {job.magento_ref or job.magento_key}"
+        elif event is not None:
+            ref = event.increment_id or event.resource_key
+            out[letter.id] = f"event {event.id} ({event.resource_type} {ref})"
+        else:
+            out[letter.id] = letter.payload_ref
+    return out
+
+
 def describe_letter(letter: DeadLetter) -> dict[str, Any]:
     """A dead letter as plain data (CLI, API)."""
     return {"id": letter.id, "job_id": letter.job_id, "event_id": letter.event_id,

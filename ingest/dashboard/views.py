@@ -22,7 +22,7 @@ from ingest.queries import (
 )
 from store.db import session_scope
 from store.models import DeadLetter, JobState, SyncJob
-from workers.operations import LetterFilter, letters_query
+from workers.operations import LetterFilter, letter_subjects, letters_query
 
 PER_PAGE = 50
 _job_query, _letter_query = JobQuery(), LetterQuery()
@@ -95,8 +95,9 @@ def letters() -> str:
                        include_resolved=args["include_resolved"])
     with session_scope(current_settings().database_url) as s:
         page = paginate(s, letters_query(flt), args["page"], PER_PAGE)
+        subjects = letter_subjects(s, list(page.items))
     return render_template("letters.html", page=page, args=args, errors=errors,
-                           raw=request.args, title="Dead letters")
+                           raw=request.args, title="Dead letters", subjects=subjects)
 
 
 @bp.get("/dead-letters/<int(max=2147483647):letter_id>")
