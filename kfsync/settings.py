@@ -55,6 +55,9 @@ class Settings:
     http_timeout_s: float = 30.0
     max_retries: int = 8
     semantic_suggestions: bool = False  # kfsync[semantic]: embeddings rank SKU suggestions
+    # Browser pages the dashboard links to (not the REST APIs, which a browser cannot open).
+    magento_admin_url: str | None = None     # default: the shop's /admin
+    kashflow_invoice_url: str | None = None  # a template with {number}
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,
@@ -92,7 +95,7 @@ class Settings:
                            ("kashflow_burst", int), ("max_retries", int)):
             if name in kwargs:
                 kwargs[name] = _number(name, str(kwargs[name]), kind)
-        for name in ("magento_base_url", "kashflow_base_url"):
+        for name in ("magento_base_url", "kashflow_base_url", "magento_admin_url"):
             if name in kwargs:
                 kwargs[name] = str(kwargs[name]).rstrip("/")
         if "semantic_suggestions" in kwargs:

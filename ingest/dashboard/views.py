@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 
 from ingest.api.schemas import JobQuery, LetterQuery
 from ingest.app import current_settings
-from ingest.dashboard import bp
+from ingest.dashboard import bp, jobpage
 from ingest.queries import (
     as_utc,
     job_links,
@@ -74,13 +74,14 @@ def job(job_id: int) -> str:
         links = job_links(s, found)
         letters = open_letters_for_job(s, job_id)
         attempts = list(found.attempts)
-    magento_url = f"{settings.magento_base_url}/V1/orders/{found.magento_key}"
-    kashflow_url = (f"{settings.kashflow_base_url}/invoices/{found.invoice_number}"
-                    if found.invoice_number else None)
-    return render_template("job.html", job=found, attempts=attempts, links=links,
-                           letters=letters, document=pretty(found.document),
-                           plan=pretty(found.plan), magento_url=magento_url,
-                           kashflow_url=kashflow_url, held=_held(found))
+    magento, kashflow = jobpage.magento_side(found.document), jobpage.kashflow_side(found.plan)
+    return render_template(
+        "job.html", job=found, attempts=attempts, links=links, letters=letters,
+        document=pretty(found.document) if found.document else "", held=_held(found),
+        magento=magento, kashflow=kashflow, agree=jobpage.totals_agree(magento, kashflow),
+        plan_rows=jobpage.plan_rows(found.plan),
+        magento_link=jobpage.magento_admin_link(settings, found.magento_key, found.magento_ref),
+        kashflow_link=jobpage.kashflow_invoice_link(settings, found.invoice_number))
 
 
 def _held(job: SyncJob) -> bool:
