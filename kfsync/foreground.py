@@ -18,6 +18,7 @@ from pathlib import Path
 import sandbox
 from kfsync import runinfo
 from kfsync.runinfo import SANDBOX_OPS_TOKEN, SANDBOX_WEBHOOK_SECRET, RunInfo
+from kfsync.settings import Settings
 from kfsync.supervisor import Supervisor
 
 SANDBOX_DIR = Path("var/sandbox")
@@ -66,6 +67,13 @@ def sandbox_env(magento_url: str, kashflow_url: str, state_dir: Path) -> dict[st
     }
 
 
+def sandbox_settings(info: RunInfo) -> Settings:
+    """The settings a ``kfsync run --sandbox`` gave its services (``kfsync status``)."""
+    env = sandbox_env(info.magento, info.kashflow, SANDBOX_DIR)
+    return Settings.load({**os.environ, **env, "KFSYNC_DATABASE_URL": info.database_url,
+                          "KFSYNC_REDIS_URL": info.redis_url})
+
+
 def run_services(*, port: int, flower_port: int, concurrency: int | None) -> None:
     """``kfsync run``: the configured shop (settings from the environment and ``.env``)."""
     require_ports({"--port": port, "--flower-port": flower_port})
@@ -100,7 +108,9 @@ def _serve(sup: Supervisor, port: int, flower_port: int, concurrency: int | None
     magento, kashflow = sandbox_urls or ("", "")
     info = RunInfo(pid=os.getpid(), dashboard=f"{web}/", flower=f"http://127.0.0.1:{flower_port}/",
                    sandbox=sandbox_urls is not None, magento=magento, kashflow=kashflow,
-                   ops_token_set=bool(sup.settings.ops_token))
+                   ops_token_set=bool(sup.settings.ops_token),
+                   database_url=sup.settings.database_url if sandbox_urls else "",
+                   redis_url=sup.redis_url if sandbox_urls else "")
     runinfo.write(info)
     sup.say(runinfo.banner(info))
     try:

@@ -27,6 +27,8 @@ class RunInfo:
     magento: str = ""              # the sandbox's Magento REST base (sandbox runs)
     kashflow: str = ""             # the sandbox's KashFlow REST base (sandbox runs)
     ops_token_set: bool = True     # KFSYNC_OPS_TOKEN has a value (else nobody can log in)
+    database_url: str = ""         # the sandbox run's own database (sandbox runs)
+    redis_url: str = ""            # the sandbox run's own Redis (sandbox runs)
 
 
 def write(info: RunInfo, path: Path = RUN_FILE) -> None:

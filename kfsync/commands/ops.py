@@ -19,8 +19,7 @@ console = make_console()
 @click.command()
 def status() -> None:
     """Health of Redis, database, Magento, KashFlow; queue depths; backlog."""
-    settings = load_settings()
-    _running()
+    settings = _running() or load_settings()
     problem = schema_problem(settings.database_url)
     if problem:
         fail(problem)
@@ -38,16 +37,23 @@ def status() -> None:
         raise click.ClickException("some components are not healthy")
 
 
-def _running() -> None:
-    """The addresses of the ``kfsync run`` serving from this directory, if one is."""
+def _running() -> Settings | None:
+    """Print the addresses of the ``kfsync run`` serving from this directory, if one is;
+    returns the settings to check when it is a sandbox run (its own database and Redis)."""
     from kfsync import runinfo
 
     info = runinfo.read()
-    if info is not None:
-        console.print("kfsync run is serving" + (" the sandbox" if info.sandbox else "") + ":",
-                      highlight=False)
-        for line in runinfo.url_lines(info):
-            console.print(f"  {line}", highlight=False, soft_wrap=True)
+    if info is None:
+        return None
+    console.print("kfsync run is serving" + (" the sandbox" if info.sandbox else "") + ":",
+                  highlight=False)
+    for line in runinfo.url_lines(info):
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
+    if not info.sandbox:
+        return None
+    from kfsync.foreground import sandbox_settings
+
+    return sandbox_settings(info)
 
 
 def schema_problem(url: str) -> str | None:

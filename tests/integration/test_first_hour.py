@@ -1,0 +1,197 @@
+"""The first hour, as a new user lives it: ``kfsync run --sandbox`` started the way the README
+says, a test order sent the way the README says, the order seen in the dashboard; a webhook
+for an order Magento does not have shows up with its reason; the job page puts the Magento
+order and the KashFlow invoice side by side in a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from kfsync.samples import Buyer, Line, make_order
+from store.models import JobState
+from tests.integration import test_operator_surface as surface
+from tests.integration.conftest import Stack
+from tests.integration.test_operator_surface import OPS_TOKEN, shot
+
+pytestmark = pytest.mark.integration
+browser_page, served = surface.browser_page, surface.served  # the operator surface's fixtures
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for sock in socks:
+        sock.bind(("127.0.0.1", 0))
+    ports = [int(sock.getsockname()[1]) for sock in socks]
+    for sock in socks:
+        sock.close()
+    return ports
+
+
+def _kfsync_env() -> dict[str, str]:
+    """The user's shell: nothing of kfsync's configured (the sandbox run needs nothing)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("KFSYNC_")}
+
+
+def _login(web: str) -> requests.Session:
+    session = requests.Session()
+    page = session.get(f"{web}/login", timeout=10).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token, page[:500]
+    reply = session.post(f"{web}/login", timeout=10, allow_redirects=False,
+                         data={"token": "sandbox-ops-token", "csrf_token": token.group(1)})
+    assert reply.status_code == 302, reply.text[:500]
+    return session
+
+
+def _wait_for(proc: subprocess.Popen[str], lines: list[str], text: str, timeout: float) -> None:
+    """Read the run's stdout until ``text`` shows up (every line kept in ``lines``)."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        lines.append(line)
+        if text in line:
+            return
+    raise AssertionError(f"no {text!r} in the output:\n{''.join(lines)[-4000:]}")
+
+
+def test_run_sandbox_send_a_test_order_and_see_it_in_the_dashboard(tmp_path: Path) -> None:
+    web_port, flower_port, magento_port, kashflow_port = _ports(4)
+    env = _kfsync_env()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "kfsync", "run", "--sandbox", "-c", "1", "--port", str(web_port),
+         "--flower-port", str(flower_port), "--magento-port", str(magento_port),
+         "--kashflow-port", str(kashflow_port)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    lines: list[str] = []
+    try:
+        _wait_for(run, lines, "Ctrl-C stops every service", timeout=120)
+        block = "".join(lines[-8:])
+        web = f"http://127.0.0.1:{web_port}"
+        assert f"dashboard   {web}/" in block and "sandbox-ops-token" in block
+        assert f"flower      http://127.0.0.1:{flower_port}/" in block
+        assert "kfsync send-test-order" in block
+        # Every service line carries its name; the banner is printed once.
+        assert any(x.startswith("worker | ") for x in lines)
+        assert sum("kfsync is running" in x for x in lines) == 1
+
+        sent = subprocess.run([sys.executable, "-m", "kfsync", "send-test-order"], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=90, check=False)
+        assert sent.returncode == 0, sent.stderr
+        match = re.search(r"order (\d{9}): done: KashFlow invoice (\d+)", sent.stdout)
+        assert match, sent.stdout
+        ref, invoice = match.groups()
+
+        session = _login(web)
+        jobs = session.get(f"{web}/jobs", timeout=10).text
+        assert ref in jobs and "state-done" in jobs
+        job_id = re.search(r'href="/jobs/(\d+)"', jobs)
+        assert job_id
+        page = session.get(f"{web}/jobs/{job_id.group(1)}", timeout=10).text
+        assert f'id="invoice-number">{invoice}<' in page and "T-shirt" in page
+
+        status = subprocess.run([sys.executable, "-m", "kfsync", "status"], cwd=tmp_path,
+                                env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert f"dashboard   {web}/" in status.stdout, status.stdout + status.stderr
+        assert status.returncode == 0, status.stdout + status.stderr
+    finally:
+        run.send_signal(signal.SIGINT)  # Ctrl-C
+        rest, _ = run.communicate(timeout=60)
+    assert run.returncode == 0, rest[-3000:]
+    assert "kfsync stopped; it was serving:" in rest and f"http://127.0.0.1:{web_port}/" in rest
+    assert not (tmp_path / "var" / "run.json").exists()
+
+
+def test_a_webhook_for_an_order_magento_lacks_is_held_with_its_reason(stack: Stack) -> None:
+    ghost = make_order(3901, Buyer("ghost@example.com", "Gus", "Ghost"),
+                       [Line("MUG", "Mug", Decimal("8.00"), 1)])
+    stack.send(ghost)  # never seeded: Magento answers 404 for it
+    job = stack.wait_settled(3901)
+    assert job.state == JobState.NEEDS_REVIEW
+    assert job.reason and "Magento has no order with entity_id 3901" in job.reason
+    assert job.magento_ref == "000003901"
+
+    listed = stack.cli("jobs", "list")
+    assert "000003901" in listed.stdout and "Magento has no order" in listed.stdout
+    shown = stack.cli("jobs", "show", str(job.id))
+    assert "needs_review" in shown.stdout and "no step has run" in shown.stdout
+    letters = stack.cli("dlq", "list")
+    assert "order 000003901" in letters.stdout and "not_found" in letters.stdout
+    assert "sync_jobs/" not in letters.stdout
+    [letter] = [x for x in stack.dead_letters() if x.resolved_at is None]
+
+    # The order turns up (the webhook came early, or from the right shop after all): a
+    # requeue reads it from Magento again and syncs it.
+    stack.seed_order(ghost)
+    requeued = stack.cli("dlq", "requeue", str(letter.id))
+    assert requeued.returncode == 0, requeued.stderr
+    stack.wait_until(lambda: (j := stack.job(3901)) is not None and j.state == JobState.DONE,
+                     "the requeued order to be synced")
+    assert [i for i in stack.invoices() if i["CustomerReference"] == "000003901"]
+
+
+def test_job_page_shows_the_order_and_the_invoice_side_by_side_in_the_browser(
+        stack: Stack, served: str, browser_page: Any, tmp_path: Path) -> None:
+    doc = make_order(3951, Buyer("ada.side@example.com", "Ada", "Side"),
+                     [Line("TSHIRT", "T-shirt", Decimal("12.50"), 2),
+                      Line("BOOK", "Book", Decimal("9.99"), 1, vat=Decimal(0))])
+    stack.seed_order(doc)
+    stack.send(doc)
+    job = stack.wait_settled(3951)
+    assert job.state == JobState.DONE, job.reason
+    [invoice] = [i for i in stack.invoices() if i["Number"] == job.invoice_number]
+
+    p = browser_page
+    p.goto(f"{served}/jobs/{job.id}")
+    p.fill("input[name=token]", OPS_TOKEN)
+    p.click("button:has-text('Log in')")
+    assert p.url.endswith(f"/jobs/{job.id}")
+    magento, kashflow = p.inner_text("#magento-side"), p.inner_text("#kashflow-side")
+    assert "TSHIRT" in magento and "T-shirt" in magento and str(doc["grand_total"]) in magento
+    assert f"KashFlow invoice {job.invoice_number}" in kashflow
+    assert str(invoice["GrossAmount"]) in kashflow and str(invoice["VATAmount"]) in kashflow
+    assert "Gross equals Magento's grand total." in kashflow
+    assert f"Payment posted: {doc['payment']['amount_paid']}" in kashflow
+    # Side by side: the two columns share a row on a laptop screen.
+    left, right = p.locator("#magento-side").bounding_box(), p.locator("#kashflow-side").bounding_box()
+    assert left and right and abs(left["y"] - right["y"]) < 2 and right["x"] > left["x"]
+    assert "{" not in p.inner_text("#job-plan")  # the plan reads as rows, not a JSON dump
+    shot(p, "job.png", tmp_path)
+
+    # The links open both products' pages (the sandbox serves them), not their REST APIs.
+    hrefs = {link: p.get_attribute(link, "href") for link in ("#kashflow-link", "#magento-link")}
+    for link, heading in (("#kashflow-link", f"Invoice {job.invoice_number}"),
+                          ("#magento-link", "Order # 000003951")):
+        href = hrefs[link]
+        assert href and "/v2/" not in href and "/V1/" not in href
+        p.goto(href)
+        assert heading in p.inner_text("h1")
+    p.goto(f"{served}/jobs/{job.id}")
+
+    # A phone-sized window: "Log out" stays clear of the menu.
+    p.set_viewport_size({"width": 420, "height": 800})
+    button = p.locator("header button:has-text('Log out')").bounding_box()
+    assert button and button["x"] + button["width"] <= 420
+    for name in ("Overview", "Jobs", "Dead letters", "Review", "Mapping"):
+        box = p.locator(f"header a:has-text('{name}')").bounding_box()
+        assert box
+        apart = (box["x"] + box["width"] <= button["x"] or button["x"] + button["width"] <= box["x"]
+                 or box["y"] + box["height"] <= button["y"]
+                 or button["y"] + button["height"] <= box["y"])
+        assert apart, f"Log out overlaps {name}"
