@@ -17,10 +17,23 @@ from store.models import InboundEvent, JobState, SyncJob
 console = make_console()
 
 
+SERVICE_SETTINGS = ("webhook_secrets", "ops_token", "magento_auth", "kashflow_username",
+                    "kashflow_password", "kashflow_memorable_word")
+
+
 @click.command()
-def migrate() -> None:
+@click.option("--check-settings", is_flag=True,
+              help="first check that web, worker and beat have every setting they need "
+                   "(Compose runs this before starting them)")
+def migrate(check_settings: bool) -> None:
     """Apply database migrations."""
     settings = load_settings()
+    if check_settings:
+        missing = settings.missing(*SERVICE_SETTINGS)
+        if missing:
+            fail(f"the services need {', '.join(missing)} to be set in .env "
+                 "(`kfsync compose-env --sandbox > .env` for the sandbox, `kfsync connect` "
+                 "for your shop)")
     apply_migrations(settings.database_url)
     click.echo("database is at the latest schema")
 

@@ -47,4 +47,54 @@ def send_test_order(web: str | None, magento_control: str | None, wait_s: float)
         fail(str(exc))
 
 
-COMMANDS: list[Any] = [send_test_order]
+PROMPTS = (  # option, prompt, hidden
+    ("magento_url", "Magento REST address (e.g. https://shop.example/rest)", False),
+    ("magento_token", "Magento integration access token", True),
+    ("kashflow_username", "KashFlow user name", False),
+    ("kashflow_password", "KashFlow password", True),
+    ("kashflow_memorable_word", "KashFlow memorable word (the whole word)", True),
+)
+
+
+@click.command()
+@click.option("--magento-url", help="Magento's REST base, e.g. https://shop.example/rest")
+@click.option("--magento-token", help="integration access token (bearer)")
+@click.option("--kashflow-url", default="https://api.kashflow.com/v2", show_default=True)
+@click.option("--kashflow-username")
+@click.option("--kashflow-password")
+@click.option("--kashflow-memorable-word")
+@click.option("--env-file", default=".env", show_default=True, type=click.Path(dir_okay=False),
+              help="where the settings that work are kept")
+@click.option("--no-input", is_flag=True, help="never prompt: every value comes from options")
+def connect(magento_url: str | None, magento_token: str | None, kashflow_url: str,
+            kashflow_username: str | None, kashflow_password: str | None,
+            kashflow_memorable_word: str | None, env_file: str, no_input: bool) -> None:
+    """Connect your shop: test Magento and KashFlow, keep what works in .env, say what is left."""
+    from pathlib import Path
+
+    values = {"magento_url": magento_url, "magento_token": magento_token,
+              "kashflow_username": kashflow_username, "kashflow_password": kashflow_password,
+              "kashflow_memorable_word": kashflow_memorable_word}
+    for name, text, hidden in PROMPTS:
+        if not values[name] and not no_input:
+            values[name] = click.prompt(text, hide_input=hidden, err=True).strip()
+    absent = [f"--{k.replace('_', '-')}" for k, v in values.items() if not v]
+    if absent:
+        raise click.UsageError(f"missing {', '.join(absent)}")
+    from kfsync.connect_flow import run_connect
+
+    if run_connect(values, kashflow_url.rstrip("/"), Path(env_file)):
+        fail("a connection failed (see FAILED above); nothing of it was saved")
+
+
+@click.command("compose-env")
+@click.option("--sandbox", "for_sandbox", is_flag=True,
+              help="point every service at the Compose `sandbox` service, with its credentials")
+def compose_env(for_sandbox: bool) -> None:
+    """Print a .env for Docker Compose: fresh secrets (and the sandbox's settings)."""
+    from kfsync.envfile import compose_env_text
+
+    click.echo(compose_env_text(sandbox=for_sandbox), nl=False)
+
+
+COMMANDS: list[Any] = [send_test_order, connect, compose_env]
