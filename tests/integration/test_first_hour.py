@@ -195,3 +195,45 @@ def test_job_page_shows_the_order_and_the_invoice_side_by_side_in_the_browser(
                  or box["y"] + box["height"] <= button["y"]
                  or button["y"] + button["height"] <= box["y"])
         assert apart, f"Log out overlaps {name}"
+
+
+def test_connect_tests_both_systems_over_http_and_keeps_what_works(
+        servers: Any, tmp_path: Path) -> None:
+    for control in (servers.magento_control, servers.kashflow_control):
+        requests.post(f"{control}/reset", timeout=5).raise_for_status()
+    order = make_order(3971, Buyer("connect@example.com", "Cy", "Connect"),
+                       [Line("MUG", "Mug", Decimal("7.99"), 1),
+                        Line("CANDLE", "Candle", Decimal("6.40"), 2, vat=Decimal(5))])
+    requests.post(f"{servers.magento_control}/orders", json=order, timeout=5).raise_for_status()
+    env = {**_kfsync_env(), "KFSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'kfsync.db'}"}
+    answers = f"{servers.magento_url}\nsandbox-magento-token\nsandbox\nsandbox-password\npineapple\n"
+    done = subprocess.run([sys.executable, "-m", "kfsync", "connect", "--kashflow-url",
+                           servers.kashflow_url], cwd=tmp_path, env=env, input=answers,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "read order 000003971" in out
+    assert "logged in as sandbox" in out and "payments go to 'Current Account'" in out
+    assert "VAT rates 0%, 5%, 20%" in out and "5 product(s)" in out
+    assert "SKUs with no KashFlow product of the same code: CANDLE" in out
+    assert "no webhook source yet" in out
+    saved = (tmp_path / ".env").read_text()
+    assert f"KFSYNC_MAGENTO_BASE_URL={servers.magento_url}" in saved
+    assert "KFSYNC_KASHFLOW_MEMORABLE_WORD=pineapple" in saved
+    assert re.search(r"^KFSYNC_OPS_TOKEN=\S{20,}$", saved, re.M)
+    for secret in ("sandbox-password", "pineapple", "sandbox-magento-token"):
+        assert secret not in out  # said where it is kept, never echoed
+
+    # A wrong KashFlow password: Magento still works; KashFlow is reported and not saved.
+    again = subprocess.run([sys.executable, "-m", "kfsync", "connect", "--no-input",
+                            "--magento-url", servers.magento_url,
+                            "--magento-token", "sandbox-magento-token",
+                            "--kashflow-url", servers.kashflow_url,
+                            "--kashflow-username", "sandbox", "--kashflow-password", "wrong",
+                            "--kashflow-memorable-word", "pineapple"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+                           check=False)
+    assert again.returncode == 1
+    assert "FAILED   KashFlow" in again.stdout and "password is incorrect" in again.stdout
+    assert again.stderr.strip().count("\n") == 0  # one line
+    assert "KFSYNC_KASHFLOW_PASSWORD=sandbox-password" in (tmp_path / ".env").read_text()
