@@ -96,7 +96,7 @@ def follow(target: Target, increment_id: str, timeout_s: float) -> dict[str, Any
                                   "one the web service uses?")
         items = [j for j in reply.json().get("items", []) if j.get("magento_ref") == increment_id]
         if items and items[0].get("state") in SETTLED:
-            return items[0]
+            return dict(items[0])
         time.sleep(0.5)
     return None
 

@@ -169,7 +169,8 @@ def test_job_page_shows_the_order_and_the_invoice_side_by_side_in_the_browser(
     assert "Gross equals Magento's grand total." in kashflow
     assert f"Payment posted: {doc['payment']['amount_paid']}" in kashflow
     # Side by side: the two columns share a row on a laptop screen.
-    left, right = p.locator("#magento-side").bounding_box(), p.locator("#kashflow-side").bounding_box()
+    left = p.locator("#magento-side").bounding_box()
+    right = p.locator("#kashflow-side").bounding_box()
     assert left and right and abs(left["y"] - right["y"]) < 2 and right["x"] > left["x"]
     assert "{" not in p.inner_text("#job-plan")  # the plan reads as rows, not a JSON dump
     shot(p, "job.png", tmp_path)
@@ -206,7 +207,8 @@ def test_connect_tests_both_systems_over_http_and_keeps_what_works(
                         Line("CANDLE", "Candle", Decimal("6.40"), 2, vat=Decimal(5))])
     requests.post(f"{servers.magento_control}/orders", json=order, timeout=5).raise_for_status()
     env = {**_kfsync_env(), "KFSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'kfsync.db'}"}
-    answers = f"{servers.magento_url}\nsandbox-magento-token\nsandbox\nsandbox-password\npineapple\n"
+    answers = "\n".join([servers.magento_url, "sandbox-magento-token", "sandbox",
+                         "sandbox-password", "pineapple", ""])
     done = subprocess.run([sys.executable, "-m", "kfsync", "connect", "--kashflow-url",
                            servers.kashflow_url], cwd=tmp_path, env=env, input=answers,
                           capture_output=True, text=True, timeout=60, check=False)
