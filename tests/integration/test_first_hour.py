@@ -135,6 +135,16 @@ def test_a_webhook_for_an_order_magento_lacks_is_held_with_its_reason(stack: Sta
     assert "order 000003901" in letters.stdout and "not_found" in letters.stdout
     assert "sync_jobs/" not in letters.stdout
     [letter] = [x for x in stack.dead_letters() if x.resolved_at is None]
+    # The dashboard: the review list and the job page say why.
+    client = surface.ops_app(stack).test_client()
+    login = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login)
+    assert csrf
+    client.post("/login", data={"token": OPS_TOKEN, "csrf_token": csrf.group(1)})
+    review = client.get("/review").get_data(as_text=True)
+    assert "000003901" in review and "Magento has no order with entity_id 3901" in review
+    page = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    assert 'id="no-order"' in page and "Magento has no order" in page
 
     # The order turns up (the webhook came early, or from the right shop after all): a
     # requeue reads it from Magento again and syncs it.
@@ -239,3 +249,17 @@ def test_connect_tests_both_systems_over_http_and_keeps_what_works(
     assert "FAILED   KashFlow" in again.stdout and "password is incorrect" in again.stdout
     assert again.stderr.strip().count("\n") == 0  # one line
     assert "KFSYNC_KASHFLOW_PASSWORD=sandbox-password" in (tmp_path / ".env").read_text()
+
+
+def test_demo_without_a_terminal_says_its_services_stopped_and_uses_its_own_redis(
+        tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "kfsync", "demo"], cwd=tmp_path,
+                          env=_kfsync_env(), stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=300, check=False)
+    out = done.stdout
+    assert done.returncode == 0, out[-3000:] + done.stderr[-2000:]
+    assert "Magento orders -> KashFlow invoices" in out
+    assert "have stopped" in out and "dashboard:" not in out  # no address that is dead already
+    redis_url = re.search(r"redis (redis://127\.0\.0\.1:(\d+)/\d+) \(its own", out)
+    assert redis_url and redis_url.group(2) != "6379", out[:500]
+    assert "waiting: waiting" not in out
