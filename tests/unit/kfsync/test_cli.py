@@ -87,3 +87,19 @@ def test_run_refuses_a_busy_port_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip() == (f"kfsync: port {port} is in use (another kfsync, or "
                                      "another program); choose another with --port")
+
+
+def test_run_warns_when_no_ops_token_is_set(tmp_path: Path) -> None:
+    import socket
+
+    env = {"KFSYNC_WEBHOOK_SECRETS": "s3cret-value", "KFSYNC_MAGENTO_TOKEN": "t",
+           "KFSYNC_KASHFLOW_USERNAME": "u", "KFSYNC_KASHFLOW_PASSWORD": "p",
+           "KFSYNC_KASHFLOW_MEMORABLE_WORD": "w"}
+    with socket.socket() as busy:  # stops the run right after its checks
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = kfsync("run", "--port", str(busy.getsockname()[1]), env=env, cwd=tmp_path)
+    warning, refusal = result.stderr.strip().splitlines()
+    assert warning == ("kfsync: warning: KFSYNC_OPS_TOKEN is not set, so nobody can log in to "
+                       "the dashboard or the ops API; set it in .env")
+    assert "is in use" in refusal and result.returncode == 1
