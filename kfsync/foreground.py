@@ -115,7 +115,7 @@ def _serve(sup: Supervisor, port: int, flower_port: int, concurrency: int | None
     sup.say(runinfo.banner(info))
     try:
         sup.wait()
-        sup.say("stopping every service (Ctrl-C)...")
+        sup.say("stopping every service...")
         sup.stop()
     finally:
         runinfo.clear()

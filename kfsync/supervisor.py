@@ -100,7 +100,9 @@ class Supervisor:
         if beat:
             self.spawn("beat", "beat")
         if flower:
-            self.spawn("flower", "flower", "--port", str(flower_port))
+            # Its startup lines (every registered task) would bury the others; the
+            # address is in kfsync's own block, and warnings still show.
+            self.spawn("flower", "flower", "--port", str(flower_port), "--loglevel", "WARNING")
 
     def check(self) -> None:
         for name, proc in self.children.items():

@@ -74,7 +74,9 @@ def beat(loglevel: str) -> None:
 @click.command()
 @click.option("--port", default=5555, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--address", default="127.0.0.1", show_default=True)
-def flower(port: int, address: str) -> None:
+@click.option("--loglevel", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+def flower(port: int, address: str, loglevel: str) -> None:
     """Flower, the Celery monitor (basic auth from KFSYNC_FLOWER_BASIC_AUTH)."""
     settings = load_settings(purpose="kfsync flower", service=True)
     from kfsync.flower import show_every_queue
@@ -82,7 +84,7 @@ def flower(port: int, address: str) -> None:
 
     show_every_queue()  # dead_letter too, though no worker consumes it
     # Prometheus metrics are on by default at /metrics (behind the same basic auth).
-    argv = ["flower", f"--port={port}", f"--address={address}"]
+    argv = ["flower", f"--port={port}", f"--address={address}", f"--logging={loglevel.lower()}"]
     if settings.flower_basic_auth:
         argv.append(f"--basic-auth={settings.flower_basic_auth}")
     configure(settings).start(argv)
