@@ -18,7 +18,9 @@ import requests
 import simplejson
 
 from ingest.signing import signed_headers
+from kfsync.runinfo import SANDBOX_OPS_TOKEN, SANDBOX_WEBHOOK_SECRET, RunInfo
 from kfsync.samples import Buyer, Line, make_order
+from kfsync.settings import Settings
 
 SETTLED = ("done", "waiting", "skipped", "needs_review", "dead", "discarded")
 FIRST_TEST_ORDER = 9001
@@ -34,6 +36,22 @@ class Target:
     magento_control: str  # http://127.0.0.1:8081/_sandbox
     secret: str          # the webhook secret the web service checks
     ops_token: str       # to follow the job over the ops API
+
+
+def target_for(running: RunInfo | None, settings: Settings, web: str | None,
+               magento_control: str | None) -> Target:
+    """Where to send: the running ``kfsync run --sandbox`` (its public sandbox secret and
+    token), else the addresses given and the configured secret and token (the sandbox's when
+    none is configured)."""
+    if running is not None and running.sandbox:
+        return Target(web=(web or running.dashboard).rstrip("/"),
+                      magento_control=magento_control or control_url(running.magento),
+                      secret=SANDBOX_WEBHOOK_SECRET, ops_token=SANDBOX_OPS_TOKEN)
+    return Target(
+        web=(web or (running.dashboard if running else "http://127.0.0.1:8000")).rstrip("/"),
+        magento_control=magento_control or control_url(settings.magento_base_url),
+        secret=(settings.webhook_secrets or (SANDBOX_WEBHOOK_SECRET,))[0],
+        ops_token=settings.ops_token or SANDBOX_OPS_TOKEN)
 
 
 def control_url(magento_base_url: str) -> str:

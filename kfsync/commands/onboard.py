@@ -18,23 +18,12 @@ from kfsync.cli import fail, load_settings
 def send_test_order(web: str | None, magento_control: str | None, wait_s: float) -> None:
     """Place an order in the Magento sandbox, send its signed webhook, follow it to KashFlow."""
     from kfsync import runinfo, testorder
-    from kfsync.runinfo import SANDBOX_OPS_TOKEN, SANDBOX_WEBHOOK_SECRET
 
     running = runinfo.read()
-    settings = load_settings()
     if running is not None and not running.sandbox and not (web and magento_control):
         fail("the running kfsync is connected to a real shop; send-test-order only writes "
              "into the sandbox (start `kfsync run --sandbox`)")
-    sandboxed = running is not None and running.sandbox
-    target = testorder.Target(
-        web=(web or (running.dashboard if running else "http://127.0.0.1:8000")).rstrip("/"),
-        magento_control=(magento_control or testorder.control_url(
-            running.magento if sandboxed and running else settings.magento_base_url)),
-        secret=SANDBOX_WEBHOOK_SECRET if sandboxed or not settings.webhook_secrets
-        else settings.webhook_secrets[0],
-        ops_token=SANDBOX_OPS_TOKEN if sandboxed or not settings.ops_token
-        else settings.ops_token,
-    )
+    target = testorder.target_for(running, load_settings(), web, magento_control)
     try:
         order = testorder.place_order(target)
         ref = str(order["increment_id"])
