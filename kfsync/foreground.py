@@ -102,9 +102,11 @@ def run_sandbox(*, port: int, flower_port: int, concurrency: int | None,
 
 def _serve(sup: Supervisor, port: int, flower_port: int, concurrency: int | None,
            sandbox_urls: tuple[str, str] | None) -> None:
-    sup.start_all(port=port, flower_port=flower_port, concurrency=concurrency)
+    sup.start_all(port=port, flower_port=flower_port, concurrency=concurrency, flower=False)
     web = f"http://127.0.0.1:{port}"
     sup.wait_ready(web)
+    sup.wait_worker()
+    sup.start_flower(flower_port)
     magento, kashflow = sandbox_urls or ("", "")
     info = RunInfo(pid=os.getpid(), dashboard=f"{web}/", flower=f"http://127.0.0.1:{flower_port}/",
                    sandbox=sandbox_urls is not None, magento=magento, kashflow=kashflow,

@@ -100,9 +100,27 @@ class Supervisor:
         if beat:
             self.spawn("beat", "beat")
         if flower:
-            # Its startup lines (every registered task) would bury the others; the
-            # address is in kfsync's own block, and warnings still show.
-            self.spawn("flower", "flower", "--port", str(flower_port), "--loglevel", "WARNING")
+            self.start_flower(flower_port)
+
+    def start_flower(self, flower_port: int) -> None:
+        # Its startup lines (every registered task) would bury the others; the address is
+        # in kfsync's own block, and warnings still show.
+        self.spawn("flower", "flower", "--port", str(flower_port), "--loglevel", "WARNING")
+
+    def wait_worker(self, timeout: float = 60) -> None:
+        """Block until a worker answers a ping on the broker (Flower started before that
+        warns that its first inspections failed, which reads like trouble)."""
+        from celery import Celery
+
+        app = Celery(broker=self.redis_url)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                self.check()
+                if app.control.ping(timeout=1):
+                    return
+        finally:
+            app.close()
 
     def check(self) -> None:
         for name, proc in self.children.items():

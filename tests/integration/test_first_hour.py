@@ -106,6 +106,18 @@ def test_run_sandbox_send_a_test_order_and_see_it_in_the_dashboard(tmp_path: Pat
         page = session.get(f"{web}/jobs/{job_id.group(1)}", timeout=10).text
         assert f'id="invoice-number">{invoice}<' in page and "T-shirt" in page
 
+        flower = f"http://127.0.0.1:{flower_port}/"
+        deadline = time.monotonic() + 30
+        while True:  # Flower starts once a worker answers, so its first look finds one
+            try:
+                if requests.get(flower, timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "Flower did not answer in 30 s"
+            time.sleep(0.5)
+        assert not [x for x in lines if x.startswith("flower |")]  # nothing to warn about
+
         status = subprocess.run([sys.executable, "-m", "kfsync", "status"], cwd=tmp_path,
                                 env=env, capture_output=True, text=True, timeout=60, check=False)
         assert f"dashboard   {web}/" in status.stdout, status.stdout + status.stderr
