@@ -3,35 +3,43 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two install profiles: RUNTIME is kfsync alone (demo, run); DEV adds the test and dev tools
+# and the optional semantic ranking that tests exercise (test, lint, bench).
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
 
 .DEFAULT_GOAL := help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
 
-$(STAMP): setup.cfg pyproject.toml
+$(RUNTIME): setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(RUNTIME)
+
+$(DEV): $(RUNTIME)
 	$(BIN)/python -m pip install --quiet -e '.[dev,semantic]'
-	@touch $(STAMP)
+	@touch $(DEV)
 
-install: $(STAMP) ## create .venv and install kfsync with its test and dev tools
+install: $(DEV) ## create .venv and install kfsync with its test and dev tools
 
-demo: $(STAMP) ## sandbox + all services + ~20 signed sample webhooks, then a summary table
+demo: $(RUNTIME) ## sandbox + all services + ~20 signed sample webhooks, then a summary table
 	$(BIN)/kfsync demo
 
-test: $(STAMP) ## unit and integration tests (real Redis, Celery worker, sandbox; SQLite and PostgreSQL)
+test: $(DEV) ## unit and integration tests (real Redis, Celery worker, sandbox; SQLite and PostgreSQL)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff and mypy --strict
+lint: $(DEV) ## ruff and mypy --strict
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-run: $(STAMP) ## web, worker, beat and flower in the foreground (embedded Redis if none answers)
-	$(BIN)/kfsync run
+RUN_ARGS ?= --sandbox
+run: $(RUNTIME) ## every service against the sandbox, preconfigured (your shop's .env: RUN_ARGS=)
+	$(BIN)/kfsync run $(RUN_ARGS)
 
-bench: $(STAMP) ## benchmarks; results go to docs/benchmarks.md
+bench: $(DEV) ## benchmarks; results go to docs/benchmarks.md
 	$(BIN)/python -m bench
 
 clean: ## remove the virtualenv, caches and local state in var/

@@ -61,14 +61,33 @@ def main(argv: list[str] | None = None) -> None:
 
         if os.environ.get("KFSYNC_DEBUG"):
             raise
-        click.echo(f"kfsync: {type(exc).__name__}: {exc}", err=True)
+        click.echo(f"kfsync: {_one_line(exc)}", err=True)
         sys.exit(1)
 
 
-def _register() -> None:
-    from kfsync.commands import backfill, dlq, jobs, mapping, ops, reconcile, services, stock
+def _one_line(exc: Exception) -> str:
+    """An unexpected error as one line; a database without kfsync's tables names the fix."""
+    text = str(exc)
+    if type(exc).__name__ in ("OperationalError", "ProgrammingError") and (
+            "no such table" in text or "does not exist" in text):
+        return "the database has no kfsync tables yet (or misses some): run `kfsync migrate`"
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
-    for module in (services, jobs, dlq, backfill, ops, stock, reconcile, mapping):
+
+def _register() -> None:
+    from kfsync.commands import (
+        backfill,
+        dlq,
+        jobs,
+        mapping,
+        onboard,
+        ops,
+        reconcile,
+        services,
+        stock,
+    )
+
+    for module in (services, jobs, dlq, backfill, ops, stock, reconcile, mapping, onboard):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -40,12 +40,18 @@ console = make_console()
 
 
 def free_port(preferred: int) -> int:
+    """``preferred`` when a server can listen on it (a port in TIME_WAIT from a previous run
+    counts as free, as it is for the servers, which set SO_REUSEADDR), else a free one; the
+    demo says so when it moves."""
+    from kfsync.foreground import port_free
+
+    if port_free(preferred):
+        return preferred
     with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", preferred))
-        except OSError:
-            sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    console.print(f"[yellow]port {preferred} is in use; the demo uses {port} instead[/yellow]")
+    return port
 
 
 def sample_orders() -> list[dict[str, Any]]:
@@ -112,40 +118,35 @@ def run_demo(keep_running: bool | None) -> None:
         "KFSYNC_KASHFLOW_RATE": "50", "KFSYNC_KASHFLOW_BURST": "20",
     }
     try:
-        with Supervisor(env, log_dir=str(DEMO_DIR / "logs")) as sup:
-            console.print(f"[bold]kfsync demo[/bold]  redis {sup.redis_url}  "
-                          f"sandbox {servers.magento_url} {servers.kashflow_url}")
+        with Supervisor(env, log_dir=str(DEMO_DIR / "logs"),
+                        own_redis_dir=str(DEMO_DIR)) as sup:  # never the machine's Redis
+            console.print(f"[bold]kfsync demo[/bold]  redis {sup.redis_url} (its own, in "
+                          f"{DEMO_DIR})  sandbox {servers.magento_url} {servers.kashflow_url}")
             sup.start_all(port=web_port, flower_port=flower_port, concurrency=2)
             web = f"http://127.0.0.1:{web_port}"
-            _wait_ready(web, sup)
+            sup.wait_ready(web)
             orders = sample_orders()
             _seed(servers, orders)
             sent = _send(web, orders)
             console.print(f"sent {sent} signed webhooks; waiting for the work to settle...")
             _wait_settled(sup, env["KFSYNC_DATABASE_URL"], len(orders))
             _summary(servers, env["KFSYNC_DATABASE_URL"])
-            console.print(f"dashboard: {web}/  (log in with the demo ops token: {DEMO_OPS_TOKEN})\n"
-                          f"ops API:   {web}/api/v1/openapi.json\n"
-                          f"flower:    http://127.0.0.1:{flower_port}/\n"
-                          f"logs:      {DEMO_DIR / 'logs'}")
+            console.print(f"logs:      {DEMO_DIR / 'logs'}")
             if keep_running:
+                _addresses(web, flower_port)
                 console.print("services keep running; Ctrl-C stops them")
                 sup.wait()
     finally:
         servers.stop()
+    console.print("the demo's services and sandbox have stopped" + (
+        "" if keep_running else " (no terminal: `kfsync demo --keep-running` keeps them up "
+        "to explore the dashboard)"))
 
 
-def _wait_ready(web: str, sup: Supervisor, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        sup.check()
-        try:
-            if requests.get(f"{web}/readyz", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"the web service did not become ready within {timeout:.0f} s")
+def _addresses(web: str, flower_port: int) -> None:
+    console.print(f"dashboard: {web}/  (log in with the demo ops token: {DEMO_OPS_TOKEN})\n"
+                  f"ops API:   {web}/api/v1/openapi.json\n"
+                  f"flower:    http://127.0.0.1:{flower_port}/", highlight=False)
 
 
 def _seed(servers: SandboxServers, orders: list[dict[str, Any]]) -> None:
@@ -229,4 +230,10 @@ def _latency(url: str) -> str:
 
 
 def _state(job: SyncJob) -> str:
-    return job.state if not job.reason else f"{job.state}: {job.reason}"[:60]
+    """The state and, for a job that stopped short, its whole reason (the table wraps it:
+    the numbers that explain a hold come at the end)."""
+    if not job.reason:
+        return str(job.state)
+    # "waiting for the payment gateway" says the state itself: no "waiting: waiting for".
+    said = job.reason.lower().startswith(str(job.state).replace("_", " "))
+    return job.reason if said else f"{job.state}: {job.reason}"

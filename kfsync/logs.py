@@ -106,6 +106,40 @@ class TextFormatter(_Scrubbing):
         return self.scrub(super().format(record))
 
 
+# Celery's per-run lines about the beat schedule's own upkeep tasks (relay, redrive, probe...):
+# a third of a quiet system's log at INFO. They are DEBUG lines here; failures stay loud.
+ROUTINE_LOGGERS = ("celery.beat", "celery.app.trace", "celery.worker.strategy")
+
+
+class RoutineFilter(logging.Filter):
+    """Demote the INFO lines Celery writes for every run of a periodic upkeep task ("Sending
+    due task", "received", "succeeded") to DEBUG: dropped unless the root logger is at DEBUG."""
+
+    def __init__(self, task_names: Iterable[str]) -> None:
+        super().__init__()
+        self.task_names = tuple(task_names)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not record.name.startswith(ROUTINE_LOGGERS):
+            return True
+        message = record.getMessage()
+        if not any(name in message for name in self.task_names):
+            return True
+        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+            return False
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+def routine_task_names() -> list[str]:
+    """The tasks of the beat schedule (``celeryconfig.beat_schedule``)."""
+    try:
+        from celeryconfig import beat_schedule
+    except ImportError:  # pragma: no cover - celeryconfig ships with kfsync
+        return []
+    return sorted({str(entry["task"]) for entry in beat_schedule.values()})
+
+
 def configure(env: str, *, secrets: Iterable[str] = (), level: str | int = "INFO",
               stream: Any = None) -> logging.Handler:
     """Send the root logger to ``stream`` (stderr): JSON for qa/prod, text for dev.
@@ -117,6 +151,7 @@ def configure(env: str, *, secrets: Iterable[str] = (), level: str | int = "INFO
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
     handler.addFilter(ContextFilter())
+    handler.addFilter(RoutineFilter(routine_task_names()))
     handler.set_name("kfsync")
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == "kfsync"]:

@@ -59,6 +59,9 @@ class Settings:
     adobe_client_id: str | None = None  # Adobe I/O Events: our recipient_client_id
     adobe_key_host: str = "https://static.adobeioevents.com"  # the only host keys come from
     mageos_tokens: tuple[str, ...] = field(default=(), repr=False)  # Mage-OS verification
+    # Browser pages the dashboard links to (not the REST APIs, which a browser cannot open).
+    magento_admin_url: str | None = None     # default: the shop's /admin
+    kashflow_invoice_url: str | None = None  # a template with {number}
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,
@@ -99,7 +102,8 @@ class Settings:
                            ("catch_up_interval_s", float)):
             if name in kwargs:
                 kwargs[name] = _number(name, str(kwargs[name]), kind)
-        for name in ("magento_base_url", "kashflow_base_url", "adobe_key_host"):
+        for name in ("magento_base_url", "kashflow_base_url", "adobe_key_host",
+                     "magento_admin_url"):
             if name in kwargs:
                 kwargs[name] = str(kwargs[name]).rstrip("/")
         if "semantic_suggestions" in kwargs:
@@ -109,17 +113,26 @@ class Settings:
                    **kwargs)  # type: ignore[arg-type]
 
     def require(self, *names: str, purpose: str) -> None:
-        """Raise ConfigError naming the first of ``names`` that is unset.
+        """Raise ConfigError naming every one of ``names`` that is unset (all at once, so a
+        first run needs one try, not one per variable).
 
         A name ``magento_auth`` means "a bearer token or the four OAuth credentials".
         """
+        missing = self.missing(*names)
+        if missing:
+            raise ConfigError(f"{purpose} needs {', '.join(missing)} to be set")
+
+    def missing(self, *names: str) -> list[str]:
+        """The variables of ``names`` that are unset, as ``KFSYNC_...`` names."""
+        out: list[str] = []
         for name in names:
             if name == "magento_auth":
                 if not (self.magento_token or self.magento_oauth):
-                    raise ConfigError(f"{purpose} needs KFSYNC_MAGENTO_TOKEN or the four "
-                                      "KFSYNC_MAGENTO_OAUTH_* values")
+                    out.append("KFSYNC_MAGENTO_TOKEN (or the four KFSYNC_MAGENTO_OAUTH_* "
+                               "values)")
             elif not getattr(self, name):
-                raise ConfigError(f"{purpose} needs KFSYNC_{name.upper()} to be set")
+                out.append(f"KFSYNC_{name.upper()}")
+        return out
 
     @property
     def is_sqlite(self) -> bool:
@@ -135,7 +148,7 @@ class Settings:
         if self.env != "prod":
             return
         where = f"KFSYNC_ENV=prod: {purpose}"
-        if purpose in ("kfsync sandbox", "kfsync demo"):
+        if purpose in ("kfsync sandbox", "kfsync demo", "kfsync run --sandbox"):
             raise ConfigError(f"{where} never runs in production (fake APIs)")
         if purpose == "kfsync flower":
             if not self.flower_basic_auth:

@@ -151,6 +151,7 @@ class SkuMatcher:
             self._by_norm.setdefault(normalise_code(p.code), []).append(p)
         self._tokens = [name_tokens(p.name) for p in self._products]
         self._names = [" ".join(t) for t in self._tokens]
+        self._words = [set(t) for t in self._tokens]
         self._attrs = [attributes(t) for t in self._tokens]
         self._index = {p.code: i for i, p in enumerate(self._products)}
         self._norm_codes = list(self._by_norm)
@@ -258,7 +259,12 @@ class SkuMatcher:
             for i in nearest:
                 scores.setdefault(i, 0.0)
         out = []
+        asked = set(query.split())
         for i in scores:
+            if i not in code_hits and meaning is None and not asked & self._words[i]:
+                # No word in common (after spelling and synonyms): letters shared by unlike
+                # words ("candle" ~ "delivery", 41%) are no evidence of the same product.
+                continue
             scored = self._score(i, query, wanted, code_hits.get(i), name or sku)
             if meaning is not None:
                 blended = (1 - SEMANTIC_WEIGHT) * scored.score + \

@@ -30,6 +30,7 @@ from sandbox.jsonhttp import BadJson, json_response, read_json
 from sandbox.kashflow_docs import KashFlowError, rejected
 from sandbox.kashflow_session import Sessions
 from sandbox.kashflow_store import KashFlowStore
+from sandbox.webpages import register_kashflow_pages
 
 API_PREFIX = "/v2"
 DEFAULT_PER_PAGE = 100
@@ -65,6 +66,7 @@ def create_app(store: KashFlowStore | None = None) -> Flask:
     _register_customers(app, store)
     _register_invoices(app, store)
     _register_reference(app, store)
+    register_kashflow_pages(app, store.invoice)
 
     def reset() -> None:
         store.reset()

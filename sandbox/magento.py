@@ -38,6 +38,7 @@ from sandbox.jsonhttp import (
 )
 from sandbox.magento_auth import MagentoAuth
 from sandbox.magento_store import MagentoStore
+from sandbox.webpages import register_magento_pages
 
 API_PREFIX = "/rest"
 MAX_SOURCE_ITEMS = 20  # webapi/validation/complex_array_limit (synchronous requests)
@@ -124,6 +125,7 @@ def create_app(store: MagentoStore | None = None) -> Flask:
     _register_errors(app)
     _register_sales(app, store)
     _register_catalog(app, store)
+    register_magento_pages(app, lambda entity_id: store.answer("orders", entity_id))
 
     def reset() -> None:
         store.reset()

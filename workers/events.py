@@ -180,14 +180,17 @@ def sync_order(entity_id: str, event_id: int | None = None, task: Task | None = 
     ``task`` (claimed in that same transaction) or, without a task or while the KashFlow
     circuit is open, start its chain.
 
-    Returns the outcome line when the event still needs marking (order not found), else None.
+    Returns the outcome line when the event still needs marking (order not found: its job is
+    held for review, ``workers.missing``), else None.
 
     Raises: as ``workers.steps.run_step`` while the steps run.
     """
     try:
         doc = context.magento().get_order(int(entity_id))
-    except NotFound:
-        return f"order {entity_id} not found in Magento"
+    except NotFound:  # held for review with its reason, never dropped
+        from workers.missing import hold_missing_order
+
+        return hold_missing_order(context.db_url(), entity_id, event_id)
     claim_as = None
     if task is not None and circuit.open_reason(context.settings().redis_url) is None:
         claim_as = str(task.request.id)
@@ -245,6 +248,8 @@ def _write_job(s: Session, job: SyncJob, new: bool, doc: dict[str, Any], event_i
     if start:
         _queue(s, job, was, claim_as)
     else:
+        if was == JobState.NEEDS_REVIEW and action != "review":  # the hold no longer applies
+            resolve_dead_letters(s, job.id, "replayed")
         job.state, job.reason = IDLE_BY_VERDICT[action], reason
     linked = _linked_customer(s, doc) if start and job.step == Step.ENSURE_CUSTOMER else None
     if linked is not None:  # written by the same INSERT or UPDATE

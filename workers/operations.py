@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from store.db import session_scope
 from store.models import AuditEntry, DeadLetter, InboundEvent, JobState, SyncJob, utcnow
 from workers.deadletters import resolve_dead_letters, unpark
+from workers.missing import refetch_event
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +95,25 @@ def requeue_jobs(url: str, job_ids: list[int], *, actor: str) -> list[int]:
     """Requeue jobs held for review (or dead) at their failed step."""
     with session_scope(url) as s:
         jobs = _idle_jobs(s, job_ids)
+        refetch: list[int] = []
         for job in jobs:
             resolve_dead_letters(s, job.id, "requeued", f"job requeued by {actor}")
-            _requeue(job)
             _audit(s, actor, "requeue", f"sync_jobs/{job.id}", None)
-        ready = [(job.id, job.step, bool((job.plan or {}).get("pay"))) for job in jobs]
-    _publish(url, ready, [])
-    return [job_id for job_id, _, _ in ready]
+            if _never_fetched(job):
+                refetch.append(refetch_event(s, job))
+            else:
+                _requeue(job)
+        ready = [(job.id, job.step, bool((job.plan or {}).get("pay")))
+                 for job in jobs if not _never_fetched(job)]
+        requeued = [job.id for job in jobs]
+    _publish(url, ready, refetch)
+    return requeued
+
+
+def _never_fetched(job: SyncJob) -> bool:
+    """An order job whose order Magento never returned (``workers.missing``): a requeue
+    reads it again instead of resuming a step that has no document to work on."""
+    return job.kind == "order" and job.document is None
 
 
 def discard_jobs(url: str, job_ids: list[int], *, reason: str, actor: str) -> list[int]:
@@ -135,6 +148,9 @@ def _reopen(s: Session, letters: list[DeadLetter], actor: str
         if letter.job_id is not None:
             job = s.get(SyncJob, letter.job_id)
             if job is not None and job.state in (JobState.DEAD, JobState.NEEDS_REVIEW):
+                if _never_fetched(job):
+                    events.append(refetch_event(s, job))
+                    continue
                 _requeue(job)
                 jobs.append((job.id, job.step, bool((job.plan or {}).get("pay"))))
         elif letter.event_id is not None:
@@ -186,6 +202,29 @@ def _require_reason(reason: str) -> str:
 
 def _audit(s: Session, actor: str, action: str, target: str, note: str | None) -> None:
     s.add(AuditEntry(actor=actor, action=action, target=target, note=note))
+
+
+def letter_subjects(s: Session, letters: list[DeadLetter]) -> dict[int, str]:
+    """What each letter is about, in the words an operator searches by: ``order 000000123``,
+    ``creditmemo 000000045``, ``event 12 (order 000000123)``; ``payload_ref`` otherwise."""
+    job_ids = {x.job_id for x in letters if x.job_id is not None}
+    event_ids = {x.event_id for x in letters if x.event_id is not None and x.job_id is None}
+    jobs = {j.id: j for j in s.scalars(select(SyncJob).where(SyncJob.id.in_(job_ids)))
+            } if job_ids else {}
+    events = {e.id: e for e in s.scalars(select(InboundEvent).where(
+        InboundEvent.id.in_(event_ids)))} if event_ids else {}
+    out: dict[int, str] = {}
+    for letter in letters:
+        job = jobs.get(letter.job_id) if letter.job_id is not None else None
+        event = events.get(letter.event_id) if letter.event_id is not None else None
+        if job is not None:
+            out[letter.id] = f"{job.kind} {job.magento_ref or job.magento_key}"
+        elif event is not None:
+            ref = event.increment_id or event.resource_key
+            out[letter.id] = f"event {event.id} ({event.resource_type} {ref})"
+        else:
+            out[letter.id] = letter.payload_ref
+    return out
 
 
 def describe_letter(letter: DeadLetter) -> dict[str, Any]:

@@ -71,6 +71,7 @@ def _create_invoice(job: JobView) -> StepResult:
     if invoice is None:
         invoice = _create_or_adopt(body, job.magento_ref)
     next_step = Step.POST_PAYMENT if job.plan.get("pay") else Step.DONE
+    plan["kashflow_invoice"] = posted_invoice(invoice)  # the job page shows it by the order
     result = StepResult(next_step=next_step,
                         updates={"invoice_number": number, "profile_version": version,
                                  "plan": plan, "dup_key": dup_key(order)},
@@ -89,6 +90,22 @@ def _create_invoice(job: JobView) -> StepResult:
                          f"grand_total is {order.grand_total} (expected gross {wanted}); "
                          "payment not posted")
     return result
+
+
+INVOICE_KEYS = ("Number", "CustomerCode", "CustomerReference", "IssuedDate", "NetAmount",
+                "VATAmount", "GrossAmount")
+LINE_KEYS = ("Description", "Quantity", "Rate", "VATLevel", "VATAmount", "NominalCode",
+             "ProductCode")
+
+
+def posted_invoice(invoice: dict[str, Any]) -> dict[str, Any]:
+    """The invoice as KashFlow answered it (lines, VAT, totals), kept on the job's plan so an
+    accountant sees what kfsync posted next to the Magento order without a KashFlow login."""
+    currency = invoice.get("Currency") or {}
+    return {**{k: invoice.get(k) for k in INVOICE_KEYS},
+            "Currency": currency.get("Code") if isinstance(currency, dict) else currency,
+            "LineItems": [{k: line.get(k) for k in LINE_KEYS}
+                          for line in invoice.get("LineItems") or []]}
 
 
 def _existing(number: int, reference: str | None) -> dict[str, Any] | None:

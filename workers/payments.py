@@ -38,8 +38,13 @@ def _post_payment(job: JobView) -> StepResult:
     if not drafts:
         return StepResult(next_step=Step.DONE)
     gateway = [d.txn_id for d in drafts if d.kind == "gateway"]
+    # What was posted, for the job page (kept on the plan with the invoice it paid).
+    payments = [{"date": d.date, "amount": d.amount, "kind": d.kind, "reference": d.txn_id,
+                 "method": d.method_name or d.magento_method} for d in drafts]
     done = StepResult(next_step=Step.DONE, updates={"payment_ref": (gateway or
-                                                                    [drafts[0].txn_id])[0]},
+                                                                    [drafts[0].txn_id])[0],
+                                                    "plan": {**job.plan,
+                                                             "kashflow_payments": payments}},
                       links=[("payment", f"txn:{d.txn_id}", str(number)) for d in drafts])
     # Several payments (tenders + gateway) are posted one call each: look first, so a retry
     # after a partial success never posts one twice.

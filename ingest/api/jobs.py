@@ -17,6 +17,7 @@ from ingest.api.schemas import (
     RequeueJobsRequest,
 )
 from ingest.app import current_settings
+from ingest.dashboard.jobpage import kashflow_invoice_link, magento_admin_link
 from ingest.queries import (
     job_links,
     job_with_attempts,
@@ -62,6 +63,9 @@ def job_detail(s: Any, job: SyncJob, settings: Settings) -> dict[str, Any]:
         "magento_url": f"{settings.magento_base_url}/V1/orders/{job.magento_key}",
         "kashflow_url": (f"{settings.kashflow_base_url}/invoices/{job.invoice_number}"
                          if job.invoice_number else None),
+        "magento_admin_url": magento_admin_link(settings, job.magento_key, job.magento_ref).url,
+        "kashflow_page_url": (page.url if (page := kashflow_invoice_link(
+            settings, job.invoice_number)) else None),
     }
 
 

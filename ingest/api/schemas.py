@@ -119,6 +119,9 @@ class JobDetailSchema(JobSchema):
     magento_url = fields.String(metadata={"description": "the order in Magento's REST API"})
     kashflow_url = fields.String(allow_none=True,
                                  metadata={"description": "the invoice in KashFlow's REST API"})
+    magento_admin_url = fields.String(metadata={"description": "the order in the Magento admin"})
+    kashflow_page_url = fields.String(allow_none=True, metadata={
+        "description": "the invoice in KashFlow's web app (KFSYNC_KASHFLOW_INVOICE_URL)"})
 
 
 class DeadLetterSchema(Schema):

@@ -102,13 +102,24 @@ def studio_payments() -> str:
     url = studio_url()
     doc = profiles.working_document(url)
     problems = studio.problems(url)
+    cat = catalogue.load(url)
     return render_template(
         "studio_payments.html", title="Payments and VAT", doc=doc,
         broken_methods=errors_by_row(problems, "payment_methods", doc["payment_methods"]),
         broken_vat=errors_by_row(problems, "vat_levels", doc["vat_levels"]),
         method_policies=policy_choices("unmapped_payment_method"),
         payment_suggestions=open_suggestions(url, "payment"),
-        vat_suggestions=open_suggestions(url, "vat"), catalogue=catalogue.load(url))
+        vat_suggestions=open_suggestions(url, "vat"), catalogue=cat,
+        vat_rows=sorted(doc["vat_levels"].items(), key=lambda kv: numeric_first(kv[0])),
+        kashflow_rates=sorted(cat.vat_rates, key=numeric_first))
+
+
+def numeric_first(value: Any) -> tuple[bool, float, str]:
+    """Sort key: numbers by value (0, 5, 20, not "0", "20", "5"), then codes by text."""
+    try:
+        return (False, float(str(value)), "")
+    except ValueError:
+        return (True, 0.0, str(value))
 
 
 def render_policies(doc: dict[str, Any], error: str | None = None) -> str:

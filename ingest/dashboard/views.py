@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 
 from ingest.api.schemas import JobQuery, LetterQuery
 from ingest.app import current_settings
-from ingest.dashboard import bp
+from ingest.dashboard import bp, jobpage
 from ingest.queries import (
     as_utc,
     job_links,
@@ -23,7 +23,7 @@ from ingest.queries import (
 from ingest.sources.activity import push_activity
 from store.db import session_scope
 from store.models import DeadLetter, JobState, SyncJob
-from workers.operations import LetterFilter, letters_query
+from workers.operations import LetterFilter, letter_subjects, letters_query
 
 PER_PAGE = 50
 _job_query, _letter_query = JobQuery(), LetterQuery()
@@ -76,13 +76,14 @@ def job(job_id: int) -> str:
         links = job_links(s, found)
         letters = open_letters_for_job(s, job_id)
         attempts = list(found.attempts)
-    magento_url = f"{settings.magento_base_url}/V1/orders/{found.magento_key}"
-    kashflow_url = (f"{settings.kashflow_base_url}/invoices/{found.invoice_number}"
-                    if found.invoice_number else None)
-    return render_template("job.html", job=found, attempts=attempts, links=links,
-                           letters=letters, document=pretty(found.document),
-                           plan=pretty(found.plan), magento_url=magento_url,
-                           kashflow_url=kashflow_url, held=_held(found))
+    magento, kashflow = jobpage.magento_side(found.document), jobpage.kashflow_side(found.plan)
+    return render_template(
+        "job.html", job=found, attempts=attempts, links=links, letters=letters,
+        document=pretty(found.document) if found.document else "", held=_held(found),
+        magento=magento, kashflow=kashflow, agree=jobpage.totals_agree(magento, kashflow),
+        plan_rows=jobpage.plan_rows(found.plan),
+        magento_link=jobpage.magento_admin_link(settings, found.magento_key, found.magento_ref),
+        kashflow_link=jobpage.kashflow_invoice_link(settings, found.invoice_number))
 
 
 def _held(job: SyncJob) -> bool:
@@ -97,8 +98,9 @@ def letters() -> str:
                        include_resolved=args["include_resolved"])
     with session_scope(current_settings().database_url) as s:
         page = paginate(s, letters_query(flt), args["page"], PER_PAGE)
+        subjects = letter_subjects(s, list(page.items))
     return render_template("letters.html", page=page, args=args, errors=errors,
-                           raw=request.args, title="Dead letters")
+                           raw=request.args, title="Dead letters", subjects=subjects)
 
 
 @bp.get("/dead-letters/<int(max=2147483647):letter_id>")

@@ -44,16 +44,24 @@ def dlq_list(entity: str | None, error_class: str | None, since: datetime | None
              until: datetime | None, include_resolved: bool, limit: int) -> None:
     """Open dead letters, newest first."""
     settings = load_settings()
-    from workers.operations import LetterFilter, describe_letter, letters_query
+    from workers.operations import (
+        LetterFilter,
+        describe_letter,
+        letter_subjects,
+        letters_query,
+    )
 
     flt = LetterFilter(entity=entity, error_class=error_class, since=_utc(since),
                        until=_utc(until), include_resolved=include_resolved)
     with session_scope(settings.database_url) as s:
-        rows = [describe_letter(x) for x in s.scalars(letters_query(flt).limit(limit))]
-    table = Table("id", "created", "ref", "step", "class", "reason", "resolution")
+        letters = list(s.scalars(letters_query(flt).limit(limit)))
+        subjects = letter_subjects(s, letters)
+        rows = [describe_letter(x) for x in letters]
+    # The reason is never cut: the numbers that explain a hold come at its end.
+    table = Table("id", "created", "about", "step", "class", "reason", "resolution")
     for row in rows:
-        table.add_row(str(row["id"]), str(row["created_at"])[:19], row["payload_ref"],
-                      row["step"], row["error_class"], row["reason"][:80],
+        table.add_row(str(row["id"]), str(row["created_at"])[:19], subjects[row["id"]],
+                      row["step"], row["error_class"], row["reason"],
                       row["resolution"] or "open")
     console.print(table)
     console.print(f"{len(rows)} dead letter(s)")
@@ -64,14 +72,14 @@ def dlq_list(entity: str | None, error_class: str | None, since: datetime | None
 def dlq_show(letter_id: int) -> None:
     """One dead letter in full."""
     settings = load_settings()
-    from workers.operations import LetterFilter, describe_letter, letters_query
+    from workers.operations import LetterFilter, describe_letter, letter_subjects, letters_query
 
     flt = LetterFilter(ids=(letter_id,), include_resolved=True)
     with session_scope(settings.database_url) as s:
         letter = s.scalars(letters_query(flt)).first()
         if letter is None:
             fail(f"no dead letter {letter_id}")
-        row = describe_letter(letter)
+        row = {"about": letter_subjects(s, [letter])[letter.id], **describe_letter(letter)}
     for key, value in row.items():
         console.print(f"[bold]{key:>16}[/bold]  {'' if value is None else value}")
 

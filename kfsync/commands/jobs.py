@@ -17,10 +17,23 @@ from store.models import InboundEvent, JobState, SyncJob
 console = make_console()
 
 
+SERVICE_SETTINGS = ("webhook_secrets", "ops_token", "magento_auth", "kashflow_username",
+                    "kashflow_password", "kashflow_memorable_word")
+
+
 @click.command()
-def migrate() -> None:
+@click.option("--check-settings", is_flag=True,
+              help="first check that web, worker and beat have every setting they need "
+                   "(Compose runs this before starting them)")
+def migrate(check_settings: bool) -> None:
     """Apply database migrations."""
     settings = load_settings()
+    if check_settings:
+        missing = settings.missing(*SERVICE_SETTINGS)
+        if missing:
+            fail(f"the services need {', '.join(missing)} to be set in .env "
+                 "(`kfsync compose-env --sandbox > .env` for the sandbox, `kfsync connect` "
+                 "for your shop)")
     apply_migrations(settings.database_url)
     click.echo("database is at the latest schema")
 
@@ -60,7 +73,7 @@ def jobs_show(job_id: int) -> None:
         attempts = [(a.created_at, a.step, a.outcome, a.http_status, a.duration_ms, a.error)
                     for a in job.attempts]
         info: dict[str, Any] = {
-            "job": job.id, "kind": job.kind, "magento order": f"{job.magento_ref} "
+            "job": job.id, "kind": job.kind, "magento order": f"{job.magento_ref or '?'} "
             f"(entity {job.magento_key})", "state": job.state, "step": job.step,
             "reason": job.reason or "", "customer": job.customer_code or "",
             "invoice": job.invoice_number or "", "payment": job.payment_ref or "",
@@ -68,6 +81,9 @@ def jobs_show(job_id: int) -> None:
         }
     for key, value in info.items():
         console.print(f"[bold]{key:>14}[/bold]  {value}")
+    if not attempts:  # a held or waiting job that never reached KashFlow: no empty table
+        console.print(f"[bold]{'attempts':>14}[/bold]  none: no step has run")
+        return
     table = Table("when", "step", "outcome", "http", "ms", "error", title="attempts")
     for when, step, outcome, status, ms, error in attempts:
         table.add_row(str(when)[:19], step, outcome, str(status or ""), str(ms or ""), error or "")

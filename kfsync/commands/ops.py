@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 from sqlalchemy import func, select, text
 
-from kfsync.cli import load_settings, make_console
+from kfsync.cli import fail, load_settings, make_console
 from kfsync.settings import Settings
 from store.db import get_engine, session_scope
 from store.models import InboundEvent, SyncJob
@@ -19,7 +19,10 @@ console = make_console()
 @click.command()
 def status() -> None:
     """Health of Redis, database, Magento, KashFlow; queue depths; backlog."""
-    settings = load_settings()
+    settings = _running() or load_settings()
+    problem = schema_problem(settings.database_url)
+    if problem:
+        fail(problem)
     checks = {"database": _db(settings), "redis": _redis(settings),
               "magento": _magento(settings), "kashflow": _kashflow(settings)}
     table = Table("component", "status")
@@ -33,6 +36,57 @@ def status() -> None:
         _push_sources(settings)
     if any(v != "ok" for v in checks.values()):
         raise click.ClickException("some components are not healthy")
+
+
+def _running() -> Settings | None:
+    """Print the addresses of the ``kfsync run`` serving from this directory, if one is;
+    returns the settings to check when it is a sandbox run (its own database and Redis)."""
+    from kfsync import runinfo
+
+    info = runinfo.read()
+    if info is None:
+        return None
+    console.print("kfsync run is serving" + (" the sandbox" if info.sandbox else "") + ":",
+                  highlight=False)
+    for line in runinfo.url_lines(info):
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
+    if not info.sandbox:
+        return None
+    from kfsync.foreground import sandbox_settings
+
+    return sandbox_settings(info)
+
+
+def schema_problem(url: str) -> str | None:
+    """One line when the database is not at the latest schema (never migrated, or behind),
+    naming the command that fixes it; None when it is current or cannot be reached (the
+    database check reports that)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from store.db import alembic_config
+
+    try:
+        with get_engine(url).connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except Exception:
+        return None
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    if current is None:
+        return f"the database ({_safe(url)}) has no kfsync tables yet: run `kfsync migrate`"
+    if current != head:
+        return (f"the database ({_safe(url)}) is at schema {current}, this kfsync needs "
+                f"{head}: run `kfsync migrate`")
+    return None
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "KFSYNC_DATABASE_URL"
 
 
 def _db(settings: Settings) -> str:

@@ -74,7 +74,9 @@ def beat(loglevel: str) -> None:
 @click.command()
 @click.option("--port", default=5555, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--address", default="127.0.0.1", show_default=True)
-def flower(port: int, address: str) -> None:
+@click.option("--loglevel", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+def flower(port: int, address: str, loglevel: str) -> None:
     """Flower, the Celery monitor (basic auth from KFSYNC_FLOWER_BASIC_AUTH)."""
     settings = load_settings(purpose="kfsync flower", service=True)
     from kfsync.flower import show_every_queue
@@ -82,7 +84,7 @@ def flower(port: int, address: str) -> None:
 
     show_every_queue()  # dead_letter too, though no worker consumes it
     # Prometheus metrics are on by default at /metrics (behind the same basic auth).
-    argv = ["flower", f"--port={port}", f"--address={address}"]
+    argv = ["flower", f"--port={port}", f"--address={address}", f"--logging={loglevel.lower()}"]
     if settings.flower_basic_auth:
         argv.append(f"--basic-auth={settings.flower_basic_auth}")
     configure(settings).start(argv)
@@ -105,17 +107,35 @@ def sandbox(magento_port: int, kashflow_port: int, host: str) -> None:
 @click.option("--flower-port", default=5555, show_default=True, type=click.IntRange(1, 65535))
 @click.option("-c", "--concurrency", type=click.IntRange(1, 64),
               help="worker processes (default: cores + 1, celeryconfig.worker_concurrency)")
-def run(port: int, flower_port: int, concurrency: int | None) -> None:
+@click.option("--sandbox", "with_sandbox", is_flag=True,
+              help="also start the fake Magento and KashFlow, everything preconfigured")
+@click.option("--magento-port", default=8081, show_default=True, type=click.IntRange(1, 65535),
+              help="the Magento sandbox's port (with --sandbox)")
+@click.option("--kashflow-port", default=8082, show_default=True, type=click.IntRange(1, 65535),
+              help="the KashFlow sandbox's port (with --sandbox)")
+def run(port: int, flower_port: int, concurrency: int | None, with_sandbox: bool,
+        magento_port: int, kashflow_port: int) -> None:
     """Web, worker, beat and flower in the foreground; embedded Redis if none answers."""
-    load_settings("webhook_secrets", "magento_auth", "kashflow_username", "kashflow_password",
-                  "kashflow_memorable_word", purpose="kfsync run", service=True)
-    from kfsync.supervisor import Supervisor
+    from kfsync.foreground import PortBusy, run_sandbox, run_services
 
-    with Supervisor() as sup:
-        sup.start_all(port=port, flower_port=flower_port, concurrency=concurrency)
-        click.echo(f"kfsync running: web http://127.0.0.1:{port}/  flower "
-                   f"http://127.0.0.1:{flower_port}/  redis {sup.redis_url}  (Ctrl-C stops)")
-        sup.wait()
+    try:
+        if with_sandbox:
+            load_settings(purpose="kfsync run --sandbox", service=True)  # never in prod
+            run_sandbox(port=port, flower_port=flower_port, concurrency=concurrency,
+                        magento_port=magento_port, kashflow_port=kashflow_port)
+            return
+        settings = load_settings(purpose="kfsync run", service=True)
+        missing = settings.missing("webhook_secrets", "magento_auth", "kashflow_username",
+                                   "kashflow_password", "kashflow_memorable_word")
+        if missing:
+            fail(f"kfsync run needs {', '.join(missing)} to be set (`kfsync connect` writes "
+                 "them to .env; `kfsync run --sandbox` needs none)")
+        if not settings.ops_token:
+            click.echo("kfsync: warning: KFSYNC_OPS_TOKEN is not set, so nobody can log in to "
+                       "the dashboard or the ops API; set it in .env", err=True)
+        run_services(port=port, flower_port=flower_port, concurrency=concurrency)
+    except PortBusy as exc:
+        fail(str(exc))
 
 
 COMMANDS: list[Any] = [web, worker, beat, flower, sandbox, run]

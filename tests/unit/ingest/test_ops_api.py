@@ -84,6 +84,9 @@ def test_job_detail_has_attempts_document_and_invoice(client: FlaskClient, db_ur
     assert job["document"]["entity_id"] == 301
     assert job["magento_url"].endswith("/V1/orders/301")
     assert job["kashflow_url"].endswith("/invoices/1042")
+    assert job["magento_admin_url"].endswith("/admin/sales/order/view/order_id/301/")
+    assert job["kashflow_page_url"].endswith("/invoices/1042")
+    assert "/v2/" not in job["kashflow_page_url"]
     assert job["created_at"].endswith("+00:00")
     missing = client.get("/api/v1/jobs/999999", headers=AUTH)
     assert missing.status_code == 404 and missing.get_json()["status"] == "error"

@@ -190,3 +190,13 @@ def test_the_preview_shows_the_draft_invoice_and_its_difference(client: FlaskCli
     for ref in ("\u00b2", "99999999999999999999", "nope"):  # never a server error
         reply = client.get("/mapping/preview", query_string={"order": ref})
         assert reply.status_code == 200 and "no stored order" in reply.get_data(as_text=True)
+
+
+def test_vat_levels_are_listed_in_numeric_order(client: FlaskClient) -> None:
+    for key in ("20", "5", "0", "17.5"):
+        client.post("/mapping/vat/save", data={"key": key, "level": key,
+                                                "csrf_token": token(client)})
+    page = client.get("/mapping/payments").get_data(as_text=True)
+    table = page[page.index('id="vat-levels"'):]
+    keys = re.findall(r"<td><code>([^<]+)</code></td>", table)
+    assert keys == sorted(keys, key=float) and {"0", "5", "17.5", "20"} <= set(keys)

@@ -54,3 +54,52 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
     for command in ("run", "web", "worker", "beat", "flower", "sandbox", "demo", "migrate",
                     "jobs", "replay", "status"):
         assert f"  {command}" in result.stdout
+
+
+def test_status_and_jobs_before_the_first_migrate_say_what_to_run(tmp_path: Path) -> None:
+    (tmp_path / "var").mkdir()
+    for args in (("status",), ("jobs", "list"), ("dlq", "list")):
+        result = kfsync(*args, cwd=tmp_path)
+        assert result.returncode == 1, args
+        [line] = result.stderr.strip().splitlines()
+        assert "run `kfsync migrate`" in line and "Traceback" not in result.stderr, args
+
+
+def test_run_names_every_missing_setting_at_once_and_points_at_the_sandbox(
+        tmp_path: Path) -> None:
+    result = kfsync("run", env={"KFSYNC_MAGENTO_TOKEN": "t"}, cwd=tmp_path)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    for name in ("KFSYNC_WEBHOOK_SECRETS", "KFSYNC_KASHFLOW_USERNAME", "KFSYNC_KASHFLOW_PASSWORD",
+                 "KFSYNC_KASHFLOW_MEMORABLE_WORD"):
+        assert name in line
+    assert "KFSYNC_MAGENTO_TOKEN" not in line and "kfsync run --sandbox" in line
+
+
+def test_run_refuses_a_busy_port_in_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = kfsync("run", "--sandbox", "--port", str(port), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"kfsync: port {port} is in use (another kfsync, or "
+                                     "another program); choose another with --port")
+
+
+def test_run_warns_when_no_ops_token_is_set(tmp_path: Path) -> None:
+    import socket
+
+    env = {"KFSYNC_WEBHOOK_SECRETS": "s3cret-value", "KFSYNC_MAGENTO_TOKEN": "t",
+           "KFSYNC_KASHFLOW_USERNAME": "u", "KFSYNC_KASHFLOW_PASSWORD": "p",
+           "KFSYNC_KASHFLOW_MEMORABLE_WORD": "w"}
+    with socket.socket() as busy:  # stops the run right after its checks
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = kfsync("run", "--port", str(busy.getsockname()[1]), env=env, cwd=tmp_path)
+    warning, refusal = result.stderr.strip().splitlines()
+    assert warning == ("kfsync: warning: KFSYNC_OPS_TOKEN is not set, so nobody can log in to "
+                       "the dashboard or the ops API; set it in .env")
+    assert "is in use" in refusal and result.returncode == 1

@@ -44,3 +44,31 @@ def test_secrets_are_cut_out_of_every_line() -> None:
     for env in ("dev", "prod"):
         text = emit(env, secrets=("KF-session-abc",))
         assert "KF-session-abc" not in text and "***" in text
+
+
+def test_routine_beat_lines_are_debug_and_other_lines_stay() -> None:
+    import io
+    import logging
+
+    from kfsync import logs as kfsync_logs
+
+    out = io.StringIO()
+    kfsync_logs.configure("dev", stream=out, level="INFO")
+    try:
+        logging.getLogger("celery.beat").info(
+            "Scheduler: Sending due task relay-events (kfsync.maintenance.relay_events)")
+        logging.getLogger("celery.app.trace").info(
+            "Task kfsync.maintenance.redrive_stalled[ab] succeeded in 0.01s: None")
+        logging.getLogger("celery.app.trace").info(
+            "Task kfsync.events.process_event[cd] succeeded in 0.20s: None")
+        logging.getLogger("celery.app.trace").error(
+            "Task kfsync.maintenance.relay_events[ef] raised unexpected: boom")
+        text = out.getvalue()
+        assert "relay-events" not in text and "redrive_stalled" not in text
+        assert "process_event[cd] succeeded" in text and "relay_events[ef] raised" in text
+        kfsync_logs.configure("dev", stream=out, level="DEBUG")
+        logging.getLogger("celery.beat").info(
+            "Scheduler: Sending due task relay-events (kfsync.maintenance.relay_events)")
+        assert "DEBUG celery.beat" in out.getvalue()
+    finally:
+        kfsync_logs.configure("dev", level="INFO")

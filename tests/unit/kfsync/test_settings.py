@@ -44,8 +44,19 @@ def test_require_names_the_missing_variable() -> None:
     s = Settings.load({}, env_file=None)
     with pytest.raises(ConfigError, match="kfsync web needs KFSYNC_WEBHOOK_SECRETS"):
         s.require("webhook_secrets", purpose="kfsync web")
-    with pytest.raises(ConfigError, match="KFSYNC_MAGENTO_TOKEN or the four"):
+    with pytest.raises(ConfigError, match=r"KFSYNC_MAGENTO_TOKEN \(or the four"):
         s.require("magento_auth", purpose="kfsync worker")
+
+
+def test_require_names_every_missing_variable_at_once() -> None:
+    s = Settings.load({"KFSYNC_KASHFLOW_USERNAME": "me"}, env_file=None)
+    with pytest.raises(ConfigError) as info:
+        s.require("webhook_secrets", "magento_auth", "kashflow_username", "kashflow_password",
+                  purpose="kfsync run")
+    message = str(info.value)
+    assert "KFSYNC_WEBHOOK_SECRETS" in message and "KFSYNC_KASHFLOW_PASSWORD" in message
+    assert "KFSYNC_MAGENTO_TOKEN" in message and "KFSYNC_KASHFLOW_USERNAME" not in message
+    assert "\n" not in message
 
 
 def test_secrets_are_not_in_repr() -> None:
