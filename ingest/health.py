@@ -1,10 +1,13 @@
-"""``/healthz`` (the process is alive) and ``/readyz`` (database and Redis answer)."""
+"""``/healthz`` (the process is alive) and ``/readyz`` (database and Redis answer, and the
+database holds kfsync's tables at the schema this code expects)."""
 
 from __future__ import annotations
 
+from functools import cache
+
 import redis
 from flask import Blueprint, Response, jsonify
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from ingest.app import current_settings
 from store.db import get_engine
@@ -26,13 +29,31 @@ def readyz() -> tuple[Response, int]:
     return jsonify(status="ok" if ok else "unavailable", checks=checks), 200 if ok else 503
 
 
+@cache
+def expected_revision() -> str | None:
+    """The newest migration shipped with this code (read once from the migration scripts)."""
+    from alembic.script import ScriptDirectory
+
+    from store.db import MIGRATIONS_DIR
+
+    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+
+
 def _check_db(url: str) -> str:
+    """``ok``, or why not: unreachable, or not migrated to this code's schema (a database
+    without kfsync's tables answered ``SELECT 1`` while every webhook got 503)."""
     try:
         with get_engine(url).connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return "ok"
+            if not inspect(conn).has_table("alembic_version"):
+                return "error: no kfsync tables (run: kfsync migrate)"
+            found = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     except Exception as exc:
         return f"error: {type(exc).__name__}"
+    expected = expected_revision()
+    if expected not in found:
+        return (f"error: schema at {', '.join(found) or 'nothing'}, this code needs {expected}"
+                " (run: kfsync migrate)")
+    return "ok"
 
 
 def _check_redis(url: str) -> str:

@@ -27,6 +27,10 @@ def load_settings(*required: str, purpose: str = "", service: bool = False) -> S
         settings = Settings.load()
         if service:
             settings.check_environment(purpose)
+            if settings.env == "prod" and settings.ops_token:
+                click.echo("kfsync: warning: KFSYNC_OPS_TOKEN is set in prod; it is a shared "
+                           "admin login: use named users (kfsync users add) and unset it",
+                           err=True)
         if required:
             settings.require(*required, purpose=purpose)
     except ConfigError as exc:
@@ -66,9 +70,19 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _register() -> None:
-    from kfsync.commands import backfill, dlq, jobs, mapping, ops, reconcile, services, stock
+    from kfsync.commands import (
+        backfill,
+        dlq,
+        jobs,
+        mapping,
+        ops,
+        reconcile,
+        services,
+        stock,
+        users,
+    )
 
-    for module in (services, jobs, dlq, backfill, ops, stock, reconcile, mapping):
+    for module in (services, jobs, dlq, backfill, ops, stock, reconcile, mapping, users):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -44,3 +44,16 @@ def test_secrets_are_cut_out_of_every_line() -> None:
     for env in ("dev", "prod"):
         text = emit(env, secrets=("KF-session-abc",))
         assert "KF-session-abc" not in text and "***" in text
+
+
+def test_short_secrets_are_cut_where_they_stand_alone() -> None:
+    """Issue #17 (7): secrets under 4 characters were never scrubbed."""
+    stream = io.StringIO()
+    handler = logs.configure("dev", secrets=("pw", "x"), stream=stream)
+    try:
+        logging.getLogger("ingest").warning("sent Bearer pw, token=x; password check")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    text = stream.getvalue()
+    assert "Bearer ***, token=***;" in text
+    assert "password check" in text  # the letters of other words are left alone
