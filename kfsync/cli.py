@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="kfsync", standalone_mode=False)
     except click.UsageError as exc:
         hint = f" (see: kfsync {exc.ctx.command_path.partition(' ')[2]} --help)" if exc.ctx else ""
-        click.echo(f"kfsync: {exc.format_message()}{hint}".replace("  ", " "), err=True)
+        click.echo(" ".join(f"kfsync: {exc.format_message()}{hint}".split()), err=True)
         sys.exit(2)
     except click.ClickException as exc:
         click.echo(f"kfsync: {exc.format_message()}", err=True)

@@ -132,6 +132,11 @@ def check_password(url: str, name: str, password: str) -> Principal | None:
         return Principal(user.name, user.role, user.id)
 
 
+def user_exists(url: str, name: str) -> bool:
+    with session_scope(url) as s:
+        return s.scalar(select(User.id).where(User.name == name)) is not None
+
+
 def token_principal(url: str, token: str) -> Principal | None:
     """The active user holding the live API token ``token``, else None."""
     if not token.startswith(TOKEN_PREFIX):

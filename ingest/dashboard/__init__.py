@@ -32,7 +32,13 @@ from werkzeug.wrappers import Response as BaseResponse
 from ingest import auth
 from ingest.app import SESSION_HOURS, current_settings, current_throttle
 from ingest.throttle import LOGIN_PER_ACCOUNT, LOGIN_PER_CLIENT
-from store.accounts import Principal, end_session, open_session, session_principal
+from store.accounts import (
+    Principal,
+    end_session,
+    open_session,
+    session_principal,
+    user_exists,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("dashboard", __name__, template_folder="../templates")
@@ -118,13 +124,13 @@ def login() -> BaseResponse | tuple[str, int]:
         checks.append((LOGIN_PER_ACCOUNT, f"account:{name}"))
     if current_throttle().blocked(checks):
         log.warning("dashboard login throttled: client %s, account %s", request.remote_addr,
-                    name or "(ops token)")
+                    _account(name))
         return _login_page("Too many failed logins; wait a minute and try again.", name), 429
     principal = auth.login_principal(settings, name, request.form.get("token", ""))
     if principal is None:
         current_throttle().failed(checks)
         log.warning("failed dashboard login: client %s, account %s", request.remote_addr,
-                    name or "(ops token)")
+                    _account(name))
         return _login_page(_login_error(name), name), 401
     sid = open_session(settings.database_url, principal, timedelta(hours=SESSION_HOURS),
                        auth.fingerprint(settings) if principal.user_id is None else None)
@@ -134,6 +140,14 @@ def login() -> BaseResponse | tuple[str, int]:
     log.info("dashboard login: %s (%s) from client %s", principal.name, principal.role,
              request.remote_addr)
     return redirect(_safe_next(request.args.get("next")))
+
+
+def _account(name: str) -> str:
+    """The account for the log: a known user's name; never what was typed otherwise (it may
+    be a password typed into the wrong field)."""
+    if not name:
+        return "(ops token)"
+    return name if user_exists(current_settings().database_url, name) else "(unknown name)"
 
 
 def _login_error(name: str) -> str:
