@@ -67,3 +67,18 @@ def test_flower_command_gets_basic_auth_and_every_queue() -> None:
 
     names = {q.name for q in celeryconfig.task_queues}
     assert names == {*ALL_QUEUES.split(","), "dead_letter"}
+
+
+def test_prod_warns_while_the_bootstrap_ops_token_is_set(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kfsync.cli import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    for name, value in PROD.items():
+        monkeypatch.setenv(name, value)
+    load_settings(purpose="kfsync web", service=True)
+    assert "warning: KFSYNC_OPS_TOKEN is set in prod" in capsys.readouterr().err
+    monkeypatch.delenv("KFSYNC_OPS_TOKEN")
+    load_settings(purpose="kfsync web", service=True)
+    assert capsys.readouterr().err == ""
