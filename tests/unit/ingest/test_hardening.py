@@ -203,3 +203,16 @@ def test_rotating_the_ops_token_ends_its_sessions(db_url: str, redis_url: str) -
     other = rotated.test_client()
     other.set_cookie("kfsync_session", cookie.value)
     assert other.get("/").status_code in (302, 401)
+
+
+def test_an_unexpected_error_is_a_json_500_for_machines(db_url: str, redis_url: str) -> None:
+    app = create_app(make_settings(db_url, redis_url))
+
+    def boom() -> str:
+        raise RuntimeError("something nobody caught")
+
+    app.add_url_rule("/api/v1/_boom", view_func=boom)
+    reply = app.test_client().get("/api/v1/_boom")
+    assert reply.status_code == 500 and reply.mimetype == "application/json"
+    assert reply.get_json() == {"status": "error",
+                                "errors": {"_service": ["Internal error; it was logged."]}}
