@@ -30,13 +30,14 @@ def readyz() -> tuple[Response, int]:
 
 
 @cache
-def expected_revision() -> str | None:
-    """The newest migration shipped with this code (read once from the migration scripts)."""
+def known_revisions() -> tuple[str | None, frozenset[str]]:
+    """The newest migration shipped with this code, and every one it knows (read once)."""
     from alembic.script import ScriptDirectory
 
     from store.db import MIGRATIONS_DIR
 
-    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    return script.get_current_head(), frozenset(r.revision for r in script.walk_revisions())
 
 
 def _check_db(url: str) -> str:
@@ -49,8 +50,10 @@ def _check_db(url: str) -> str:
             found = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     except Exception as exc:
         return f"error: {type(exc).__name__}"
-    expected = expected_revision()
-    if expected not in found:
+    expected, known = known_revisions()
+    # A revision this code does not know is a newer one (a rolling deploy migrated first):
+    # this process still serves; only an older schema, or none, is not ready.
+    if expected not in found and all(rev in known for rev in found):
         return (f"error: schema at {', '.join(found) or 'nothing'}, this code needs {expected}"
                 " (run: kfsync migrate)")
     return "ok"

@@ -11,11 +11,11 @@ import pytest
 import simplejson
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from ingest import create_app
 from ingest.signing import signed_headers
-from store.db import session_scope
+from store.db import get_engine, migrate, session_scope
 from store.models import InboundEvent
 from tests.unit.ingest.ops_helpers import AUTH, OPS_TOKEN, dead_job, make_app, make_settings
 
@@ -102,6 +102,19 @@ def test_readyz_is_503_on_a_database_without_kfsyncs_tables(tmp_path: Any,
 def test_readyz_is_200_on_a_migrated_database(app: Flask) -> None:
     reply = app.test_client().get("/readyz")
     assert reply.status_code == 200, reply.get_json()
+
+
+def test_readyz_is_503_on_an_older_schema_and_200_on_a_newer_one(tmp_path: Any,
+                                                                  redis_url: str) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate(url, "0005")
+    client = make_app(url, redis_url).test_client()
+    reply = client.get("/readyz")
+    assert reply.status_code == 503
+    assert reply.get_json()["checks"]["database"].startswith("error: schema at 0005, this code")
+    with get_engine(url).begin() as conn:  # a rolling deploy migrated past this code
+        conn.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
+    assert client.get("/readyz").status_code == 200
 
 
 # (4) signed but unstorable JSON: deep nesting, a lone surrogate, NUL
