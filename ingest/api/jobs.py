@@ -1,5 +1,5 @@
 """``/api/v1/jobs`` (list, detail) and ``/api/v1/review`` (jobs held for review: list,
-requeue, discard). Requeue and discard are ``workers.operations``, audited as ``api``."""
+requeue, discard). Requeue and discard are ``workers.operations``, audited as ``api:<user>``."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Versions (list, one with its document and YAML), the draft (read, replace), import, publish,
 rollback, preview of a stored order, the suggestion inbox (list, accept) and the mapping
-audit trail. Writes are audited as ``api``.
+audit trail. Writes are audited as ``api:<user>``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Dashboard forms (POST): requeue and discard dead letters and review items, one or many.
 
 Each form posts the checked ``ids`` (and a ``reason`` for discard) with its CSRF token; the
-work is ``workers.operations``, audited as ``dashboard``. The outcome is flashed on the page
-the operator comes back to.
+work is ``workers.operations``, audited as ``dashboard:<user>``. The outcome is flashed on
+the page the operator comes back to. Viewers get 403 here (``ingest.dashboard``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 publish, discard, rollback and YAML/CSV import.
 
 Every form carries its CSRF token (checked in ``ingest.dashboard``), calls one service of
-``workers.profiles`` / ``workers.studio`` / ``workers.catalogue`` as actor ``dashboard``
+``workers.profiles`` / ``workers.studio`` / ``workers.catalogue`` as actor ``dashboard:<user>``
 (the services write the audit log), and flashes the outcome or the one-line error on the
 page the operator comes back to. A rejected edit stores nothing.
 """
