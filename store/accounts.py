@@ -23,7 +23,8 @@ from store.account_models import ROLES, ApiToken, User, WebSession
 from store.db import session_scope
 from store.models import utcnow
 
-TOKEN_PREFIX = "kfs_"  # noqa: S105 - not a secret: tells a kfsync token apart in a config file or a leak scanner
+# Not a secret: tells a kfsync token apart in a config file or to a leak scanner.
+TOKEN_PREFIX = "kfs_"  # noqa: S105
 MIN_PASSWORD = 12
 _hasher = PasswordHasher()
 # Verified when the name is unknown, so a wrong name takes as long as a wrong password.
