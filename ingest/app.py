@@ -1,25 +1,26 @@
 """Flask app factory: ``create_app(settings=None)``.
 
 One app serves the webhook receiver, health, ``/metrics``, the ops JSON API (``/api/v1/``,
-bearer token) and the dashboard (``/``, login with the ops token, CSRF on every form).
+bearer token) and the dashboard (``/``, login by user or ops token, CSRF on every form).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, Response, jsonify
+from flask import Flask
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from ingest.errors import MAX_BODY_BYTES
+from ingest.throttle import Throttle
 from kfsync.settings import Settings
 
-MAX_BODY_BYTES = 1024 * 1024  # webhooks over 1 MiB are refused with 413 before being read
 SESSION_HOURS = 12  # a dashboard login lasts one working day
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the web app. ``settings`` defaults to ``Settings.load()`` (environment + .env)."""
-    from ingest import api, auth, dashboard, health, metrics, webhooks
+    from ingest import api, auth, dashboard, errors, health, metrics, webhooks
     from kfsync.sentry import init_sentry
     from workers.app import configure
 
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         WTF_CSRF_CHECK_DEFAULT=False,
     )
     app.extensions["kfsync.settings"] = settings
+    app.extensions["kfsync.throttle"] = Throttle(settings.redis_url)
+    errors.init_app(app)
     configure(settings)
     CSRFProtect(app)
     from ingest.sources import blueprints as source_blueprints
@@ -55,19 +58,6 @@ def create_app(settings: Settings | None = None) -> Flask:
 
         return render_template("csrf.html", reason=exc.description), 400
 
-    @app.errorhandler(413)
-    def too_large(_: Exception) -> tuple[Response, int]:
-        return jsonify(status="error", errors={"_body": [
-            f"Body larger than {MAX_BODY_BYTES} bytes."]}), 413
-
-    @app.errorhandler(404)
-    def not_found(_: Exception) -> tuple[Response, int]:
-        return jsonify(status="error", errors={"_path": ["Not found."]}), 404
-
-    @app.errorhandler(405)
-    def bad_method(_: Exception) -> tuple[Response, int]:
-        return jsonify(status="error", errors={"_method": ["Method not allowed."]}), 405
-
     return app
 
 
@@ -77,3 +67,11 @@ def current_settings() -> Settings:
     settings = current_app.extensions["kfsync.settings"]
     assert isinstance(settings, Settings)
     return settings
+
+
+def current_throttle() -> Throttle:
+    from flask import current_app
+
+    throttle = current_app.extensions["kfsync.throttle"]
+    assert isinstance(throttle, Throttle)
+    return throttle

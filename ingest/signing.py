@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 
 TOLERANCE_S = 300  # a signed timestamp further than this from our clock is a replay or skew
+MAX_TIMESTAMP_DIGITS = 12  # unix seconds until the year 33658; longer is no timestamp
 
 
 class SignatureError(Exception):
@@ -38,10 +39,12 @@ def verify(secrets: Iterable[str], timestamp: str | None, header: str | None, bo
     """Raise ``SignatureError`` unless one ``v1=`` value matches one secret within the window."""
     if not timestamp or not header:
         raise SignatureError("missing X-Kfsync-Timestamp or X-Kfsync-Signature header")
-    try:
-        ts = int(timestamp)
-    except ValueError:
-        raise SignatureError("X-Kfsync-Timestamp is not unix seconds") from None
+    # ASCII digits only, and few of them: int() accepts any length (a 309-digit number then
+    # overflows the float subtraction below) and non-ASCII digits.
+    if not (timestamp.isascii() and timestamp.isdigit()
+            and len(timestamp) <= MAX_TIMESTAMP_DIGITS):
+        raise SignatureError("X-Kfsync-Timestamp is not unix seconds")
+    ts = int(timestamp)
     if abs((time.time() if now is None else now) - ts) > TOLERANCE_S:
         raise SignatureError(f"timestamp outside the {TOLERANCE_S} s window")
     offered = [part.strip()[3:] for part in header.split(",") if part.strip().startswith("v1=")]

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import simplejson
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import ValidationError
 
 from ingest.app import current_settings
+from ingest.safejson import BadJson, loads
 from ingest.schemas import TOPICS, EnvelopeSchema
 from ingest.signing import SignatureError, verify
 from ingest.sources.intake import Hint, accept
@@ -39,9 +39,9 @@ def receive() -> tuple[Response, int]:
     except SignatureError as exc:
         return _error(401, {"_signature": [str(exc)]})
     try:
-        payload = simplejson.loads(body, use_decimal=True)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return _error(400, {"_body": [f"Invalid JSON: {exc}"]})
+        payload = loads(body)
+    except BadJson as exc:
+        return _error(400, {"_body": [str(exc)]})
     if not isinstance(payload, dict):
         return _error(400, {"_body": ["Expected a JSON object."]})
     try:

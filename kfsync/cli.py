@@ -27,6 +27,10 @@ def load_settings(*required: str, purpose: str = "", service: bool = False) -> S
         settings = Settings.load()
         if service:
             settings.check_environment(purpose)
+            if settings.env == "prod" and settings.ops_token:
+                click.echo("kfsync: warning: KFSYNC_OPS_TOKEN is set in prod; it is a shared "
+                           "admin login: use named users (kfsync users add) and unset it",
+                           err=True)
         if required:
             settings.require(*required, purpose=purpose)
     except ConfigError as exc:
@@ -46,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="kfsync", standalone_mode=False)
     except click.UsageError as exc:
         hint = f" (see: kfsync {exc.ctx.command_path.partition(' ')[2]} --help)" if exc.ctx else ""
-        click.echo(f"kfsync: {exc.format_message()}{hint}".replace("  ", " "), err=True)
+        click.echo(" ".join(f"kfsync: {exc.format_message()}{hint}".split()), err=True)
         sys.exit(2)
     except click.ClickException as exc:
         click.echo(f"kfsync: {exc.format_message()}", err=True)
@@ -85,12 +89,13 @@ def _register() -> None:
         reconcile,
         services,
         stock,
+        users,
     )
 
-    for module in (services, jobs, dlq, backfill, ops, stock, reconcile, mapping, onboard):
+    for module in (services, jobs, dlq, backfill, ops, stock, reconcile, mapping, onboard,
+                   users):
         for command in module.COMMANDS:
             cli.add_command(command)
-
 
 
 def make_console() -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -67,13 +68,29 @@ class ContextFilter(logging.Filter):
         return True
 
 
+SHORT_SECRET = 8  # shorter secrets are cut only where they stand alone (see secret_pattern)
+
+
+def secret_pattern(secrets: Iterable[str]) -> re.Pattern[str] | None:
+    """One regex matching every secret, longest first.
+
+    A short secret (dev allows one character; prod refuses under 32) is matched only where
+    no letter or digit touches it, so ``pw`` is cut from ``Bearer pw`` but a secret ``a``
+    does not cut every ``a`` of every line.
+    """
+    alternatives = []
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        quoted = re.escape(secret)
+        alternatives.append(quoted if len(secret) >= SHORT_SECRET
+                            else rf"(?<![A-Za-z0-9]){quoted}(?![A-Za-z0-9])")
+    return re.compile("|".join(alternatives)) if alternatives else None
+
+
 class _Scrubbing(logging.Formatter):
-    secrets: tuple[str, ...] = ()
+    pattern: re.Pattern[str] | None = None
 
     def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return self.pattern.sub("***", text) if self.pattern else text
 
 
 class JsonFormatter(_Scrubbing):
@@ -147,7 +164,7 @@ def configure(env: str, *, secrets: Iterable[str] = (), level: str | int = "INFO
     Idempotent: a handler installed by an earlier call is replaced. Returns the handler.
     """
     formatter: _Scrubbing = JsonFormatter() if env in ("qa", "prod") else TextFormatter()
-    formatter.secrets = tuple(s for s in secrets if s and len(s) >= 4)
+    formatter.pattern = secret_pattern(secrets)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
     handler.addFilter(ContextFilter())

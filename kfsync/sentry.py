@@ -27,7 +27,6 @@ SECRET_KEY_PARTS = ("password", "passwd", "secret", "token", "memorable", "autho
 _AUTH_VALUE = re.compile(r"\b(KfToken|Bearer|OAuth|Basic)\s+[^\s\"',]+", re.IGNORECASE)
 _SIGNATURE = re.compile(r"v1=[0-9a-f]{16,}", re.IGNORECASE)
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-MIN_SECRET_LEN = 4  # shorter values would blank ordinary words
 
 
 def _secret_key(key: str) -> bool:
@@ -37,12 +36,12 @@ def _secret_key(key: str) -> bool:
 
 def scrub(value: Any, secrets: Iterable[str]) -> Any:
     """A copy of ``value`` (an event, or any part of one) with no secret or email in it."""
-    ordered = sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LEN}, key=len,
-                     reverse=True)
-    return _walk(value, ordered)
+    from kfsync.logs import secret_pattern
+
+    return _walk(value, secret_pattern(secrets))
 
 
-def _walk(value: Any, secrets: list[str]) -> Any:
+def _walk(value: Any, secrets: re.Pattern[str] | None) -> Any:
     if isinstance(value, dict):
         return {k: FILTERED if isinstance(k, str) and _secret_key(k) and v not in (None, "")
                 else _walk(v, secrets) for k, v in value.items()}
@@ -53,8 +52,8 @@ def _walk(value: Any, secrets: list[str]) -> Any:
             return [value[0], FILTERED]
         return [_walk(v, secrets) for v in value]
     if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, FILTERED)
+        if secrets is not None:
+            value = secrets.sub(FILTERED, value)
         value = _AUTH_VALUE.sub(rf"\1 {FILTERED}", value)
         value = _SIGNATURE.sub(f"v1={FILTERED}", value)
         return _EMAIL.sub("[email]", value)

@@ -12,10 +12,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from dotenv import dotenv_values
 
 ENVIRONMENTS = ("dev", "qa", "prod")
+MIN_PROD_SECRET = 32  # characters; `openssl rand -hex 32` gives 64
 SANDBOX_MAGENTO_URL = "http://127.0.0.1:8081/rest"
 SANDBOX_KASHFLOW_URL = "http://127.0.0.1:8082/v2"
 
@@ -32,7 +34,7 @@ class MagentoOAuth:
     access_token_secret: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     env: str = "dev"
     database_url: str = "sqlite:///var/kfsync.db"
@@ -134,6 +136,17 @@ class Settings:
                 out.append(f"KFSYNC_{name.upper()}")
         return out
 
+    def __repr__(self) -> str:
+        """Like the dataclass's, without secrets: those fields are left out, and the
+        passwords inside the database and Redis URLs are masked."""
+        shown = []
+        for f in fields(self):
+            if f.repr:
+                value = getattr(self, f.name)
+                text = _mask_url(value) if f.name.endswith("_url") else repr(value)
+                shown.append(f"{f.name}={text}")
+        return f"Settings({', '.join(shown)})"
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -141,8 +154,10 @@ class Settings:
     def check_environment(self, purpose: str) -> None:
         """Refuse what ``KFSYNC_ENV=prod`` must never run with (one-line ConfigError).
 
-        In prod, the web, worker and run commands need a webhook secret, an ops token and a
-        non-SQLite database; Flower needs basic auth; the sandbox and the demo never start.
+        In prod, the web, worker and run commands need a webhook secret and a non-SQLite
+        database; Flower needs basic auth; every secret kfsync's operator chooses (webhook
+        secrets, ops token, Flower password) has at least ``MIN_PROD_SECRET`` characters; the
+        sandbox and the demo never start. The ops token is optional (named users replace it).
         dev and qa are not checked here (``require`` still applies per command).
         """
         if self.env != "prod":
@@ -153,13 +168,24 @@ class Settings:
         if purpose == "kfsync flower":
             if not self.flower_basic_auth:
                 raise ConfigError(f"{where} needs KFSYNC_FLOWER_BASIC_AUTH to be set")
+            self._check_secret_lengths(where)
             return
         if not self.webhook_secrets:
             raise ConfigError(f"{where} needs KFSYNC_WEBHOOK_SECRETS to be set")
-        if not self.ops_token:
-            raise ConfigError(f"{where} needs KFSYNC_OPS_TOKEN to be set")
         if self.is_sqlite:
             raise ConfigError(f"{where} needs a PostgreSQL KFSYNC_DATABASE_URL, not SQLite")
+        self._check_secret_lengths(where)
+
+    def _check_secret_lengths(self, where: str) -> None:
+        """The secrets kfsync's operator chooses must be long enough not to be guessed."""
+        chosen = [("KFSYNC_WEBHOOK_SECRETS", s) for s in self.webhook_secrets]
+        chosen.append(("KFSYNC_OPS_TOKEN", self.ops_token or ""))
+        if self.flower_basic_auth and ":" in self.flower_basic_auth:
+            chosen.append(("KFSYNC_FLOWER_BASIC_AUTH", self.flower_basic_auth.split(":", 1)[1]))
+        for name, value in chosen:
+            if value and len(value) < MIN_PROD_SECRET:
+                raise ConfigError(f"{where} needs each secret in {name} to be at least "
+                                  f"{MIN_PROD_SECRET} characters (try: openssl rand -hex 32)")
 
     def secret_values(self) -> list[str]:
         """Every configured secret value (for scrubbing logs, error reports and pages)."""
@@ -174,8 +200,10 @@ class Settings:
             values += [o.consumer_key, o.consumer_secret, o.access_token, o.access_token_secret]
         if self.flower_basic_auth and ":" in self.flower_basic_auth:
             values.append(self.flower_basic_auth.split(":", 1)[1])
-        password = make_url_password(self.database_url)
-        return [v for v in {*values, password} if v]
+        redis_password = _url_password(self.redis_url)
+        passwords = {make_url_password(self.database_url), redis_password,
+                     unquote(redis_password or "")}
+        return [v for v in {*values, *passwords} if v]
 
 
 def make_url_password(url: str) -> str | None:
@@ -186,6 +214,22 @@ def make_url_password(url: str) -> str | None:
         return make_url(url).password
     except Exception:
         return None
+
+
+def _url_password(url: str) -> str | None:
+    """The password inside any URL (``redis://:pw@host/0``), if any."""
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def _mask_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (quoted, as repr would)."""
+    password = _url_password(url)
+    if password:
+        url = url.replace(f":{password}@", ":***@")
+    return repr(url)
 
 
 def _flag(name: str, value: str) -> bool:

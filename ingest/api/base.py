@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import Schema, ValidationError
 
-from ingest.app import current_settings
-from ingest.auth import bearer_matches
+from ingest import auth
+from ingest.app import current_settings, current_throttle
+from ingest.safejson import BadJson, loads
+from ingest.throttle import BEARER_PER_CLIENT
 from workers.operations import OperationError
 
+log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-ACTOR = "api"
 
 
 class ApiError(Exception):
@@ -26,12 +29,39 @@ def error(status: int, errors: dict[str, Any]) -> tuple[Response, int]:
     return jsonify(status="error", errors=errors), status
 
 
+def actor() -> str:
+    """The audit log's name for the caller: ``api:<user>`` (``api`` for the ops token)."""
+    return auth.actor("api")
+
+
+def needed_role() -> str:
+    """Reading needs ``viewer``; changing the mapping ``admin``; any other write ``operator``."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return "viewer"
+    return "admin" if request.path.startswith(f"{bp.url_prefix}/mapping") else "operator"
+
+
 @bp.before_request
 def _require_token() -> tuple[Response, int] | None:
-    if not bearer_matches(current_settings(), request.headers.get("Authorization")):
-        reply, status = error(401, {"_auth": ["Send Authorization: Bearer <KFSYNC_OPS_TOKEN>."]})
+    token = auth.bearer_value(request.headers.get("Authorization"))
+    checks = [(BEARER_PER_CLIENT, f"bearer:{request.remote_addr}")]
+    if token and current_throttle().blocked(checks):
+        log.warning("API token attempts throttled for client %s", request.remote_addr)
+        return error(429, {"_auth": ["Too many failed token attempts; wait a minute."]})
+    principal = auth.bearer_principal(current_settings(), token) if token else None
+    if principal is None:
+        if token:
+            current_throttle().failed(checks)
+            log.warning("refused an API token from client %s (%s %s)", request.remote_addr,
+                        request.method, request.path)
+        reply, status = error(401, {"_auth": [
+            "Send Authorization: Bearer <your API token or KFSYNC_OPS_TOKEN>."]})
         reply.headers["WWW-Authenticate"] = 'Bearer realm="kfsync"'
         return reply, status
+    g.kfsync_principal = principal
+    if not principal.can(needed_role()):
+        return error(403, {"_auth": [f"{principal.name} is a {principal.role}; this needs "
+                                     f"the {needed_role()} role."]})
     return None
 
 
@@ -60,7 +90,10 @@ def load_query(schema: Schema) -> dict[str, Any]:
 
 
 def load_body(schema: Schema) -> dict[str, Any]:
-    payload = request.get_json(silent=True)
+    try:
+        payload = loads(request.get_data(cache=False), use_decimal=False)
+    except BadJson as exc:
+        raise ApiError(400, {"_body": [str(exc)]}) from None
     if not isinstance(payload, dict):
         raise ApiError(400, {"_body": ["Expected a JSON object."]})
     data = schema.load(payload)

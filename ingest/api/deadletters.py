@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
-from ingest.api.base import ACTOR, ApiError, action_body, bp, load_body, load_query, page_body
+from ingest.api.base import ApiError, action_body, actor, bp, load_body, load_query, page_body
 from ingest.api.schemas import (
     DeadLetterDetailSchema,
     DeadLetterPageSchema,
@@ -56,7 +56,7 @@ def requeue() -> Response:
     flt = LetterFilter(ids=tuple(body.get("ids") or ()), entity=body.get("entity"),
                        error_class=body.get("error_class"), since=body.get("since"),
                        until=body.get("until"))
-    done = requeue_letters(settings.database_url, settings.redis_url, flt, actor=ACTOR)
+    done = requeue_letters(settings.database_url, settings.redis_url, flt, actor=actor())
     return jsonify(action_body("requeue", done))
 
 
@@ -66,5 +66,5 @@ def discard() -> Response:
     body = load_body(_discard)
     settings = current_settings()
     done = discard_letters(settings.database_url, settings.redis_url, body["ids"],
-                           reason=body["reason"], actor=ACTOR)
+                           reason=body["reason"], actor=actor())
     return jsonify(action_body("discard", done))

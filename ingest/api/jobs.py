@@ -1,5 +1,5 @@
 """``/api/v1/jobs`` (list, detail) and ``/api/v1/review`` (jobs held for review: list,
-requeue, discard). Requeue and discard are ``workers.operations``, audited as ``api``."""
+requeue, discard). Requeue and discard are ``workers.operations``, audited as ``api:<user>``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from ingest.api.base import ACTOR, ApiError, action_body, bp, load_body, load_query, page_body
+from ingest.api.base import ApiError, action_body, actor, bp, load_body, load_query, page_body
 from ingest.api.schemas import (
     DiscardRequest,
     JobDetailSchema,
@@ -81,7 +81,7 @@ def list_review() -> Response:
 def requeue_review() -> Response:
     """Resume jobs held for review (or dead) at their failed step."""
     body = load_body(_requeue)
-    done = requeue_jobs(current_settings().database_url, body["ids"], actor=ACTOR)
+    done = requeue_jobs(current_settings().database_url, body["ids"], actor=actor())
     return jsonify(action_body("requeue", done))
 
 
@@ -90,5 +90,5 @@ def discard_review() -> Response:
     """Close jobs held for review (or dead) without syncing them; the reason is audited."""
     body = load_body(_discard)
     done = discard_jobs(current_settings().database_url, body["ids"], reason=body["reason"],
-                        actor=ACTOR)
+                        actor=actor())
     return jsonify(action_body("discard", done))

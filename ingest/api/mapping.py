@@ -2,7 +2,7 @@
 
 Versions (list, one with its document and YAML), the draft (read, replace), import, publish,
 rollback, preview of a stored order, the suggestion inbox (list, accept) and the mapping
-audit trail. Writes are audited as ``api``.
+audit trail. Writes are audited as ``api:<user>``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from flask import Response, jsonify
 from sqlalchemy import select
 
 from ingest.api import mapping_schemas as ms
-from ingest.api.base import ACTOR, ApiError, bp, load_body, load_query
+from ingest.api.base import ApiError, actor, bp, load_body, load_query
 from ingest.app import current_settings
 from mappings.errors import MappingError
 from store.db import session_scope
@@ -73,7 +73,7 @@ def mapping_save_draft() -> Response:
     body = load_body(ms.DraftRequest())
     url = _url()
     try:
-        profiles.save_draft(url, body["document"], ACTOR, comment=body.get("comment"))
+        profiles.save_draft(url, body["document"], actor(), comment=body.get("comment"))
     except MappingError as exc:
         raise ApiError(400, {"document": str(exc).split("; ")}) from exc
     return jsonify(ms.DraftSchema().dump(_draft_body(url)))
@@ -84,7 +84,7 @@ def mapping_import() -> Response:
     body = load_body(ms.ImportRequest())
     url = _url()
     try:
-        profiles.import_yaml(url, body["yaml"], ACTOR, source_name="api import")
+        profiles.import_yaml(url, body["yaml"], actor(), source_name="api import")
     except MappingError as exc:
         raise ApiError(400, {"yaml": str(exc).split("; ")}) from exc
     return jsonify(ms.DraftSchema().dump(_draft_body(url)))
@@ -94,7 +94,7 @@ def mapping_import() -> Response:
 def mapping_publish() -> Response:
     body = load_body(ms.PublishRequest())
     try:
-        view = studio.publish(_url(), ACTOR, body.get("comment"))
+        view = studio.publish(_url(), actor(), body.get("comment"))
     except profiles.ProfileError as exc:
         raise _refused(exc) from exc
     return jsonify(ms.VersionSchema().dump(view))
@@ -104,7 +104,7 @@ def mapping_publish() -> Response:
 def mapping_rollback() -> Response:
     body = load_body(ms.RollbackRequest())
     try:
-        view = profiles.rollback(_url(), body["version"], ACTOR, body.get("comment"))
+        view = profiles.rollback(_url(), body["version"], actor(), body.get("comment"))
     except profiles.ProfileError as exc:
         raise _refused(exc) from exc
     return jsonify(ms.VersionSchema().dump(view))
@@ -132,7 +132,7 @@ def mapping_suggestions() -> Response:
 def mapping_accept(suggestion_id: int) -> Response:
     body = load_body(ms.AcceptRequest())
     try:
-        row = studio.accept(_url(), suggestion_id, ACTOR, body["choice"] - 1)
+        row = studio.accept(_url(), suggestion_id, actor(), body["choice"] - 1)
     except profiles.ProfileError as exc:
         raise _refused(exc) from exc
     return jsonify(ms.SuggestionSchema().dump(row))

@@ -78,6 +78,8 @@ def _operation(path: str, summary: str, query: type[Schema] | None, body: type[S
     op: dict[str, Any] = {"summary": summary, "parameters": [], "responses": {
         "200": {"description": "OK", "content": {"application/json": {"schema": ok}}},
         "401": {"$ref": "#/components/responses/Unauthorized"},
+        "403": {"$ref": "#/components/responses/Forbidden"},
+        "429": {"$ref": "#/components/responses/Throttled"},
     }}
     for status in errors:
         op["responses"][str(status)] = {
@@ -101,13 +103,20 @@ def build_spec() -> dict[str, Any]:
                    plugins=[MarshmallowPlugin()],
                    info={"description": "Jobs, dead letters, review items, payment "
                                         "reconciliation and stats. Every route needs "
-                                        "Authorization: Bearer <KFSYNC_OPS_TOKEN>."},
+                                        "Authorization: Bearer <token>: a user's API "
+                                        "token (kfsync users token) or KFSYNC_OPS_TOKEN. "
+                                        "Reading needs the viewer role, requeue, discard "
+                                        "and resolve operator, mapping changes admin."},
                    security=[{"bearer": []}])
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("ErrorSchema", schema=sc.ErrorSchema)
-    spec.components.response("Unauthorized", {
-        "description": "Missing or wrong ops token",
-        "content": {"application/json": {"schema": "ErrorSchema"}}})
+    for name, description in (
+            ("Unauthorized", "Missing, wrong or revoked token"),
+            ("Forbidden", "The token's user lacks the role this needs"),
+            ("Throttled", "Too many failed token attempts from this client; wait a minute")):
+        spec.components.response(name, {
+            "description": description,
+            "content": {"application/json": {"schema": "ErrorSchema"}}})
     paths: dict[str, dict[str, Any]] = {}
     for path, method, summary, query, body, ok, errors in OPERATIONS:
         paths.setdefault(path, {})[method] = _operation(path, summary, query, body, ok, errors)

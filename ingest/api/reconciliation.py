@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Response, jsonify
 from sqlalchemy import select
 
-from ingest.api.base import ACTOR, bp, load_body, load_query, page_body
+from ingest.api.base import actor, bp, load_body, load_query, page_body
 from ingest.api.reconcile_schemas import (
     ReconciliationItemSchema,
     ReconciliationPageSchema,
@@ -40,6 +40,6 @@ def list_items() -> Response:
 def resolve(item_id: int) -> Response:
     """``{"action": "match"|"post"|"dismiss", "note": "..."}`` (dismiss needs the note)."""
     body = load_body(_resolve)
-    item = resolve_item(current_settings().database_url, item_id, body["action"], actor=ACTOR,
+    item = resolve_item(current_settings().database_url, item_id, body["action"], actor=actor(),
                         note=body.get("note"))
     return jsonify(_item.dump(item))

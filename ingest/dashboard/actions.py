@@ -1,8 +1,8 @@
 """Dashboard forms (POST): requeue and discard dead letters and review items, one or many.
 
 Each form posts the checked ``ids`` (and a ``reason`` for discard) with its CSRF token; the
-work is ``workers.operations``, audited as ``dashboard``. The outcome is flashed on the page
-the operator comes back to.
+work is ``workers.operations``, audited as ``dashboard:<user>``. The outcome is flashed on
+the page the operator comes back to. Viewers get 403 here (``ingest.dashboard``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from flask import flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from ingest.app import current_settings
-from ingest.dashboard import bp
+from ingest.auth import actor as _actor
+from ingest.dashboard import bp, safe_path
 from workers.operations import (
     LetterFilter,
     OperationError,
@@ -23,7 +24,6 @@ from workers.operations import (
     requeue_letters,
 )
 
-ACTOR = "dashboard"
 MAX_IDS = 5000
 
 
@@ -33,10 +33,7 @@ def _ids() -> list[int]:
 
 
 def _back(default: str) -> Response:
-    target = request.form.get("back", "")
-    if target.startswith("/") and not target.startswith("//"):
-        return redirect(target)
-    return redirect(url_for(default))
+    return redirect(safe_path(request.form.get("back")) or url_for(default))
 
 
 def _run(what: str, verb: str, action: Callable[[list[int]], list[int]], default: str
@@ -67,7 +64,7 @@ def _reason() -> str | None:
 def requeue_letters_form() -> Response:
     settings = current_settings()
     return _run("dead letter", "Requeued", lambda ids: requeue_letters(
-        settings.database_url, settings.redis_url, LetterFilter(ids=tuple(ids)), actor=ACTOR),
+        settings.database_url, settings.redis_url, LetterFilter(ids=tuple(ids)), actor=actor()),
         "dashboard.letters")
 
 
@@ -78,7 +75,7 @@ def discard_letters_form() -> Response:
     if reason is None:
         return _back("dashboard.letters")
     return _run("dead letter", "Discarded", lambda ids: discard_letters(
-        settings.database_url, settings.redis_url, ids, reason=reason, actor=ACTOR),
+        settings.database_url, settings.redis_url, ids, reason=reason, actor=actor()),
         "dashboard.letters")
 
 
@@ -86,7 +83,7 @@ def discard_letters_form() -> Response:
 def requeue_jobs_form() -> Response:
     settings = current_settings()
     return _run("job", "Requeued",
-                lambda ids: requeue_jobs(settings.database_url, ids, actor=ACTOR),
+                lambda ids: requeue_jobs(settings.database_url, ids, actor=actor()),
                 "dashboard.review")
 
 
@@ -97,5 +94,10 @@ def discard_jobs_form() -> Response:
     if reason is None:
         return _back("dashboard.review")
     return _run("job", "Discarded",
-                lambda ids: discard_jobs(settings.database_url, ids, reason=reason, actor=ACTOR),
+                lambda ids: discard_jobs(settings.database_url, ids, reason=reason, actor=actor()),
                 "dashboard.review")
+
+
+def actor() -> str:
+    """The audit log's name for the operator: ``dashboard:<user>``."""
+    return _actor("dashboard")

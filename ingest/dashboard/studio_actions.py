@@ -2,7 +2,7 @@
 publish, discard, rollback and YAML/CSV import.
 
 Every form carries its CSRF token (checked in ``ingest.dashboard``), calls one service of
-``workers.profiles`` / ``workers.studio`` / ``workers.catalogue`` as actor ``dashboard``
+``workers.profiles`` / ``workers.studio`` / ``workers.catalogue`` as actor ``dashboard:<user>``
 (the services write the audit log), and flashes the outcome or the one-line error on the
 page the operator comes back to. A rejected edit stores nothing.
 """
@@ -19,7 +19,8 @@ from connectors.errors import ConnectorError
 from connectors.kashflow import KashFlowClient
 from connectors.magento import MagentoClient
 from ingest.app import current_settings
-from ingest.dashboard import bp
+from ingest.auth import actor as _actor
+from ingest.dashboard import bp, safe_path
 from ingest.dashboard.studio import render_policies, studio_url
 from ingest.dashboard.studio_forms import (
     apply_policies,
@@ -32,17 +33,13 @@ from kfsync.settings import ConfigError
 from mappings.errors import MappingError
 from workers import catalogue, profiles, studio
 
-ACTOR = "dashboard"
 MAX_IDS = 5000
 FAILURES = (profiles.ProfileError, MappingError)
 Edit = Callable[[dict[str, Any]], str]
 
 
 def _back(default: str) -> Response:
-    target = request.form.get("back", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return redirect(target)
-    return redirect(url_for(default))
+    return redirect(safe_path(request.form.get("back")) or url_for(default))
 
 
 def _outcome(run: Callable[[], str], default: str) -> Response:
@@ -63,7 +60,7 @@ def _edit(change: Edit, default: str) -> Response:
         return notes[-1]
 
     def run() -> str:
-        profiles.edit_draft(studio_url(), ACTOR, noted)
+        profiles.edit_draft(studio_url(), actor(), noted)
         return f"Draft saved: {notes[-1]}. Publish it on the Mapping page to put it in force."
     return _outcome(run, default)
 
@@ -112,10 +109,10 @@ def studio_suggest() -> Response:
             # The embedding model never loads in the web process: a worker runs it.
             from workers.maintenance import run_suggestions
 
-            run_suggestions.delay(ACTOR)
+            run_suggestions.delay(actor())
             return ("Suggestions are being computed by a worker (with meaning-based ranking); "
                     "reload this page in a minute.")
-        report = studio.run_suggestions(studio_url(), ACTOR)
+        report = studio.run_suggestions(studio_url(), actor())
         mapped, seen = report.covered
         return (f"Suggestions: {report.applied} applied to the draft (exact code or learned "
                 f"alias), {report.waiting} waiting for you; {mapped} of {seen} recent SKUs "
@@ -126,7 +123,7 @@ def studio_suggest() -> Response:
 @bp.post("/mapping/publish")
 def studio_publish() -> Response:
     def run() -> str:
-        version = studio.publish(studio_url(), ACTOR, _field("comment")[:2000] or None)
+        version = studio.publish(studio_url(), actor(), _field("comment")[:2000] or None)
         return f"Published version {version.id}: it is in force for the next order."
     return _outcome(run, "dashboard.studio_home")
 
@@ -134,7 +131,7 @@ def studio_publish() -> Response:
 @bp.post("/mapping/discard")
 def studio_discard() -> Response:
     def run() -> str:
-        gone = profiles.discard_draft(studio_url(), ACTOR)
+        gone = profiles.discard_draft(studio_url(), actor())
         return "Draft discarded." if gone else "There was no draft to discard."
     return _outcome(run, "dashboard.studio_home")
 
@@ -171,7 +168,7 @@ def studio_sku_delete() -> Response:
 @bp.post("/mapping/skus/import")
 def studio_sku_import() -> Response:
     text = _text("csv", "csv_file")
-    return _outcome(lambda: f"Imported {studio.import_sku_csv(studio_url(), text, ACTOR)} "
+    return _outcome(lambda: f"Imported {studio.import_sku_csv(studio_url(), text, actor())} "
                     "SKU row(s) into the draft.", "dashboard.studio_skus")
 
 
@@ -183,7 +180,7 @@ def studio_accept(suggestion_id: int) -> Response:
     choice = int(raw) if raw.isdigit() and int(raw) < 100 else 0
 
     def run() -> str:
-        row = studio.accept(studio_url(), suggestion_id, ACTOR, choice)
+        row = studio.accept(studio_url(), suggestion_id, actor(), choice)
         return (f"Accepted: {row.kind} {row.source_key} -> {row.chosen} (in the draft; "
                 "the alias is learned).")
     return _outcome(run, "dashboard.studio_skus")
@@ -192,7 +189,7 @@ def studio_accept(suggestion_id: int) -> Response:
 @bp.post("/mapping/suggestions/reject")
 def studio_reject() -> Response:
     ids = _ids()
-    return _outcome(lambda: f"Rejected {studio.reject(studio_url(), ids, ACTOR)} "
+    return _outcome(lambda: f"Rejected {studio.reject(studio_url(), ids, actor())} "
                     "suggestion(s): they are not asked again.", "dashboard.studio_skus")
 
 
@@ -203,7 +200,7 @@ def studio_bulk_accept() -> Response:
         flash("Tick at least one row first.", "error")
         return _back("dashboard.studio_skus")
     return _outcome(lambda: f"Accepted the best suggestion for "
-                    f"{studio.bulk_accept(studio_url(), ids, ACTOR)} of {len(ids)} row(s).",
+                    f"{studio.bulk_accept(studio_url(), ids, actor())} of {len(ids)} row(s).",
                     "dashboard.studio_skus")
 
 
@@ -272,7 +269,7 @@ def studio_policies_save() -> Response | tuple[str, int]:
     url = studio_url()
     doc = apply_policies(profiles.working_document(url), request.form)
     try:
-        profiles.save_draft(url, doc, ACTOR)
+        profiles.save_draft(url, doc, actor())
     except MappingError as exc:
         return render_policies(doc, str(exc)), 400  # shown again with what was typed
     flash("Draft saved: policies. Publish it on the Mapping page to put it in force.", "ok")
@@ -282,7 +279,7 @@ def studio_policies_save() -> Response | tuple[str, int]:
 @bp.post("/mapping/versions/<int(max=2147483647):number>/rollback")
 def studio_rollback(number: int) -> Response:
     def run() -> str:
-        new = profiles.rollback(studio_url(), number, ACTOR, _field("comment")[:2000] or None)
+        new = profiles.rollback(studio_url(), number, actor(), _field("comment")[:2000] or None)
         return f"Rolled back: version {new.id} is in force with version {number}'s rules."
     return _outcome(run, "dashboard.studio_versions")
 
@@ -294,10 +291,15 @@ def studio_import() -> Response:
     text = _text("yaml", "yaml_file")
 
     try:
-        draft = profiles.import_yaml(studio_url(), text, ACTOR, source_name=name)
+        draft = profiles.import_yaml(studio_url(), text, actor(), source_name=name)
     except MappingError as exc:
         flash(f"Nothing imported: {exc}", "error")
         return redirect(url_for("dashboard.studio_versions"))
     flash(f"Imported {name} as the draft: {len(draft.changes)} change(s) against the version "
           "in force, listed below. Nothing is in force until you publish.", "ok")
     return redirect(url_for("dashboard.studio_home"))
+
+
+def actor() -> str:
+    """The audit log's name for the operator: ``dashboard:<user>``."""
+    return _actor("dashboard")

@@ -56,3 +56,11 @@ def test_any_change_to_the_body_breaks_the_signature(body: bytes, tail: bytes) -
     now = int(time.time())
     with pytest.raises(SignatureError):
         verify(["s3cret"], str(now), sign("s3cret", now, body), body + tail)
+
+
+@pytest.mark.parametrize("timestamp", [
+    "9" * 309, "1" * 13, "\u0661\u0667" + "\u0660" * 8, "17e8", "-1", "0x10"])
+def test_a_timestamp_that_is_no_unix_seconds_is_refused_not_crashed(timestamp: str) -> None:
+    """Issue #17 (1): 309 digits overflowed ``time.time() - ts`` (a 500 for anyone)."""
+    with pytest.raises(SignatureError, match="not unix seconds"):
+        verify(["s3cret"], timestamp, "v1=00", BODY)

@@ -72,3 +72,16 @@ def test_routine_beat_lines_are_debug_and_other_lines_stay() -> None:
         assert "DEBUG celery.beat" in out.getvalue()
     finally:
         kfsync_logs.configure("dev", level="INFO")
+
+
+def test_short_secrets_are_cut_where_they_stand_alone() -> None:
+    """Issue #17 (7): secrets under 4 characters were never scrubbed."""
+    stream = io.StringIO()
+    handler = logs.configure("dev", secrets=("pw", "x"), stream=stream)
+    try:
+        logging.getLogger("ingest").warning("sent Bearer pw, token=x; password check")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    text = stream.getvalue()
+    assert "Bearer ***, token=***;" in text
+    assert "password check" in text  # the letters of other words are left alone

@@ -64,3 +64,14 @@ def test_secrets_are_not_in_repr() -> None:
                        "KFSYNC_WEBHOOK_SECRETS": "whsec"}, env_file=None)
     text = repr(s)
     assert "hunter2" not in text and "tok-123" not in text and "whsec" not in text
+
+
+def test_url_passwords_are_masked_in_repr_and_listed_as_secrets() -> None:
+    """Issue #17 (8): repr printed both URL passwords; the Redis one was never scrubbed."""
+    s = Settings.load({"KFSYNC_DATABASE_URL": "postgresql+psycopg://kf:pg-pass-77@db/kfsync",
+                       "KFSYNC_REDIS_URL": "redis://:redis%40pass-91@cache:6379/0"},
+                      env_file=None)
+    text = repr(s)
+    assert "pg-pass-77" not in text and "redis%40pass-91" not in text
+    assert "postgresql+psycopg://kf:***@db/kfsync" in text and "redis://:***@cache" in text
+    assert {"pg-pass-77", "redis%40pass-91", "redis@pass-91"} <= set(s.secret_values())
