@@ -14,7 +14,10 @@ from kfsync.settings import Settings
 
 PLAN_LABELS = {"action": "decision", "pay": "post a payment", "pay_reason": "why (payment)",
                "profile_version": "mapping profile version", "replaces": "replaces order"}
-SHOWN_ELSEWHERE = {"kashflow_invoice", "kashflow_payments", "notes", "findings"}
+# Plan keys with a card of their own: the KashFlow side, policies, checks, and how each line
+# was mapped (``_line_mapping.html``).
+SHOWN_ELSEWHERE = {"kashflow_invoice", "kashflow_payments", "notes", "findings", "line_mapping",
+                   "created_products"}
 
 
 @dataclass(frozen=True)
