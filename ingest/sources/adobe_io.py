@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import simplejson
 from flask import Blueprint, Response, jsonify, request
 
 from ingest.app import current_settings
+from ingest.safejson import BadJson, loads
 from ingest.sources import adobe_keys
 from ingest.sources.intake import Hint, accept, error
 
@@ -68,9 +68,9 @@ def receive() -> tuple[Response, int]:
     except adobe_keys.KeyUnavailable as exc:
         return error(503, {"_signature": [f"{exc}; retry later."]})
     try:
-        event = simplejson.loads(body, use_decimal=True)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return error(400, {"_body": [f"Invalid JSON: {exc}"]})
+        event = loads(body)  # too deep, a lone surrogate or NUL: a 400, not a 500
+    except BadJson as exc:
+        return error(400, {"_body": [str(exc)]})
     if not isinstance(event, dict):
         return error(400, {"_body": ["Expected a JSON object."]})
     recipient = event.get("recipient_client_id", event.get("recipientclientid"))

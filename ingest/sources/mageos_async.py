@@ -18,10 +18,10 @@ import hmac
 import re
 from typing import Any
 
-import simplejson
 from flask import Blueprint, Response, jsonify, request
 
 from ingest.app import current_settings
+from ingest.safejson import BadJson, loads
 from ingest.sources.intake import Hint, accept, error
 
 SOURCE = "mageos-async"
@@ -62,9 +62,9 @@ def receive() -> tuple[Response, int]:
                              request.headers.get("x-magento-signature")):
         return error(401, {"_signature": ["x-magento-signature missing or does not match"]})
     try:
-        event = simplejson.loads(body, use_decimal=True)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return error(400, {"_body": [f"Invalid JSON: {exc}"]})
+        event = loads(body)  # too deep, a lone surrogate or NUL: a 400, not a 500
+    except BadJson as exc:
+        return error(400, {"_body": [str(exc)]})
     if not isinstance(event, dict):
         return error(400, {"_body": ["Expected a JSON object."]})
     hint = to_hint(event, request.args.get("event"), body)

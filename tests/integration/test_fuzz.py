@@ -33,6 +33,14 @@ from store.db import session_scope
 from store.mapping_models import MappingVersion
 from store.models import AuditEntry, InboundEvent
 from tests.integration.web_server import OPS_TOKEN, WEBHOOK_SECRET, WebServer, web_server
+from tests.source_senders import (
+    CLIENT_ID,
+    KeyServer,
+    adobe_headers,
+    mageos_headers,
+    new_key,
+    pem,
+)
 
 pytestmark = pytest.mark.integration
 __all__ = ["web_server"]  # the fixture, imported for this module's tests
@@ -85,14 +93,31 @@ def test_the_ops_api_answers_schemathesis_without_a_5xx(web_server: WebServer,
 
 
 # -- webhooks ----------------------------------------------------------------------------------
+ADOBE_KEY = new_key()  # the fuzz's Adobe signing key; its public half is served on loopback
+ADOBE_KEY_PATH = "/fuzz/pub-key-1.pem"
+OTHER_KEY = new_key()
+MAGEOS_TOKEN = "fuzz-mageos-token-83b1d0"
+
+
+@pytest.fixture(scope="module")
+def web_server_env() -> Iterator[dict[str, str]]:
+    """The Adobe and Mage-OS sources configured, Adobe's key host played on loopback."""
+    keys = KeyServer({ADOBE_KEY_PATH: pem(ADOBE_KEY)})
+    yield {"KFSYNC_ADOBE_CLIENT_ID": CLIENT_ID, "KFSYNC_ADOBE_KEY_HOST": keys.url,
+           "KFSYNC_MAGEOS_TOKENS": MAGEOS_TOKEN}
+    keys.close()
+
+
 @dataclass(frozen=True)
 class Source:
-    """One webhook source: where it posts and how a sender signs. #15's sources join the list
-    with their own signing (Adobe I/O's RSA, Mage-OS's body HMAC)."""
+    """One webhook source: where it posts, what it sends, and how its sender signs (or a
+    mangled signature: every mangle but ``signed`` must be refused)."""
 
     name: str
     path: str
-    signed: Callable[[str, bytes], dict[str, str]]  # (event id, body) -> headers
+    bodies: st.SearchStrategy[bytes]
+    mangles: tuple[str, ...]
+    headers: Callable[[bytes, str], dict[str, str]]  # (body, mangle) -> headers
 
 
 def _kfsync_headers(event_id: str, body: bytes) -> dict[str, str]:
@@ -102,14 +127,19 @@ def _kfsync_headers(event_id: str, body: bytes) -> dict[str, str]:
             "Content-Type": "application/json"}
 
 
-SOURCES = [Source("magento", "/webhooks/magento", _kfsync_headers)]
-
 # Any character, lone surrogates and control characters included.
 TEXT = st.text(st.characters(exclude_categories=()), max_size=40)
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT,
+    st.none() | st.booleans() | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False) | TEXT,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
     max_leaves=12)
+# Deeper than any parser's recursion allows: a 400, never a 500.
+DEEP = st.integers(100, 3000).map(lambda n: b"[" * n + b"]" * n)
+NOISE = JSON.map(lambda v: simplejson.dumps(v).encode()) | st.binary(max_size=300) | DEEP
+PRINTABLE = st.text(st.characters(min_codepoint=32, exclude_categories=("Cs",)), min_size=1,
+                    max_size=128)
+ENTITY = st.integers(1, 2**31 - 1) | st.integers(-5, 2**63) | TEXT
 ENVELOPES = st.fixed_dictionaries(
     {"id": st.uuids().map(str) | TEXT,
      "topic": st.sampled_from([*TOPICS, "wishlist.updated"]) | TEXT,
@@ -127,29 +157,28 @@ def valid_envelopes(draw: st.DrawFn) -> dict[str, Any]:
     the database with odd ``data``, ids and keys."""
     topic = draw(st.sampled_from(sorted(TOPIC_TYPES)))
     kind = draw(st.sampled_from(TOPIC_TYPES[topic]))
-    key = ({"sku": draw(st.text(st.characters(min_codepoint=32, exclude_categories=("Cs",)),
-                                min_size=1, max_size=128))} if kind == "product"
+    key = ({"sku": draw(PRINTABLE)} if kind == "product"
            else {"entity_id": draw(st.integers(1, 2**31 - 1))})
     return {"id": draw(st.uuids().map(str) | st.from_regex(r"[!-~]{1,128}", fullmatch=True)),
             "topic": topic, "occurred_at": "2026-11-24T10:00:03Z",
             "resource": {"type": kind, **key}, "data": draw(JSON)}
 
 
-BODIES = (valid_envelopes().map(lambda e: simplejson.dumps(e).encode())
-          | ENVELOPES.map(lambda e: simplejson.dumps(e).encode())
-          | JSON.map(lambda v: simplejson.dumps(v).encode()) | st.binary(max_size=300))
-MANGLE = st.sampled_from(["signed", "signed", "signed", "unsigned", "wrong-secret", "stale",
-                          "huge-timestamp", "other-event-id"])
+def _dumps(value: Any) -> bytes:
+    return simplejson.dumps(value).encode()
 
 
-def _headers(source: Source, body: bytes, mangle: str) -> dict[str, str]:
+KFSYNC_BODIES = (valid_envelopes().map(_dumps) | ENVELOPES.map(_dumps) | NOISE)
+
+
+def _kfsync_mangled(body: bytes, mangle: str) -> dict[str, str]:
     try:
         event_id = str(simplejson.loads(body).get("id", "evt"))
     except Exception:
         event_id = "evt"
     if not (event_id.isascii() and event_id.isprintable() and event_id == event_id.strip()):
         event_id = "unsendable-id"  # HTTP cannot carry it in a header; the ids then differ
-    headers = source.signed(event_id, body)
+    headers = _kfsync_headers(event_id, body)
     if mangle == "unsigned":
         headers = {k: v for k, v in headers.items() if "Signature" not in k}
     elif mangle == "wrong-secret":
@@ -166,6 +195,80 @@ def _headers(source: Source, body: bytes, mangle: str) -> dict[str, str]:
     return headers
 
 
+# Adobe I/O Events: Commerce events (synced types with an entity id, odd ids, other types),
+# wrong recipients, and noise; signed with the served key, another key, a foreign key path.
+ADOBE_TYPES = st.sampled_from([f"com.adobe.commerce.observer.{name}" for name in (
+    "sales_order_save_commit_after", "sales_order_invoice_save_commit_after",
+    "sales_order_creditmemo_save_commit_after", "customer_save_commit_after",
+    "cataloginventory_stock_item_save_commit_after", "catalog_product_save_after")]) | TEXT
+ADOBE_EVENTS = st.fixed_dictionaries(
+    {"type": ADOBE_TYPES, "recipient_client_id": st.just(CLIENT_ID) | TEXT,
+     "data": st.fixed_dictionaries({"value": st.fixed_dictionaries(
+         {}, optional={"entity_id": ENTITY, "order_id": ENTITY, "sku": PRINTABLE | TEXT,
+                       "increment_id": TEXT, "extra": JSON})}) | JSON},
+    optional={"event_id": st.uuids().map(str) | TEXT | st.integers(), "id": TEXT})
+
+
+ADOBE_VALID = st.fixed_dictionaries(
+    {"type": ADOBE_TYPES.filter(lambda t: not t.endswith("catalog_product_save_after")),
+     "recipient_client_id": st.just(CLIENT_ID), "event_id": st.uuids().map(str),
+     "data": st.fixed_dictionaries({"value": st.fixed_dictionaries(
+         {"entity_id": st.integers(1, 2**31 - 1), "order_id": st.integers(1, 2**31 - 1),
+          "sku": PRINTABLE}, optional={"increment_id": TEXT, "extra": JSON})})})
+
+
+def _adobe_mangled(body: bytes, mangle: str) -> dict[str, str]:
+    key, path = {"wrong-key": (OTHER_KEY, ADOBE_KEY_PATH),
+                 "foreign-key-path": (ADOBE_KEY, "//evil.example/pub-key-1.pem")}.get(
+        mangle, (ADOBE_KEY, ADOBE_KEY_PATH))
+    headers = adobe_headers(body, [(key, path)])
+    if mangle == "unsigned":
+        headers = {k: v for k, v in headers.items() if "signature" not in k}
+    return headers
+
+
+# Mage-OS Async Events: CloudEvents with a synced or unknown type, odd data; signed with the
+# verification token, another token, or not at all.
+MAGEOS_EVENTS = st.fixed_dictionaries(
+    {"type": st.sampled_from(["sales.order.created", "sales.invoice.paid",
+                              "sales.creditmemo.created", "customer.updated",
+                              "catalog.product.saved"]) | TEXT,
+     "data": st.fixed_dictionaries({}, optional={
+         "entity_id": ENTITY, "order_id": ENTITY, "id": ENTITY, "increment_id": TEXT,
+         "updated_at": TEXT, "extra": JSON}) | JSON},
+    optional={"specversion": st.just("1.0"), "id": TEXT})
+
+
+MAGEOS_VALID = st.fixed_dictionaries(
+    {"type": st.sampled_from(["sales.order.created", "sales.invoice.paid",
+                              "sales.creditmemo.created", "customer.updated"]),
+     "data": st.fixed_dictionaries(
+         {"entity_id": st.integers(1, 2**31 - 1), "order_id": st.integers(1, 2**31 - 1),
+          "id": st.integers(1, 2**31 - 1)},
+         optional={"increment_id": TEXT, "updated_at": TEXT, "extra": JSON})})
+
+
+def _mageos_mangled(body: bytes, mangle: str) -> dict[str, str]:
+    headers = mageos_headers("not-the-token" if mangle == "wrong-token" else MAGEOS_TOKEN,
+                             body)
+    if mangle == "unsigned":
+        del headers["x-magento-signature"]
+    return headers
+
+
+SOURCES = [
+    Source("magento", "/webhooks/magento", KFSYNC_BODIES,
+           ("unsigned", "wrong-secret", "stale", "huge-timestamp", "other-event-id"),
+           _kfsync_mangled),
+    Source("adobe-io", "/webhooks/adobe-io",
+           ADOBE_VALID.map(_dumps) | ADOBE_EVENTS.map(_dumps) | NOISE,
+           ("unsigned", "wrong-key", "foreign-key-path"), _adobe_mangled),
+    Source("mageos-async", "/webhooks/mageos-async",
+           MAGEOS_VALID.map(_dumps) | MAGEOS_EVENTS.map(_dumps) | NOISE,
+           ("unsigned", "wrong-token"), _mageos_mangled),
+]
+
+
 @pytest.fixture(scope="module")
 def http() -> Iterator[requests.Session]:
     with requests.Session() as session:
@@ -178,11 +281,14 @@ def test_webhooks_never_answer_5xx_and_store_only_what_they_accept(
     url = web_server.base + source.path
     seen: dict[int, int] = {}
 
-    @given(body=BODIES, mangle=MANGLE)
+    # Three in four signed as the sender would, the rest each way of getting it wrong.
+    mangles = st.sampled_from(["signed"] * 3 * len(source.mangles) + list(source.mangles))
+
+    @given(body=source.bodies, mangle=mangles)
     @fuzz(WEBHOOK_EXAMPLES)
     def run(body: bytes, mangle: str) -> None:
         before = count(web_server.db_url, InboundEvent)
-        reply = http.post(url, data=body, headers=_headers(source, body, mangle), timeout=10)
+        reply = http.post(url, data=body, headers=source.headers(body, mangle), timeout=10)
         seen[reply.status_code] = seen.get(reply.status_code, 0) + 1
         assert reply.status_code < 500, reply.text[:300]
         stored = count(web_server.db_url, InboundEvent) - before

@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from store.db import session_scope
 from store.models import AuditEntry
-from tests.integration.web_server import WebServer, web_server
+from tests.integration.web_server import WebServer, web_server, web_server_env
 from tests.unit.ingest.ops_helpers import dead_job
 
 pytestmark = pytest.mark.integration
-__all__ = ["web_server"]
+__all__ = ["web_server", "web_server_env"]  # the fixtures, imported for this module
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]

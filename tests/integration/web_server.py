@@ -42,8 +42,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def web_server(integration_redis: str, tmp_path_factory: pytest.TempPathFactory
-               ) -> Iterator[WebServer]:
+def web_server_env() -> dict[str, str]:
+    """More settings for the module's server (a test module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def web_server(integration_redis: str, tmp_path_factory: pytest.TempPathFactory,
+               web_server_env: dict[str, str]) -> Iterator[WebServer]:
     folder = tmp_path_factory.mktemp("web")
     db_url = f"sqlite:///{folder / 'kfsync.db'}"
     migrate(db_url)
@@ -51,7 +57,8 @@ def web_server(integration_redis: str, tmp_path_factory: pytest.TempPathFactory
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("KFSYNC_")},
            "KFSYNC_ENV": "dev", "KFSYNC_DATABASE_URL": db_url,
            "KFSYNC_REDIS_URL": integration_redis.rsplit("/", 1)[0] + f"/{REDIS_DB}",
-           "KFSYNC_WEBHOOK_SECRETS": WEBHOOK_SECRET, "KFSYNC_OPS_TOKEN": OPS_TOKEN}
+           "KFSYNC_WEBHOOK_SECRETS": WEBHOOK_SECRET, "KFSYNC_OPS_TOKEN": OPS_TOKEN,
+           **web_server_env}
     log = folder / "web.log"
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "kfsync", "web", "--host", "127.0.0.1",
