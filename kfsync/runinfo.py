@@ -68,7 +68,7 @@ def url_lines(info: RunInfo) -> list[str]:
     elif info.ops_token_set:
         login = "log in with your KFSYNC_OPS_TOKEN"
     else:
-        login = "nobody can log in: set KFSYNC_OPS_TOKEN"
+        login = "log in as a kfsync user (kfsync users add), or set KFSYNC_OPS_TOKEN"
     lines = [f"dashboard   {info.dashboard}   ({login})", f"flower      {info.flower}"]
     if info.sandbox:
         lines.append(f"sandbox     Magento {info.magento}   KashFlow {info.kashflow}")

@@ -130,12 +130,23 @@ def run(port: int, flower_port: int, concurrency: int | None, with_sandbox: bool
         if missing:
             fail(f"kfsync run needs {', '.join(missing)} to be set (`kfsync connect` writes "
                  "them to .env; `kfsync run --sandbox` needs none)")
-        if not settings.ops_token:
-            click.echo("kfsync: warning: KFSYNC_OPS_TOKEN is not set, so nobody can log in to "
-                       "the dashboard or the ops API; set it in .env", err=True)
+        if not settings.ops_token and not _has_active_user(settings.database_url):
+            click.echo("kfsync: warning: nobody can log in to the dashboard or the ops API: "
+                       "add a user (kfsync users add NAME --role admin) or set "
+                       "KFSYNC_OPS_TOKEN in .env", err=True)
         run_services(port=port, flower_port=flower_port, concurrency=concurrency)
     except PortBusy as exc:
         fail(str(exc))
+
+
+def _has_active_user(database_url: str) -> bool:
+    """True when a named user can log in (a database not migrated yet has none)."""
+    from store.accounts import list_users
+
+    try:
+        return any(user.disabled_at is None for user, _ in list_users(database_url))
+    except Exception:  # no tables yet: `kfsync run` migrates, and nobody exists then
+        return False
 
 
 COMMANDS: list[Any] = [web, worker, beat, flower, sandbox, run]

@@ -100,6 +100,27 @@ def test_run_warns_when_no_ops_token_is_set(tmp_path: Path) -> None:
         busy.listen()
         result = kfsync("run", "--port", str(busy.getsockname()[1]), env=env, cwd=tmp_path)
     warning, refusal = result.stderr.strip().splitlines()
-    assert warning == ("kfsync: warning: KFSYNC_OPS_TOKEN is not set, so nobody can log in to "
-                       "the dashboard or the ops API; set it in .env")
+    assert warning == ("kfsync: warning: nobody can log in to the dashboard or the ops API: "
+                       "add a user (kfsync users add NAME --role admin) or set "
+                       "KFSYNC_OPS_TOKEN in .env")
+    assert "is in use" in refusal and result.returncode == 1
+
+
+def test_run_does_not_warn_once_a_named_user_can_log_in(tmp_path: Path) -> None:
+    import socket
+
+    from store.accounts import add_user
+    from store.db import migrate
+
+    db_url = f"sqlite:///{tmp_path / 'kfsync.db'}"
+    migrate(db_url)
+    add_user(db_url, "ann", "admin", "a long enough password")
+    env = {"KFSYNC_WEBHOOK_SECRETS": "s3cret-value", "KFSYNC_MAGENTO_TOKEN": "t",
+           "KFSYNC_KASHFLOW_USERNAME": "u", "KFSYNC_KASHFLOW_PASSWORD": "p",
+           "KFSYNC_KASHFLOW_MEMORABLE_WORD": "w", "KFSYNC_DATABASE_URL": db_url}
+    with socket.socket() as busy:  # stops the run right after its checks
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = kfsync("run", "--port", str(busy.getsockname()[1]), env=env, cwd=tmp_path)
+    [refusal] = result.stderr.strip().splitlines()
     assert "is in use" in refusal and result.returncode == 1
