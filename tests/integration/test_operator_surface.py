@@ -22,14 +22,12 @@ from ingest import create_app
 from kfsync.samples import Buyer, Line, make_order
 from kfsync.settings import Settings
 from store.models import JobState
+from tests.integration.browser import chromium
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
 
 OPS_TOKEN = "browser-ops-token-93f1c2"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -86,19 +84,10 @@ def test_metrics_move_when_orders_flow(stack: Stack) -> None:
 # -- the browser ---------------------------------------------------------------------------
 @pytest.fixture
 def browser_page() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        reason = f"{CHROMIUM} is absent (apt-get install -y chromium)"
-        if os.environ.get("KFSYNC_TEST_REQUIRE_BROWSER"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(15000)
         yield page
-        browser.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ logged-out session's copied cookie and a revoked token get 401 at once."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,30 +13,19 @@ from sqlalchemy import select
 
 from store.db import session_scope
 from store.models import AuditEntry
+from tests.integration.browser import chromium
 from tests.integration.web_server import WebServer, web_server, web_server_env
 from tests.unit.ingest.ops_helpers import dead_job
 
 pytestmark = pytest.mark.integration
 __all__ = ["web_server", "web_server_env"]  # the fixtures, imported for this module
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 PASSWORD = "a-long-browser-password"
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        reason = f"{CHROMIUM} is absent (apt-get install -y chromium)"
-        if os.environ.get("KFSYNC_TEST_REQUIRE_BROWSER"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def add_user(server: WebServer, name: str, role: str) -> tuple[str, str]:
