@@ -70,13 +70,12 @@ def test_a_killed_worker_machine_costs_seconds_not_minutes(stack: Stack, tmp_pat
     print(f"resumed and finished {resumed_in:.0f} s after the kill")
 
 
+@pytest.mark.parametrize("stack_env", ["postgresql"], indirect=True)  # its sessions end
 def test_a_lost_database_connection_is_retried_not_left_running(stack: Stack) -> None:
     # PostgreSQL ends every session of kfsync's database while the invoice write is in flight
     # (as in a restart or a failover): the step's finishing transaction fails. The task is
     # retried like a 503, adopts the invoice it wrote, and the order finishes in seconds, not
     # when a lease runs out. No beat runs here: only the retry can finish it.
-    if not stack.db_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL sessions are what a database restart takes away")
     total = invoice_write_in_flight(stack, 2302)
     admin = create_engine(stack.db_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
