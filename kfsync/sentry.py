@@ -91,7 +91,8 @@ def init_sentry(settings: Settings, *, component: str, transport: Any = None) ->
         dsn=settings.sentry_dsn,
         environment=settings.env,
         integrations=[FlaskIntegration(), CeleryIntegration(monitor_beat_tasks=True)],
-        send_default_pii=False,
+        # No PII: sentry-sdk 2's default (setup.cfg pins <3). Passing send_default_pii=False
+        # says the same but is deprecated in favour of data_collection.
         include_local_variables=False,
         max_request_body_size="never",
         event_scrubber=EventScrubber(denylist=denylist, recursive=True),
