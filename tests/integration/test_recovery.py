@@ -65,8 +65,13 @@ def test_a_killed_worker_machine_costs_seconds_not_minutes(stack: Stack, tmp_pat
     assert job.state == JobState.DONE, job.reason
     assert_paid_once(stack, 2301, total)
     steps = [(a.step, a.outcome) for a in stack.attempts(2301)]
-    assert steps[-3:] == [("create_invoice", "started"), ("create_invoice", "ok"),
-                          ("post_payment", "ok")], steps
+    # The killed attempt stays ``started``; the new worker's attempt looks before it writes.
+    # (Under load that attempt may itself end ``ambiguous`` and be retried: still one invoice,
+    # paid once, asserted above.)
+    invoice_tries = [outcome for step, outcome in steps if step == "create_invoice"]
+    assert invoice_tries[0] == "started" and invoice_tries[-1] == "ok", steps
+    assert set(invoice_tries[1:-1]) <= {"started", "ambiguous"}, steps
+    assert steps[-1] == ("post_payment", "ok"), steps
     print(f"resumed and finished {resumed_in:.0f} s after the kill")
 
 

@@ -45,6 +45,13 @@ def post_order(stack: Stack, entity_id: int) -> tuple[int, dict[str, Any]]:
     return job.id, line
 
 
+def submit(page: Any, button: str) -> None:
+    """Click a form's button and wait for the page it loads (a click alone returns before
+    the next page, whose flashed message the test then reads)."""
+    with page.expect_navigation():
+        page.click(button)
+
+
 def flashed(page: Any) -> str:
     return " ".join(page.locator("[role=status]").all_inner_texts())
 
@@ -66,23 +73,24 @@ def test_map_a_sku_from_a_suggestion_preview_publish_and_roll_back_in_the_browse
     p = browser_page
     p.goto(served + "/mapping")
     p.fill("input[name=token]", OPS_TOKEN)
-    p.click("button:has-text('Log in')")
+    submit(p, "button:has-text('Log in')")
     assert p.url.endswith("/mapping")
     p.goto(f"{served}/jobs/{first_job}")
     assert (f"SKU {SKU} is not mapped: posted on nominal 4000"
             in p.inner_text("#job-notes"))
 
     p.goto(served + "/mapping")
-    p.click("button:has-text('Refresh catalogue')")
+    submit(p, "button:has-text('Refresh catalogue')")
     assert "Catalogue refreshed" in flashed(p)
-    p.click("button:has-text('Run suggestions')")
+    submit(p, "button:has-text('Run suggestions')")
     assert "0 applied to the draft" in flashed(p) and "1 waiting" in flashed(p)
 
     p.goto(served + "/mapping/skus")
     row = p.locator(f"#unmapped tr[data-sku='{SKU}']")
     assert "Blue Enamel Mug" in row.inner_text()
     shot(p, "studio-skus.png", tmp_path)
-    row.locator(f"button[aria-label='accept MUG-BLUE for {SKU}']").click()
+    with p.expect_navigation():
+        row.locator(f"button[aria-label='accept MUG-BLUE for {SKU}']").click()
     assert f"Accepted: sku {SKU} -> MUG-BLUE" in flashed(p)
     assert p.input_value("input[aria-label='product code of mug_blue_01']") == "MUG-BLUE"
     assert p.input_value("input[aria-label='nominal code of mug_blue_01']") == "4010"
@@ -97,7 +105,7 @@ def test_map_a_sku_from_a_suggestion_preview_publish_and_roll_back_in_the_browse
 
     p.goto(served + "/mapping")
     p.fill("input[name=comment]", "map the blue enamel mug")
-    p.click("button:has-text('Publish')")
+    submit(p, "button:has-text('Publish')")
     published = re.search(r"Published version (\d+)", flashed(p))
     assert published, flashed(p)
 
@@ -107,7 +115,7 @@ def test_map_a_sku_from_a_suggestion_preview_publish_and_roll_back_in_the_browse
 
     first_version = profile_version(p, served, first_job)
     p.goto(f"{served}/mapping/versions/{first_version}")
-    p.click("button:has-text('Rollback to this version')")
+    submit(p, "button:has-text('Rollback to this version')")
     rolled = re.search(r"Rolled back: version (\d+) is in force", flashed(p))
     assert rolled, flashed(p)
     shot(p, "studio-versions.png", tmp_path)
