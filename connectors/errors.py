@@ -14,6 +14,11 @@
     ├── Rejected                   business/validation 4xx: no retry, the job goes to review
     └── NotFound                   404: an answer, not a failure (callers decide)
 
+Each class also derives from the app's error root (``core.errors``): ``Transient`` is a
+``RetriableError``, ``Ambiguous`` an ``AmbiguousError``, ``AuthFailed``, ``Rejected`` and
+``NotFound`` are ``FatalError``s (an ``AuthFailed`` also pauses KashFlow work). A bare
+``ConnectorError`` is unclassified: retried, then dead-lettered.
+
 ``reason`` is a short machine string (``timeout``, ``http_503``, ``rate_limited``,
 ``InvalidSessionToken``, ``DuplicateInvoiceNumber``...) used in metrics and the attempt log.
 Messages never contain credentials or tokens.
@@ -21,10 +26,12 @@ Messages never contain credentials or tokens.
 
 from __future__ import annotations
 
+from core.errors import AmbiguousError, FatalError, KfsyncError, RetriableError
+
 BODY_LIMIT = 500  # characters of a response body kept on an error, enough to read the reason
 
 
-class ConnectorError(Exception):
+class ConnectorError(KfsyncError):
     """Base of every connector failure."""
 
     outcome = "error"
@@ -49,7 +56,7 @@ class ConnectorError(Exception):
         return f"{self.system}: {self.args[0]}{status}"
 
 
-class Transient(ConnectorError):
+class Transient(ConnectorError, RetriableError):
     """Worth retrying later; ``retry_after`` is the server's requested wait in seconds."""
 
     outcome = "transient"
@@ -59,19 +66,19 @@ class Transient(ConnectorError):
         self.retry_after = retry_after
 
 
-class Ambiguous(Transient):
+class Ambiguous(Transient, AmbiguousError):
     """A write whose effect is unknown: look it up before writing again."""
 
     outcome = "ambiguous"
 
 
-class AuthFailed(ConnectorError):
+class AuthFailed(ConnectorError, FatalError):
     outcome = "auth"
 
 
-class Rejected(ConnectorError):
+class Rejected(ConnectorError, FatalError):
     outcome = "rejected"
 
 
-class NotFound(ConnectorError):
+class NotFound(ConnectorError, FatalError):
     outcome = "not_found"

@@ -3,7 +3,7 @@
 ``MappingError`` means "this order cannot be turned into KashFlow documents as it stands": a
 business or validation problem, never a transient one. Retrying will not help; the job goes to
 review. Its message is what an operator reads, so it names the order field, SKU or config key
-at fault and the numbers involved.
+at fault and the numbers involved. It is a ``core.errors.FatalError``.
 """
 
 from __future__ import annotations
@@ -11,9 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from core.errors import FatalError
 
-class MappingError(Exception):
+
+class MappingError(FatalError):
     """A business or validation problem in an order or in the mapping rules."""
+
+    outcome = "rejected"
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> list[str]:
