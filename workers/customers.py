@@ -1,10 +1,12 @@
-"""``kfsync.customers.ensure_customer``: the KashFlow customer an order's invoice is for.
+"""Customers: an order's ``ensure_customer`` step, and the customer flow (``sync_customer``).
 
-``kfsync.customers.sync_customer`` keeps a registered customer's master data (name, contact,
-addresses, VAT number) current from ``customer.created``/``customer.updated``, with the same
-matching rules: the link to the Magento customer id, else the link to the email, else an
-existing KashFlow customer with that email, else a new one under the same deterministic code
-an order would use. So one Magento customer is one KashFlow customer whatever comes first.
+``ensure_customer`` (a step of ``workers.orders``) finds or creates the KashFlow customer an
+order's invoice is for. ``sync_customer`` (task ``kfsync.customers.sync_customer``) keeps a
+registered customer's master data (name, contact, addresses, VAT number) current from
+``customer.created``/``customer.updated``, with the same matching rules (``match_customer``):
+the link to the Magento customer id, else the link to the email, else an existing KashFlow
+customer with that email, else a new one under the same deterministic code an order would use.
+So one Magento customer is one KashFlow customer whatever comes first.
 
 Order of preference, cheapest first: a stored link (no API call), an existing KashFlow
 customer whose email matches (hand-made customers included), then a new customer with a
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Task
 from sqlalchemy.orm import Session
 
 from connectors.errors import NotFound, Rejected
@@ -27,24 +28,18 @@ from mappings.errors import MappingError
 from mappings.magento import parse_order
 from mappings.orders import build_customer, customer_code
 from mappings.rules import Rules
+from store.jobs import JobView, StepResult, find_link_in
 from store.models import Step
 from workers import context
-from workers.app import celery_app
-from workers.steps import (
-    JobView,
-    StepResult,
+from workers.runner import (
+    Flow,
+    StepDef,
     find_link,
-    find_link_in,
     parsed_order,
-    run_step,
+    register_tasks,
 )
 
 CUSTOMER_TOPICS = ("customer.created", "customer.updated")
-
-
-@celery_app.task(bind=True, name="kfsync.customers.ensure_customer")
-def ensure_customer(self: Task, job_id: int) -> None:
-    run_step(self, job_id, Step.ENSURE_CUSTOMER, _ensure_customer)
 
 
 def customer_keys(doc: dict[str, Any]) -> list[str]:
@@ -62,7 +57,13 @@ def _keys(order: Any) -> list[str]:
     return keys
 
 
-def _ensure_customer(job: JobView) -> StepResult:
+def ensure_customer(job: JobView) -> StepResult:
+    """The order's KashFlow customer: linked, else matched by email, else created.
+
+    Raises:
+        connectors.errors.ConnectorError: KashFlow failed (classified).
+        mappings.errors.MappingError: no email nor customer id, or no customer may be created.
+    """
     order = parsed_order(job.document)
     keys = _keys(order)
     rules = context.rules()
@@ -95,11 +96,9 @@ def _match_or_create(order: Any, rules: Rules) -> str:
     kashflow = context.kashflow()
     wanted = customer_code(order, rules)
     email = order_email(order)
-    matches = kashflow.find_customers_by_email(email) if email else []
-    if matches:
-        codes = sorted(str(m["Code"]) for m in matches)
-        # Prefer our own code (an earlier attempt's create), else the oldest-looking match.
-        return next((c for c in codes if c.lower() == wanted.lower()), codes[0])
+    matched = match_customer(email, wanted)
+    if matched is not None:
+        return matched
     if not rules.steps.create_customers:
         try:
             return str(kashflow.get_customer(wanted)["Code"])
@@ -115,6 +114,14 @@ def _match_or_create(order: Any, rules: Rules) -> str:
         if exc.reason != "DuplicateCustomerCode":
             raise
         return str(kashflow.get_customer(wanted)["Code"])
+
+
+def match_customer(email: str | None, wanted: str) -> str | None:
+    """The code of the KashFlow customer whose email is ``email``, else None: our own code
+    ``wanted`` (an earlier attempt's create) first, else the oldest-looking match."""
+    matches = context.kashflow().find_customers_by_email(email) if email else []
+    codes = sorted(str(m["Code"]) for m in matches)
+    return next((c for c in codes if c.lower() == wanted.lower()), codes[0] if codes else None)
 
 
 def handle_customer_event(customer_id: str, event_id: int) -> str | None:
@@ -135,12 +142,13 @@ def handle_customer_event(customer_id: str, event_id: int) -> str | None:
     return None
 
 
-@celery_app.task(bind=True, name="kfsync.customers.sync_customer")
-def sync_customer(self: Task, job_id: int) -> None:
-    run_step(self, job_id, Step.SYNC_CUSTOMER, _sync_customer)
+def sync_customer(job: JobView) -> StepResult:
+    """Write a registered customer's current master data to its KashFlow customer (linked,
+    else matched by email, else created under the code an order would use).
 
-
-def _sync_customer(job: JobView) -> StepResult:
+    Raises:
+        connectors.errors.ConnectorError: KashFlow failed (classified).
+    """
     kashflow = context.kashflow()
     try:  # the webhook is a hint and the job may have waited: write the current record
         doc = context.magento().get_customer(int(job.magento_key))
@@ -153,12 +161,9 @@ def _sync_customer(job: JobView) -> StepResult:
     # is updated, not a second one made.
     code = find_link(url, "customer", keys[0]) or find_link(url, "customer", keys[1])
     if code is None:
-        matches = kashflow.find_customers_by_email(customer.email)
         rules = context.rules()
         wanted = master_code(customer, rules)
-        codes = sorted(str(m["Code"]) for m in matches)
-        code = next((c for c in codes if c.lower() == wanted.lower()), None) or (
-            codes[0] if codes else None)
+        code = match_customer(customer.email, wanted)
         if code is None and not rules.steps.create_customers:
             return StepResult(next_step=Step.DONE, updates={
                 "reason": "no KashFlow customer has this email and create_customers is off in "
@@ -185,3 +190,10 @@ def _create_customer(body: dict[str, Any], wanted: str) -> str:
         update = {k: v for k, v in body.items() if k != "Code"}
         kashflow.update_customer(wanted, update)
         return str(kashflow.get_customer(wanted)["Code"])
+
+
+# A customer's own job (``customer.created``/``customer.updated``): one step.
+CUSTOMER_FLOW = Flow(kind="customer", steps=(
+    StepDef(Step.SYNC_CUSTOMER, "kfsync.customers.sync_customer", sync_customer),
+))
+TASKS = register_tasks(CUSTOMER_FLOW)

@@ -1,4 +1,4 @@
-"""One ``SyncJob`` per Magento customer and per credit memo: the upsert their events share.
+"""One ``SyncJob`` per Magento customer and per credit memo (``store.jobs.upsert_job``).
 
 Like an order's job (``workers.events``): the job is unique per ``(kind, magento_key)``, the
 event is marked processed in the same transaction, and the chain starts only when the job
@@ -10,16 +10,19 @@ twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from store import jobs
 from store.db import session_scope
+from store.jobs import IDLE_STATES
 from store.models import JobState, Step, SyncJob
 from workers import context
 from workers.deadletters import resolve_dead_letters
-from workers.events import IDLE_STATES, mark_processed
+from workers.events import mark_processed
 from workers.workflow import order_chain
 
 
@@ -40,31 +43,18 @@ def upsert_and_start(want: DocumentJob, event_id: int | None) -> int:
     Returns the job id.
     """
     url = context.db_url()
-    for _ in range(2):  # a concurrent insert of the same document: read it on the second pass
+    for _ in range(2):  # the job vanished between a conflict and its read: once more
         try:
             with session_scope(url) as s:
-                job = s.scalar(select(SyncJob).where(SyncJob.kind == want.kind,
-                                                     SyncJob.magento_key == want.magento_key))
-                if job is None:
-                    job = SyncJob(kind=want.kind, magento_key=want.magento_key,
-                                  step=want.first_step, state=JobState.SKIPPED)
-                    s.add(job)
-                restartable = IDLE_STATES + ((JobState.DONE,) if want.restart_done else ())
+                done = jobs.upsert_job(s, want.kind, want.magento_key, want.first_step,
+                                       partial(_fill_job, s, want, event_id))
+                if done is None:
+                    continue
+                job, queued = done
                 label = f"{want.kind} {want.magento_ref or want.magento_key}"
-                if job.state not in restartable:
-                    if job.state == JobState.QUEUED:  # not claimed yet: it reads this version
-                        job.document = want.document
-                    s.flush()
+                if not queued:
                     mark_processed(s, event_id, f"{label}: job {job.id} already {job.state}")
                     return job.id
-                if job.state in (JobState.DEAD, JobState.NEEDS_REVIEW):
-                    resolve_dead_letters(s, job.id, "replayed")
-                if job.state == JobState.DONE:
-                    job.step = want.first_step
-                job.magento_ref, job.document, job.plan, job.event_id = (
-                    want.magento_ref, want.document, want.plan, event_id)
-                job.state, job.reason = JobState.QUEUED, None
-                s.flush()
                 job_id, step = job.id, job.step
                 mark_processed(s, event_id, f"{label}: job {job_id} queued at {step}")
             order_chain(job_id, step, bool(want.plan.get("pay"))).apply_async()
@@ -72,3 +62,22 @@ def upsert_and_start(want: DocumentJob, event_id: int | None) -> int:
         except IntegrityError:
             continue
     raise RuntimeError(f"could not upsert the job for {want.kind} {want.magento_key}")
+
+
+def _fill_job(s: Session, want: DocumentJob, event_id: int | None, job: SyncJob, new: bool
+              ) -> bool:
+    """Queue ``job`` with ``want``'s document; False when it is busy (left as it is, but a
+    job not claimed yet reads this version of the document)."""
+    restartable = IDLE_STATES + ((JobState.DONE,) if want.restart_done else ())
+    if job.state not in restartable:
+        if job.state == JobState.QUEUED:  # not claimed yet: it reads this version
+            job.document = want.document
+        return False
+    if job.state in (JobState.DEAD, JobState.NEEDS_REVIEW):
+        resolve_dead_letters(s, job.id, "replayed")
+    if job.state == JobState.DONE:
+        job.step = want.first_step
+    job.magento_ref, job.document, job.plan, job.event_id = (
+        want.magento_ref, want.document, want.plan, event_id)
+    job.state, job.reason = JobState.QUEUED, None
+    return True

@@ -9,22 +9,22 @@ an order in flight or done starts nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 from celery import Task, current_task
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from connectors.errors import AuthFailed, NotFound, Transient
 from mappings.errors import MappingError
 from mappings.orders import decide
-from store.db import dialect_name, session_scope
+from store import jobs
+from store.db import session_scope
+from store.jobs import ACTIVE_STATES, IDLE_STATES, JobView, StepResult
 from store.models import InboundEvent, JobState, Step, SyncJob, utcnow
-from workers import circuit, context, workflow
+from workers import circuit, context
 from workers.app import celery_app
 from workers.deadletters import (
     Letter,
@@ -35,18 +35,9 @@ from workers.deadletters import (
 )
 from workers.edits import supersede_original
 from workers.lease import lease_until
+from workers.orders import ORDER_FLOW, run_order
 from workers.retries import backoff, retried_through_outages
-from workers.steps import (
-    ACTIVE_STATES,
-    JobView,
-    StepResult,
-    add_attempt,
-    add_links,
-    parsed_order,
-    recheck_due,
-    run_claimed,
-    run_step,
-)
+from workers.runner import parsed_order
 from workers.workflow import order_chain
 
 log = logging.getLogger(__name__)
@@ -55,7 +46,6 @@ IDLE_BY_VERDICT = {"wait": JobState.WAITING, "skip": JobState.SKIPPED,
                    "review": JobState.NEEDS_REVIEW}
 
 ORDER_TOPICS = ("order.created", "order.updated", "invoice.created")
-IDLE_STATES = (JobState.WAITING, JobState.SKIPPED, JobState.NEEDS_REVIEW, JobState.DEAD)
 
 
 @celery_app.task(bind=True, name="kfsync.events.process_event")
@@ -77,7 +67,7 @@ def _process_event(task: Task, event_id: int) -> None:
             context.profile(s)  # the mapping profile in force, read in this transaction
     if event.processed_at is not None:
         if own is not None:  # carry on with the order it was running, under its lease
-            run_step(task, *own)
+            run_order(task, *own)
         return
     try:
         outcome = _dispatch(task, topic, kind, key, event_id)
@@ -94,24 +84,11 @@ def _process_event(task: Task, event_id: int) -> None:
 
 
 EVENTS = cast(Table, InboundEvent.__table__)
-# Built once (see workers/steps.py): the order path runs these for every event.
+# Built once (see store/jobs.py): the order path runs these for every event.
 _MARK_PROCESSED = update(EVENTS).where(EVENTS.c.id == bindparam("b_id")).values(
     processed_at=bindparam("b_at"), outcome=bindparam("b_outcome"))
 _EVENT = select(EVENTS.c.topic, EVENTS.c.resource_key, EVENTS.c.resource_type,
                 EVENTS.c.processed_at).where(EVENTS.c.id == bindparam("b_id"))
-JOBS = cast(Table, SyncJob.__table__)
-# A new order's job: one INSERT (the ORM's unit of work cost more than the statement), which
-# returns no row when the order has a job already; the columns an upsert sets, the others
-# take their defaults.
-_INSERT_JOB = {
-    name: insert_(JOBS).on_conflict_do_nothing(index_elements=["kind", "magento_key"])
-    .returning(JOBS.c.id)
-    for name, insert_ in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
-_NEW_JOB_COLUMNS = ("kind", "magento_key", "magento_ref", "state", "step", "reason",
-                    "document", "plan", "customer_code", "event_id", "lease_task",
-                    "lease_until")
-_ORDER_JOB = select(SyncJob).where(SyncJob.kind == "order",
-                                   SyncJob.magento_key == bindparam("b_key"))
 
 
 def mark_processed(s: Session, event_id: int | None, outcome: str) -> None:
@@ -120,17 +97,15 @@ def mark_processed(s: Session, event_id: int | None, outcome: str) -> None:
                                     "b_outcome": outcome[:255]})
 
 
-def _own_job(s: Session, event_id: int, task_id: str
-             ) -> tuple[int, Step, Callable[[JobView], StepResult]] | None:
+def _own_job(s: Session, event_id: int, task_id: str) -> tuple[int, str] | None:
     """The order job started by ``event_id`` that still holds ``task_id``'s lease, with its
-    step and that step's in-process act; else None."""
+    step; else None."""
     row = s.execute(select(SyncJob.id, SyncJob.step).where(
         SyncJob.event_id == event_id, SyncJob.kind == "order", SyncJob.lease_task == task_id,
         SyncJob.state.in_([str(x) for x in ACTIVE_STATES]))).first()
-    act = workflow.inline_act(row.step) if row is not None else None
-    if row is None or act is None:
+    if row is None or row.step not in ORDER_FLOW:
         return None
-    return int(row.id), Step(row.step), act
+    return int(row.id), str(row.step)
 
 
 def _dispatch(task: Task, topic: str, kind: str, key: str, event_id: int) -> str | None:
@@ -183,7 +158,7 @@ def sync_order(entity_id: str, event_id: int | None = None, task: Task | None = 
     Returns the outcome line when the event still needs marking (order not found: its job is
     held for review, ``workers.missing``), else None.
 
-    Raises: as ``workers.steps.run_step`` while the steps run.
+    Raises: as ``workers.runner.run_job`` while the steps run.
     """
     try:
         doc = context.magento().get_order(int(entity_id))
@@ -198,7 +173,8 @@ def sync_order(entity_id: str, event_id: int | None = None, task: Task | None = 
     if done.held is not None:
         announce(done.held, "needs_review")
     if done.claimed is not None and task is not None:
-        run_claimed(task, *done.claimed)
+        view = done.claimed[0]
+        run_order(task, view.id, view.step, done.claimed)
     elif done.start:
         order_chain(done.job_id, done.step, done.pay).apply_async()
     return None
@@ -217,33 +193,36 @@ def _upsert_job(doc: dict[str, Any], event_id: int | None, claim_as: str | None 
     url, key = context.db_url(), str(doc["entity_id"])
     for _ in range(2):  # the job deleted between the conflict and the read: insert again
         with session_scope(url) as s:
-            job = None if likely_new else s.scalar(_ORDER_JOB, {"b_key": key})
-            if job is None:
-                new = SyncJob(kind="order", magento_key=key, step=Step.ENSURE_CUSTOMER,
-                              state=JobState.SKIPPED)
-                done = _write_job(s, new, True, doc, event_id, claim_as, verdict)
-                if done is not None:
-                    return done
-                job = s.scalar(_ORDER_JOB, {"b_key": key})
-            if job is not None:
-                done = _write_job(s, job, False, doc, event_id, claim_as, verdict)
-                assert done is not None
-                return done
+            fill = partial(_fill_job, s, doc, event_id, claim_as, verdict)
+            done = jobs.upsert_job(s, "order", key, Step.ENSURE_CUSTOMER, fill, likely_new)
+            if done is not None:
+                return _after_upsert(s, *done, doc, event_id, verdict)
     raise RuntimeError(f"could not upsert the job for order {doc.get('entity_id')}")
 
 
-def _write_job(s: Session, job: SyncJob, new: bool, doc: dict[str, Any], event_id: int | None,
-               claim_as: str | None, verdict: tuple[str, dict[str, Any], str]
-               ) -> Upserted | None:
-    """Write ``job`` (``new``: a transient one, inserted unless the order has a job, when
-    this returns None; else the loaded job, refreshed unless it is busy)."""
+@dataclass(frozen=True)
+class _Filled:
+    """How ``_fill_job`` left the job: new, its state before, due now, claimed, and the
+    customer step a link answered."""
+
+    new: bool
+    was: str
+    start: bool
+    claimed: bool  # due, and its first step is claimed for this task
+    linked: StepResult | None
+
+
+def _fill_job(s: Session, doc: dict[str, Any], event_id: int | None, claim_as: str | None,
+              verdict: tuple[str, dict[str, Any], str], job: SyncJob, new: bool
+              ) -> _Filled | None:
+    """Set the job's columns from the order (``new``: a job not yet inserted). None: the
+    job is busy (running or queued), left as it is."""
     action, plan, reason = verdict
-    ref = doc.get("increment_id")
     if not new and job.state not in IDLE_STATES:
-        mark_processed(s, event_id, f"order {ref}: job {job.id} already {job.state}")
-        return Upserted(job.id, False, job.step, False, None)
+        return None
     was = job.state
-    job.magento_ref, job.document, job.plan, job.event_id = (ref, doc, plan, event_id)
+    job.magento_ref, job.document, job.plan, job.event_id = (
+        doc.get("increment_id"), doc, plan, event_id)
     start = action == "invoice"
     if start:
         _queue(s, job, was, claim_as)
@@ -254,24 +233,28 @@ def _write_job(s: Session, job: SyncJob, new: bool, doc: dict[str, Any], event_i
     linked = _linked_customer(s, doc) if start and job.step == Step.ENSURE_CUSTOMER else None
     if linked is not None:  # written by the same INSERT or UPDATE
         job.customer_code, job.step = (linked.updates["customer_code"], linked.next_step)
-    if new:
-        job_id = s.execute(_INSERT_JOB[dialect_name(s)], {
-            column: getattr(job, column) for column in _NEW_JOB_COLUMNS}).scalar_one_or_none()
-        if job_id is None:
-            return None
-        job.id = int(job_id)
-    else:
-        s.flush()
-    if linked is not None:
-        _record_linked(s, job.id, linked)
+    return _Filled(new, was, start, start and claim_as is not None, linked)
+
+
+def _after_upsert(s: Session, job: SyncJob, filled: _Filled | None, doc: dict[str, Any],
+                  event_id: int | None, verdict: tuple[str, dict[str, Any], str]) -> Upserted:
+    """What follows the job's write in its transaction: the event's outcome, the first
+    step's claim, a review hold's letter."""
+    action, plan, reason = verdict
+    ref = doc.get("increment_id")
+    if filled is None:
+        mark_processed(s, event_id, f"order {ref}: job {job.id} already {job.state}")
+        return Upserted(job.id, False, job.step, False, None)
+    if filled.linked is not None:
+        _record_linked(s, job.id, filled.linked)
     mark_processed(s, event_id, f"order {ref}: job {job.id} " + (
-        f"queued at {job.step}" if start else f"{action}: {reason}"))
-    claimed = _claim_first(s, job, doc, new) if start and claim_as else None
+        f"queued at {job.step}" if filled.start else f"{action}: {reason}"))
+    claimed = _claim_first(s, job, doc, filled.new) if filled.claimed else None
     held = None
-    if action == "review" and was != JobState.NEEDS_REVIEW:  # its letter, with its state
+    if action == "review" and filled.was != JobState.NEEDS_REVIEW:  # its letter, its state
         held = add_dead_letter(s, job_id=job.id, step="process_event", error_class="rejected",
                                reason=f"order {ref}: {reason}")
-    return Upserted(job.id, start, job.step, bool(plan.get("pay")), held, claimed)
+    return Upserted(job.id, filled.start, job.step, bool(plan.get("pay")), held, claimed)
 
 
 def _queue(s: Session, job: SyncJob, was: str, claim_as: str | None) -> None:
@@ -288,11 +271,11 @@ def _queue(s: Session, job: SyncJob, was: str, claim_as: str | None) -> None:
 def _claim_first(s: Session, job: SyncJob, doc: dict[str, Any], new: bool
                  ) -> tuple[JobView, int]:
     """The job's first step, claimed in the upsert's transaction for the task whose lease the
-    job now holds (as ``workers.steps`` claims a step): its ``started`` attempt, and whether
+    job now holds (as ``store.jobs.claim_step`` claims a step): its ``started`` attempt, and whether
     an earlier attempt of it must be looked up before writing (a new job has none)."""
     assert job.lease_task is not None
-    recheck = not new and recheck_due(s, job.id, job.step)
-    attempt_id = add_attempt(s, job.id, job.step, "started", job.lease_task)
+    recheck = not new and jobs.recheck_due(s, job.id, job.step)
+    attempt_id = jobs.add_attempt(s, job.id, job.step, "started", job.lease_task)
     view = JobView(id=job.id, magento_key=job.magento_key, magento_ref=job.magento_ref,
                    document=doc, plan=job.plan or {}, customer_code=job.customer_code,
                    invoice_number=job.invoice_number, recheck=recheck, step=job.step,
@@ -316,9 +299,9 @@ def _linked_customer(s: Session, doc: dict[str, Any]) -> StepResult | None:
 
 def _record_linked(s: Session, job_id: int, result: StepResult) -> None:
     """The links and the ``ok`` attempt of an ``ensure_customer`` a link answered."""
-    add_links(s, result.links)
+    jobs.add_links(s, result.links)
     task_id = getattr(current_task.request, "id", None) if current_task else None
-    add_attempt(s, job_id, Step.ENSURE_CUSTOMER, "ok", task_id, duration_ms=0)
+    jobs.add_attempt(s, job_id, Step.ENSURE_CUSTOMER, "ok", task_id, duration_ms=0)
 
 
 def _verdict(doc: dict[str, Any]) -> tuple[str, dict[str, Any], str]:

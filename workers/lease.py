@@ -23,22 +23,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import cast
 
-from sqlalchemy import Table, bindparam, update
-
+from store import jobs
 from store.db import get_engine
-from store.models import JobState, SyncJob, utcnow
+from store.models import utcnow
 
 log = logging.getLogger(__name__)
 
 LEASE_S = 30  # three heartbeats: one slow or failed renewal does not lose the lease
 HEARTBEAT_S = 10
-
-_JOBS = cast(Table, SyncJob.__table__)
-_RENEW = update(_JOBS).where(
-    _JOBS.c.id == bindparam("b_job"), _JOBS.c.lease_task == bindparam("b_task"),
-    _JOBS.c.state == JobState.RUNNING).values(lease_until=bindparam("b_until"))
 
 _held: dict[int, tuple[str, str]] = {}  # job id -> (database URL, task id) of running tasks
 _guard = threading.Lock()
@@ -72,15 +65,14 @@ def renew_all() -> int:
     """Renew every lease this process holds, one transaction per database; returns how many
     jobs were renewed."""
     with _guard:
-        by_url: dict[str, list[dict[str, object]]] = {}
+        by_url: dict[str, list[tuple[int, str]]] = {}
         for job_id, (url, task_id) in _held.items():
-            by_url.setdefault(url, []).append({"b_job": job_id, "b_task": task_id})
+            by_url.setdefault(url, []).append((job_id, task_id))
     renewed = 0
     until = lease_until()
-    for url, rows in by_url.items():
+    for url, held_here in by_url.items():
         with get_engine(url).begin() as conn:
-            for row in rows:
-                renewed += conn.execute(_RENEW, {**row, "b_until": until}).rowcount
+            renewed += jobs.renew_leases(conn, held_here, until)
     return renewed
 
 

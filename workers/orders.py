@@ -1,135 +1,60 @@
-"""Order sync: start (decide and build the chain) and ``kfsync.orders.create_invoice``.
+"""An order's story, top to bottom.
 
-The invoice ``Number`` is deterministic (from ``increment_id``), so a second create is answered
-``DuplicateInvoiceNumber`` and the existing invoice is adopted when its ``CustomerReference``
-is this order's. Before posting, the data-quality checks of the profile in force run
-(``mappings.checks``; a ``review`` or ``block`` finding holds the order, ``warn`` is
-noted), and the job records the profile version that built the invoice. After KashFlow
-answers, the penny guard compares its ``GrossAmount`` with Magento's ``grand_total``: a
-difference stops the job for review and no payment is posted. Each SKU maps by the table,
-else by KashFlow product code (``mappings.skus``); one matching nothing first makes
-``workers.products.prepare`` re-read the catalogue and, under ``create_missing_products``,
-create the product. ``plan.line_mapping`` records how each line was mapped (the job page).
+1. Magento's webhook is stored and enqueued by ingest (``ingest/webhooks``).
+2. ``process_event`` (``workers.events``) re-fetches the order, decides by its state and
+   totals, upserts its one job (``store.jobs.upsert_job``) and claims the job's first step in
+   that same transaction, then calls ``run_order``.
+3. ``run_order`` runs ``ORDER_FLOW`` through the runner (``workers.runner.run_job``): each step
+   claims, records its ``started`` attempt before calling KashFlow, acts, and stores its
+   outcome; the steps run one after the other in the same task, under one lease.
+4. The steps, in order:
+
+   - ``ensure_customer`` (``workers.customers``): the KashFlow customer, linked, matched by
+     email, or created under a deterministic code;
+   - ``create_invoice`` (``workers.invoices``): the invoice under a deterministic number,
+     checked to the penny against Magento's grand total; then credit memos that waited for
+     it start (``workers.refunds.resume_waiting``);
+   - ``post_payment`` (``workers.payments``, only when the decision says ``pay``): each
+     capture posted once on the invoice.
+
+A requeue, a redrive of a job whose worker died, a replay, or a job parked while the KashFlow
+circuit was open resumes at the job's step: the chain of the step tasks below
+(``workers.workflow.order_chain``), whose task runs ``run_order`` from its step. The same
+code path either way; a step whose earlier attempt may have reached KashFlow looks its record
+up before writing (``JobView.recheck``).
+
+To add a step: one ``StepDef`` line in ``ORDER_FLOW`` (with its stable task name), the step
+function (``JobView -> StepResult``) in its entity's module, a ``Step`` value in
+``store.models`` (and ``ORDER_STEPS``), and a test in ``tests/unit/workers/test_orders.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict
-from decimal import Decimal
-from typing import Any
-
 from celery import Task
-from sqlalchemy import Connection
 
-from connectors.errors import NotFound, Rejected
-from mappings.checks import run_checks
-from mappings.orders import build_invoice_draft
 from store.models import Step
-from workers import context, products
-from workers.app import celery_app
-from workers.catalogue import dup_key, hold_for, recent_like_on, record_seen_on
-from workers.steps import JobView, StepResult, parsed_order, run_step, step_transaction
+from workers.customers import ensure_customer
+from workers.invoices import create_invoice
+from workers.payments import post_payment
+from workers.refunds import resume_waiting
+from workers.runner import Claimed, Flow, StepDef, register_tasks, run_job
+
+ORDER_FLOW = Flow(kind="order", in_process=True, steps=(
+    StepDef(Step.ENSURE_CUSTOMER, "kfsync.customers.ensure_customer", ensure_customer),
+    StepDef(Step.CREATE_INVOICE, "kfsync.orders.create_invoice", create_invoice,
+            after=resume_waiting),
+    StepDef(Step.POST_PAYMENT, "kfsync.payments.post_payment", post_payment, optional=True),
+))
+
+# ``kfsync.customers.ensure_customer``, ``kfsync.orders.create_invoice`` and
+# ``kfsync.payments.post_payment``: a chain started at a step (requeue, redrive, replay).
+TASKS = register_tasks(ORDER_FLOW)
 
 
-@celery_app.task(bind=True, name="kfsync.orders.create_invoice")
-def create_invoice(self: Task, job_id: int) -> None:
-    # Then credit memos that arrived before this invoice (``workflow.AFTER_STEP``).
-    run_step(self, job_id, Step.CREATE_INVOICE, _create_invoice)
+def run_order(task: Task, job_id: int, step: str, claimed: Claimed | None = None) -> None:
+    """Run order job ``job_id`` from ``step`` to its end in ``task`` (its first step
+    ``claimed`` already by ``process_event``, else claimed here).
 
-
-def _create_invoice(job: JobView) -> StepResult:
-    order = parsed_order(job.document)
-    assert job.customer_code, "ensure_customer runs first"
-    version, rules = context.profile()
-    # A SKU matching nothing: re-read the catalogue, create the product if so configured.
-    prepared = products.prepare(order, rules)
-    rules = prepared.rules
-    url = context.db_url()
-    with step_transaction(url) as bind:
-        like = recent_like_on(bind, order, job.id)
-    # What the order used (for the mapping studio), counted with the step's outcome.
-    seen: list[Callable[[Connection], None]] = [lambda conn: record_seen_on(conn, order)]
-    findings = run_checks(order, rules, like)
-    plan = {**job.plan, "profile_version": version,
-            "findings": [asdict(f) for f in findings]}
-    if prepared.created:
-        plan["created_products"] = sorted(set(plan.get("created_products", []))
-                                          | set(prepared.created))
-    held = hold_for(findings, job.plan.get("acknowledged_checks") or [])
-    if held is not None:
-        plan["held_checks"] = [f.check for f in findings if f.severity in ("review", "block")]
-        return StepResult(next_step=Step.CREATE_INVOICE, review=held,
-                          updates={"plan": plan, "profile_version": version}, writes=seen)
-    draft = build_invoice_draft(order, rules, job.customer_code)
-    plan["notes"] = draft.notes + ([str(job.plan["pay_reason"])]
-                                   if "not mapped" in str(job.plan.get("pay_reason")) else [])
-    plan["line_mapping"] = draft.line_mapping
-    body = draft.body
-    number = int(body["Number"])
-    invoice = _existing(number, job.magento_ref) if job.recheck else None
-    if invoice is None:
-        invoice = _create_or_adopt(body, job.magento_ref)
-    next_step = Step.POST_PAYMENT if job.plan.get("pay") else Step.DONE
-    plan["kashflow_invoice"] = posted_invoice(invoice)  # the job page shows it by the order
-    result = StepResult(next_step=next_step,
-                        updates={"invoice_number": number, "profile_version": version,
-                                 "plan": plan, "dup_key": dup_key(order)},
-                        links=[("invoice", f"order:{job.magento_key}", str(number))],
-                        writes=seen)
-    gross, wanted = Decimal(str(invoice["GrossAmount"])), draft.expected_gross
-    if gross == wanted and draft.skipped_reason:
-        # Rows were left out (invalid_lines: skip_line): a human settles the rest; no payment.
-        result.next_step = Step.DONE
-        result.review = f"invoice {number}: {draft.skipped_reason}; payment not posted"
-    elif gross != wanted:
-        # Stay at this step: a requeue adopts the (corrected) invoice and checks it again
-        # before any payment is posted.
-        result.next_step = Step.CREATE_INVOICE
-        result.review = (f"penny guard: KashFlow invoice {number} totals {gross} but Magento "
-                         f"grand_total is {order.grand_total} (expected gross {wanted}); "
-                         "payment not posted")
-    return result
-
-
-INVOICE_KEYS = ("Number", "CustomerCode", "CustomerReference", "IssuedDate", "NetAmount",
-                "VATAmount", "GrossAmount")
-LINE_KEYS = ("Description", "Quantity", "Rate", "VATLevel", "VATAmount", "NominalCode",
-             "ProductCode")
-
-
-def posted_invoice(invoice: dict[str, Any]) -> dict[str, Any]:
-    """The invoice as KashFlow answered it (lines, VAT, totals), kept on the job's plan so an
-    accountant sees what kfsync posted next to the Magento order without a KashFlow login."""
-    currency = invoice.get("Currency") or {}
-    return {**{k: invoice.get(k) for k in INVOICE_KEYS},
-            "Currency": currency.get("Code") if isinstance(currency, dict) else currency,
-            "LineItems": [{k: line.get(k) for k in LINE_KEYS}
-                          for line in invoice.get("LineItems") or []]}
-
-
-def _existing(number: int, reference: str | None) -> dict[str, Any] | None:
-    """The invoice ``number`` if it exists and is this order's; raise if it is another's."""
-    try:
-        invoice = context.kashflow().get_invoice(number)
-    except NotFound:
-        return None
-    if str(invoice.get("CustomerReference")) != str(reference):
-        raise Rejected(
-            f"invoice number {number} is already used by another invoice "
-            f"(reference {invoice.get('CustomerReference')!r})",
-            system="kashflow", reason="InvoiceNumberTaken", status=400,
-        )
-    return invoice
-
-
-def _create_or_adopt(body: dict[str, Any], reference: str | None) -> dict[str, Any]:
-    try:
-        return context.kashflow().create_invoice(body)
-    except Rejected as exc:
-        if exc.reason != "DuplicateInvoiceNumber":
-            raise
-        existing = _existing(int(body["Number"]), reference)
-        if existing is None:  # vanished between the two calls: let the retry decide
-            raise
-        return existing
+    Raises: as ``workers.runner.run_job``.
+    """
+    run_job(task, job_id, ORDER_FLOW, step, claimed)

@@ -1,4 +1,4 @@
-"""``kfsync.payments.post_payment``: the gateway payment on the order's invoice.
+"""The payment step of an order (``workers.orders``): ``post_payment`` on its invoice.
 
 The gateway transaction id travels in the payment ``Comment`` (KashFlow shows it as the
 line's ``Note``), which is how a retry after an ambiguous write finds the payment it may
@@ -12,25 +12,24 @@ from __future__ import annotations
 
 from functools import cache
 
-from celery import Task
-
 from connectors.errors import Rejected
 from mappings.orders import PaymentDraft, build_payments
+from store.jobs import JobView, StepResult
 from store.models import Step
 from workers import context
-from workers.app import celery_app
-from workers.steps import JobView, StepResult, parsed_order, run_step
+from workers.runner import parsed_order
 
 # Method-name hints tried in order when the mapping names no KashFlow method.
 CARD_NAMES = ("credit/debit card", "card", "credit card", "debit card")
 
 
-@celery_app.task(bind=True, name="kfsync.payments.post_payment")
-def post_payment(self: Task, job_id: int) -> None:
-    run_step(self, job_id, Step.POST_PAYMENT, _post_payment)
+def post_payment(job: JobView) -> StepResult:
+    """Post the order's captured payments (tenders, then the gateway's) on its invoice, each
+    once: a retry after an ambiguous write, or several payments, look the posted ones up.
 
-
-def _post_payment(job: JobView) -> StepResult:
+    Raises:
+        connectors.errors.ConnectorError: KashFlow failed (classified).
+    """
     order = parsed_order(job.document)
     drafts = build_payments(order, context.rules())
     number = job.invoice_number

@@ -28,7 +28,7 @@ from store.reconcile_models import ItemReason, ItemStatus, ReconciliationItem
 from workers import context
 from workers.alerts import alert
 from workers.operations import OperationError
-from workers.steps import find_link
+from workers.runner import find_link
 
 ACTIONS = ("match", "post", "dismiss")
 DONE_BY_ACTION = {"match": ItemStatus.MATCHED, "post": ItemStatus.POSTED,

@@ -1,6 +1,7 @@
 """Refunds: ``creditmemo.created`` -> a KashFlow credit note and, when online, the refund.
 
-One ``SyncJob(kind="creditmemo")`` per credit memo runs through the step runner like an order:
+One ``SyncJob(kind="creditmemo")`` per credit memo runs through the runner (``workers.runner``)
+like an order, its steps in ``CREDITMEMO_FLOW`` (at the end of this module):
 
 - ``kfsync.refunds.create_credit_note``: the credit note against the order's invoice, under a
   deterministic ``Number`` (``mappings.refunds.credit_note_number``): a retry after an
@@ -19,20 +20,26 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
-from celery import Task
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select
 
 from connectors.errors import NotFound, Rejected
 from mappings.magento import parse_order
 from mappings.refunds import build_credit_note, build_refund_payment, is_online_refund
+from store import jobs
 from store.db import session_scope
-from store.models import JobState, Step, SyncJob
+from store.jobs import JobView, StepResult
+from store.models import Step, SyncJob
 from workers import context
-from workers.app import celery_app
 from workers.payments import bank_account_id, payment_method_id
-from workers.steps import JobView, StepResult, find_link, run_step, step_transaction
+from workers.runner import (
+    Flow,
+    StepDef,
+    find_link,
+    register_tasks,
+    step_transaction,
+)
 from workers.workflow import order_chain
 
 log = logging.getLogger(__name__)
@@ -55,16 +62,6 @@ def handle_creditmemo_event(creditmemo_id: str, event_id: int) -> str | None:
     return None
 
 
-@celery_app.task(bind=True, name="kfsync.refunds.create_credit_note")
-def create_credit_note(self: Task, job_id: int) -> None:
-    run_step(self, job_id, Step.CREATE_CREDIT_NOTE, _create_credit_note)
-
-
-@celery_app.task(bind=True, name="kfsync.refunds.post_refund")
-def post_refund(self: Task, job_id: int) -> None:
-    run_step(self, job_id, Step.POST_REFUND, _post_refund)
-
-
 def _order_of(order_id: str) -> tuple[int | None, str | None, dict[str, Any] | None]:
     """(invoice number, customer code, order document) of the order's synced invoice."""
     url = context.db_url()
@@ -77,7 +74,13 @@ def _order_of(order_id: str) -> tuple[int | None, str | None, dict[str, Any] | N
         return int(number), job.customer_code, job.document
 
 
-def _create_credit_note(job: JobView) -> StepResult:
+def create_credit_note(job: JobView) -> StepResult:
+    """The credit note against the order's invoice (waiting while it has none).
+
+    Raises:
+        connectors.errors.ConnectorError: KashFlow or Magento failed (classified).
+        mappings.errors.MappingError: the credit memo cannot be mapped as it stands.
+    """
     memo = job.document
     order_id = str(job.plan.get("order_id") or memo.get("order_id"))
     number, customer_code, order_doc = _order_of(order_id)
@@ -135,7 +138,12 @@ def _create_or_adopt(body: dict[str, Any], reference: str) -> dict[str, Any]:
         return existing
 
 
-def _post_refund(job: JobView) -> StepResult:
+def post_refund(job: JobView) -> StepResult:
+    """The refund payment on the credit note (online refunds), posted once.
+
+    Raises:
+        connectors.errors.ConnectorError: KashFlow or Magento failed (classified).
+    """
     number = job.invoice_number
     assert number is not None, "create_credit_note runs first"
     memo = job.document
@@ -158,11 +166,6 @@ def _post_refund(job: JobView) -> StepResult:
     return done
 
 
-# Run after every invoice: built once.
-_WAITING = select(SyncJob.id, SyncJob.plan).where(SyncJob.kind == "creditmemo",
-                                                  SyncJob.state == JobState.WAITING)
-
-
 def resume_waiting(order_id: str | None = None) -> int:
     """Start the waiting credit memos whose order now has its invoice (all orders, or one).
 
@@ -170,7 +173,8 @@ def resume_waiting(order_id: str | None = None) -> int:
     """
     url = context.db_url()
     with step_transaction(url) as bind:  # after an invoice step: on its connection
-        waiting = [(row.id, row.plan or {}) for row in bind.execute(_WAITING)]
+        waiting = [(row.id, row.plan or {})
+                   for row in bind.execute(jobs.WAITING, {"b_kind": "creditmemo"})]
     started = 0
     for job_id, plan in waiting:
         wanted = str(plan.get("order_id"))
@@ -178,12 +182,17 @@ def resume_waiting(order_id: str | None = None) -> int:
             continue
         if find_link(url, "invoice", f"order:{wanted}") is None:
             continue
-        with session_scope(url) as s:  # claim the restart: one caller wins the conditional UPDATE
-            moved = cast(CursorResult[Any], s.execute(update(SyncJob).where(
-                SyncJob.id == job_id, SyncJob.state == JobState.WAITING)
-                .values(state=JobState.QUEUED, reason=None)
-                .execution_options(synchronize_session=False))).rowcount
+        with session_scope(url) as s:  # claim the restart: one caller wins
+            moved = jobs.queue_waiting(s, job_id)
         if moved:
             order_chain(job_id, Step.CREATE_CREDIT_NOTE, bool(plan.get("pay"))).apply_async()
             started += 1
     return started
+
+
+# A credit memo's job: the credit note, then (online refunds: ``plan["pay"]``) the refund.
+CREDITMEMO_FLOW = Flow(kind="creditmemo", steps=(
+    StepDef(Step.CREATE_CREDIT_NOTE, "kfsync.refunds.create_credit_note", create_credit_note),
+    StepDef(Step.POST_REFUND, "kfsync.refunds.post_refund", post_refund, optional=True),
+))
+TASKS = register_tasks(CREDITMEMO_FLOW)

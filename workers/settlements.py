@@ -17,7 +17,7 @@ from mappings.money import ZERO
 from mappings.settlements import SettlementRow, parse_settlement
 from store.db import session_scope
 from store.models import AuditEntry
-from workers.steps import find_link
+from workers.runner import find_link
 
 LINK_BY_KIND = {"charge": "payment", "refund": "refund"}
 

@@ -1,0 +1,350 @@
+"""Every statement that moves a ``SyncJob`` through its steps, in one module.
+
+The runner (``workers.runner``) and the failure path (``workers.failures``) own the
+transactions; the functions here run their statements on the connection or session given:
+
+- ``claim_step``: a conditional ``UPDATE ... RETURNING`` takes the job's lease if it is at the
+  step and nobody else holds it, and ``add_attempt`` records ``started`` (the intent) in the
+  same transaction, before any API call;
+- ``finish_step``: the attempt's ``ok``, the job's next step and state, its links and, when
+  the next step runs in-process, that step's claim, all at once;
+- ``record_failure``: the attempt's outcome and the job's retry, park, dead or review state;
+- ``park_step``: a job parked while the KashFlow circuit is open;
+- ``upsert_job``: the one job per ``(kind, magento_key)``, inserted or refreshed;
+- ``renew_leases`` (the heartbeat of ``workers.lease``) and ``queue_waiting``.
+
+The statements every step runs are built once: a statement built per call cost more CPU (its
+construction and cache key) than PostgreSQL spent running it (bench/NOTES.md). This module
+imports nothing above ``store``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Table,
+    bindparam,
+    exists,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from store.db import dialect_name
+from store.models import Attempt, EntityLink, JobState, Step, SyncJob, utcnow
+
+ACTIVE_STATES = (JobState.QUEUED, JobState.RETRYING, JobState.RUNNING)
+IDLE_STATES = (JobState.WAITING, JobState.SKIPPED, JobState.NEEDS_REVIEW, JobState.DEAD)
+RECHECK_OUTCOMES = ("started", "ambiguous")
+JOBS, ATTEMPTS = cast(Table, SyncJob.__table__), cast(Table, Attempt.__table__)
+LINKS = cast(Table, EntityLink.__table__)
+
+UPDATE_JOB = update(JOBS).where(JOBS.c.id == bindparam("b_job"))
+_ATTEMPT_OK = update(ATTEMPTS).where(ATTEMPTS.c.id == bindparam("b_id")).values(
+    outcome="ok", duration_ms=bindparam("b_ms"))
+_ATTEMPT_NEW = insert(ATTEMPTS).values(
+    job_id=bindparam("b_job"), step=bindparam("b_step"), outcome=bindparam("b_outcome"),
+    duration_ms=bindparam("b_ms"), task_id=bindparam("b_task"), created_at=bindparam("b_at")
+).returning(ATTEMPTS.c.id)
+_FIND_LINK = select(LINKS.c.kashflow_key).where(
+    LINKS.c.kind == bindparam("b_kind"),
+    LINKS.c.magento_key.in_(bindparam("b_keys", expanding=True))
+).order_by(LINKS.c.id).limit(1)
+_ADD_LINK = {  # an existing link for the key wins
+    name: insert_(LINKS).values(kind=bindparam("b_kind"), magento_key=bindparam("b_magento"),
+                                kashflow_key=bindparam("b_kashflow"),
+                                created_at=bindparam("b_at"))
+    .on_conflict_do_nothing(index_elements=["kind", "magento_key"])
+    for name, insert_ in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+_RENEW = update(JOBS).where(
+    JOBS.c.id == bindparam("b_job"), JOBS.c.lease_task == bindparam("b_task"),
+    JOBS.c.state == JobState.RUNNING).values(lease_until=bindparam("b_until"))
+# A job's row: one INSERT (the ORM's unit of work cost more than the statement), which returns
+# no row when the document has a job already; the columns an upsert sets, the others take
+# their defaults.
+_INSERT_JOB = {
+    name: insert_(JOBS).on_conflict_do_nothing(index_elements=["kind", "magento_key"])
+    .returning(JOBS.c.id)
+    for name, insert_ in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+_NEW_JOB_COLUMNS = ("kind", "magento_key", "magento_ref", "state", "step", "reason",
+                    "document", "plan", "customer_code", "event_id", "lease_task",
+                    "lease_until")
+_JOB = select(SyncJob).where(SyncJob.kind == bindparam("b_kind"),
+                             SyncJob.magento_key == bindparam("b_key"))
+WAITING = select(JOBS.c.id, JOBS.c.plan).where(JOBS.c.kind == bindparam("b_kind"),
+                                                JOBS.c.state == JobState.WAITING)
+
+
+@dataclass(frozen=True)
+class JobView:
+    """What a step may read of its job (a detached snapshot, safe across HTTP calls)."""
+
+    id: int
+    magento_key: str
+    magento_ref: str | None
+    document: dict[str, Any]
+    plan: dict[str, Any]
+    customer_code: str | None
+    invoice_number: int | None
+    recheck: bool
+    step: str = ""
+    fresh: bool = False  # the job was created by this task: no step of it was tried before
+
+
+VIEW_FIELDS = frozenset(f.name for f in fields(JobView)) - {"id", "recheck", "step", "fresh"}
+
+
+@dataclass
+class StepResult:
+    """What a step did: the job's next step, the columns and links to store with it."""
+
+    next_step: Step
+    updates: dict[str, Any] = field(default_factory=dict)
+    links: list[tuple[str, str, str]] = field(default_factory=list)  # kind, magento, kashflow
+    review: str | None = None  # set: stop here, the job needs a human, with this reason
+    wait: str | None = None  # set: not yet (a refund before its invoice); a later event resumes
+    # More writes that belong with the outcome, run in the transaction that stores it.
+    writes: list[Callable[[Connection], None]] = field(default_factory=list)
+
+    @property
+    def stops(self) -> bool:
+        """The job goes no further now: done, held for review, or waiting."""
+        return bool(self.review or self.wait or self.next_step == Step.DONE)
+
+
+class Busy(Exception):
+    """Another live task holds the job's lease."""
+
+
+def step_is(step: str, task_id: str, later: Sequence[str]) -> ColumnElement[bool]:
+    """The job is at ``step``, or at one of the ``later`` in-process steps under this task's
+    own lease (its retry, or its redelivery, resumes where it got to)."""
+    at_step = JOBS.c.step == step
+    if not later:
+        return at_step
+    return at_step | ((JOBS.c.lease_task == task_id) & JOBS.c.step.in_(list(later)))
+
+
+def _free_for(task_id: str, now: datetime) -> ColumnElement[bool]:
+    return (JOBS.c.lease_until.is_(None) | (JOBS.c.lease_until < now)
+            | (JOBS.c.lease_task == task_id))
+
+
+def needs_recheck(job_id: Any, step: Any) -> Any:
+    """True when an earlier attempt of ``step`` may have reached KashFlow (it ended
+    ``started`` or ``ambiguous``): look the record up before writing."""
+    return exists().where(ATTEMPTS.c.job_id == job_id, ATTEMPTS.c.step == step,
+                          ATTEMPTS.c.outcome.in_(RECHECK_OUTCOMES))
+
+
+_RECHECK = select(needs_recheck(bindparam("b_job"), bindparam("b_step")))
+
+
+def recheck_due(conn: Connection | Session, job_id: int, step: str) -> bool:
+    """``needs_recheck`` for ``step`` of ``job_id``, read on ``conn``."""
+    return bool(conn.scalar(_RECHECK, {"b_job": job_id, "b_step": step}))
+
+
+def add_attempt(conn: Connection | Session, job_id: int, step: str, outcome: str,
+                task_id: str | None, duration_ms: int | None = None) -> int:
+    """Insert an attempt row on ``conn``; returns its id."""
+    return int(conn.execute(_ATTEMPT_NEW, {
+        "b_job": job_id, "b_step": step, "b_outcome": outcome, "b_ms": duration_ms,
+        "b_task": task_id, "b_at": utcnow()}).scalar_one())
+
+
+def claim_step(conn: Connection, job_id: int, step: str, task_id: str, later: Sequence[str],
+               lease_until: datetime) -> tuple[JobView | None, int]:
+    """Lease job ``job_id`` at ``step`` (or a ``later`` step under this task's lease) to
+    ``task_id`` and record its ``started`` attempt, in one committed transaction.
+
+    Returns the job's view and the attempt id, or ``(None, 0)`` when the job is not at the
+    step (done, or stopped).
+
+    Raises:
+        Busy: another live task holds the job's lease at this step.
+    """
+    with conn.begin():
+        row = conn.execute(
+            update(JOBS)
+            .where(JOBS.c.id == job_id, step_is(step, task_id, later),
+                   JOBS.c.state.in_([str(x) for x in ACTIVE_STATES]))
+            .where(_free_for(task_id, utcnow()))
+            .values(state=JobState.RUNNING, lease_task=task_id, lease_until=lease_until)
+            .returning(JOBS.c.step, JOBS.c.magento_key, JOBS.c.magento_ref, JOBS.c.document,
+                       JOBS.c.plan, JOBS.c.customer_code, JOBS.c.invoice_number,
+                       needs_recheck(job_id, JOBS.c.step).correlate(JOBS).label("recheck"))
+        ).one_or_none()
+        if row is None:
+            job = conn.execute(select(JOBS.c.step, JOBS.c.state)
+                               .where(JOBS.c.id == job_id)).one_or_none()
+            if job is not None and job.step == step and job.state == JobState.RUNNING:
+                raise Busy()
+            return None, 0
+        view = JobView(id=job_id, magento_key=row.magento_key, magento_ref=row.magento_ref,
+                       document=row.document or {}, plan=row.plan or {},
+                       customer_code=row.customer_code, invoice_number=row.invoice_number,
+                       recheck=bool(row.recheck), step=row.step)
+        return view, add_attempt(conn, job_id, row.step, "started", task_id)
+
+
+def _finished_values(result: StepResult, then: str | None, task_id: str,
+                     lease_until: datetime) -> dict[str, Any]:
+    """The job's columns after a step with ``result`` (``then``: the next step runs now)."""
+    values: dict[str, Any] = {**result.updates, "step": result.next_step,
+                              "lease_task": None, "lease_until": None}
+    if then is not None:
+        values |= {"state": JobState.RUNNING, "lease_task": task_id, "lease_until": lease_until}
+    elif result.review:
+        values |= {"state": JobState.NEEDS_REVIEW, "reason": result.review}
+    elif result.wait:
+        values |= {"state": JobState.WAITING, "reason": result.wait}
+    elif result.next_step == Step.DONE:  # a reason only when a step was switched off
+        values |= {"state": JobState.DONE, "reason": result.updates.get("reason")}
+    else:
+        values["state"] = JobState.QUEUED
+    return values
+
+
+def finish_step(conn: Connection, view: JobView, attempt_id: int, result: StepResult,
+                seconds: float, task_id: str, then: str | None, lease_until: datetime
+                ) -> tuple[JobView | None, int]:
+    """Store the step's outcome on ``conn`` (in the caller's transaction); with ``then``,
+    claim that next step for ``task_id`` in the same transaction.
+
+    Returns the next step's view and started attempt (``then``), else ``(None, 0)``.
+    """
+    values = _finished_values(result, then, task_id, lease_until)
+    conn.execute(_ATTEMPT_OK, {"b_id": attempt_id, "b_ms": int(seconds * 1000)})
+    conn.execute(UPDATE_JOB, {"b_job": view.id, **values})  # SET: the keys given
+    add_links(conn, result.links)
+    for write in result.writes:
+        write(conn)
+    if then is None:
+        return None, 0
+    known = {k: v for k, v in result.updates.items() if k in VIEW_FIELDS}
+    recheck = not view.fresh and recheck_due(conn, view.id, then)
+    return (replace(view, step=then, recheck=recheck, **known),
+            add_attempt(conn, view.id, then, "started", task_id))
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a failed attempt stores: its outcome, and the job's state after it."""
+
+    outcome: str
+    http_status: int | None
+    duration_ms: int
+    error: str
+    state: str
+    reason: str
+    due_at: datetime | None = None
+    lease_task: str | None = None  # set: the task's own retry keeps the lease until then
+    lease_until: datetime | None = None
+
+
+def record_failure(s: Session, job_id: int, attempt_id: int, failure: Failure) -> str:
+    """Store a failed attempt and the job's new state in ``s``; returns the job's Magento
+    reference (increment id, else its key) for the reason an operator reads."""
+    attempt = s.get(Attempt, attempt_id)
+    job = s.get(SyncJob, job_id)
+    assert attempt is not None and job is not None
+    attempt.outcome = failure.outcome
+    attempt.http_status = failure.http_status
+    attempt.duration_ms = failure.duration_ms
+    attempt.error = failure.error[:2000]
+    job.state, job.reason = failure.state, failure.reason
+    job.lease_task, job.lease_until = failure.lease_task, failure.lease_until
+    if failure.due_at is not None:
+        job.due_at = failure.due_at
+    return job.magento_ref or job.magento_key
+
+
+def park_step(s: Session, job_id: int, step: str, task_id: str, later: Sequence[str],
+              reason: str, due_at: datetime) -> None:
+    """Park the job (``retrying`` until ``due_at``) if it is active at ``step`` and free."""
+    s.execute(
+        update(JOBS)
+        .where(JOBS.c.id == job_id, step_is(step, task_id, later),
+               JOBS.c.state.in_([str(x) for x in ACTIVE_STATES]),
+               _free_for(task_id, utcnow()))
+        .values(state=JobState.RETRYING, reason=reason, due_at=due_at, lease_task=None,
+                lease_until=None))
+
+
+def add_links(conn: Connection | Session, links: list[tuple[str, str, str]]) -> None:
+    """Record Magento <-> KashFlow links (kind, magento key, kashflow key) on ``conn``, in one
+    statement; an existing link for a key wins."""
+    if links:
+        now = utcnow()
+        conn.execute(_ADD_LINK[dialect_name(conn)], [
+            {"b_kind": kind, "b_magento": magento, "b_kashflow": kashflow, "b_at": now}
+            for kind, magento, kashflow in links])
+
+
+def find_link_in(bind: Connection | Session, kind: str, *magento_keys: str) -> str | None:
+    """The KashFlow key linked to the first-recorded of ``magento_keys``, read on ``bind``."""
+    found: str | None = bind.scalar(_FIND_LINK, {"b_kind": kind, "b_keys": list(magento_keys)})
+    return found
+
+
+T = TypeVar("T")
+
+
+def upsert_job(s: Session, kind: str, magento_key: str, first_step: str,
+               fill: Callable[[SyncJob, bool], T], likely_new: bool = False
+               ) -> tuple[SyncJob, T] | None:
+    """The one job of ``(kind, magento_key)``, written by ``fill(job, new)`` in ``s``.
+
+    ``fill`` sets the columns (a new job arrives at ``first_step``, ``skipped``); its answer
+    is returned with the job, which has its id. A new job is inserted in one statement; when a
+    concurrent insert wins, the existing job is read and filled instead. ``likely_new`` (an
+    ``order.created``): no read before the insert, only a conflict reads.
+
+    Returns None when the job vanished between the conflict and the read: call again.
+    """
+    job = None if likely_new else s.scalar(_JOB, {"b_kind": kind, "b_key": magento_key})
+    if job is None:
+        new = SyncJob(kind=kind, magento_key=magento_key, step=first_step,
+                      state=JobState.SKIPPED)
+        answer = fill(new, True)
+        job_id = s.execute(_INSERT_JOB[dialect_name(s)], {
+            column: getattr(new, column) for column in _NEW_JOB_COLUMNS}).scalar_one_or_none()
+        if job_id is not None:
+            new.id = int(job_id)
+            return new, answer
+        job = s.scalar(_JOB, {"b_kind": kind, "b_key": magento_key})
+        if job is None:
+            return None
+    answer = fill(job, False)
+    s.flush()
+    return job, answer
+
+
+def renew_leases(conn: Connection, held: Sequence[tuple[int, str]], until: datetime) -> int:
+    """Extend to ``until`` the leases in ``held`` (job id, task id) of jobs still running
+    under that task; returns how many were renewed."""
+    renewed = 0
+    for job_id, task_id in held:
+        renewed += conn.execute(_RENEW, {"b_job": job_id, "b_task": task_id,
+                                         "b_until": until}).rowcount
+    return renewed
+
+
+def queue_waiting(s: Session, job_id: int) -> bool:
+    """Move a ``waiting`` job to ``queued``; False when another caller moved it first (one
+    caller wins the conditional UPDATE)."""
+    moved = cast(CursorResult[Any], s.execute(
+        update(JOBS).where(JOBS.c.id == job_id, JOBS.c.state == JobState.WAITING)
+        .values(state=JobState.QUEUED, reason=None))).rowcount
+    return bool(moved)
