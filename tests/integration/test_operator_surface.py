@@ -75,7 +75,7 @@ def test_metrics_move_when_orders_flow(stack: Stack) -> None:
     assert moved("kfsync_api_calls_total", system="magento", method="GET", status="200") >= 1
     assert moved("kfsync_api_call_duration_seconds_count", system="kashflow") >= 2
     # A new customer's order is one task: process_event runs its steps in-process
-    # (workers/workflow.py, INLINE_STEPS).
+    # (workers/orders.py, ORDER_FLOW).
     assert moved("kfsync_task_duration_seconds_count", task="kfsync.events.process_event") >= 1
     assert total(after, "kfsync_queue_length", queue="ingest") >= 0
     assert "kfsync_dead_letters_open" in app.test_client().get("/metrics").get_data(as_text=True)
