@@ -33,6 +33,7 @@ from workers.deadletters import (
     dead_letter,
     resolve_dead_letters,
 )
+from workers.dispatch import publish_chain
 from workers.edits import supersede_original
 from workers.lease import lease_until
 from workers.retries import backoff, retried_through_outages
@@ -47,7 +48,6 @@ from workers.steps import (
     run_claimed,
     run_step,
 )
-from workers.workflow import order_chain
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ def sync_order(entity_id: str, event_id: int | None = None, task: Task | None = 
     if done.claimed is not None and task is not None:
         run_claimed(task, *done.claimed)
     elif done.start:
-        order_chain(done.job_id, done.step, done.pay).apply_async()
+        publish_chain(done.job_id, done.step, done.pay)
     return None
 
 

@@ -31,9 +31,9 @@ from store.db import session_scope
 from store.models import JobState, Step, SyncJob
 from workers import context
 from workers.app import celery_app
+from workers.dispatch import publish_chain
 from workers.payments import bank_account_id, payment_method_id
 from workers.steps import JobView, StepResult, find_link, run_step, step_transaction
-from workers.workflow import order_chain
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +184,6 @@ def resume_waiting(order_id: str | None = None) -> int:
                 .values(state=JobState.QUEUED, reason=None)
                 .execution_options(synchronize_session=False))).rowcount
         if moved:
-            order_chain(job_id, Step.CREATE_CREDIT_NOTE, bool(plan.get("pay"))).apply_async()
+            publish_chain(job_id, Step.CREATE_CREDIT_NOTE, bool(plan.get("pay")))
             started += 1
     return started
