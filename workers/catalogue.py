@@ -6,6 +6,10 @@ longer finds keeps its row with ``missing_since`` set, so a profile row pointing
 as *broken* (``mappings.studio.validate``) instead of vanishing. ``kfsync mapping refresh``
 and the studio's Refresh button run it; beat runs it daily.
 
+A refresh asked for in the dashboard runs in a worker (``refresh_catalogue``), never in the
+web request: ``mark_refresh`` records its progress in Redis (queued, running, then done or
+failed with the report or the error) and ``refresh_status`` is what the studio shows.
+
 ``record_seen`` keeps ``seen_values`` up to date from every invoiced order (SKU and name,
 payment method, VAT rates), which is what "unmapped in the last 90 days" and the coverage bar
 read. ``recent_like`` and ``dup_key`` feed the ``dup.near`` check; ``hold_for`` turns check
@@ -15,12 +19,15 @@ findings into a review hold or nothing.
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
+import redis
 from sqlalchemy import Connection, Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -37,6 +44,13 @@ from store.models import SyncJob
 
 SEEN_DAYS = 90
 KASHFLOW_KINDS = ("product", "vat_rate", "bank_account", "payment_method")
+REFRESH_ACTIVE_KEY = "kfsync:catalogue:refresh:active"  # queued or running
+REFRESH_LAST_KEY = "kfsync:catalogue:refresh:last"  # the last one to end: done or failed
+# A queued or running mark older than the refresh task's lock (15 min) lost its task (a
+# worker killed mid-refresh): the studio offers the button again.
+REFRESH_STALE_S = 900
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -261,3 +275,60 @@ def hold_for(findings: Sequence[Finding], acknowledged: Sequence[str]) -> str | 
     tail = (" — blocked: change the order or the check's severity in the mapping profile"
             if blocking else " — requeue to accept and post it")
     return "data-quality check: " + "; ".join(parts) + tail
+
+
+@dataclass(frozen=True)
+class RefreshStatus:
+    """One refresh's progress: ``state`` queued | running | done | failed since ``at``, asked
+    for by ``by``; ``detail`` is the report (done) or the error (failed)."""
+
+    state: str
+    at: datetime
+    by: str
+    detail: str
+
+    @property
+    def active(self) -> bool:
+        """Queued or running, and recent enough that its task is still alive."""
+        age = (datetime.now(UTC) - self.at).total_seconds()
+        return self.state in ("queued", "running") and age < REFRESH_STALE_S
+
+
+def mark_refresh(redis_url: str, state: str, by: str, detail: str = "") -> None:
+    """Record a refresh's progress: queued and running replace the active mark; done and
+    failed end it and become the last result."""
+    mark = json.dumps({"state": state, "at": datetime.now(UTC).isoformat(), "by": by,
+                       "detail": detail})
+    client = redis.Redis.from_url(redis_url, socket_timeout=2)
+    if state in ("queued", "running"):
+        client.set(REFRESH_ACTIVE_KEY, mark)
+        return
+    with client.pipeline() as ended:  # one transaction: never two marks, never none
+        ended.set(REFRESH_LAST_KEY, mark)
+        ended.delete(REFRESH_ACTIVE_KEY)
+        ended.execute()
+
+
+def clear_refresh(redis_url: str) -> None:
+    """Forget a queued mark whose task could not be sent."""
+    redis.Redis.from_url(redis_url, socket_timeout=2).delete(REFRESH_ACTIVE_KEY)
+
+
+def refresh_status(redis_url: str) -> tuple[RefreshStatus | None, RefreshStatus | None]:
+    """(the active refresh, the last one that ended); (None, None) when Redis does not answer,
+    so the studio still renders."""
+    try:
+        client = redis.Redis.from_url(redis_url, socket_timeout=2)
+        active, last = client.mget(REFRESH_ACTIVE_KEY, REFRESH_LAST_KEY)
+    except redis.RedisError:
+        log.warning("Redis did not answer: the catalogue refresh status is unknown")
+        return None, None
+    return _status(active), _status(last)
+
+
+def _status(stored: bytes | str | None) -> RefreshStatus | None:
+    if stored is None:
+        return None
+    mark = json.loads(stored)
+    return RefreshStatus(str(mark["state"]), datetime.fromisoformat(mark["at"]),
+                         str(mark["by"]), str(mark["detail"]))

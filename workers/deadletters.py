@@ -71,12 +71,10 @@ LETTERS = cast(Table, DeadLetter.__table__)
 
 
 def _park(letter_id: int) -> None:
-    from workers.app import celery_app
-
-    try:
-        celery_app.send_task(PARKED_TASK, args=[letter_id], queue=DEAD_LETTER_QUEUE)
-    except Exception:  # the row is the truth; a missing marker only hides it from Flower
-        log.warning("could not park dead letter %s on the broker", letter_id, exc_info=True)
+    from workers.dispatch import publish_task  # the row is the truth: a missing marker only
+                                               # hides the letter from Flower
+    publish_task(PARKED_TASK, [letter_id], queue=DEAD_LETTER_QUEUE,
+                 then=f"dead letter {letter_id} is listed by kfsync dlq but not in Flower")
 
 
 def resolve_dead_letters(session: Session, job_id: int, resolution: str, note: str = "") -> None:

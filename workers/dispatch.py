@@ -1,30 +1,60 @@
-"""Publishing after commit, in one place.
+"""Publishing after commit, in one place: every message kfsync sends to its broker goes out
+through this module.
 
-Callers commit their rows first, then publish here; a failed publish is not an error for
-them, because the row says what still needs sending and the beat relay sends it.
+Callers commit their rows first, then publish here. A failed publish is not an error for
+them: it is logged once, here, and the committed row says what still needs sending — the
+event relay sends an event with no ``enqueued_at``, the stalled-job redrive restarts a job
+left ``queued`` — so a broker outage delays work and loses none.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import update
 
 from store.db import session_scope
 from store.models import InboundEvent, utcnow
 from workers.app import celery_app
+from workers.workflow import order_chain
 
 log = logging.getLogger(__name__)
 
 
-def publish_event(row_id: int) -> bool:
-    """Publish ``process_event`` for a committed event; False when the broker does not answer."""
+def publish_task(name: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None,
+                 queue: str | None = None, then: str = "it is not sent") -> bool:
+    """Send task ``name`` after its caller's commit; False when the broker does not answer.
+
+    ``then`` says what becomes of the work in that case, for the one warning logged here.
+    """
     try:
-        celery_app.send_task("kfsync.events.process_event", args=[row_id])
+        celery_app.send_task(name, args=list(args), kwargs=kwargs or {}, queue=queue)
     except Exception:
-        log.warning("broker unavailable; event %s waits for the relay", row_id, exc_info=True)
+        log.warning("broker unavailable: %s%s not sent; %s", name, tuple(args), then,
+                    exc_info=True)
         return False
     return True
+
+
+def publish_chain(job_id: int, step: str, pay: bool) -> bool:
+    """Start committed job ``job_id``'s chain at ``step`` (``pay``: with its payment or refund
+    step); False when the broker does not answer — the job stays ``queued`` and the stalled-job
+    redrive starts it once the broker is back."""
+    try:
+        order_chain(job_id, step, pay).apply_async()
+    except Exception:
+        log.warning("broker unavailable: job %s at %s waits for the redrive", job_id, step,
+                    exc_info=True)
+        return False
+    return True
+
+
+def publish_event(row_id: int) -> bool:
+    """Publish ``process_event`` for a committed event; False when the broker does not answer."""
+    return publish_task("kfsync.events.process_event", [row_id],
+                        then=f"event {row_id} waits for the relay")
 
 
 def enqueue_event(url: str, row_id: int) -> bool:

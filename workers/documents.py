@@ -22,8 +22,8 @@ from store.jobs import IDLE_STATES
 from store.models import JobState, Step, SyncJob
 from workers import context
 from workers.deadletters import resolve_dead_letters
+from workers.dispatch import publish_chain
 from workers.events import mark_processed
-from workers.workflow import order_chain
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def upsert_and_start(want: DocumentJob, event_id: int | None) -> int:
                     return job.id
                 job_id, step = job.id, job.step
                 mark_processed(s, event_id, f"{label}: job {job_id} queued at {step}")
-            order_chain(job_id, step, bool(want.plan.get("pay"))).apply_async()
+            publish_chain(job_id, step, bool(want.plan.get("pay")))
             return job_id
         except IntegrityError:
             continue

@@ -33,12 +33,12 @@ from workers.deadletters import (
     dead_letter,
     resolve_dead_letters,
 )
+from workers.dispatch import publish_chain
 from workers.edits import supersede_original
 from workers.lease import lease_until
 from workers.orders import ORDER_FLOW, run_order
 from workers.retries import backoff, retried_through_outages
 from workers.runner import parsed_order
-from workers.workflow import order_chain
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def sync_order(entity_id: str, event_id: int | None = None, task: Task | None = 
         view = done.claimed[0]
         run_order(task, view.id, view.step, done.claimed)
     elif done.start:
-        order_chain(done.job_id, done.step, done.pay).apply_async()
+        publish_chain(done.job_id, done.step, done.pay)
     return None
 
 

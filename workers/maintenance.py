@@ -24,12 +24,12 @@ from sqlalchemy import select, update
 
 from connectors.errors import ConnectorError
 from connectors.kashflow import KashFlowClient
+from kfsync.settings import ConfigError
 from store.db import session_scope
 from store.models import InboundEvent, JobState, SyncJob, utcnow
 from workers import alerts, circuit, context
 from workers.app import celery_app
-from workers.dispatch import enqueue_event
-from workers.workflow import order_chain
+from workers.dispatch import enqueue_event, publish_chain
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,8 @@ def _restart(query: Any) -> int:
             job.due_at, job.state, job.lease_task, job.lease_until = (
                 None, JobState.QUEUED, None, None)
             pay = bool((job.plan or {}).get("pay"))
-        order_chain(job_id, step, pay).apply_async()
+        if not publish_chain(job_id, step, pay):
+            break  # the broker is down: the job stays queued for the next tick
         started += 1
     if started:
         log.warning("restarted %s stalled or parked job(s)", started)
@@ -173,17 +174,42 @@ def flush_alerts() -> int:
 
 @celery_app.task(name="kfsync.maintenance.refresh_catalogue")
 @exclusive("refresh_catalogue", timeout_s=900)
-def refresh_catalogue() -> int:
-    """Daily: re-read the KashFlow catalogue and validate the profile in force against it.
+def refresh_catalogue(actor: str = "beat") -> int:
+    """Re-read the KashFlow catalogue (daily, and when the studio asks) and validate the
+    profile in force against it; its progress is marked for the studio
+    (``workers.catalogue.mark_refresh``).
 
     A product, account or method the profile points at that KashFlow no longer has makes its
     row *broken*: that is alerted (once per day and problem set), and the studio shows it.
-    Returns how many errors the profile in force has.
+    Returns how many errors the profile in force has (0 when the refresh failed).
     """
+    from workers import catalogue
+
+    redis_url = context.settings().redis_url
+    catalogue.mark_refresh(redis_url, "running", actor)
+    try:
+        report, errors = _refresh_and_check()
+    except (ConnectorError, ConfigError) as exc:
+        catalogue.mark_refresh(redis_url, "failed", actor, str(exc))
+        log.warning("catalogue refresh failed: %s", exc)
+        return 0
+    except Exception as exc:
+        catalogue.mark_refresh(redis_url, "failed", actor, f"{type(exc).__name__}: {exc}")
+        raise
+    catalogue.mark_refresh(redis_url, "done", actor, f"{str(report).capitalize()}; "
+                           f"{len(errors)} error(s) in the profile in force")
+    return len(errors)
+
+
+def _refresh_and_check() -> tuple[Any, list[Any]]:
     from workers import catalogue, profiles, studio
 
     url = context.db_url()
-    report = catalogue.refresh(url, context.kashflow(), context.magento())
+    try:
+        magento: Any = context.magento()
+    except ConfigError:
+        magento = None  # KashFlow alone still checks every reference
+    report = catalogue.refresh(url, context.kashflow(), magento)
     log.info("%s", report)
     version = profiles.active(url)
     errors = [p for p in studio.problems(url, version.document) if p.severity == "error"]
@@ -191,7 +217,7 @@ def refresh_catalogue() -> int:
         shown = "; ".join(str(p) for p in errors[:5]) + (" ..." if len(errors) > 5 else "")
         alerts.alert("mapping_broken", f"mapping profile version {version.id} has "
                      f"{len(errors)} broken row(s) after the catalogue refresh: {shown}")
-    return len(errors)
+    return report, errors
 
 
 @celery_app.task(name="kfsync.maintenance.run_suggestions")

@@ -164,14 +164,10 @@ def _reopen(s: Session, letters: list[DeadLetter], actor: str
 def _publish(url: str, jobs: list[tuple[int, str, bool]], events: list[int]) -> None:
     """After commit: start the chains and events. A broker outage leaves them queued in the
     database, where the stalled-job redrive and the event relay pick them up."""
-    from workers.dispatch import enqueue_event
-    from workers.workflow import order_chain
+    from workers.dispatch import enqueue_event, publish_chain
 
     for job_id, step, pay in jobs:
-        try:
-            order_chain(job_id, step, pay).apply_async()
-        except Exception:
-            log.warning("broker unavailable; job %s waits for the redrive", job_id)
+        publish_chain(job_id, step, pay)
     for event_id in events:
         enqueue_event(url, event_id)
 

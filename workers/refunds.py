@@ -32,6 +32,7 @@ from store.db import session_scope
 from store.jobs import JobView, StepResult
 from store.models import Step, SyncJob
 from workers import context
+from workers.dispatch import publish_chain
 from workers.payments import bank_account_id, payment_method_id
 from workers.runner import (
     Flow,
@@ -40,7 +41,6 @@ from workers.runner import (
     register_tasks,
     step_transaction,
 )
-from workers.workflow import order_chain
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def resume_waiting(order_id: str | None = None) -> int:
         with session_scope(url) as s:  # claim the restart: one caller wins
             moved = jobs.queue_waiting(s, job_id)
         if moved:
-            order_chain(job_id, Step.CREATE_CREDIT_NOTE, bool(plan.get("pay"))).apply_async()
+            publish_chain(job_id, Step.CREATE_CREDIT_NOTE, bool(plan.get("pay")))
             started += 1
     return started
 

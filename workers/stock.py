@@ -29,6 +29,7 @@ from workers import context, product_cache
 from workers import products as catalogue_index
 from workers import stock_ledger as ledger
 from workers.app import celery_app
+from workers.dispatch import publish_task
 from workers.stock_io import MagentoStock, ProductKey, StockSides
 
 log = logging.getLogger(__name__)
@@ -252,5 +253,8 @@ def handle_stock_event(sku: str, event_id: int) -> str:
     A reading equal to what kfsync last wrote is no change, so kfsync's own writes coming
     back as webhooks cost one read of each side and write nothing.
     """
-    sync_sku.apply_async(args=[sku], kwargs={"trigger": "webhook"})
+    if not publish_task(sync_sku.name, [sku], {"trigger": "webhook"},
+                        then="the next beat pass syncs it"):
+        return (f"stock sync of {sku} left to the next beat pass: the broker did not answer "
+                f"(event {event_id})")
     return f"stock sync of {sku} queued (event {event_id})"

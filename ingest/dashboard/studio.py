@@ -68,8 +68,10 @@ def studio_home() -> str:
     url = studio_url()
     draft = profiles.draft(url)
     mapped, seen = studio.coverage_of(url)
+    refresh_active, refresh_last = catalogue.refresh_status(current_settings().redis_url)
     return render_template(
         "studio.html", title="Mapping", current=profiles.active(url), draft=draft,
+        refresh_active=refresh_active, refresh_last=refresh_last,
         draft_changes=[str(c) for c in draft.changes] if draft else [],
         problems=studio.problems(url), mapped=mapped, seen=seen,
         catalogue=catalogue.load(url), inbox=len(studio.suggestions(url, "open")))

@@ -13,11 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import flash, redirect, request, url_for
+from redis.exceptions import RedisError
 from werkzeug.wrappers import Response
 
-from connectors.errors import ConnectorError
-from connectors.kashflow import KashFlowClient
-from connectors.magento import MagentoClient
 from ingest.app import current_settings
 from ingest.auth import actor as _actor
 from ingest.dashboard import bp, safe_path
@@ -29,11 +27,12 @@ from ingest.dashboard.studio_forms import (
     offline_methods,
     payment_rule,
 )
-from kfsync.settings import ConfigError
 from mappings.errors import MappingError
 from workers import catalogue, profiles, studio
+from workers.dispatch import publish_task
 
 MAX_IDS = 5000
+REFRESH_TASK = "kfsync.maintenance.refresh_catalogue"
 FAILURES = (profiles.ProfileError, MappingError)
 Edit = Callable[[dict[str, Any]], str]
 
@@ -86,32 +85,44 @@ def _field(name: str) -> str:
 
 @bp.post("/mapping/refresh")
 def studio_refresh() -> Response:
-    settings, url = current_settings(), studio_url()
+    """Queue the catalogue refresh for a worker (it calls KashFlow and Magento; no web request
+    does); the studio page shows its progress."""
+    redis_url, who = current_settings().redis_url, actor()
+    active, _ = catalogue.refresh_status(redis_url)
+    if active is not None and active.active:
+        flash(f"A catalogue refresh is already {active.state} (since {active.at:%H:%M:%S} UTC, "
+              f"asked by {active.by}).", "ok")
+        return _back("dashboard.studio_home")
     try:
-        kashflow = KashFlowClient.from_settings(settings)
-        try:
-            magento: MagentoClient | None = MagentoClient.from_settings(settings)
-        except ConfigError:
-            magento = None  # KashFlow alone still checks every reference
-        report = catalogue.refresh(url, kashflow, magento, redis_url=settings.redis_url)
-    except (ConnectorError, ConfigError) as exc:
-        flash(f"Catalogue refresh failed: {exc}", "error")
+        catalogue.mark_refresh(redis_url, "queued", who)
+    except RedisError:
+        flash("Catalogue refresh not queued: Redis does not answer. Try again in a minute, or "
+              "run kfsync mapping refresh.", "error")
+        return _back("dashboard.studio_home")
+    if publish_task(REFRESH_TASK, [who], then="the studio asks again"):
+        flash("Catalogue refresh queued: a worker reads KashFlow and Magento, and this page "
+              "shows its progress.", "ok")
     else:
-        errors = sum(1 for p in studio.problems(url) if p.severity == "error")
-        flash(f"{str(report).capitalize()}. {errors} error(s) in the working profile.", "ok")
+        catalogue.clear_refresh(redis_url)
+        flash("Catalogue refresh not queued: the broker does not answer. Try again in a minute, "
+              "or run kfsync mapping refresh.", "error")
     return _back("dashboard.studio_home")
 
 
 @bp.post("/mapping/suggest")
 def studio_suggest() -> Response:
-    def run() -> str:
-        if current_settings().semantic_suggestions:
-            # The embedding model never loads in the web process: a worker runs it.
-            from workers.maintenance import run_suggestions
+    if current_settings().semantic_suggestions:
+        # The embedding model never loads in the web process: a worker runs it.
+        if publish_task("kfsync.maintenance.run_suggestions", [actor()],
+                        then="the studio asks again"):
+            flash("Suggestions are being computed by a worker (with meaning-based ranking); "
+                  "reload this page in a minute.", "ok")
+        else:
+            flash("Suggestions not queued: the broker does not answer. Try again in a minute, "
+                  "or run kfsync mapping suggest.", "error")
+        return _back("dashboard.studio_home")
 
-            run_suggestions.delay(actor())
-            return ("Suggestions are being computed by a worker (with meaning-based ranking); "
-                    "reload this page in a minute.")
+    def run() -> str:
         report = studio.run_suggestions(studio_url(), actor())
         mapped, seen = report.covered
         return (f"Suggestions: {report.applied} applied to the draft (exact code or learned "

@@ -175,15 +175,18 @@ def refresh(no_magento: bool) -> None:
     from connectors.magento import MagentoClient
     from workers import catalogue
 
-    url = _url()
+    url, who = _url(), _actor()
     settings = load_settings("kashflow_username", "kashflow_password",
                              purpose="kfsync mapping refresh")
+    catalogue.mark_refresh(settings.redis_url, "running", who)  # the studio shows it
     try:
         kashflow = KashFlowClient.from_settings(settings)
         magento = None if no_magento else MagentoClient.from_settings(settings)
         report = catalogue.refresh(url, kashflow, magento, redis_url=settings.redis_url)
     except ConnectorError as exc:
+        catalogue.mark_refresh(settings.redis_url, "failed", who, str(exc))
         fail(f"catalogue refresh failed: {exc}")
+    catalogue.mark_refresh(settings.redis_url, "done", who, str(report).capitalize())
     console.print(str(report), highlight=False)
 
 

@@ -200,3 +200,32 @@ def test_vat_levels_are_listed_in_numeric_order(client: FlaskClient) -> None:
     table = page[page.index('id="vat-levels"'):]
     keys = re.findall(r"<td><code>([^<]+)</code></td>", table)
     assert keys == sorted(keys, key=float) and {"0", "5", "17.5", "20"} <= set(keys)
+
+
+def test_refresh_catalogue_queues_a_worker_task_and_the_page_shows_its_progress(
+        client: FlaskClient, redis_url: str) -> None:
+    """No web request calls KashFlow or Magento (the settings point at hosts that would not
+    answer): the button queues ``refresh_catalogue`` once and the page follows its marks."""
+    from tests.unit.workers.test_dispatch import queued_tasks
+    from workers import catalogue
+
+    page = client.post("/mapping/refresh", data={"csrf_token": token(client)},
+                       follow_redirects=True).get_data(as_text=True)
+    assert flashes(page) == ["Catalogue refresh queued: a worker reads KashFlow and Magento, "
+                             "and this page shows its progress."]
+    assert queued_tasks(redis_url, "maintenance") == [
+        ("kfsync.maintenance.refresh_catalogue", ["dashboard"])]
+    assert "Catalogue refresh queued since" in page and 'http-equiv="refresh"' in page
+
+    again = client.post("/mapping/refresh", data={"csrf_token": token(client)},
+                        follow_redirects=True).get_data(as_text=True)
+    assert flashes(again)[0].startswith("A catalogue refresh is already queued")
+    assert len(queued_tasks(redis_url, "maintenance")) == 1  # not twice
+
+    catalogue.mark_refresh(redis_url, "running", "dashboard")
+    assert "Catalogue refresh running since" in client.get("/mapping").get_data(as_text=True)
+    catalogue.mark_refresh(redis_url, "failed", "dashboard", "KashFlow answered 503")
+    ended = client.get("/mapping").get_data(as_text=True)
+    assert re.search(r"Last catalogue refresh failed at [^<]+ \(asked by dashboard\): "
+                     r"KashFlow answered 503\.", ended), ended
+    assert 'http-equiv="refresh"' not in ended

@@ -3,7 +3,7 @@ operator then sees on the job and its attempts."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +13,10 @@ from store.db import get_engine, session_scope
 from store.jobs import StepResult
 from store.models import Attempt, EntityLink, JobState, Step, SyncJob, utcnow
 
-LATER = utcnow() + timedelta(seconds=30)
+
+def later() -> datetime:
+    """A lease end well ahead of now (taken when the test runs, not when it is collected)."""
+    return utcnow() + timedelta(seconds=30)
 
 
 def _queued(url: str, key: str = "1", step: str = Step.ENSURE_CUSTOMER) -> int:
@@ -59,12 +62,12 @@ def test_a_likely_new_document_with_a_job_already_refreshes_that_job(db_url: str
 def test_a_claim_records_the_intent_and_a_second_task_waits(db_url: str) -> None:
     job_id = _queued(db_url)
     with get_engine(db_url).connect() as conn:
-        view, attempt = jobs.claim_step(conn, job_id, Step.ENSURE_CUSTOMER, "task-a", [], LATER)
+        view, attempt = jobs.claim_step(conn, job_id, Step.ENSURE_CUSTOMER, "task-a", [], later())
         assert view is not None and attempt and not view.recheck
         with pytest.raises(jobs.Busy):
-            jobs.claim_step(conn, job_id, Step.ENSURE_CUSTOMER, "task-b", [], LATER)
+            jobs.claim_step(conn, job_id, Step.ENSURE_CUSTOMER, "task-b", [], later())
         # A task for a step the job is not at claims nothing.
-        assert jobs.claim_step(conn, job_id, Step.POST_PAYMENT, "task-c", [], LATER) == (None, 0)
+        assert jobs.claim_step(conn, job_id, Step.POST_PAYMENT, "task-c", [], later()) == (None, 0)
     job = _job(db_url, job_id)
     assert (job.state, job.lease_task) == (JobState.RUNNING, "task-a")
     assert _attempts(db_url, job_id) == [("ensure_customer", "started")]
@@ -73,10 +76,10 @@ def test_a_claim_records_the_intent_and_a_second_task_waits(db_url: str) -> None
 def test_a_step_left_started_is_looked_up_before_writing_on_its_next_claim(db_url: str) -> None:
     job_id = _queued(db_url)
     with get_engine(db_url).connect() as conn:
-        jobs.claim_step(conn, job_id, Step.ENSURE_CUSTOMER, "task-a", [], LATER)
+        jobs.claim_step(conn, job_id, Step.ENSURE_CUSTOMER, "task-a", [], later())
         with conn.begin():  # its worker died: the lease ran out
             conn.execute(jobs.UPDATE_JOB, {"b_job": job_id, "lease_until": utcnow()})
-        view, _ = jobs.claim_step(conn, job_id, Step.ENSURE_CUSTOMER, "task-b", [], LATER)
+        view, _ = jobs.claim_step(conn, job_id, Step.ENSURE_CUSTOMER, "task-b", [], later())
     assert view is not None and view.recheck
 
 
@@ -85,11 +88,11 @@ def test_finishing_a_step_claims_the_next_in_the_same_transaction(db_url: str) -
     result = StepResult(next_step=Step.CREATE_INVOICE, updates={"customer_code": "C1"},
                         links=[("customer", "email:ann@example.com", "C1")])
     with get_engine(db_url).connect() as conn:
-        view, attempt = jobs.claim_step(conn, job_id, Step.ENSURE_CUSTOMER, "task-a", [], LATER)
+        view, attempt = jobs.claim_step(conn, job_id, Step.ENSURE_CUSTOMER, "task-a", [], later())
         assert view is not None
         with conn.begin():
             following, next_attempt = jobs.finish_step(
-                conn, view, attempt, result, 0.01, "task-a", Step.CREATE_INVOICE, LATER)
+                conn, view, attempt, result, 0.01, "task-a", Step.CREATE_INVOICE, later())
     assert following is not None and following.customer_code == "C1" and next_attempt
     job = _job(db_url, job_id)
     assert (job.step, job.state, job.customer_code) == ("create_invoice", "running", "C1")
@@ -103,11 +106,11 @@ def test_a_step_held_for_review_keeps_its_reason(db_url: str) -> None:
     job_id = _queued(db_url)
     result = StepResult(next_step=Step.CREATE_INVOICE, review="penny guard: 10.00 != 10.01")
     with get_engine(db_url).connect() as conn:
-        view, attempt = jobs.claim_step(conn, job_id, Step.ENSURE_CUSTOMER, "task-a", [], LATER)
+        view, attempt = jobs.claim_step(conn, job_id, Step.ENSURE_CUSTOMER, "task-a", [], later())
         assert view is not None
         with conn.begin():
             assert jobs.finish_step(conn, view, attempt, result, 0.0, "task-a", None,
-                                    LATER) == (None, 0)
+                                    later()) == (None, 0)
     job = _job(db_url, job_id)
     assert (job.state, job.reason, job.lease_task) == (
         JobState.NEEDS_REVIEW, "penny guard: 10.00 != 10.01", None)
@@ -116,11 +119,11 @@ def test_a_step_held_for_review_keeps_its_reason(db_url: str) -> None:
 def test_a_failure_is_recorded_on_its_attempt_and_job(db_url: str) -> None:
     job_id = _queued(db_url)
     with get_engine(db_url).connect() as conn:
-        _, attempt = jobs.claim_step(conn, job_id, Step.ENSURE_CUSTOMER, "task-a", [], LATER)
+        _, attempt = jobs.claim_step(conn, job_id, Step.ENSURE_CUSTOMER, "task-a", [], later())
     failure = jobs.Failure(outcome="transient", http_status=503, duration_ms=12,
                            error="kashflow: busy (HTTP 503)", state=JobState.RETRYING,
                            reason="retry 1: kashflow: busy (HTTP 503)", lease_task="task-a",
-                           lease_until=LATER)
+                           lease_until=later())
     with session_scope(db_url) as s:
         assert jobs.record_failure(s, job_id, attempt, failure) == "1"
     job = _job(db_url, job_id)
@@ -132,7 +135,7 @@ def test_parking_and_waking(db_url: str) -> None:
     job_id = _queued(db_url)
     with session_scope(db_url) as s:
         jobs.park_step(s, job_id, Step.ENSURE_CUSTOMER, "task-a", [], "paused: circuit open",
-                       LATER)
+                       later())
     job = _job(db_url, job_id)
     assert (job.state, job.reason) == (JobState.RETRYING, "paused: circuit open")
     with session_scope(db_url) as s:
@@ -148,5 +151,5 @@ def test_only_a_running_job_under_its_own_lease_is_renewed(db_url: str) -> None:
     with get_engine(db_url).connect() as conn:
         jobs.claim_step(conn, job_id, Step.ENSURE_CUSTOMER, "task-a", [], utcnow())
         with conn.begin():
-            assert jobs.renew_leases(conn, [(job_id, "task-b")], LATER) == 0
-            assert jobs.renew_leases(conn, [(job_id, "task-a")], LATER) == 1
+            assert jobs.renew_leases(conn, [(job_id, "task-b")], later()) == 0
+            assert jobs.renew_leases(conn, [(job_id, "task-a")], later()) == 1
