@@ -34,7 +34,7 @@ from urllib.parse import quote, urlsplit
 
 from connectors.errors import AuthFailed, ConnectorError, Transient
 from connectors.http import CallObserver, Dialect, HeaderAuth, JsonClient, Limiter, Params
-from kfsync.settings import Settings
+from core.settings import Settings
 
 PER_PAGE = 100  # modest pages: large ones trigger KashFlow's database timeout
 LOGIN_COOLDOWN_S = 600.0  # hcs-sync's 10-minute back-off after a lock or a rejected login
@@ -120,7 +120,7 @@ class KashFlowClient(JsonClient):
         """Client for ``settings``.
 
         Raises:
-            kfsync.settings.ConfigError: user name, password or memorable word unset.
+            core.settings.ConfigError: user name, password or memorable word unset.
         """
         settings.require("kashflow_username", "kashflow_password", "kashflow_memorable_word",
                          purpose="the KashFlow client")

@@ -27,7 +27,7 @@ import oauthlib.oauth1
 from requests_oauthlib import OAuth1
 
 from connectors.http import CallObserver, Dialect, HeaderAuth, JsonClient
-from kfsync.settings import MagentoOAuth, Settings
+from core.settings import MagentoOAuth, Settings
 
 MAX_PAGE_SIZE = 300  # Magento's default webapi/validation/maximum_page_size; more -> 400
 MAX_SOURCE_ITEMS = 20  # webapi/validation/complex_array_limit for synchronous calls
@@ -150,7 +150,7 @@ class MagentoClient(JsonClient):
         """Client for ``settings``; OAuth wins when both OAuth and a token are configured.
 
         Raises:
-            kfsync.settings.ConfigError: neither a token nor OAuth credentials are set.
+            core.settings.ConfigError: neither a token nor OAuth credentials are set.
         """
         settings.require("magento_auth", purpose="the Magento client")
         return cls(

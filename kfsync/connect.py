@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kfsync.settings import Settings
+from core.settings import Settings
 
 
 @dataclass

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from connectors.kashflow import KashFlowClient
 from connectors.magento import MagentoClient
 from connectors.ratelimit import TokenBucket
-from kfsync.metrics import recorder
-from kfsync.settings import Settings
+from core.metrics import recorder
+from core.settings import Settings
 from mappings.errors import MappingError
 from mappings.rules import Rules
 from workers import profiles

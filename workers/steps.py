@@ -54,7 +54,7 @@ from sqlalchemy.orm import Session
 
 from celeryconfig import MAX_COUNTDOWN_S
 from connectors.errors import AuthFailed, ConnectorError, Transient
-from kfsync import logs
+from core import logs
 from mappings.errors import MappingError
 from mappings.magento import Order, parse_order
 from store.db import dialect_name, get_engine, session_scope

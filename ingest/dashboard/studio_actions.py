@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from connectors.errors import ConnectorError
 from connectors.kashflow import KashFlowClient
 from connectors.magento import MagentoClient
+from core.settings import ConfigError
 from ingest.app import current_settings
 from ingest.auth import actor as _actor
 from ingest.dashboard import bp, safe_path
@@ -29,7 +30,6 @@ from ingest.dashboard.studio_forms import (
     offline_methods,
     payment_rule,
 )
-from kfsync.settings import ConfigError
 from mappings.errors import MappingError
 from workers import catalogue, profiles, studio
 

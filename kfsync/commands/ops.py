@@ -8,8 +8,8 @@ import click
 from rich.table import Table
 from sqlalchemy import func, select, text
 
+from core.settings import Settings
 from kfsync.cli import fail, load_settings, make_console
-from kfsync.settings import Settings
 from store.db import get_engine, session_scope
 from store.models import InboundEvent, SyncJob
 

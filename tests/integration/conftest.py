@@ -23,9 +23,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, select
 
 import sandbox
+from core.settings import Settings
 from ingest import create_app
 from ingest.signing import signed_headers
-from kfsync.settings import Settings
 from sandbox.server import SandboxServers
 from store.db import migrate, session_scope
 from store.mapping_models import STUDIO_TABLES

@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from connectors.kashflow import KashFlowClient
+from core.settings import Settings
 from kfsync.samples import Buyer, Line, make_creditmemo, make_order
-from kfsync.settings import Settings
 from store.models import JobState
 from tests.integration.conftest import Stack
 from tests.integration.helpers import seed, send_event, wait_job

@@ -14,9 +14,9 @@ import redis
 import requests
 from sqlalchemy import select, update
 
+from core.settings import Settings
 from ingest import create_app
 from kfsync.samples import Buyer, Line, make_order
-from kfsync.settings import Settings
 from store.db import session_scope
 from store.models import AuditEntry, InboundEvent, JobState
 from tests.integration.conftest import INTEGRATION_REDIS_URL, SECRET, Stack

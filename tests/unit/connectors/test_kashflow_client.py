@@ -25,7 +25,7 @@ from connectors.errors import (
     Transient,
 )
 from connectors.kashflow import PER_PAGE, KashFlowClient, memorable_word_answer
-from kfsync.settings import ConfigError, Settings
+from core.settings import ConfigError, Settings
 
 BASE = "https://kf.test/v2"
 USER = "shop-sync"

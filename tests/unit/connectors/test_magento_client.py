@@ -17,7 +17,7 @@ from requests_oauthlib import OAuth1
 
 from connectors.errors import AuthFailed, NotFound, Rejected
 from connectors.magento import Filter, MagentoClient, search_criteria
-from kfsync.settings import ConfigError, MagentoOAuth, Settings
+from core.settings import ConfigError, MagentoOAuth, Settings
 
 BASE = "https://shop.test/rest"
 TOKEN = "bearer-token-abcdef123456"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kfsync.settings import Settings
+from core.settings import Settings
 from store.db import migrate
 from workers import context, profiles
 
