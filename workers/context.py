@@ -21,6 +21,7 @@ from core.metrics import recorder
 from core.settings import Settings
 from mappings.errors import MappingError
 from mappings.rules import Rules
+from services.clients import kashflow_client, magento_client
 from workers import profiles
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def _sync_file(url: str, path: str | None) -> None:
 def magento() -> MagentoClient:
     client = _clients.get("magento")
     if client is None:
-        client = _clients["magento"] = MagentoClient.from_settings(settings())
+        client = _clients["magento"] = magento_client(settings())
         client.on_call = recorder(settings().redis_url).api_call  # kfsync_api_calls metrics
     assert isinstance(client, MagentoClient)
     return client
@@ -128,7 +129,7 @@ def kashflow() -> KashFlowClient:
         # an occasional 429, and each 429 pauses every worker (bench/ratelimit.py).
         bucket = TokenBucket(s.redis_url, RATE_LIMIT_KEY, rate=s.kashflow_rate,
                              burst=max(1, s.kashflow_burst - 1), on_wait=metrics.rate_limit_wait)
-        client = _clients["kashflow"] = KashFlowClient.from_settings(
+        client = _clients["kashflow"] = kashflow_client(
             s, limiter=bucket, on_call=metrics.api_call)
     assert isinstance(client, KashFlowClient)
     return client

@@ -23,7 +23,7 @@ import redis
 from sqlalchemy import select, update
 
 from connectors.errors import ConnectorError
-from connectors.kashflow import KashFlowClient
+from services.clients import kashflow_client
 from store.db import session_scope
 from store.models import InboundEvent, JobState, SyncJob, utcnow
 from workers import alerts, circuit, context
@@ -151,7 +151,7 @@ def probe_kashflow() -> int:
     if not circuit.open_reason(settings.redis_url) or not circuit.probe_due(settings.redis_url):
         return 0
     try:
-        KashFlowClient.from_settings(settings).bank_accounts()
+        kashflow_client(settings).bank_accounts()
     except ConnectorError as exc:
         log.warning("KashFlow probe failed, the circuit stays open: %s", exc)
         return 0

@@ -16,7 +16,6 @@ from flask import flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from connectors.errors import ConnectorError
-from connectors.kashflow import KashFlowClient
 from connectors.magento import MagentoClient
 from core.settings import ConfigError
 from ingest.app import current_settings
@@ -31,6 +30,7 @@ from ingest.dashboard.studio_forms import (
     payment_rule,
 )
 from mappings.errors import MappingError
+from services.clients import kashflow_client, magento_client
 from workers import catalogue, profiles, studio
 
 MAX_IDS = 5000
@@ -88,9 +88,9 @@ def _field(name: str) -> str:
 def studio_refresh() -> Response:
     settings, url = current_settings(), studio_url()
     try:
-        kashflow = KashFlowClient.from_settings(settings)
+        kashflow = kashflow_client(settings)
         try:
-            magento: MagentoClient | None = MagentoClient.from_settings(settings)
+            magento: MagentoClient | None = magento_client(settings)
         except ConfigError:
             magento = None  # KashFlow alone still checks every reference
         report = catalogue.refresh(url, kashflow, magento, redis_url=settings.redis_url)

@@ -171,16 +171,15 @@ def rollback(version: int, comment: str | None) -> None:
 def refresh(no_magento: bool) -> None:
     """Re-read KashFlow's products, VAT rates, bank accounts and payment methods."""
     from connectors.errors import ConnectorError
-    from connectors.kashflow import KashFlowClient
-    from connectors.magento import MagentoClient
+    from services.clients import kashflow_client, magento_client
     from workers import catalogue
 
     url = _url()
     settings = load_settings("kashflow_username", "kashflow_password",
                              purpose="kfsync mapping refresh")
     try:
-        kashflow = KashFlowClient.from_settings(settings)
-        magento = None if no_magento else MagentoClient.from_settings(settings)
+        kashflow = kashflow_client(settings)
+        magento = None if no_magento else magento_client(settings)
         report = catalogue.refresh(url, kashflow, magento, redis_url=settings.redis_url)
     except ConnectorError as exc:
         fail(f"catalogue refresh failed: {exc}")

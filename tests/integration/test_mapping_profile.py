@@ -15,6 +15,7 @@ import requests
 from connectors.kashflow import KashFlowClient
 from core.settings import Settings
 from kfsync.samples import Buyer, Line, make_creditmemo, make_order
+from services.clients import kashflow_client
 from store.models import JobState
 from tests.integration.conftest import Stack
 from tests.integration.helpers import seed, send_event, wait_job
@@ -155,7 +156,7 @@ def test_what_invoiced_orders_used_is_counted_once_each_for_the_studio(stack: St
 
 
 def _kashflow(stack: Stack) -> KashFlowClient:
-    return KashFlowClient.from_settings(Settings.load(stack.env, env_file=None))
+    return kashflow_client(Settings.load(stack.env, env_file=None))
 
 
 def test_a_product_deleted_in_kashflow_makes_its_row_broken_and_blocks_publishing(

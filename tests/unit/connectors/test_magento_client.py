@@ -13,11 +13,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import pytest
 import responses
 from oauthlib.oauth1.rfc5849 import signature, utils
-from requests_oauthlib import OAuth1
 
 from connectors.errors import AuthFailed, NotFound, Rejected
 from connectors.magento import Filter, MagentoClient, search_criteria
-from core.settings import ConfigError, MagentoOAuth, Settings
+from core.settings import MagentoOAuth
 
 BASE = "https://shop.test/rest"
 TOKEN = "bearer-token-abcdef123456"
@@ -183,12 +182,8 @@ def test_404_is_not_found_and_401_is_auth_failed_without_the_token(
     assert TOKEN not in str(caught.value) + caught.value.body + repr(caught.value.args)
 
 
-def test_construction_and_settings() -> None:
+def test_construction_needs_exactly_one_credential() -> None:
     with pytest.raises(ValueError):
         MagentoClient(BASE)
     with pytest.raises(ValueError):
         MagentoClient(BASE, token=TOKEN, oauth=OAUTH)
-    with pytest.raises(ConfigError):
-        MagentoClient.from_settings(Settings())
-    both = MagentoClient.from_settings(Settings(magento_token=TOKEN, magento_oauth=OAUTH))
-    assert isinstance(both.session.auth, OAuth1)  # OAuth wins: bearer may be disabled
