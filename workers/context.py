@@ -21,8 +21,8 @@ from core.metrics import recorder
 from core.settings import Settings
 from mappings.errors import MappingError
 from mappings.rules import Rules
+from services import profiles
 from services.clients import kashflow_client, magento_client
-from workers import profiles
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def rules() -> Rules:
 
 
 def profile(session: Session | None = None) -> tuple[int, Rules]:
-    """The active mapping profile version and its rules (``workers.profiles``).
+    """The active mapping profile version and its rules (``services.profiles``).
 
     Looked up once per task (one indexed query; every step a task runs uses the same
     version), so a publish or rollback in the studio applies to the next task; outside a
@@ -136,7 +136,7 @@ def kashflow() -> KashFlowClient:
 
 
 def reset_clients() -> None:
-    from workers import circuit
+    from services import circuit
 
     _clients.clear()
     circuit.reset()

@@ -23,10 +23,11 @@ import redis
 from sqlalchemy import select, update
 
 from connectors.errors import ConnectorError
+from services import circuit
 from services.clients import kashflow_client
 from store.db import session_scope
 from store.models import InboundEvent, JobState, SyncJob, utcnow
-from workers import alerts, circuit, context
+from workers import alerts, context
 from workers.app import celery_app
 from workers.dispatch import enqueue_event
 from workers.workflow import order_chain
@@ -180,10 +181,11 @@ def refresh_catalogue() -> int:
     row *broken*: that is alerted (once per day and problem set), and the studio shows it.
     Returns how many errors the profile in force has.
     """
-    from workers import catalogue, profiles, studio
+    from services import catalogue, profiles, studio
 
     url = context.db_url()
-    report = catalogue.refresh(url, context.kashflow(), context.magento())
+    report = catalogue.refresh(url, context.kashflow(), context.magento(),
+                               redis_url=context.settings().redis_url)
     log.info("%s", report)
     version = profiles.active(url)
     errors = [p for p in studio.problems(url, version.document) if p.severity == "error"]
@@ -200,7 +202,7 @@ def run_suggestions(actor: str = "kfsync") -> int:
     """The studio's "Run suggestions" when ``KFSYNC_SEMANTIC_SUGGESTIONS`` is on: the
     embedding model loads here, in a worker, never in the web process. Returns how many
     suggestions wait for a decision."""
-    from workers import studio
+    from services import studio
 
     report = studio.run_suggestions(context.db_url(), actor,
                                     semantic=context.settings().semantic_suggestions)

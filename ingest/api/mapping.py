@@ -1,4 +1,4 @@
-"""``/api/v1/mapping``: the versioned mapping profile (``workers.profiles``, ``workers.studio``).
+"""``/api/v1/mapping``: the versioned mapping profile (``services.profiles``, ``services.studio``).
 
 Versions (list, one with its document and YAML), the draft (read, replace), import, publish,
 rollback, preview of a stored order, the suggestion inbox (list, accept) and the mapping
@@ -16,9 +16,9 @@ from ingest.api import mapping_schemas as ms
 from ingest.api.base import ApiError, actor, bp, load_body, load_query
 from ingest.app import current_settings
 from mappings.errors import MappingError
+from services import profiles, studio
 from store.db import session_scope
 from store.models import AuditEntry
-from workers import profiles, studio
 
 
 def _url() -> str:

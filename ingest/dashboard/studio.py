@@ -2,7 +2,7 @@
 the SKU map, payments and VAT, policies, the live preview on a stored order, the impact of
 the draft, the versions and the audit trail.
 
-Thin shells over ``workers.profiles`` (versions, draft) and ``workers.studio`` (validation,
+Thin shells over ``services.profiles`` (versions, draft) and ``services.studio`` (validation,
 preview, impact, suggestions); the forms that change anything are
 ``ingest.dashboard.studio_actions``. Every page works on the *working document* (the draft,
 or the version in force when there is no draft); nothing is in force until it is published.
@@ -23,10 +23,10 @@ from ingest.dashboard.views import pretty
 from mappings.profile import Change
 from mappings.rules import SEVERITIES
 from mappings.studio import Problem
+from services import catalogue, profiles, studio
 from store.db import session_scope
 from store.mapping_models import MappingSuggestion
 from store.models import AuditEntry, SyncJob
-from workers import catalogue, profiles, studio
 
 RECENT_ORDERS = 50  # the preview's pick-list
 AUDIT_ROWS = 500

@@ -2,7 +2,7 @@
 publish, discard, rollback and YAML/CSV import.
 
 Every form carries its CSRF token (checked in ``ingest.dashboard``), calls one service of
-``workers.profiles`` / ``workers.studio`` / ``workers.catalogue`` as actor ``dashboard:<user>``
+``services.profiles`` / ``services.studio`` / ``services.catalogue`` as actor ``dashboard:<user>``
 (the services write the audit log), and flashes the outcome or the one-line error on the
 page the operator comes back to. A rejected edit stores nothing.
 """
@@ -30,8 +30,8 @@ from ingest.dashboard.studio_forms import (
     payment_rule,
 )
 from mappings.errors import MappingError
+from services import catalogue, profiles, studio
 from services.clients import kashflow_client, magento_client
-from workers import catalogue, profiles, studio
 
 MAX_IDS = 5000
 FAILURES = (profiles.ProfileError, MappingError)

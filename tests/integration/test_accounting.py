@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from sandbox.server import SandboxServers
+from services import studio
 from store.models import JobState
 from tests.integration.conftest import Stack, fresh_stack
-from workers import studio
 
 pytestmark = pytest.mark.integration
 

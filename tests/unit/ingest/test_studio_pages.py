@@ -15,11 +15,11 @@ from flask.testing import FlaskClient
 from kfsync.samples import Buyer, Line, make_order
 from mappings.profile import dump_rules
 from mappings.rules import Rules
+from services import profiles
 from store.db import session_scope
 from store.models import SyncJob
 from tests.unit.ingest.ops_helpers import SECRETS, add_job, make_app
 from tests.unit.ingest.test_dashboard import csrf, logged_in
-from workers import profiles
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The mapping studio's operations: validation, preview, impact, suggestions, CSV.
 
 The dashboard (``ingest/dashboard/studio.py``), the ops API (``/api/v1/mapping``) and the CLI
-(``kfsync mapping``) all call these; the versions themselves are ``workers.profiles``.
+(``kfsync mapping``) all call these; the versions themselves are ``services.profiles``.
 
 - ``preview(url, ref)``: the exact ``POST /invoices`` body the draft would post for a stored
   order (the same ``build_invoice_draft`` the worker runs), the rule behind each line, the
@@ -38,10 +38,10 @@ from mappings.rules import Rules, with_products
 from mappings.skus import MAPPED, MATCHED, SkuMapping, how_mapped, map_sku
 from mappings.studio import Problem, coverage, explain_line, validate
 from mappings.suggest import Product, SkuMatcher, alias_key, suggest_payment_method, suggest_vat
+from services import catalogue, product_cache, profiles
 from store.db import session_scope
 from store.mapping_models import MappingAlias, MappingSuggestion
 from store.models import SyncJob
-from workers import catalogue, products, profiles
 
 IMPACT_ORDERS = 200
 
@@ -69,14 +69,15 @@ def publish(url: str, actor: str, comment: str | None) -> profiles.VersionView:
 
 def coverage_of(url: str, document: dict[str, Any] | None = None) -> tuple[int, int]:
     doc = document if document is not None else profiles.working_document(url)
-    return coverage(products.attach(parse_document(doc), url, cached=False),
+    return coverage(with_products(parse_document(doc), product_cache.product_index(url)),
                     catalogue.seen(url))
 
 
 def seen_skus(url: str) -> tuple[list[tuple[Any, SkuMapping]], list[tuple[Any, SkuMapping]]]:
     """SKUs of the last 90 days that no row maps: (matched by code, still unmapped), each
     seen row with how the working document maps it (``suggested`` names candidates)."""
-    rules = products.attach(parse_document(profiles.working_document(url)), url, cached=False)
+    rules = with_products(parse_document(profiles.working_document(url)),
+                          product_cache.product_index(url))
     lenient = replace(rules, unmapped_sku="default_nominal")  # classify, never raise
     matched: list[tuple[Any, SkuMapping]] = []
     unmapped: list[tuple[Any, SkuMapping]] = []
@@ -185,7 +186,7 @@ def preview(url: str, ref: str | int, *, version: int | None = None) -> tuple[Pr
     job = find_job(url, ref)
     if job is None:
         raise profiles.ProfileError(f"no stored order {ref!r} (job id, entity id or increment id)")
-    published, index = profiles.active(url), products.index(url, cached=False)
+    published, index = profiles.active(url), product_cache.product_index(url)
     base = build_preview(job, with_products(published.rules, index),
                          f"version {published.id} (published)")
     if version is not None:
@@ -251,7 +252,7 @@ def impact(url: str, limit: int = IMPACT_ORDERS, document: dict[str, Any] | None
            ) -> Impact:
     """Replay the draft (or ``document``) over the last ``limit`` stored orders."""
     doc = document if document is not None else profiles.working_document(url)
-    index = products.index(url, cached=False)
+    index = product_cache.product_index(url)
     draft_rules, published = parse_document(doc, "draft"), profiles.active(url)
     draft_rules = with_products(draft_rules, index)
     published_rules = with_products(published.rules, index)
@@ -286,18 +287,19 @@ def _aliases(url: str, kind: str) -> dict[str, str]:
 
 def matcher(url: str, semantic: bool = False) -> SkuMatcher:
     """The SKU matcher over the cached catalogue and the learned aliases; ``semantic`` adds
-    the optional embedding (``workers.semantic``: workers only, never the web process)."""
+    the optional embedding (``services.semantic``: workers only, never the web process)."""
     products = [Product(p.code, p.name, p.nominal_code) for p in catalogue.load(url).products]
     if not semantic:
         return SkuMatcher(products, _aliases(url, "sku"))
-    from workers.semantic import similarity
+    from services.semantic import similarity
 
     return SkuMatcher(products, _aliases(url, "sku"), similarity)
 
 
 def run_suggestions(url: str, actor: str = "kfsync", semantic: bool = False) -> SuggestReport:
     """Suggest targets for every unmapped SKU, method and VAT rate seen in the last 90 days."""
-    rules = products.attach(parse_document(profiles.working_document(url)), url, cached=False)
+    rules = with_products(parse_document(profiles.working_document(url)),
+                          product_cache.product_index(url))
     seen = catalogue.seen(url)
     cat = catalogue.load(url)
     engine = matcher(url, semantic)
