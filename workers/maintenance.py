@@ -202,9 +202,9 @@ def run_suggestions(actor: str = "kfsync") -> int:
     """The studio's "Run suggestions" when ``KFSYNC_SEMANTIC_SUGGESTIONS`` is on: the
     embedding model loads here, in a worker, never in the web process. Returns how many
     suggestions wait for a decision."""
-    from services import studio
+    from services import studio_suggestions
 
-    report = studio.run_suggestions(context.db_url(), actor,
+    report = studio_suggestions.run_suggestions(context.db_url(), actor,
                                     semantic=context.settings().semantic_suggestions)
     log.info("suggestions: %s applied, %s waiting; %s of %s recent SKUs mapped",
              report.applied, report.waiting, *report.covered)

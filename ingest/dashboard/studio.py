@@ -23,7 +23,8 @@ from ingest.dashboard.views import pretty
 from mappings.profile import Change
 from mappings.rules import SEVERITIES
 from mappings.studio import Problem
-from services import catalogue, profiles, studio
+from services import catalogue, profiles, studio, studio_suggestions
+from services import studio_preview as previews  # the view below is named studio_preview
 from store.db import session_scope
 from store.mapping_models import MappingSuggestion
 from store.models import AuditEntry, SyncJob
@@ -55,7 +56,7 @@ def errors_by_row(problems: Iterable[Problem], table: str, keys: Iterable[str]
 
 
 def open_suggestions(url: str, kind: str) -> dict[str, MappingSuggestion]:
-    return {s.source_key: s for s in studio.suggestions(url, "open", kind)}
+    return {s.source_key: s for s in studio_suggestions.suggestions(url, "open", kind)}
 
 
 def change_lines(changes: Iterable[dict[str, Any]]) -> list[str]:
@@ -72,7 +73,7 @@ def studio_home() -> str:
         "studio.html", title="Mapping", current=profiles.active(url), draft=draft,
         draft_changes=[str(c) for c in draft.changes] if draft else [],
         problems=studio.problems(url), mapped=mapped, seen=seen,
-        catalogue=catalogue.load(url), inbox=len(studio.suggestions(url, "open")))
+        catalogue=catalogue.load(url), inbox=len(studio_suggestions.suggestions(url, "open")))
 
 
 @bp.get("/mapping/skus")
@@ -142,7 +143,7 @@ def studio_preview() -> str:
     chosen = published = error = None
     if ref:
         try:
-            chosen, published = studio.preview(url, ref, version=version)
+            chosen, published = previews.preview(url, ref, version=version)
         except profiles.ProfileError as exc:
             error = str(exc)
     return render_template(
@@ -160,7 +161,7 @@ def recent_orders(url: str) -> list[SyncJob]:
 @bp.get("/mapping/impact")
 def studio_impact() -> str:
     url = studio_url()
-    return render_template("studio_impact.html", title="Impact", impact=studio.impact(url),
+    return render_template("studio_impact.html", title="Impact", impact=previews.impact(url),
                            has_draft=profiles.draft(url) is not None)
 
 

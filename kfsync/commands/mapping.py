@@ -190,11 +190,11 @@ def refresh(no_magento: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="the open suggestions as JSON")
 def suggest(as_json: bool) -> None:
     """Suggest targets for what recent orders used and no rule maps (last 90 days)."""
-    from services import studio
+    from services import studio_suggestions
 
     url = _url()
-    report = studio.run_suggestions(url, _actor())
-    rows = studio.suggestions(url, "open")
+    report = studio_suggestions.run_suggestions(url, _actor())
+    rows = studio_suggestions.suggestions(url, "open")
     if as_json:
         echo_json([{"id": r.id, "kind": r.kind, "source": r.source_key,
                     "label": r.source_label, "top": r.candidates.get("top", [])}
@@ -222,10 +222,10 @@ def suggest(as_json: bool) -> None:
 @click.option("-v", "--version", "version", type=int, help="a version instead of the draft")
 def preview(order: str, version: int | None) -> None:
     """The invoice body the draft (or VERSION) would post for a stored ORDER."""
-    from services import profiles, studio
+    from services import profiles, studio_preview
 
     try:
-        chosen, _ = studio.preview(_url(), order, version=version)
+        chosen, _ = studio_preview.preview(_url(), order, version=version)
     except profiles.ProfileError as exc:
         fail(str(exc))
     console.print(f"[bold]{chosen.label}[/bold], order {chosen.order_ref} (job {chosen.job_id})")
