@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -16,12 +17,23 @@ from oauthlib.oauth1.rfc5849 import signature, utils
 
 from connectors.errors import AuthFailed, NotFound, Rejected
 from connectors.magento import Filter, MagentoClient, search_criteria
-from core.settings import MagentoOAuth
 
 BASE = "https://shop.test/rest"
 TOKEN = "bearer-token-abcdef123456"
-OAUTH = MagentoOAuth(consumer_key="ck-123", consumer_secret="cs-secret-456",
-                     access_token="at-789", access_token_secret="ats-secret-000")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Any object with the four OAuth fields will do (``connectors.magento.OAuthCredentials``)."""
+
+    consumer_key: str
+    consumer_secret: str
+    access_token: str
+    access_token_secret: str
+
+
+OAUTH = Credentials(consumer_key="ck-123", consumer_secret="cs-secret-456",
+                    access_token="at-789", access_token_secret="ats-secret-000")
 
 
 @pytest.fixture
