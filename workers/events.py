@@ -22,9 +22,11 @@ from sqlalchemy.orm import Session
 from connectors.errors import AuthFailed, NotFound, Transient
 from mappings.errors import MappingError
 from mappings.orders import decide
+from services import circuit
+from services.edits import supersede_original
 from store.db import dialect_name, session_scope
 from store.models import InboundEvent, JobState, Step, SyncJob, utcnow
-from workers import circuit, context, workflow
+from workers import context, workflow
 from workers.app import celery_app
 from workers.deadletters import (
     Letter,
@@ -34,7 +36,6 @@ from workers.deadletters import (
     resolve_dead_letters,
 )
 from workers.dispatch import publish_chain
-from workers.edits import supersede_original
 from workers.lease import lease_until
 from workers.retries import backoff, retried_through_outages
 from workers.steps import (

@@ -25,10 +25,10 @@ from sqlalchemy import Connection
 from connectors.errors import NotFound, Rejected
 from mappings.checks import run_checks
 from mappings.orders import build_invoice_draft
+from services.catalogue import dup_key, hold_for, recent_like_on, record_seen_on
 from store.models import Step
 from workers import context, products
 from workers.app import celery_app
-from workers.catalogue import dup_key, hold_for, recent_like_on, record_seen_on
 from workers.steps import JobView, StepResult, parsed_order, run_step, step_transaction
 
 

@@ -21,7 +21,7 @@ the step look before it writes).
 Failures are classified once (``connectors.errors``) and handled here: transient -> retry
 with full-jitter backoff, then a dead letter; rejected/mapping -> ``needs_review`` with the
 reason; auth -> the KashFlow circuit opens and the job is parked in the database until a
-probe succeeds (``workers/circuit.py``). The chain's next task is
+probe succeeds (``services/circuit.py``). The chain's next task is
 published by Celery only after this task returns, i.e. after the commit.
 """
 
@@ -54,12 +54,13 @@ from sqlalchemy.orm import Session
 
 from celeryconfig import MAX_COUNTDOWN_S
 from connectors.errors import AuthFailed, ConnectorError, Transient
-from kfsync import logs
+from core import logs
 from mappings.errors import MappingError
 from mappings.magento import Order, parse_order
+from services import circuit
 from store.db import dialect_name, get_engine, session_scope
 from store.models import Attempt, EntityLink, JobState, Step, SyncJob, utcnow
-from workers import circuit, context, lease, workflow
+from workers import context, lease, workflow
 from workers.alerts import alert
 from workers.deadletters import add_dead_letter, announce
 from workers.lease import LEASE_S

@@ -1,0 +1,1 @@
+"""kfsync's bottom layer: settings, logs, metrics and errors; imports nothing from the app."""
