@@ -3,6 +3,8 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 COPY setup.cfg pyproject.toml README.md celeryconfig.py ./
+COPY core ./core
+COPY services ./services
 COPY kfsync ./kfsync
 COPY ingest ./ingest
 COPY workers ./workers

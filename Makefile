@@ -31,9 +31,10 @@ demo: $(RUNTIME) ## sandbox + all services + ~20 signed sample webhooks, then a 
 test: $(DEV) ## unit and integration tests (real Redis, Celery worker, sandbox; SQLite and PostgreSQL)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(DEV) ## ruff and mypy --strict
+lint: $(DEV) ## ruff, mypy --strict and the package layers (import-linter, setup.cfg)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 RUN_ARGS ?= --sandbox
 run: $(RUNTIME) ## every service against the sandbox, preconfigured (your shop's .env: RUN_ARGS=)
@@ -43,6 +44,6 @@ bench: $(DEV) ## benchmarks; results go to docs/benchmarks.md
 	$(BIN)/python -m bench
 
 clean: ## remove the virtualenv, caches and local state in var/
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache *.egg-info
 
 .PHONY: help install demo test lint run bench clean

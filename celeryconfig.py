@@ -10,7 +10,7 @@ import os
 
 from kombu.entity import Queue
 
-from kfsync.settings import ConfigError, Settings
+from core.settings import ConfigError, Settings
 from mappings.stock_rules import beat_interval_s
 
 QUEUES = ("ingest", "orders", "customers", "payments", "refunds", "stock", "maintenance")
@@ -80,3 +80,8 @@ beat_schedule = {
     # The KashFlow catalogue for the mapping studio, and the profile validated against it.
     "refresh-catalogue": {"task": "kfsync.maintenance.refresh_catalogue", "schedule": 86400.0},
 }
+
+
+def routine_task_names() -> list[str]:
+    """The tasks of the beat schedule, whose routine log lines ``core.logs`` demotes to DEBUG."""
+    return sorted({str(entry["task"]) for entry in beat_schedule.values()})

@@ -11,8 +11,8 @@ import argparse
 
 from flask import Flask, Response, jsonify, request
 
+from core.settings import Settings
 from kfsync import gunicorn as kfsync_gunicorn
-from kfsync.settings import Settings
 
 
 def create_bare_app() -> Flask:

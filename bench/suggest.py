@@ -126,7 +126,7 @@ def _mode(data: DataSet, aliases: dict[str, str] | None,
 def _semantic_mode(data: DataSet, aliases: dict[str, str]) -> dict[str, Any] | None:
     """The learned-alias mode with the optional embedding (``kfsync[semantic]``), when
     installed; the matcher's build time then includes embedding every product name."""
-    from workers import semantic
+    from services import semantic
 
     if not semantic.available():
         log("  semantic: kfsync[semantic] not installed; skipped")

@@ -34,7 +34,6 @@ from urllib.parse import quote, urlsplit
 
 from connectors.errors import AuthFailed, ConnectorError, Transient
 from connectors.http import CallObserver, Dialect, HeaderAuth, JsonClient, Limiter, Params
-from kfsync.settings import Settings
 
 PER_PAGE = 100  # modest pages: large ones trigger KashFlow's database timeout
 LOGIN_COOLDOWN_S = 600.0  # hcs-sync's 10-minute back-off after a lock or a rejected login
@@ -113,23 +112,6 @@ class KashFlowClient(JsonClient):
         self._paused_until = 0.0
         self._paused_reason = ""
         self.login_count = 0  # login attempts (POST /sessiontoken) made by this client
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, limiter: Limiter | None = None,
-                      on_call: CallObserver | None = None) -> KashFlowClient:
-        """Client for ``settings``.
-
-        Raises:
-            kfsync.settings.ConfigError: user name, password or memorable word unset.
-        """
-        settings.require("kashflow_username", "kashflow_password", "kashflow_memorable_word",
-                         purpose="the KashFlow client")
-        assert settings.kashflow_username and settings.kashflow_password
-        assert settings.kashflow_memorable_word
-        return cls(settings.kashflow_base_url, username=settings.kashflow_username,
-                   password=settings.kashflow_password,
-                   memorable_word=settings.kashflow_memorable_word,
-                   timeout=settings.http_timeout_s, limiter=limiter, on_call=on_call)
 
     def _secrets(self) -> Sequence[str | None]:
         return (self._password, self._memorable_word, self._token, self._temporary_token)

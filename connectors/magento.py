@@ -20,14 +20,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import quote
 
 import oauthlib.oauth1
 from requests_oauthlib import OAuth1
 
 from connectors.http import CallObserver, Dialect, HeaderAuth, JsonClient
-from kfsync.settings import MagentoOAuth, Settings
 
 MAX_PAGE_SIZE = 300  # Magento's default webapi/validation/maximum_page_size; more -> 400
 MAX_SOURCE_ITEMS = 20  # webapi/validation/complex_array_limit for synchronous calls
@@ -111,6 +110,19 @@ def _segment(value: str | int) -> str:
     return quote(str(value), safe="")
 
 
+class OAuthCredentials(Protocol):
+    """Magento integration OAuth 1.0a credentials (``core.settings.MagentoOAuth`` is one)."""
+
+    @property
+    def consumer_key(self) -> str: ...
+    @property
+    def consumer_secret(self) -> str: ...
+    @property
+    def access_token(self) -> str: ...
+    @property
+    def access_token_secret(self) -> str: ...
+
+
 class MagentoClient(JsonClient):
     """Magento 2 REST API. Build once per process; safe to share between threads."""
 
@@ -121,7 +133,7 @@ class MagentoClient(JsonClient):
         base_url: str,
         *,
         token: str | None = None,
-        oauth: MagentoOAuth | None = None,
+        oauth: OAuthCredentials | None = None,
         timeout: float = 30.0,
         on_call: CallObserver | None = None,
     ) -> None:
@@ -144,21 +156,6 @@ class MagentoClient(JsonClient):
         else:
             assert token is not None
             self.session.auth = HeaderAuth("Bearer", token)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> MagentoClient:
-        """Client for ``settings``; OAuth wins when both OAuth and a token are configured.
-
-        Raises:
-            kfsync.settings.ConfigError: neither a token nor OAuth credentials are set.
-        """
-        settings.require("magento_auth", purpose="the Magento client")
-        return cls(
-            settings.magento_base_url,
-            token=None if settings.magento_oauth else settings.magento_token,
-            oauth=settings.magento_oauth,
-            timeout=settings.http_timeout_s,
-        )
 
     def _secrets(self) -> Sequence[str | None]:
         oauth = self._oauth

@@ -11,17 +11,17 @@ from datetime import timedelta
 from flask import Flask
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from core.settings import Settings
 from ingest.errors import MAX_BODY_BYTES
 from ingest.throttle import Throttle
-from kfsync.settings import Settings
 
 SESSION_HOURS = 12  # a dashboard login lasts one working day
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the web app. ``settings`` defaults to ``Settings.load()`` (environment + .env)."""
+    from core.sentry import init_sentry
     from ingest import api, auth, dashboard, errors, health, metrics, webhooks
-    from kfsync.sentry import init_sentry
     from workers.app import configure
 
     settings = settings or Settings.load()
@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         # to the login page, not told about tokens); webhooks and the API use no cookies.
         WTF_CSRF_CHECK_DEFAULT=False,
     )
-    app.extensions["kfsync.settings"] = settings
+    app.extensions["core.settings"] = settings
     app.extensions["kfsync.throttle"] = Throttle(settings.redis_url)
     errors.init_app(app)
     configure(settings)
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 def current_settings() -> Settings:
     from flask import current_app
 
-    settings = current_app.extensions["kfsync.settings"]
+    settings = current_app.extensions["core.settings"]
     assert isinstance(settings, Settings)
     return settings
 

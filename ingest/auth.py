@@ -19,7 +19,7 @@ import secrets
 
 from flask import abort, g
 
-from kfsync.settings import Settings
+from core.settings import Settings
 from store.accounts import Principal, check_password, token_principal
 
 OPS_TOKEN_USER = Principal("ops-token", "admin")

@@ -1,4 +1,4 @@
-"""``GET /metrics``: Prometheus text for the whole deployment (see ``kfsync/metrics.py``).
+"""``GET /metrics``: Prometheus text for the whole deployment (see ``core/metrics.py``).
 
 Recorded series (webhooks, task durations, API calls, rate-limit waits) are read from Redis;
 the gauges are computed at scrape: jobs by state and open dead letters from the database,
@@ -21,10 +21,10 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from core import metrics as m
+from core.settings import Settings
 from ingest import queries
 from ingest.app import current_settings
-from kfsync import metrics as m
-from kfsync.settings import Settings
 from store.db import session_scope
 
 log = logging.getLogger(__name__)

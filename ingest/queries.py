@@ -145,7 +145,7 @@ def queue_lengths(redis_url: str) -> dict[str, int | None]:
 
 def open_circuits(redis_url: str) -> dict[str, str]:
     """Open circuits by system, with the reason (empty when every circuit is closed)."""
-    from workers import circuit
+    from services import circuit
 
     reason = circuit.open_reason(redis_url)
     return {"kashflow": reason} if reason else {}

@@ -7,7 +7,7 @@ from typing import Any, NoReturn
 
 import click
 
-from kfsync.settings import ConfigError, Settings
+from core.settings import ConfigError, Settings
 
 ALL_QUEUES = "ingest,orders,customers,payments,refunds,stock,maintenance"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kfsync.settings import Settings
+from core.settings import Settings
 
 
 @dataclass
@@ -27,10 +27,10 @@ class Report:
 def check_magento(settings: Settings, report: Report) -> bool:
     """Read the newest order; True when Magento answered."""
     from connectors.errors import ConnectorError
-    from connectors.magento import MagentoClient
+    from services.clients import magento_client
 
     try:
-        found = MagentoClient.from_settings(settings).search_orders(
+        found = magento_client(settings).search_orders(
             [], page_size=1, sort=[("entity_id", "DESC")])
     except ConnectorError as exc:
         report.failed.append(f"Magento at {settings.magento_base_url}: {exc}")
@@ -51,9 +51,9 @@ def check_magento(settings: Settings, report: Report) -> bool:
 def check_kashflow(settings: Settings, report: Report) -> bool:
     """Log in and list bank accounts, VAT rates and products; True when KashFlow answered."""
     from connectors.errors import ConnectorError
-    from connectors.kashflow import KashFlowClient
+    from services.clients import kashflow_client
 
-    client = KashFlowClient.from_settings(settings)
+    client = kashflow_client(settings)
     try:
         accounts = client.bank_accounts()
         rates = client.vat_rates()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from core.settings import Settings
 from kfsync import connect
 from kfsync.envfile import new_secret, update_env_file
-from kfsync.settings import Settings
 
 
 def run_connect(values: dict[str, str | None], kashflow_url: str, env_file: Path) -> int:

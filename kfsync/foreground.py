@@ -16,9 +16,9 @@ import socket
 from pathlib import Path
 
 import sandbox
+from core.settings import Settings
 from kfsync import runinfo
 from kfsync.runinfo import SANDBOX_OPS_TOKEN, SANDBOX_WEBHOOK_SECRET, RunInfo
-from kfsync.settings import Settings
 from kfsync.supervisor import Supervisor
 
 SANDBOX_DIR = Path("var/sandbox")

@@ -6,7 +6,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from kfsync.settings import Settings
+from core.settings import Settings
 
 
 class _App(BaseApplication):  # type: ignore[misc]

@@ -16,8 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from core.settings import Settings
 from kfsync.redis_embedded import EmbeddedRedis, answers
-from kfsync.settings import Settings
 from store.db import migrate
 
 STOP_TIMEOUT_S = 15  # > worker_soft_shutdown_timeout, so late-ack tasks are requeued

@@ -17,10 +17,10 @@ from typing import Any
 import requests
 import simplejson
 
+from core.settings import Settings
 from ingest.signing import signed_headers
 from kfsync.runinfo import SANDBOX_OPS_TOKEN, SANDBOX_WEBHOOK_SECRET, RunInfo
 from kfsync.samples import Buyer, Line, make_order
-from kfsync.settings import Settings
 
 SETTLED = ("done", "waiting", "skipped", "needs_review", "dead", "discarded")
 FIRST_TEST_ORDER = 9001

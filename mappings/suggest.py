@@ -141,7 +141,7 @@ class SkuMatcher:
                  aliases: Mapping[str, str] | None = None,
                  similarity: Callable[[Sequence[str]], Callable[[str], Sequence[float]]]
                  | None = None) -> None:
-        """``similarity`` (optional, ``workers.semantic.similarity``): given the product
+        """``similarity`` (optional, ``services.semantic.similarity``): given the product
         names, a function giving a query's meaning similarity (-1..1) to each of them; it is
         blended into the name score of the fuzzy tier (``SEMANTIC_WEIGHT``)."""
         self._products = list(products)

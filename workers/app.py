@@ -11,7 +11,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init
 
-from kfsync.settings import Settings
+from core.settings import Settings
 
 TASK_MODULES = (
     "workers.events",

@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 from connectors.kashflow import KashFlowClient
 from connectors.magento import MagentoClient
 from connectors.ratelimit import TokenBucket
-from kfsync.metrics import recorder
-from kfsync.settings import Settings
+from core.metrics import recorder
+from core.settings import Settings
 from mappings.errors import MappingError
 from mappings.rules import Rules
-from workers import profiles
+from services import profiles
+from services.clients import kashflow_client, magento_client
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def rules() -> Rules:
 
 
 def profile(session: Session | None = None) -> tuple[int, Rules]:
-    """The active mapping profile version and its rules (``workers.profiles``).
+    """The active mapping profile version and its rules (``services.profiles``).
 
     Looked up once per task (one indexed query; every step a task runs uses the same
     version), so a publish or rollback in the studio applies to the next task; outside a
@@ -113,7 +114,7 @@ def _sync_file(url: str, path: str | None) -> None:
 def magento() -> MagentoClient:
     client = _clients.get("magento")
     if client is None:
-        client = _clients["magento"] = MagentoClient.from_settings(settings())
+        client = _clients["magento"] = magento_client(settings())
         client.on_call = recorder(settings().redis_url).api_call  # kfsync_api_calls metrics
     assert isinstance(client, MagentoClient)
     return client
@@ -128,14 +129,14 @@ def kashflow() -> KashFlowClient:
         # an occasional 429, and each 429 pauses every worker (bench/ratelimit.py).
         bucket = TokenBucket(s.redis_url, RATE_LIMIT_KEY, rate=s.kashflow_rate,
                              burst=max(1, s.kashflow_burst - 1), on_wait=metrics.rate_limit_wait)
-        client = _clients["kashflow"] = KashFlowClient.from_settings(
+        client = _clients["kashflow"] = kashflow_client(
             s, limiter=bucket, on_call=metrics.api_call)
     assert isinstance(client, KashFlowClient)
     return client
 
 
 def reset_clients() -> None:
-    from workers import circuit
+    from services import circuit
 
     _clients.clear()
     circuit.reset()

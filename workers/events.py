@@ -20,11 +20,13 @@ from sqlalchemy.orm import Session
 from connectors.errors import AuthFailed, NotFound, Transient
 from mappings.errors import MappingError
 from mappings.orders import decide
+from services import circuit
+from services.edits import supersede_original
 from store import jobs
 from store.db import session_scope
 from store.jobs import ACTIVE_STATES, IDLE_STATES, JobView, StepResult
 from store.models import InboundEvent, JobState, Step, SyncJob, utcnow
-from workers import circuit, context
+from workers import context
 from workers.app import celery_app
 from workers.deadletters import (
     Letter,
@@ -34,7 +36,6 @@ from workers.deadletters import (
     resolve_dead_letters,
 )
 from workers.dispatch import publish_chain
-from workers.edits import supersede_original
 from workers.lease import lease_until
 from workers.orders import ORDER_FLOW, run_order
 from workers.retries import backoff, retried_through_outages

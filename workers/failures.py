@@ -1,7 +1,7 @@
 """What a failed step does next, decided by the failure's class (``core.errors``).
 
 - ``AuthFailed`` (KashFlow refused our credentials): the KashFlow circuit opens and the job is
-  parked in the database until a probe succeeds (``workers.circuit``);
+  parked in the database until a probe succeeds (``services.circuit``);
 - a ``RetriableError`` asking for a wait longer than a broker countdown may be (visibility
   timeout): parked in the database, re-enqueued by beat;
 - a ``RetriableError`` (``AmbiguousError`` included: the retry looks first), or any
@@ -22,10 +22,11 @@ from celery import Task
 from celeryconfig import MAX_COUNTDOWN_S
 from connectors.errors import AuthFailed
 from core.errors import FatalError, KfsyncError, RetriableError
+from services import circuit
 from store import jobs
 from store.db import session_scope
 from store.models import JobState, utcnow
-from workers import circuit, context
+from workers import context
 from workers.alerts import alert
 from workers.deadletters import Letter, add_dead_letter, announce
 from workers.retries import backoff

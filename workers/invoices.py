@@ -24,10 +24,10 @@ from sqlalchemy import Connection
 from connectors.errors import NotFound, Rejected
 from mappings.checks import run_checks
 from mappings.orders import InvoiceDraft, build_invoice_draft
+from services.catalogue import dup_key, hold_for, recent_like_on, record_seen_on
 from store.jobs import JobView, StepResult
 from store.models import Step
 from workers import context, products
-from workers.catalogue import dup_key, hold_for, recent_like_on, record_seen_on
 from workers.runner import parsed_order, step_transaction
 
 

@@ -23,11 +23,12 @@ import redis
 from sqlalchemy import select, update
 
 from connectors.errors import ConnectorError
-from connectors.kashflow import KashFlowClient
-from kfsync.settings import ConfigError
+from core.settings import ConfigError
+from services import circuit
+from services.clients import kashflow_client
 from store.db import session_scope
 from store.models import InboundEvent, JobState, SyncJob, utcnow
-from workers import alerts, circuit, context
+from workers import alerts, context
 from workers.app import celery_app
 from workers.dispatch import enqueue_event, publish_chain
 
@@ -152,7 +153,7 @@ def probe_kashflow() -> int:
     if not circuit.open_reason(settings.redis_url) or not circuit.probe_due(settings.redis_url):
         return 0
     try:
-        KashFlowClient.from_settings(settings).bank_accounts()
+        kashflow_client(settings).bank_accounts()
     except ConnectorError as exc:
         log.warning("KashFlow probe failed, the circuit stays open: %s", exc)
         return 0
@@ -177,13 +178,13 @@ def flush_alerts() -> int:
 def refresh_catalogue(actor: str = "beat") -> int:
     """Re-read the KashFlow catalogue (daily, and when the studio asks) and validate the
     profile in force against it; its progress is marked for the studio
-    (``workers.catalogue.mark_refresh``).
+    (``services.catalogue.mark_refresh``).
 
     A product, account or method the profile points at that KashFlow no longer has makes its
     row *broken*: that is alerted (once per day and problem set), and the studio shows it.
     Returns how many errors the profile in force has (0 when the refresh failed).
     """
-    from workers import catalogue
+    from services import catalogue
 
     redis_url = context.settings().redis_url
     catalogue.mark_refresh(redis_url, "running", actor)
@@ -202,14 +203,15 @@ def refresh_catalogue(actor: str = "beat") -> int:
 
 
 def _refresh_and_check() -> tuple[Any, list[Any]]:
-    from workers import catalogue, profiles, studio
+    from services import catalogue, profiles, studio
 
     url = context.db_url()
     try:
         magento: Any = context.magento()
     except ConfigError:
         magento = None  # KashFlow alone still checks every reference
-    report = catalogue.refresh(url, context.kashflow(), magento)
+    report = catalogue.refresh(url, context.kashflow(), magento,
+                               redis_url=context.settings().redis_url)
     log.info("%s", report)
     version = profiles.active(url)
     errors = [p for p in studio.problems(url, version.document) if p.severity == "error"]
@@ -226,9 +228,9 @@ def run_suggestions(actor: str = "kfsync") -> int:
     """The studio's "Run suggestions" when ``KFSYNC_SEMANTIC_SUGGESTIONS`` is on: the
     embedding model loads here, in a worker, never in the web process. Returns how many
     suggestions wait for a decision."""
-    from workers import studio
+    from services import studio_suggestions
 
-    report = studio.run_suggestions(context.db_url(), actor,
+    report = studio_suggestions.run_suggestions(context.db_url(), actor,
                                     semantic=context.settings().semantic_suggestions)
     log.info("suggestions: %s applied, %s waiting; %s of %s recent SKUs mapped",
              report.applied, report.waiting, *report.covered)

@@ -26,7 +26,8 @@ from mappings.magento import Order
 from mappings.products import ProductIndex, ProductRef
 from mappings.rules import Rules, with_products
 from mappings.skus import products_to_create, unmatched_skus
-from workers import context, product_cache
+from services import product_cache
+from workers import context
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def index(url: str, *, cached: bool = True) -> ProductIndex:
     if not cached:
         return product_cache.product_index(url)
     try:
-        stamp = product_cache.products_stamp()
+        stamp = product_cache.products_stamp(context.settings().redis_url)
     except redis.RedisError:  # no way to know whether it changed: read it (the task will
         return product_cache.product_index(url)  # likely retry anyway without its broker)
     known = _index.get(url)
@@ -101,7 +102,7 @@ def reread(url: str) -> bool:
     A task arriving while another reads waits for that read (under ``REREAD_LOCK``) instead
     of posting without it: the first orders after a start all see the products.
     """
-    client = product_cache.redis_client()
+    client = product_cache.redis_client(context.settings().redis_url)
     if client.exists(REREAD_KEY):
         return False
     lock = client.lock(REREAD_LOCK, timeout=REREAD_LOCK_S, blocking_timeout=REREAD_LOCK_S)
@@ -110,7 +111,8 @@ def reread(url: str) -> bool:
     try:
         if client.exists(REREAD_KEY):
             return True  # read while this task waited
-        report = product_cache.refresh_products(url, context.kashflow())
+        report = product_cache.refresh_products(url, context.kashflow(),
+                                                 redis_url=context.settings().redis_url)
         client.set(REREAD_KEY, "1", ex=REREAD_EVERY_S)
         log.info("a SKU was not in the catalogue: %s", report)
         return True
@@ -129,14 +131,16 @@ def ensure_product(url: str, body: dict[str, Any]) -> ProductRef:
         ConnectorError: the lookup or the create failed (``Ambiguous``: the retry looks first).
     """
     nominal, code = int(body["NominalCode"]), str(body["Code"])
-    lock = product_cache.redis_client().lock(CREATE_LOCK.format(nominal=nominal, code=code),
-                                         timeout=CREATE_LOCK_S, blocking_timeout=CREATE_WAIT_S)
+    redis_url = context.settings().redis_url
+    lock = product_cache.redis_client(redis_url).lock(
+        CREATE_LOCK.format(nominal=nominal, code=code),
+        timeout=CREATE_LOCK_S, blocking_timeout=CREATE_WAIT_S)
     if not lock.acquire():
         raise Transient(f"product {nominal}/{code} is being created by another task",
                         system="kashflow", reason="product_lock")
     try:
         product = _find_or_create(context.kashflow(), body, nominal, code)
-        product_cache.store_product(url, product)
+        product_cache.store_product(url, product, redis_url=redis_url)
     finally:
         try:
             lock.release()

@@ -37,8 +37,8 @@ from celery.exceptions import Ignore
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from core import logs
 from core.errors import KfsyncError
-from kfsync import logs
 from mappings.magento import Order, parse_order
 from store import jobs
 from store.db import get_engine, session_scope

@@ -25,12 +25,13 @@ from celery import Task
 from mappings.rules import Rules
 from mappings.stock import SkuPlan, SkuReading, plan_sku, stock_map, unmapped_products
 from mappings.stock_rules import StockConfig, load_stock_config
-from workers import context, product_cache
+from services import product_cache
+from services import stock_ledger as ledger
+from services.stock_io import MagentoStock, ProductKey, StockSides
+from workers import context
 from workers import products as catalogue_index
-from workers import stock_ledger as ledger
 from workers.app import celery_app
 from workers.dispatch import publish_task
-from workers.stock_io import MagentoStock, ProductKey, StockSides
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,8 @@ def _pass(sku: str | None, dry_run: bool, trigger: str, record: bool) -> PassRep
         keys = None if sku is None else list(mapped.values())
         products = sides.kashflow_products(keys)
         if sku is None and record:  # the whole list was read: the catalogue's next refresh
-            product_cache.store_products(url, list(products.values()))
+            product_cache.store_products(url, list(products.values()),
+                                         redis_url=context.settings().redis_url)
         # A SKU matched by code is synced when its product is stock-managed; a table entry
         # naming an unmanaged product is reported (someone asked for it).
         mapped = {s: k for s, k in mapped.items()
@@ -142,7 +144,8 @@ def _catalogue_ready(url: str, rules: Rules, sku: str | None) -> Rules:
     reads KashFlow's list; a one-SKU pass whose SKU matches nothing re-reads it (at most
     every few minutes, ``products.reread``)."""
     if not len(rules.products):
-        product_cache.refresh_products(url, context.kashflow())
+        product_cache.refresh_products(url, context.kashflow(),
+                                        redis_url=context.settings().redis_url)
         return catalogue_index.attach(rules, url)
     if sku is not None and sku not in rules.skus and not rules.products.folded(sku) \
             and catalogue_index.reread(url):

@@ -1,11 +1,11 @@
 """Observability of worker and beat processes, wired through Celery signals.
 
-- ``setup_logging``: kfsync's structured logs (``kfsync/logs.py``) instead of Celery's own.
-- ``celeryd_init`` / ``worker_process_init`` / ``beat_init``: Sentry (``kfsync/sentry.py``).
+- ``setup_logging``: kfsync's structured logs (``core/logs.py``) instead of Celery's own.
+- ``celeryd_init`` / ``worker_process_init`` / ``beat_init``: Sentry (``core/sentry.py``).
 - ``task_prerun``: a fresh log context per task holding its task id (and the job or event id,
   the first argument of every chain task), and metrics held for the task; ``task_postrun``:
   the task's duration into ``kfsync_task_duration_seconds``, then the held metrics written in
-  one Redis round trip (``kfsync/metrics.py``). Celery sends ``task_postrun`` from a
+  one Redis round trip (``core/metrics.py``). Celery sends ``task_postrun`` from a
   ``finally`` after every run that sent ``task_prerun``, whatever the state (success,
   failure, retry, ignored, rejected: ``celery/app/trace.py``), so every hold is flushed.
 
@@ -26,8 +26,9 @@ from celery.signals import (
     worker_process_init,
 )
 
-from kfsync import logs
-from kfsync.metrics import recorder
+from celeryconfig import routine_task_names
+from core import logs
+from core.metrics import recorder
 
 JOB_TASK_PREFIXES = ("kfsync.orders.", "kfsync.customers.", "kfsync.payments.",
                      "kfsync.refunds.")
@@ -43,12 +44,13 @@ def _settings() -> Any:
 @setup_logging.connect
 def _logging(loglevel: Any = None, **_: Any) -> None:
     settings = _settings()
-    logs.configure(settings.env, secrets=settings.secret_values(), level=loglevel or "INFO")
+    logs.configure(settings.env, secrets=settings.secret_values(), level=loglevel or "INFO",
+                   routine_tasks=routine_task_names())
 
 
 @celeryd_init.connect
 def _sentry_worker(**_: Any) -> None:
-    from kfsync.sentry import init_sentry
+    from core.sentry import init_sentry
 
     init_sentry(_settings(), component="worker")
 
@@ -58,14 +60,14 @@ def _sentry_child(**_: Any) -> None:
     import sentry_sdk
 
     if not sentry_sdk.get_client().is_active():  # a pool started without celeryd_init
-        from kfsync.sentry import init_sentry
+        from core.sentry import init_sentry
 
         init_sentry(_settings(), component="worker")
 
 
 @beat_init.connect
 def _sentry_beat(**_: Any) -> None:
-    from kfsync.sentry import init_sentry
+    from core.sentry import init_sentry
 
     init_sentry(_settings(), component="beat")
 

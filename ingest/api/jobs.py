@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
+from core.settings import Settings
 from ingest.api.base import ApiError, action_body, actor, bp, load_body, load_query, page_body
 from ingest.api.schemas import (
     DiscardRequest,
@@ -25,7 +26,6 @@ from ingest.queries import (
     open_letters_for_job,
     paginate,
 )
-from kfsync.settings import Settings
 from store.db import session_scope
 from store.models import JobState, SyncJob
 from workers.operations import discard_jobs, requeue_jobs

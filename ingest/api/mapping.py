@@ -1,4 +1,4 @@
-"""``/api/v1/mapping``: the versioned mapping profile (``workers.profiles``, ``workers.studio``).
+"""``/api/v1/mapping``: the versioned mapping profile (``services.profiles``, ``services.studio``).
 
 Versions (list, one with its document and YAML), the draft (read, replace), import, publish,
 rollback, preview of a stored order, the suggestion inbox (list, accept) and the mapping
@@ -16,9 +16,9 @@ from ingest.api import mapping_schemas as ms
 from ingest.api.base import ApiError, actor, bp, load_body, load_query
 from ingest.app import current_settings
 from mappings.errors import MappingError
+from services import profiles, studio, studio_preview, studio_suggestions
 from store.db import session_scope
 from store.models import AuditEntry
-from workers import profiles, studio
 
 
 def _url() -> str:
@@ -114,7 +114,7 @@ def mapping_rollback() -> Response:
 def mapping_preview() -> Response:
     args = load_query(ms.PreviewQuery())
     try:
-        chosen, _ = studio.preview(_url(), args["order"], version=args.get("version"))
+        chosen, _ = studio_preview.preview(_url(), args["order"], version=args.get("version"))
     except profiles.ProfileError as exc:
         raise _refused(exc) from exc
     body = {**chosen.__dict__, "rules": [line.rule for line in chosen.lines]}
@@ -124,7 +124,7 @@ def mapping_preview() -> Response:
 @bp.get("/mapping/suggestions")
 def mapping_suggestions() -> Response:
     args = load_query(ms.SuggestionQuery())
-    rows = studio.suggestions(_url(), args["status"])
+    rows = studio_suggestions.suggestions(_url(), args["status"])
     return jsonify(ms.SuggestionListSchema().dump({"items": rows}))
 
 
@@ -132,7 +132,7 @@ def mapping_suggestions() -> Response:
 def mapping_accept(suggestion_id: int) -> Response:
     body = load_body(ms.AcceptRequest())
     try:
-        row = studio.accept(_url(), suggestion_id, actor(), body["choice"] - 1)
+        row = studio_suggestions.accept(_url(), suggestion_id, actor(), body["choice"] - 1)
     except profiles.ProfileError as exc:
         raise _refused(exc) from exc
     return jsonify(ms.SuggestionSchema().dump(row))

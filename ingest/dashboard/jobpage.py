@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
-from kfsync.settings import Settings
+from core.settings import Settings
 
 PLAN_LABELS = {"action": "decision", "pay": "post a payment", "pay_reason": "why (payment)",
                "profile_version": "mapping profile version", "replaces": "replaces order"}

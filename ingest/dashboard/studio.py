@@ -2,7 +2,7 @@
 the SKU map, payments and VAT, policies, the live preview on a stored order, the impact of
 the draft, the versions and the audit trail.
 
-Thin shells over ``workers.profiles`` (versions, draft) and ``workers.studio`` (validation,
+Thin shells over ``services.profiles`` (versions, draft) and ``services.studio`` (validation,
 preview, impact, suggestions); the forms that change anything are
 ``ingest.dashboard.studio_actions``. Every page works on the *working document* (the draft,
 or the version in force when there is no draft); nothing is in force until it is published.
@@ -23,10 +23,11 @@ from ingest.dashboard.views import pretty
 from mappings.profile import Change
 from mappings.rules import SEVERITIES
 from mappings.studio import Problem
+from services import catalogue, profiles, studio, studio_suggestions
+from services import studio_preview as previews  # the view below is named studio_preview
 from store.db import session_scope
 from store.mapping_models import MappingSuggestion
 from store.models import AuditEntry, SyncJob
-from workers import catalogue, profiles, studio
 
 RECENT_ORDERS = 50  # the preview's pick-list
 AUDIT_ROWS = 500
@@ -55,7 +56,7 @@ def errors_by_row(problems: Iterable[Problem], table: str, keys: Iterable[str]
 
 
 def open_suggestions(url: str, kind: str) -> dict[str, MappingSuggestion]:
-    return {s.source_key: s for s in studio.suggestions(url, "open", kind)}
+    return {s.source_key: s for s in studio_suggestions.suggestions(url, "open", kind)}
 
 
 def change_lines(changes: Iterable[dict[str, Any]]) -> list[str]:
@@ -74,7 +75,7 @@ def studio_home() -> str:
         refresh_active=refresh_active, refresh_last=refresh_last,
         draft_changes=[str(c) for c in draft.changes] if draft else [],
         problems=studio.problems(url), mapped=mapped, seen=seen,
-        catalogue=catalogue.load(url), inbox=len(studio.suggestions(url, "open")))
+        catalogue=catalogue.load(url), inbox=len(studio_suggestions.suggestions(url, "open")))
 
 
 @bp.get("/mapping/skus")
@@ -144,7 +145,7 @@ def studio_preview() -> str:
     chosen = published = error = None
     if ref:
         try:
-            chosen, published = studio.preview(url, ref, version=version)
+            chosen, published = previews.preview(url, ref, version=version)
         except profiles.ProfileError as exc:
             error = str(exc)
     return render_template(
@@ -162,7 +163,7 @@ def recent_orders(url: str) -> list[SyncJob]:
 @bp.get("/mapping/impact")
 def studio_impact() -> str:
     url = studio_url()
-    return render_template("studio_impact.html", title="Impact", impact=studio.impact(url),
+    return render_template("studio_impact.html", title="Impact", impact=previews.impact(url),
                            has_draft=profiles.draft(url) is not None)
 
 

@@ -2,7 +2,7 @@
 publish, discard, rollback and YAML/CSV import.
 
 Every form carries its CSRF token (checked in ``ingest.dashboard``), calls one service of
-``workers.profiles`` / ``workers.studio`` / ``workers.catalogue`` as actor ``dashboard:<user>``
+``services.profiles`` / ``services.studio`` / ``services.catalogue`` as actor ``dashboard:<user>``
 (the services write the audit log), and flashes the outcome or the one-line error on the
 page the operator comes back to. A rejected edit stores nothing.
 """
@@ -28,7 +28,7 @@ from ingest.dashboard.studio_forms import (
     payment_rule,
 )
 from mappings.errors import MappingError
-from workers import catalogue, profiles, studio
+from services import catalogue, profiles, studio, studio_suggestions
 from workers.dispatch import publish_task
 
 MAX_IDS = 5000
@@ -123,7 +123,7 @@ def studio_suggest() -> Response:
         return _back("dashboard.studio_home")
 
     def run() -> str:
-        report = studio.run_suggestions(studio_url(), actor())
+        report = studio_suggestions.run_suggestions(studio_url(), actor())
         mapped, seen = report.covered
         return (f"Suggestions: {report.applied} applied to the draft (exact code or learned "
                 f"alias), {report.waiting} waiting for you; {mapped} of {seen} recent SKUs "
@@ -191,7 +191,7 @@ def studio_accept(suggestion_id: int) -> Response:
     choice = int(raw) if raw.isdigit() and int(raw) < 100 else 0
 
     def run() -> str:
-        row = studio.accept(studio_url(), suggestion_id, actor(), choice)
+        row = studio_suggestions.accept(studio_url(), suggestion_id, actor(), choice)
         return (f"Accepted: {row.kind} {row.source_key} -> {row.chosen} (in the draft; "
                 "the alias is learned).")
     return _outcome(run, "dashboard.studio_skus")
@@ -200,7 +200,7 @@ def studio_accept(suggestion_id: int) -> Response:
 @bp.post("/mapping/suggestions/reject")
 def studio_reject() -> Response:
     ids = _ids()
-    return _outcome(lambda: f"Rejected {studio.reject(studio_url(), ids, actor())} "
+    return _outcome(lambda: f"Rejected {studio_suggestions.reject(studio_url(), ids, actor())} "
                     "suggestion(s): they are not asked again.", "dashboard.studio_skus")
 
 
@@ -210,8 +210,9 @@ def studio_bulk_accept() -> Response:
     if not ids:
         flash("Tick at least one row first.", "error")
         return _back("dashboard.studio_skus")
-    return _outcome(lambda: f"Accepted the best suggestion for "
-                    f"{studio.bulk_accept(studio_url(), ids, actor())} of {len(ids)} row(s).",
+    return _outcome(lambda: "Accepted the best suggestion for "
+                    f"{studio_suggestions.bulk_accept(studio_url(), ids, actor())} "
+                    f"of {len(ids)} row(s).",
                     "dashboard.studio_skus")
 
 

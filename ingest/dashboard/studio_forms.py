@@ -2,7 +2,7 @@
 
 Values are put into the document as typed as the form allows (whole numbers as ints, empty
 as ``None``) and anything else is left as typed, so the profile schema
-(``workers.profiles.save_draft``) reports it as one line naming the key, e.g.
+(``services.profiles.save_draft``) reports it as one line naming the key, e.g.
 ``draft: due_days: Not a valid integer.``, and the form is shown again with what was typed.
 """
 

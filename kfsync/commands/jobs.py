@@ -101,13 +101,13 @@ def replay_order(increment_id: str) -> None:
     """Fetch order INCREMENT_ID from Magento again and resync it (never duplicates)."""
     settings = load_settings("magento_auth", purpose="kfsync replay")
     from connectors.errors import ConnectorError
-    from connectors.magento import MagentoClient
+    from services.clients import magento_client
     from workers.app import configure
     from workers.dispatch import enqueue_event
 
     configure(settings)
     try:
-        found = MagentoClient.from_settings(settings).search_orders(
+        found = magento_client(settings).search_orders(
             [[("increment_id", increment_id, "eq")]], page_size=1)
     except ConnectorError as exc:
         fail(f"could not look the order up in Magento: {exc}")

@@ -36,7 +36,7 @@ def _actor() -> str:
 def _url() -> str:
     """The database URL, with version 1 created when the store has none yet."""
     from mappings.errors import MappingError
-    from workers import profiles
+    from services import profiles
 
     settings = load_settings()
     try:
@@ -55,7 +55,7 @@ def mapping() -> None:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
 def versions(limit: int) -> None:
     """Profile versions, newest first (the first row is in force)."""
-    from workers import profiles
+    from services import profiles
 
     table = Table("version", "created", "source", "author", "changes", "comment")
     for n, v in enumerate(profiles.versions(_url(), limit)):
@@ -72,7 +72,7 @@ def versions(limit: int) -> None:
               help="write to this file instead of standard output")
 def export(version: int | None, output: str | None) -> None:
     """The profile as YAML (to import in another environment)."""
-    from workers import profiles
+    from services import profiles
 
     try:
         text = profiles.export_yaml(_url(), version)
@@ -99,7 +99,7 @@ def _print_changes(changes: list[Any]) -> None:
 def import_(path: str) -> None:
     """Make a YAML profile (or mapping file) the draft and print its diff."""
     from mappings.errors import MappingError
-    from workers import profiles
+    from services import profiles
 
     url = _url()
     try:
@@ -115,7 +115,7 @@ def import_(path: str) -> None:
 @mapping.command("diff")
 def diff() -> None:
     """The draft's changes against the version in force."""
-    from workers import profiles
+    from services import profiles
 
     draft = profiles.draft(_url())
     if draft is None:
@@ -127,7 +127,7 @@ def diff() -> None:
 @mapping.command("validate")
 def validate_() -> None:
     """The draft's (or, without a draft, the version in force's) problems."""
-    from workers import studio
+    from services import studio
 
     problems = studio.problems(_url())
     for p in problems:
@@ -143,7 +143,7 @@ def validate_() -> None:
 @click.option("-m", "--comment", required=True, help="why (kept with the version)")
 def publish(comment: str) -> None:
     """Publish the draft as a new version (refused while it has errors)."""
-    from workers import profiles, studio
+    from services import profiles, studio
 
     try:
         version = studio.publish(_url(), _actor(), comment)
@@ -157,7 +157,7 @@ def publish(comment: str) -> None:
 @click.option("-m", "--comment", help="why (default: rollback to version N)")
 def rollback(version: int, comment: str | None) -> None:
     """Put VERSION's rules back in force, as a new version."""
-    from workers import profiles
+    from services import profiles
 
     try:
         new = profiles.rollback(_url(), version, _actor(), comment)
@@ -171,17 +171,16 @@ def rollback(version: int, comment: str | None) -> None:
 def refresh(no_magento: bool) -> None:
     """Re-read KashFlow's products, VAT rates, bank accounts and payment methods."""
     from connectors.errors import ConnectorError
-    from connectors.kashflow import KashFlowClient
-    from connectors.magento import MagentoClient
-    from workers import catalogue
+    from services import catalogue
+    from services.clients import kashflow_client, magento_client
 
     url, who = _url(), _actor()
     settings = load_settings("kashflow_username", "kashflow_password",
                              purpose="kfsync mapping refresh")
     catalogue.mark_refresh(settings.redis_url, "running", who)  # the studio shows it
     try:
-        kashflow = KashFlowClient.from_settings(settings)
-        magento = None if no_magento else MagentoClient.from_settings(settings)
+        kashflow = kashflow_client(settings)
+        magento = None if no_magento else magento_client(settings)
         report = catalogue.refresh(url, kashflow, magento, redis_url=settings.redis_url)
     except ConnectorError as exc:
         catalogue.mark_refresh(settings.redis_url, "failed", who, str(exc))
@@ -194,11 +193,11 @@ def refresh(no_magento: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="the open suggestions as JSON")
 def suggest(as_json: bool) -> None:
     """Suggest targets for what recent orders used and no rule maps (last 90 days)."""
-    from workers import studio
+    from services import studio_suggestions
 
     url = _url()
-    report = studio.run_suggestions(url, _actor())
-    rows = studio.suggestions(url, "open")
+    report = studio_suggestions.run_suggestions(url, _actor())
+    rows = studio_suggestions.suggestions(url, "open")
     if as_json:
         echo_json([{"id": r.id, "kind": r.kind, "source": r.source_key,
                     "label": r.source_label, "top": r.candidates.get("top", [])}
@@ -226,10 +225,10 @@ def suggest(as_json: bool) -> None:
 @click.option("-v", "--version", "version", type=int, help="a version instead of the draft")
 def preview(order: str, version: int | None) -> None:
     """The invoice body the draft (or VERSION) would post for a stored ORDER."""
-    from workers import profiles, studio
+    from services import profiles, studio_preview
 
     try:
-        chosen, _ = studio.preview(_url(), order, version=version)
+        chosen, _ = studio_preview.preview(_url(), order, version=version)
     except profiles.ProfileError as exc:
         fail(str(exc))
     console.print(f"[bold]{chosen.label}[/bold], order {chosen.order_ref} (job {chosen.job_id})")

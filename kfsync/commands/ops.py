@@ -8,8 +8,8 @@ import click
 from rich.table import Table
 from sqlalchemy import func, select, text
 
+from core.settings import Settings
 from kfsync.cli import fail, load_settings, make_console
-from kfsync.settings import Settings
 from store.db import get_engine, session_scope
 from store.models import InboundEvent, SyncJob
 
@@ -108,10 +108,10 @@ def _magento(settings: Settings) -> str:
     if not (settings.magento_token or settings.magento_oauth):
         return "not configured (KFSYNC_MAGENTO_TOKEN)"
     from connectors.errors import ConnectorError
-    from connectors.magento import MagentoClient
+    from services.clients import magento_client
 
     try:
-        MagentoClient.from_settings(settings).search_orders([], page_size=1)
+        magento_client(settings).search_orders([], page_size=1)
         return "ok"
     except ConnectorError as exc:
         return str(exc)
@@ -121,10 +121,10 @@ def _kashflow(settings: Settings) -> str:
     if not settings.kashflow_username:
         return "not configured (KFSYNC_KASHFLOW_USERNAME)"
     from connectors.errors import ConnectorError
-    from connectors.kashflow import KashFlowClient
+    from services.clients import kashflow_client
 
     try:
-        KashFlowClient.from_settings(settings).bank_accounts()
+        kashflow_client(settings).bank_accounts()
         return "ok"
     except ConnectorError as exc:
         return str(exc)

@@ -18,10 +18,12 @@ from kfsync.cli import ALL_QUEUES, fail, load_settings
 def web(host: str, port: int, workers: int) -> None:
     """Webhook ingest, health and metrics (gunicorn)."""
     settings = load_settings("webhook_secrets", purpose="kfsync web", service=True)
-    from kfsync import logs
+    from celeryconfig import routine_task_names
+    from core import logs
     from kfsync.gunicorn import serve
 
-    logs.configure(settings.env, secrets=settings.secret_values())  # JSON lines in qa/prod
+    logs.configure(settings.env, secrets=settings.secret_values(),  # JSON lines in qa/prod
+                   routine_tasks=routine_task_names())
 
     serve(settings, host=host, port=port, workers=workers)
 

@@ -104,7 +104,7 @@ def _sides(plan: SkuPlan) -> str:
 
 
 def _print_runs() -> None:
-    from workers.stock_ledger import last_runs
+    from services.stock_ledger import last_runs
 
     runs = last_runs(load_settings().database_url)
     if not runs:

@@ -23,10 +23,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, select
 
 import sandbox
+from core.settings import Settings
 from ingest import create_app
 from ingest.signing import signed_headers
-from kfsync.settings import Settings
 from sandbox.server import SandboxServers
+from services import profiles
 from store.db import migrate, session_scope
 from store.mapping_models import STUDIO_TABLES
 from store.models import (
@@ -41,7 +42,6 @@ from store.models import (
 )
 from store.reconcile_models import ReconciliationItem
 from tests.conftest import PG_ADMIN_URL  # noqa: F401 - documents where PostgreSQL comes from
-from workers import profiles
 from workers.app import celery_app, configure
 
 

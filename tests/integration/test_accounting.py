@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from sandbox.server import SandboxServers
+from services import studio_preview
 from store.models import JobState
 from tests.integration.conftest import Stack, fresh_stack
-from workers import studio
 
 pytestmark = pytest.mark.integration
 
@@ -101,7 +101,7 @@ def accounting_run(stack_env: tuple[str, dict[str, str]],
 def _preview(stack: Stack, job: Any) -> dict[str, Any] | None:
     if job.profile_version is None:
         return None
-    chosen, _ = studio.preview(stack.db_url, job.id, version=job.profile_version)
+    chosen, _ = studio_preview.preview(stack.db_url, job.id, version=job.profile_version)
     return chosen.body
 
 
@@ -293,7 +293,7 @@ def test_every_other_fixture_order_previews_as_it_was_posted(
         if invoice is None:
             assert job.state != JobState.DONE or job.profile_version is None, name
             continue
-        chosen, _ = studio.preview(stack.db_url, job.id, version=job.profile_version)
+        chosen, _ = studio_preview.preview(stack.db_url, job.id, version=job.profile_version)
         assert chosen.body is not None, (name, chosen.error)
         assert _all_true(_same(chosen.body, invoice)), (name, chosen.body, invoice)
         invoiced += 1

@@ -15,9 +15,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from core.settings import Settings
 from ingest import create_app
 from kfsync.samples import Buyer, Line, make_order
-from kfsync.settings import Settings
 from sandbox.server import SandboxServers
 from store.db import session_scope
 from store.models import InboundEvent, JobState, SyncJob

@@ -13,12 +13,14 @@ import pytest
 import requests
 
 from connectors.kashflow import KashFlowClient
+from core.settings import Settings
 from kfsync.samples import Buyer, Line, make_creditmemo, make_order
-from kfsync.settings import Settings
+from services import catalogue, profiles, studio
+from services.clients import kashflow_client
 from store.models import JobState
 from tests.integration.conftest import Stack
 from tests.integration.helpers import seed, send_event, wait_job
-from workers import catalogue, operations, profiles, studio
+from workers import operations
 
 pytestmark = pytest.mark.integration
 
@@ -155,7 +157,7 @@ def test_what_invoiced_orders_used_is_counted_once_each_for_the_studio(stack: St
 
 
 def _kashflow(stack: Stack) -> KashFlowClient:
-    return KashFlowClient.from_settings(Settings.load(stack.env, env_file=None))
+    return kashflow_client(Settings.load(stack.env, env_file=None))
 
 
 def test_a_product_deleted_in_kashflow_makes_its_row_broken_and_blocks_publishing(
@@ -164,13 +166,13 @@ def test_a_product_deleted_in_kashflow_makes_its_row_broken_and_blocks_publishin
     requests.post(f"{control}/products", json={"NominalCode": 4010, "Code": "MUG-BLUE",
                                                "Name": "Blue Enamel Mug"},
                   timeout=5).raise_for_status()
-    catalogue.refresh(stack.db_url, _kashflow(stack))
+    catalogue.refresh(stack.db_url, _kashflow(stack), redis_url=stack.settings.redis_url)
     edit(stack, {"skus": {"MUG-BLUE": {"nominal_code": 4010, "product_code": "MUG-BLUE"}}},
          "blue mugs on 4010")
     assert not [p for p in studio.problems(stack.db_url) if p.severity == "error"]
 
     requests.delete(f"{control}/products/4010/MUG-BLUE", timeout=5).raise_for_status()
-    report = catalogue.refresh(stack.db_url, _kashflow(stack))
+    report = catalogue.refresh(stack.db_url, _kashflow(stack), redis_url=stack.settings.redis_url)
     assert "product 4010/MUG-BLUE" in report.missing
     broken = [p for p in studio.problems(stack.db_url) if p.severity == "error"]
     assert [p.path for p in broken] == ["skus.MUG-BLUE.product_code"]

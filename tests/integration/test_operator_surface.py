@@ -18,9 +18,9 @@ import requests
 from flask import Flask
 from werkzeug.serving import make_server
 
+from core.settings import Settings
 from ingest import create_app
 from kfsync.samples import Buyer, Line, make_order
-from kfsync.settings import Settings
 from store.models import JobState
 from tests.integration.browser import chromium
 from tests.integration.conftest import Stack

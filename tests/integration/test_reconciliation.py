@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from core.settings import Settings
 from ingest import create_app
 from kfsync.samples import Buyer, Line, make_order
-from kfsync.settings import Settings
 from store.db import session_scope
 from store.models import AuditEntry, JobState
 from tests.integration.conftest import Stack

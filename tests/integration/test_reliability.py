@@ -14,13 +14,13 @@ import redis
 import requests
 from sqlalchemy import select, update
 
+from core.settings import Settings
 from ingest import create_app
 from kfsync.samples import Buyer, Line, make_order
-from kfsync.settings import Settings
+from services import circuit
 from store.db import session_scope
 from store.models import AuditEntry, InboundEvent, JobState
 from tests.integration.conftest import INTEGRATION_REDIS_URL, SECRET, Stack
-from workers import circuit
 from workers.app import celery_app, configure
 
 pytestmark = pytest.mark.integration

@@ -20,9 +20,9 @@ import yaml
 
 from ingest.signing import signed_headers
 from kfsync.samples import Buyer, Line, make_order
+from services import profiles, studio
 from store.models import JobState, SyncJob
 from tests.integration.conftest import SECRET, Stack
-from workers import profiles, studio
 
 pytestmark = pytest.mark.integration
 

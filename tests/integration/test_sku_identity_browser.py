@@ -13,11 +13,11 @@ import pytest
 import requests
 
 from kfsync.samples import Buyer, Line, make_order
+from services import profiles, studio
 from store.models import JobState
 from tests.integration import test_operator_surface as surface
 from tests.integration.conftest import Stack
 from tests.integration.test_operator_surface import OPS_TOKEN, shot
-from workers import profiles, studio
 
 pytestmark = pytest.mark.integration
 browser_page, served = surface.browser_page, surface.served  # the operator surface's fixtures

@@ -98,9 +98,9 @@ def test_services_wait_for_a_settings_check_so_missing_secrets_cannot_loop() -> 
 
 
 def test_compose_env_for_the_sandbox_has_everything_the_services_need(tmp_path: Path) -> None:
+    from core.settings import Settings
     from kfsync.commands.jobs import SERVICE_SETTINGS
     from kfsync.envfile import compose_env_text
-    from kfsync.settings import Settings
 
     env_file = tmp_path / ".env"
     env_file.write_text(compose_env_text(sandbox=True))

@@ -25,7 +25,6 @@ from connectors.errors import (
     Transient,
 )
 from connectors.kashflow import PER_PAGE, KashFlowClient, memorable_word_answer
-from kfsync.settings import ConfigError, Settings
 
 BASE = "https://kf.test/v2"
 USER = "shop-sync"
@@ -470,12 +469,3 @@ def test_on_call_observer_sees_each_call(rsps: responses.RequestsMock) -> None:
     assert seen == [("kashflow", "POST", "/sessiontoken", 200),
                     ("kashflow", "PUT", "/sessiontoken", 200),
                     ("kashflow", "GET", "/customers/C1", 404)]
-
-
-def test_from_settings_requires_credentials() -> None:
-    with pytest.raises(ConfigError):
-        KashFlowClient.from_settings(Settings())
-    client = KashFlowClient.from_settings(Settings(
-        kashflow_username=USER, kashflow_password=PASSWORD, kashflow_memorable_word=WORD,
-        http_timeout_s=12.0))
-    assert client.timeout == (10.0, 12.0)

@@ -7,22 +7,33 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 import responses
 from oauthlib.oauth1.rfc5849 import signature, utils
-from requests_oauthlib import OAuth1
 
 from connectors.errors import AuthFailed, NotFound, Rejected
 from connectors.magento import Filter, MagentoClient, search_criteria
-from kfsync.settings import ConfigError, MagentoOAuth, Settings
 
 BASE = "https://shop.test/rest"
 TOKEN = "bearer-token-abcdef123456"
-OAUTH = MagentoOAuth(consumer_key="ck-123", consumer_secret="cs-secret-456",
-                     access_token="at-789", access_token_secret="ats-secret-000")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Any object with the four OAuth fields will do (``connectors.magento.OAuthCredentials``)."""
+
+    consumer_key: str
+    consumer_secret: str
+    access_token: str
+    access_token_secret: str
+
+
+OAUTH = Credentials(consumer_key="ck-123", consumer_secret="cs-secret-456",
+                    access_token="at-789", access_token_secret="ats-secret-000")
 
 
 @pytest.fixture
@@ -183,12 +194,8 @@ def test_404_is_not_found_and_401_is_auth_failed_without_the_token(
     assert TOKEN not in str(caught.value) + caught.value.body + repr(caught.value.args)
 
 
-def test_construction_and_settings() -> None:
+def test_construction_needs_exactly_one_credential() -> None:
     with pytest.raises(ValueError):
         MagentoClient(BASE)
     with pytest.raises(ValueError):
         MagentoClient(BASE, token=TOKEN, oauth=OAUTH)
-    with pytest.raises(ConfigError):
-        MagentoClient.from_settings(Settings())
-    both = MagentoClient.from_settings(Settings(magento_token=TOKEN, magento_oauth=OAUTH))
-    assert isinstance(both.session.auth, OAuth1)  # OAuth wins: bearer may be disabled

@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Flask
 
+from core.settings import Settings
 from ingest import create_app
-from kfsync.settings import Settings
 from store.db import session_scope
 from store.models import Attempt, DeadLetter, JobState, Step, SyncJob, utcnow
 

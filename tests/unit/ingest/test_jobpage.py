@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.settings import Settings
 from ingest.dashboard.jobpage import (
     kashflow_invoice_link,
     kashflow_side,
@@ -15,7 +16,6 @@ from ingest.dashboard.jobpage import (
     totals_agree,
 )
 from kfsync.samples import Buyer, Line, make_order
-from kfsync.settings import Settings
 
 
 @pytest.mark.parametrize(("env", "url"), [

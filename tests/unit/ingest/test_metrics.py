@@ -13,9 +13,9 @@ import simplejson
 from flask.testing import FlaskClient
 
 from connectors.ratelimit import TokenBucket
+from core import metrics
+from core.metrics import RECORDED, WEBHOOKS, Recorder, recorder
 from ingest.signing import signed_headers
-from kfsync import metrics
-from kfsync.metrics import RECORDED, WEBHOOKS, Recorder, recorder
 from store.models import JobState
 from tests.unit.ingest.ops_helpers import add_job, dead_job, make_app
 
@@ -223,7 +223,7 @@ def test_flush_while_redis_is_down_drops_the_events_without_raising(
     rec = Recorder(DEAD_REDIS_URL)
     rec.hold()
     record(rec)
-    with caplog.at_level(logging.WARNING, logger="kfsync.metrics"):
+    with caplog.at_level(logging.WARNING, logger="core.metrics"):
         rec.flush()
         rec.flush()  # the buffer went with the failed write: nothing is retried
         record(rec)  # no longer held, and within the back-off: dropped without a call

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from flask import Flask
 
-from kfsync.settings import ConfigError, Settings
+from core.settings import ConfigError, Settings
 from store.db import session_scope
 from store.models import InboundEvent, utcnow
 from tests.unit.ingest.ops_helpers import make_app

@@ -10,9 +10,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from core.settings import Settings
 from ingest import create_app
 from ingest.sources import adobe_io, adobe_keys
-from kfsync.settings import Settings
 from store.db import session_scope
 from store.models import InboundEvent
 from tests.source_senders import (

@@ -9,8 +9,8 @@ import simplejson
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from core.settings import Settings
 from ingest import create_app
-from kfsync.settings import Settings
 from store.db import session_scope
 from store.models import InboundEvent
 from tests.source_senders import mageos_body, mageos_headers

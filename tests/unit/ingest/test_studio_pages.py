@@ -15,11 +15,11 @@ from flask.testing import FlaskClient
 from kfsync.samples import Buyer, Line, make_order
 from mappings.profile import dump_rules
 from mappings.rules import Rules
+from services import profiles
 from store.db import session_scope
 from store.models import SyncJob
 from tests.unit.ingest.ops_helpers import SECRETS, add_job, make_app
 from tests.unit.ingest.test_dashboard import csrf, logged_in
-from workers import profiles
 
 
 @pytest.fixture
@@ -206,8 +206,8 @@ def test_refresh_catalogue_queues_a_worker_task_and_the_page_shows_its_progress(
         client: FlaskClient, redis_url: str) -> None:
     """No web request calls KashFlow or Magento (the settings point at hosts that would not
     answer): the button queues ``refresh_catalogue`` once and the page follows its marks."""
+    from services import catalogue
     from tests.unit.workers.test_dispatch import queued_tasks
-    from workers import catalogue
 
     page = client.post("/mapping/refresh", data={"csrf_token": token(client)},
                        follow_redirects=True).get_data(as_text=True)

@@ -11,9 +11,9 @@ import simplejson
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from core.settings import Settings
 from ingest import create_app
 from ingest.signing import sign, signed_headers
-from kfsync.settings import Settings
 from store.db import session_scope
 from store.models import InboundEvent
 

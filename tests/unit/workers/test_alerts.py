@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 
-from kfsync.settings import Settings
+from core.settings import Settings
 from workers import alerts, context
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from kfsync.settings import Settings
+from core.settings import Settings
+from services import profiles
 from store.db import migrate
-from workers import context, profiles
+from workers import context
 
 
 def _touch(path: Path, text: str) -> None:

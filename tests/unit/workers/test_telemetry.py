@@ -10,7 +10,7 @@ import pytest
 from celery import Celery
 from celery.exceptions import Retry
 
-from kfsync.metrics import API_CALLS, TASK_DURATION, recorder
+from core.metrics import API_CALLS, TASK_DURATION, recorder
 from workers import telemetry
 
 TASK = "kfsync.orders.create_invoice"

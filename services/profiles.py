@@ -13,7 +13,7 @@ a worker notices (``workers.context``) and publishes it as a new version, so a f
 on disk still applies to the next task with no restart; a studio publish stays in force
 until the file changes again.
 
-Publishing is refused while the draft has errors (``workers.catalogue.validate``): a
+Publishing is refused while the draft has errors (``services.catalogue.validate``): a
 schema error, a SKU mapped twice, a product or account that KashFlow does not have.
 """
 
@@ -305,7 +305,7 @@ def publish(url: str, actor: str, comment: str | None,
             check: Callable[[dict[str, Any]], list[str]] | None = None) -> VersionView:
     """Publish the draft as a new version; the draft is removed.
 
-    ``check`` returns blocking errors for a document (``workers.catalogue.blocking_errors``).
+    ``check`` returns blocking errors for a document (``services.catalogue.blocking_errors``).
 
     Raises:
         ProfileError: no draft, nothing changed, or the draft has blocking errors.

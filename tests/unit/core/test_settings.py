@@ -1,6 +1,6 @@
 import pytest
 
-from kfsync.settings import ConfigError, Settings
+from core.settings import ConfigError, Settings
 
 
 def test_defaults_point_at_sqlite_local_redis_and_the_sandboxes() -> None:

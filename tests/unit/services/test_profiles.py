@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from mappings.errors import MappingError
 from mappings.rules import Rules
+from services import profiles, studio
 from store.db import session_scope
 from store.mapping_models import CatalogueItem
 from store.models import AuditEntry
-from workers import profiles, studio
 
 
 def set_nominal(code: int) -> Any:

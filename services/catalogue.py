@@ -65,9 +65,9 @@ class RefreshReport:
 
 
 def refresh(url: str, kashflow: Any, magento: Any | None = None,
-            magento_pages: int = 50, redis_url: str | None = None) -> RefreshReport:
+            magento_pages: int = 50, *, redis_url: str) -> RefreshReport:
     """Read the reference lists and store them (see the module docstring); ``redis_url``:
-    where the workers hear of the change (``products_changed``; default the settings')."""
+    where the workers hear of the change (``products_changed``)."""
     items: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         "product": [product_row(p) for p in kashflow.list_products()],
         "vat_rate": [(str(r["VATId"]), str(r.get("VATText") or r["VATRate"]), r)
@@ -85,7 +85,7 @@ def refresh(url: str, kashflow: Any, magento: Any | None = None,
     with session_scope(url) as session:
         for kind, rows in items.items():
             missing += store_rows(session, kind, rows, now)
-    from workers.product_cache import products_changed  # it builds on this module
+    from services.product_cache import products_changed  # it builds on this module
 
     products_changed(redis_url)
     return RefreshReport({kind: len(rows) for kind, rows in items.items()}, missing)

@@ -13,8 +13,8 @@ import sentry_sdk
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
-from kfsync.sentry import init_sentry, scrub
-from kfsync.settings import Settings
+from core.sentry import init_sentry, scrub
+from core.settings import Settings
 from tests.unit.ingest.ops_helpers import SECRETS
 
 EMAIL = "ann.lee@example.com"

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from kfsync.settings import Settings
+from core.settings import Settings
 
 FILTERED = "[Filtered]"
 SECRET_KEY_PARTS = ("password", "passwd", "secret", "token", "memorable", "authorization",
@@ -36,7 +36,7 @@ def _secret_key(key: str) -> bool:
 
 def scrub(value: Any, secrets: Iterable[str]) -> Any:
     """A copy of ``value`` (an event, or any part of one) with no secret or email in it."""
-    from kfsync.logs import secret_pattern
+    from core.logs import secret_pattern
 
     return _walk(value, secret_pattern(secrets))
 

@@ -8,7 +8,7 @@ import sys
 import textwrap
 
 from mappings.suggest import Product, SkuMatcher
-from workers import semantic
+from services import semantic
 
 CATALOGUE = [Product("SW-RED-L", "Wool Sweater Red L", 4000),
              Product("SC-RED", "Wool Scarf Red", 4000),
@@ -47,7 +47,7 @@ def test_the_web_process_never_loads_the_model(db_url: str, redis_url: str) -> N
         page = client.post("/mapping/suggest", data={{"csrf_token": token}},
                            follow_redirects=True).get_data(as_text=True)
         assert "computed by a worker" in page, page
-        loaded = [m for m in ("onnxruntime", "tokenizers", "workers.semantic") if m in sys.modules]
+        loaded = [m for m in ("onnxruntime", "tokenizers", "services.semantic") if m in sys.modules]
         print("loaded:", loaded)
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

@@ -1,7 +1,7 @@
 """The cached KashFlow product list, as the SKU rule reads it (``workers.products``).
 
 The products are rows of ``catalogue_items`` (kind ``product``), written by the studio's
-refresh (``workers.catalogue.refresh``), by the on-demand re-read (``refresh_products``), by
+refresh (``services.catalogue.refresh``), by the on-demand re-read (``refresh_products``), by
 a full stock pass (``store_products``) and when kfsync creates one (``store_product``).
 Every write changes a Redis stamp (``products_changed``); each process compares it with the
 one it loaded its index with (``products_stamp``), so none keeps an outdated list.
@@ -19,31 +19,32 @@ import redis
 from sqlalchemy import select
 
 from mappings.products import ProductIndex
+from services.catalogue import RefreshReport, jsonable, product_row, store_rows
 from store.db import session_scope
 from store.mapping_models import CatalogueItem
-from workers import context
-from workers.catalogue import RefreshReport, jsonable, product_row, store_rows
 
 log = logging.getLogger(__name__)
 
 PRODUCTS_STAMP_KEY = "kfsync:catalogue:products:stamp"
 
 
-def refresh_products(url: str, kashflow: Any) -> RefreshReport:
-    """Re-read only KashFlow's product list (the SKU rule's on-demand re-read)."""
-    return store_products(url, kashflow.list_products())
+def refresh_products(url: str, kashflow: Any, *, redis_url: str) -> RefreshReport:
+    """Re-read only KashFlow's product list (the SKU rule's on-demand re-read); ``redis_url``:
+    where the workers hear of the change (``products_changed``)."""
+    return store_products(url, kashflow.list_products(), redis_url=redis_url)
 
 
-def store_products(url: str, products: Iterable[dict[str, Any]]) -> RefreshReport:
+def store_products(url: str, products: Iterable[dict[str, Any]], *, redis_url: str
+                   ) -> RefreshReport:
     """Store KashFlow's whole product list as read (a refresh without the read)."""
     rows = [product_row(p) for p in products]
     with session_scope(url) as session:
         missing = store_rows(session, "product", rows, datetime.now(UTC))
-    products_changed()
+    products_changed(redis_url)
     return RefreshReport({"product": len(rows)}, missing)
 
 
-def store_product(url: str, product: dict[str, Any]) -> None:
+def store_product(url: str, product: dict[str, Any], *, redis_url: str) -> None:
     """Add or update one KashFlow product in the cache (one kfsync just created)."""
     key, name, data = product_row(product)
     with session_scope(url) as session:
@@ -54,14 +55,14 @@ def store_product(url: str, product: dict[str, Any]) -> None:
                                       data=jsonable(data), refreshed_at=datetime.now(UTC)))
         else:
             row.name, row.data, row.missing_since = name, jsonable(data), None
-    products_changed()
+    products_changed(redis_url)
 
 
-def products_stamp() -> str:
+def products_stamp(redis_url: str) -> str:
     """A token that changes whenever the cached products change (``products_changed``); a
     worker reloads its product index when it differs from the one it loaded with. A missing
     key (Redis flushed) gets a new token, so nobody keeps an index from before."""
-    client = redis_client()
+    client = redis_client(redis_url)
     value = client.get(PRODUCTS_STAMP_KEY)
     if value is None:
         client.set(PRODUCTS_STAMP_KEY, uuid.uuid4().hex, nx=True)
@@ -69,7 +70,7 @@ def products_stamp() -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def products_changed(redis_url: str | None = None) -> None:
+def products_changed(redis_url: str) -> None:
     """Tell every process that the cached products changed (see ``products_stamp``)."""
     try:
         redis_client(redis_url).set(PRODUCTS_STAMP_KEY, uuid.uuid4().hex)
@@ -81,9 +82,8 @@ def products_changed(redis_url: str | None = None) -> None:
 _REDIS: dict[str, redis.Redis] = {}
 
 
-def redis_client(url: str | None = None) -> redis.Redis:
-    """A client of ``url`` (default: the settings' Redis), one per URL and process."""
-    url = url or context.settings().redis_url
+def redis_client(url: str) -> redis.Redis:
+    """A client of ``url``, one per URL and process."""
     client = _REDIS.get(url)
     if client is None:
         client = _REDIS[url] = redis.Redis.from_url(url)

@@ -1,13 +1,13 @@
-"""Edited orders stop the original's pending work (workers.edits), on SQLite and PostgreSQL."""
+"""Edited orders stop the original's pending work (services.edits), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import pytest
 
 from mappings.lifecycle import Decision
+from services.edits import supersede_original
 from store.db import session_scope
 from store.models import Attempt, JobState, Step, SyncJob
-from workers.edits import supersede_original
 
 EDIT = Decision("invoice", "edit", replaces=123, replaces_ref="000000123")
 

@@ -148,27 +148,20 @@ class RoutineFilter(logging.Filter):
         return True
 
 
-def routine_task_names() -> list[str]:
-    """The tasks of the beat schedule (``celeryconfig.beat_schedule``)."""
-    try:
-        from celeryconfig import beat_schedule
-    except ImportError:  # pragma: no cover - celeryconfig ships with kfsync
-        return []
-    return sorted({str(entry["task"]) for entry in beat_schedule.values()})
-
-
 def configure(env: str, *, secrets: Iterable[str] = (), level: str | int = "INFO",
-              stream: Any = None) -> logging.Handler:
+              stream: Any = None, routine_tasks: Iterable[str] = ()) -> logging.Handler:
     """Send the root logger to ``stream`` (stderr): JSON for qa/prod, text for dev.
 
-    Idempotent: a handler installed by an earlier call is replaced. Returns the handler.
+    ``routine_tasks`` names the periodic upkeep tasks whose Celery INFO lines are demoted to
+    DEBUG (the caller passes ``celeryconfig.routine_task_names()``: this layer imports no app
+    module). Idempotent: a handler installed by an earlier call is replaced. Returns the handler.
     """
     formatter: _Scrubbing = JsonFormatter() if env in ("qa", "prod") else TextFormatter()
     formatter.pattern = secret_pattern(secrets)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
     handler.addFilter(ContextFilter())
-    handler.addFilter(RoutineFilter(routine_task_names()))
+    handler.addFilter(RoutineFilter(routine_tasks))
     handler.set_name("kfsync")
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == "kfsync"]:

@@ -7,7 +7,7 @@ import io
 import json
 import logging
 
-from kfsync import logs
+from core import logs
 
 
 def emit(env: str, secrets: tuple[str, ...] = ()) -> str:
@@ -50,10 +50,11 @@ def test_routine_beat_lines_are_debug_and_other_lines_stay() -> None:
     import io
     import logging
 
-    from kfsync import logs as kfsync_logs
+    from celeryconfig import routine_task_names
+    from core import logs as kfsync_logs
 
     out = io.StringIO()
-    kfsync_logs.configure("dev", stream=out, level="INFO")
+    kfsync_logs.configure("dev", stream=out, level="INFO", routine_tasks=routine_task_names())
     try:
         logging.getLogger("celery.beat").info(
             "Scheduler: Sending due task relay-events (kfsync.maintenance.relay_events)")
@@ -66,7 +67,8 @@ def test_routine_beat_lines_are_debug_and_other_lines_stay() -> None:
         text = out.getvalue()
         assert "relay-events" not in text and "redrive_stalled" not in text
         assert "process_event[cd] succeeded" in text and "relay_events[ef] raised" in text
-        kfsync_logs.configure("dev", stream=out, level="DEBUG")
+        kfsync_logs.configure("dev", stream=out, level="DEBUG",
+                              routine_tasks=routine_task_names())
         logging.getLogger("celery.beat").info(
             "Scheduler: Sending due task relay-events (kfsync.maintenance.relay_events)")
         assert "DEBUG celery.beat" in out.getvalue()
