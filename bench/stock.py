@@ -88,7 +88,7 @@ def scenario(sandbox: Sandbox, mapping: Path, skus: list[str], changed: int, mod
     mapping.write_text(yaml.safe_dump({
         "skus": {s: {"product_code": s, "nominal_code": 4000} for s in skus},
         "stock": {"mode": mode, "source_code": source}}), encoding="utf-8")
-    stock._config.clear()
+    stock.forget_stock_config()
     baseline = _pass(sandbox)
     moved = skus[:: max(1, len(skus) // changed)][:changed]
     in_magento = moved[len(moved) // 2:] if mode == "both" else []

@@ -59,6 +59,12 @@ def stock_config() -> StockConfig:
     return cached[1]
 
 
+def forget_stock_config() -> None:
+    """Drop the cached ``stock:`` section (a caller that rewrites the file within one mtime
+    tick, as the stock benchmark does between scenarios)."""
+    _config.clear()
+
+
 @dataclass
 class PassReport:
     """What one pass saw and did; ``outcome[sku]`` is the result line of each planned SKU."""
