@@ -18,6 +18,11 @@ WHEN = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    _versions_and_draft()
+    _suggestions_catalogue_and_seen()
+
+
+def _versions_and_draft() -> None:
     op.create_table('mapping_versions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('document', sa.JSON(), nullable=False),
@@ -41,6 +46,9 @@ def upgrade() -> None:
     sa.Column('updated_at', WHEN, nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
+
+
+def _suggestions_catalogue_and_seen() -> None:
     op.create_table('mapping_suggestions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
