@@ -109,7 +109,7 @@ class JsonFormatter(_Scrubbing):
 
 
 class TextFormatter(_Scrubbing):
-    """``12:00:01 INFO workers.steps [job=7 task=ab12 order=000000123] message``."""
+    """``12:00:01 INFO workers.runner [job=7 task=ab12 order=000000123] message``."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s%(refs)s %(message)s", "%H:%M:%S")

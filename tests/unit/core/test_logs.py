@@ -17,9 +17,9 @@ def emit(env: str, secrets: tuple[str, ...] = ()) -> str:
         logs.clear(task_id="9f1c-task")
         logs.bind(job_id=17, magento_ref="000000123")
         with logs.bound(kashflow_ref=1042):
-            logging.getLogger("workers.steps").info("invoice created with KfToken %s",
+            logging.getLogger("workers.runner").info("invoice created with KfToken %s",
                                                     "KF-session-abc")
-        logging.getLogger("workers.steps").warning("after the block")
+        logging.getLogger("workers.runner").warning("after the block")
     finally:
         logging.getLogger().removeHandler(handler)
         logs.clear()
@@ -31,13 +31,13 @@ def test_prod_lines_are_json_with_job_task_and_references() -> None:
     assert first["message"].startswith("invoice created")
     assert (first["job_id"], first["task_id"], first["magento_ref"], first["kashflow_ref"]) == (
         17, "9f1c-task", "000000123", 1042)
-    assert first["level"] == "info" and first["logger"] == "workers.steps"
+    assert first["level"] == "info" and first["logger"] == "workers.runner"
     assert "kashflow_ref" not in second and second["job_id"] == 17
 
 
 def test_dev_lines_are_readable() -> None:
     line = emit("dev").splitlines()[0]
-    assert "INFO workers.steps [task=9f1c-task job=17 order=000000123 invoice=1042]" in line
+    assert "INFO workers.runner [task=9f1c-task job=17 order=000000123 invoice=1042]" in line
 
 
 def test_secrets_are_cut_out_of_every_line() -> None:

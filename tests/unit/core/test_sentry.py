@@ -71,7 +71,7 @@ def test_a_failing_task_reports_an_error_without_secrets(settings: Settings,
 
     @celery_app.task(name="kfsync.test.failing_step")
     def failing_step(job_id: int) -> None:
-        logging.getLogger("workers.steps").error("step of job %s: %s", job_id,
+        logging.getLogger("workers.runner").error("step of job %s: %s", job_id,
                                                  leaky_message(settings))
         raise RuntimeError(leaky_message(settings))
 
