@@ -248,6 +248,7 @@ def _run(procs: Procs, tmp: Path, redis_server: PrivateRedis, db_url: str, n: in
     t_end = time.monotonic()
     check = _check(sandbox, db_url, orders)
     resumption = waits(db_url, chaos.kill_times, chaos.db_down)
+    spent = _calls_per_order(sandbox.get("kashflow", "/calls"), n)
     result = {
         "database": db_kind(db_url), "orders": n, "kill_mode": kill_mode,
         "kill_every_s": kill_every, "send_rate": rate, "workers": WORKERS,
@@ -259,7 +260,8 @@ def _run(procs: Procs, tmp: Path, redis_server: PrivateRedis, db_url: str, n: in
         "drain_timeout_s": drain_timeout, "job_states": states,
         "kashflow_faults": kashflow_calls["faults"],
         "kashflow_statuses": kashflow_calls["statuses"],
-        "magento_faults": magento_calls["faults"], "harness_errors": chaos.errors, **check,
+        "magento_faults": magento_calls["faults"], "harness_errors": chaos.errors,
+        "kashflow_calls": spent, **check,
     }
     verdict = "PASS" if _passed(result) else "FAIL"
     log(f"  {verdict}: drained={drained} in {result['drain_s']} s; duplicates "
@@ -268,8 +270,21 @@ def _run(procs: Procs, tmp: Path, redis_server: PrivateRedis, db_url: str, n: in
         f"{check['unpaid']}, dead letters {len(check['dead_letters'])}; states {states}")
     log(f"  resumed after a kill: {resumption['kill']}; after the database: "
         f"{resumption['database']}")
+    log(f"  KashFlow calls per order, logins and lookups included: {spent['per_order']} "
+        f"({spent['total']} calls: {spent['logins']} logins, {spent['lookups']} lookups)")
     result["verdict"] = verdict
     return result
+
+
+def _calls_per_order(calls: dict[str, Any], n: int) -> dict[str, Any]:
+    """The whole run's KashFlow calls (the sandbox's count: retries, faults answered,
+    logins and reference lookups included) per order."""
+    by_route: dict[str, int] = calls.get("calls", {})
+    logins = by_route.get("POST /sessiontoken", 0)
+    lookups = by_route.get("GET /bankaccounts", 0) + by_route.get("GET /paymentmethods/invoice", 0)
+    total = int(calls.get("total", 0))
+    return {"total": total, "logins": logins, "lookups": lookups,
+            "per_order": round(total / n, 2) if n else 0.0}
 
 
 def _passed(r: dict[str, Any]) -> bool:

@@ -179,7 +179,8 @@ def _chaos(r: dict[str, Any]) -> list[str]:
            f"| dead letters | {len(r['dead_letters'])} |",
            f"| drained | {'yes' if r['drained'] else 'no'}, {r['drain_s']} s after the chaos "
            f"(limit {r['drain_timeout_s']:g} s) |",
-           f"| job states at the end | {r['job_states']} |", *_resumption(r), ""]
+           f"| job states at the end | {r['job_states']} |", *_resumption(r),
+           *_calls(r), ""]
     if r["dead_letters"]:
         out += ["Dead letters:", ""] + [
             f"- {d['payload']} at {d['step']} ({d['class']}): {d['reason']}"
@@ -191,6 +192,16 @@ def _chaos(r: dict[str, Any]) -> list[str]:
     if r.get("harness_errors"):
         out += [f"Harness errors: {r['harness_errors']}", ""]
     return out
+
+
+def _calls(r: dict[str, Any]) -> list[str]:
+    """Row: the whole run's KashFlow calls per order (bench.chaos ``_calls_per_order``)."""
+    spent = r.get("kashflow_calls")
+    if not spent:
+        return []
+    return [f"| KashFlow calls per order, retries, logins and lookups included | "
+            f"{spent['per_order']} ({spent['total']:,} calls; {spent['logins']} logins, "
+            f"{spent['lookups']} lookups) |"]
 
 
 def _resumption(r: dict[str, Any]) -> list[str]:

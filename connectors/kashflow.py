@@ -5,7 +5,10 @@ Session: the two-step login (``POST /sessiontoken`` with user name and password,
 /sessiontoken`` with the memorable word's characters at the three requested 1-based positions)
 runs lazily on the first call; later calls send ``Authorization: KfToken <token>``. The client
 is thread-safe: one lock guards the login, and a thread that finds the token already renewed by
-another thread uses it instead of logging in again.
+another thread uses it instead of logging in again. With a ``session_store`` (``SessionStore``:
+kfsync's is in Redis, ``services.kashflow_session``) the token is shared by every process: a
+new or restarted process adopts the stored token instead of logging in, and a re-login runs
+under the store's lock, so one process logs in while the others wait and adopt its token.
 
 Failures (``connectors.errors``; classification in ``connectors.http``):
 
@@ -28,8 +31,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 from connectors.errors import AuthFailed, ConnectorError, Transient
@@ -40,6 +44,22 @@ LOGIN_COOLDOWN_S = 600.0  # hcs-sync's 10-minute back-off after a lock or a reje
 DB_TIMEOUT_ERROR = "-2146232060"  # SQL "Execution Timeout Expired", sent as a 400
 # A 401 naming no error is treated like an expired token (a proxy may strip the body).
 RELOGIN_REASONS = frozenset({"InvalidSessionToken", "http_401"})
+
+
+class SessionStore(Protocol):
+    """Where processes share the session token (the token is a secret: keep it off logs)."""
+
+    def load(self) -> str | None:
+        """The shared token, or None."""
+
+    def save(self, token: str) -> None:
+        """Share a token just obtained by a login."""
+
+    def forget(self, token: str) -> None:
+        """Drop ``token`` if it is still the shared one (KashFlow refused it)."""
+
+    def login_lock(self) -> AbstractContextManager[object]:
+        """Held by the one process that logs in; the others wait on it."""
 
 
 def read_kashflow_error(body: Any) -> tuple[str | None, str]:
@@ -99,8 +119,10 @@ class KashFlowClient(JsonClient):
         on_call: CallObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
         limiter: Limiter | None = None,
+        session_store: SessionStore | None = None,
     ) -> None:
         super().__init__(base_url, timeout=timeout, on_call=on_call, limiter=limiter)
+        self._store = session_store
         self._username = username
         self._password = password
         self._memorable_word = memorable_word
@@ -119,27 +141,44 @@ class KashFlowClient(JsonClient):
     # -- session --------------------------------------------------------------------------
 
     def _login(self, replacing: str | None) -> str:
-        """A valid session token: the current one unless it is ``replacing`` (or none yet)."""
+        """A valid session token: the current one unless it is ``replacing`` (or none yet),
+        else the shared one (``session_store``) unless it is ``replacing``, else a login."""
         with self._lock:
             if self._token is not None and self._token != replacing:
                 return self._token  # another thread logged in meanwhile
             self._token = None
-            remaining = self._paused_until - self._clock()
-            if remaining > 0:
-                raise AuthFailed(f"logins paused for {remaining:.0f} s after {self._paused_reason}",
-                                 system="kashflow", reason=self._paused_reason)
-            self.login_count += 1
-            try:
-                self._token = self._two_step_login()
-            except Transient:
-                raise  # KashFlow trouble, not a verdict on the credentials
-            except ConnectorError as exc:
-                self._pause(exc.reason)
-                raise AuthFailed(f"login failed: {exc.args[0]}", system="kashflow",
-                                 reason=exc.reason, status=exc.status, body=exc.body) from exc
-            finally:
-                self._temporary_token = None
-            return self._token
+            if self._store is None:
+                return self._fresh_login()
+            if replacing is not None:
+                self._store.forget(replacing)
+            shared = self._store.load()
+            if shared is None:
+                with self._store.login_lock():  # one process logs in, the others adopt
+                    shared = self._store.load()
+                    if shared is None:
+                        shared = self._fresh_login()
+                        self._store.save(shared)
+            self._token = shared
+            return shared
+
+    def _fresh_login(self) -> str:
+        """Log in (the caller holds ``self._lock``)."""
+        remaining = self._paused_until - self._clock()
+        if remaining > 0:
+            raise AuthFailed(f"logins paused for {remaining:.0f} s after {self._paused_reason}",
+                             system="kashflow", reason=self._paused_reason)
+        self.login_count += 1
+        try:
+            self._token = self._two_step_login()
+        except Transient:
+            raise  # KashFlow trouble, not a verdict on the credentials
+        except ConnectorError as exc:
+            self._pause(exc.reason)
+            raise AuthFailed(f"login failed: {exc.args[0]}", system="kashflow",
+                             reason=exc.reason, status=exc.status, body=exc.body) from exc
+        finally:
+            self._temporary_token = None
+        return self._token
 
     def _two_step_login(self) -> str:
         first = self._object(self._request(

@@ -38,6 +38,7 @@ from mappings.items import billable_items
 from mappings.magento import Order, parse_order
 from mappings.rules import vat_key
 from mappings.studio import Catalogue, CatalogueProduct, Seen
+from services.kashflow_session import forget_lookups
 from store.db import dialect_name, session_scope
 from store.mapping_models import CatalogueItem, SeenValue
 from store.models import SyncJob
@@ -88,6 +89,7 @@ def refresh(url: str, kashflow: Any, magento: Any | None = None,
     from services.product_cache import products_changed  # it builds on this module
 
     products_changed(redis_url)
+    forget_lookups(redis_url)  # the payment step re-reads bank accounts and methods
     return RefreshReport({kind: len(rows) for kind, rows in items.items()}, missing)
 
 

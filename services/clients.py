@@ -10,6 +10,7 @@ from connectors.http import CallObserver, Limiter
 from connectors.kashflow import KashFlowClient
 from connectors.magento import MagentoClient
 from core.settings import Settings
+from services.kashflow_session import RedisSessionStore
 
 
 def magento_client(settings: Settings, *, on_call: CallObserver | None = None) -> MagentoClient:
@@ -29,8 +30,10 @@ def magento_client(settings: Settings, *, on_call: CallObserver | None = None) -
 
 
 def kashflow_client(settings: Settings, *, limiter: Limiter | None = None,
-                    on_call: CallObserver | None = None) -> KashFlowClient:
-    """Client for ``settings``.
+                    on_call: CallObserver | None = None,
+                    shared_session: bool = False) -> KashFlowClient:
+    """Client for ``settings``; ``shared_session``: its session token is the one every
+    process shares in Redis (``services.kashflow_session``), as the workers' is.
 
     Raises:
         core.settings.ConfigError: user name, password or memorable word unset.
@@ -42,4 +45,7 @@ def kashflow_client(settings: Settings, *, limiter: Limiter | None = None,
     return KashFlowClient(settings.kashflow_base_url, username=settings.kashflow_username,
                           password=settings.kashflow_password,
                           memorable_word=settings.kashflow_memorable_word,
-                          timeout=settings.http_timeout_s, limiter=limiter, on_call=on_call)
+                          timeout=settings.http_timeout_s, limiter=limiter, on_call=on_call,
+                          session_store=RedisSessionStore(
+                              settings.redis_url, settings.kashflow_base_url,
+                              settings.kashflow_username) if shared_session else None)

@@ -130,7 +130,7 @@ def kashflow() -> KashFlowClient:
         bucket = TokenBucket(s.redis_url, RATE_LIMIT_KEY, rate=s.kashflow_rate,
                              burst=max(1, s.kashflow_burst - 1), on_wait=metrics.rate_limit_wait)
         client = _clients["kashflow"] = kashflow_client(
-            s, limiter=bucket, on_call=metrics.api_call)
+            s, limiter=bucket, on_call=metrics.api_call, shared_session=True)
     assert isinstance(client, KashFlowClient)
     return client
 

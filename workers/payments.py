@@ -14,6 +14,7 @@ from functools import cache
 
 from connectors.errors import Rejected
 from mappings.orders import PaymentDraft, build_payments
+from services.kashflow_session import shared_lookup
 from store.jobs import JobView, StepResult
 from store.models import Step
 from workers import context
@@ -80,7 +81,8 @@ def payment_method_id(draft: PaymentDraft) -> int:
 
 @cache
 def _default_bank_account() -> int:
-    accounts = context.kashflow().bank_accounts()
+    accounts = shared_lookup(context.settings().redis_url, "bank_accounts",
+                             context.kashflow().bank_accounts)
     for account in accounts:
         if account.get("IsDefaultAccount"):
             return int(account["Id"])
@@ -91,7 +93,8 @@ def _default_bank_account() -> int:
 @cache
 def _method_by_name(hints: tuple[str, ...]) -> int:
     methods = {str(m["Name"]).strip().lower(): int(m["Id"])
-               for m in context.kashflow().invoice_payment_methods()}
+               for m in shared_lookup(context.settings().redis_url, "invoice_payment_methods",
+                                      context.kashflow().invoice_payment_methods)}
     for hint in hints:
         if hint in methods:
             return methods[hint]

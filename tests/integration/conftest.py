@@ -279,4 +279,6 @@ def fresh_stack(stack_env: tuple[str, dict[str, str]], servers: SandboxServers) 
     # The product catalogue is gone with the store: the worker's cached index and the re-read
     # throttle go with it (workers/products.py).
     client.delete(*client.keys("kfsync:catalogue:*") or ["kfsync:catalogue:none"])
+    # KashFlow was reset: its shared session and lookups (services/kashflow_session.py) too.
+    client.delete(*client.keys("kfsync:kashflow:*") or ["kfsync:kashflow:none"])
     return Stack(db_url, servers, env)
