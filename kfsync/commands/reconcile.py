@@ -141,7 +141,7 @@ def settlement(csv_file: str, fmt: str) -> None:
     from dataclasses import asdict
 
     from mappings.errors import MappingError
-    from workers.settlements import import_settlement
+    from services.settlements import import_settlement
 
     with open(csv_file, encoding="utf-8-sig", newline="") as handle:
         text = handle.read()

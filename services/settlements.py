@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from mappings.money import ZERO
 from mappings.settlements import SettlementRow, parse_settlement
 from store.db import session_scope
+from store.jobs import find_link_in
 from store.models import AuditEntry
-from workers.runner import find_link
 
 LINK_BY_KIND = {"charge": "payment", "refund": "refund"}
 
@@ -45,16 +47,16 @@ def import_settlement(url: str, text: str, *, actor: str, source: str = "") -> S
     """
     fmt, rows = parse_settlement(text)
     summary = SettlementSummary(fmt)
-    for row in rows:
-        _add(url, summary, row)
-    with session_scope(url) as s:
+    with session_scope(url) as s:  # one read-mostly transaction, its audit entry with it
+        for row in rows:
+            _add(s, summary, row)
         s.add(AuditEntry(actor=actor, action="settlement_import", target=f"settlement/{fmt}",
                          note=f"{source}: {summary.rows} rows, {summary.matched} matched, "
                               f"{len(summary.unmatched)} unmatched, fees {summary.fees}"))
     return summary
 
 
-def _add(url: str, summary: SettlementSummary, row: SettlementRow) -> None:
+def _add(session: Session, summary: SettlementSummary, row: SettlementRow) -> None:
     summary.rows += 1
     summary.fees += row.fee
     if row.kind != "payout":
@@ -67,7 +69,7 @@ def _add(url: str, summary: SettlementSummary, row: SettlementRow) -> None:
         summary.fees += abs(row.gross) if not row.fee else ZERO
         return
     link = LINK_BY_KIND.get(row.kind)
-    number = find_link(url, link, f"txn:{row.txn_id}") if link and row.txn_id else None
+    number = find_link_in(session, link, f"txn:{row.txn_id}") if link and row.txn_id else None
     if number is None:
         summary.unmatched.append({"line": row.line, "txn_id": row.txn_id, "kind": row.kind,
                                   "gross": row.gross, "currency": row.currency})
