@@ -219,6 +219,24 @@ class MagentoClient(JsonClient):
         return self._search("/V1/creditmemos", filters, page_size=page_size,
                             current_page=current_page, sort=sort)
 
+    def get_invoice(self, entity_id: int) -> dict[str, Any]:
+        """``GET /V1/invoices/{id}`` (a Magento invoice: what was billed, and its capture's
+        ``transaction_id``). Raises ``NotFound``."""
+        return self._get_object(f"/V1/invoices/{_segment(entity_id)}")
+
+    def search_invoices(self, filters: FilterGroups = (), *, page_size: int = 100,
+                        current_page: int = 1, sort: SortOrders | None = None) -> dict[str, Any]:
+        """One page of ``GET /V1/invoices``."""
+        return self._search("/V1/invoices", filters, page_size=page_size,
+                            current_page=current_page, sort=sort)
+
+    def order_invoices(self, order_id: int) -> list[dict[str, Any]]:
+        """Every Magento invoice of an order (``GET /V1/invoices``, filter ``order_id``), in
+        ``entity_id`` order."""
+        filters = [[Filter("order_id", order_id)]]
+        return list(self._iter_search("/V1/invoices", filters, page_size=100,
+                                      sort=[("entity_id", "ASC")]))
+
     def get_customer(self, customer_id: int) -> dict[str, Any]:
         """``GET /V1/customers/{id}``. Raises ``NotFound``."""
         return self._get_object(f"/V1/customers/{_segment(customer_id)}")

@@ -91,7 +91,12 @@ def _verdict(order: Order, rules: Rules) -> Verdict:
     action = rules.state_actions.get(order.state)
     if action is None:
         return _resolve(rules.unknown_state, order, f"unknown order state '{order.state}'")
-    return _resolve(action, order, REASONS.get(order.state, f"order is {order.state}"))
+    why = REASONS.get(order.state, f"order is {order.state}")
+    method = rules.payment_methods.get(order.payment.method) if order.payment else None
+    if action == "invoice" and method is not None and method.invoice == "invoice_if_invoiced":
+        # An authorise-only gateway: the invoice follows Magento's own (docs/mapping.md §9).
+        action, why = "invoice_if_invoiced", f"{why} (payment_methods rule: invoice_if_invoiced)"
+    return _resolve(action, order, why)
 
 
 def _resolve(action: StateAction, order: Order, why: str) -> Verdict:

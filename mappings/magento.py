@@ -159,6 +159,8 @@ class OrderSchema(_Lenient):
     store_id = fields.Integer(load_default=None, allow_none=True)
     relation_parent_id = fields.Integer(load_default=None, allow_none=True)
     relation_parent_real_id = _text()
+    relation_child_id = fields.Integer(load_default=None, allow_none=True)
+    relation_child_real_id = _text()
     state = fields.String(required=True)
     status = _text()
     created_at = fields.DateTime(format=MAGENTO_DATETIME, required=True)
@@ -183,6 +185,7 @@ class OrderSchema(_Lenient):
     total_paid = _money()
     total_invoiced = _money()
     total_refunded = _money()
+    total_canceled = _money()
     items = fields.List(fields.Nested(OrderItemSchema), required=True)
     billing_address = fields.Nested(AddressSchema, load_default=None, allow_none=True)
     payment = fields.Nested(PaymentSchema, load_default=None, allow_none=True)
@@ -194,7 +197,9 @@ class OrderSchema(_Lenient):
         items = tuple(data.pop("items"))
         shipping = _first_shipping(ext.get("shipping_assignments", []))
         parent_id, parent_ref = data.pop("relation_parent_id"), data.pop("relation_parent_real_id")
+        child_id, child_ref = data.pop("relation_child_id"), data.pop("relation_child_real_id")
         return Order(
+            replaced_by=child_ref or (str(child_id) if child_id else None),
             **data,
             items=items,
             tenders=_tenders(ext),

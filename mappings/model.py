@@ -165,6 +165,9 @@ class Order:
     item_applied_taxes: tuple[ItemAppliedTaxes, ...]
     tenders: Tenders
     edit: Edit | None
+    total_canceled: Decimal = Decimal(0)  # what Magento canceled of the order (items canceled)
+    # The edit that replaced this order (``relation_child_real_id``, else the child's id).
+    replaced_by: str | None = None
 
     @property
     def shipping_net(self) -> Decimal:

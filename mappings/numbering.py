@@ -50,9 +50,18 @@ def invoice_number(increment_id: str, rules: Rules, store_id: int | None = None,
     return int(text) + store.offset + rules.invoice_number_offset
 
 
-def order_invoice_number(order: Order, rules: Rules) -> int:
-    """``invoice_number`` for ``order`` (its store, and whether it is an edit)."""
-    return invoice_number(order.increment_id, rules, order.store_id, order.edit is not None)
+def order_invoice_number(order: Order, rules: Rules, own_number: bool = False) -> int:
+    """``invoice_number`` for ``order`` (its store, and whether it is an edit).
+
+    ``own_number``: an edit whose original is already invoiced in KashFlow (and credited in
+    full) is invoiced on its own, under the original's number + ``edit_number_offset`` x its
+    suffix (``000000123-1`` -> 10000123 by default), so the two never share a number.
+    """
+    number = invoice_number(order.increment_id, rules, order.store_id, order.edit is not None)
+    match = EDIT_SUFFIX.search(order.increment_id.strip())
+    if own_number and order.edit is not None and match is not None:
+        number += int(match.group(0)[1:]) * rules.edit_number_offset
+    return number
 
 
 def due_date(order: Order, rules: Rules) -> datetime:

@@ -133,8 +133,10 @@ def checked_lines(order: Order, rules: Rules) -> tuple[list[InvoiceLine], tuple[
     return lines, tuple(skipped), wanted
 
 
-def build_invoice_draft(order: Order, rules: Rules, customer_code: str) -> InvoiceDraft:
-    """The invoice to post for ``order``, billed to ``customer_code``.
+def build_invoice_draft(order: Order, rules: Rules, customer_code: str,
+                        own_number: bool = False) -> InvoiceDraft:
+    """The invoice to post for ``order``, billed to ``customer_code`` (``own_number``: an
+    edit whose original is invoiced already, ``numbering.order_invoice_number``).
 
     It does not consult ``decide``: call it only when the decision is ``invoice``.
 
@@ -143,7 +145,7 @@ def build_invoice_draft(order: Order, rules: Rules, customer_code: str) -> Invoi
     """
     lines, skipped, gross = checked_lines(order, rules)
     body: dict[str, Any] = {
-        "Number": order_invoice_number(order, rules),
+        "Number": order_invoice_number(order, rules, own_number),
         "CustomerCode": customer_code,
         "CustomerReference": order.increment_id,
         "IssuedDate": order.created_at.strftime(MAGENTO_DATETIME),

@@ -27,6 +27,8 @@ InvalidLinePolicy = Literal["hold_order", "skip_line"]
 DiscountStyle = Literal["reduce_lines", "discount_line"]
 UnitPriceRounding = Literal["rounding_line", "split"]
 GuestPolicy = Literal["per_email", "shared"]
+CancelPolicy = Literal["credit", "review"]
+InvoiceWhen = Literal["invoice", "invoice_if_invoiced"]
 DueFrom = Literal["issued", "month_end"]
 StateAction = Literal["invoice", "invoice_if_invoiced", "wait", "skip", "review",
                       "skip_unless_invoiced"]
@@ -52,13 +54,16 @@ class SkuRule:
 class PaymentMethodRule:
     """KashFlow ids for one Magento payment method; ``None`` ids are resolved by ``method_name``.
 
-    ``due_days`` overrides the invoice's payment terms for orders paid this way.
+    ``due_days`` overrides the invoice's payment terms for orders paid this way. ``invoice``:
+    ``invoice_if_invoiced`` holds a ``processing`` order paid this way until Magento has
+    invoiced it (authorise-only gateways); ``None`` follows ``state_actions``.
     """
 
     method_id: int | None = None
     account_id: int | None = None
     method_name: str | None = None
     due_days: int | None = None
+    invoice: InvoiceWhen | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +198,13 @@ class Rules:
     # Credit memos have their own increment ids, which overlap the orders': their credit notes
     # are numbered from this offset so the two ranges never collide.
     credit_note_number_offset: int = 900_000_000
+    # A cancellation after the invoice was posted (order canceled, items canceled, or an edit
+    # that replaces it): a "CX-" credit note numbered from this offset, or a review hold.
+    on_cancel_after_invoice: CancelPolicy = "credit"
+    cancel_note_number_offset: int = 800_000_000
+    # An edit (000000123-1) whose original was already invoiced is invoiced on its own under
+    # the original's number + this offset x the edit's suffix (10000123 for -1).
+    edit_number_offset: int = 10_000_000
     stores: Mapping[str, StoreNumbering] = field(default_factory=_frozen_map)
     line_description: str = DEFAULT_LINE_TEMPLATE
     steps: StepToggles = StepToggles()

@@ -58,6 +58,8 @@ class PaymentMethodRuleSchema(_Strict):
     account_id = _int(load_default=None, allow_none=True)
     method_name = fields.String(load_default=None, allow_none=True)
     due_days = _int(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    invoice = fields.String(load_default=None, allow_none=True,
+                            validate=validate.OneOf(("invoice", "invoice_if_invoiced")))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> PaymentMethodRule:
@@ -153,6 +155,9 @@ class RulesSchema(_Strict):
     customer_code_prefix = fields.String(validate=_PREFIX)
     invoice_number_offset = _int(validate=validate.Range(min=0))
     credit_note_number_offset = _int(validate=validate.Range(min=0))
+    on_cancel_after_invoice = _one_of("credit", "review")
+    cancel_note_number_offset = _int(validate=validate.Range(min=0))
+    edit_number_offset = _int(validate=validate.Range(min=1))
     stores = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^\d+$")),
                          values=fields.Nested(StoreNumberingSchema))
     line_description = fields.String(validate=[validate.Length(min=1), check_template])

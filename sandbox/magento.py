@@ -8,8 +8,8 @@ Null members are omitted from every answer. ``/rest/all/V1/...`` and ``/rest/def
 (store codes) are accepted too.
 
 Control endpoints (no auth), besides the shared ones in ``sandbox.control``:
-``POST /_sandbox/orders|customers|creditmemos|transactions`` (one document as Magento returns
-it, or a list; upsert by key, key assigned when absent) -> the stored document(s);
+``POST /_sandbox/orders|customers|creditmemos|invoices|transactions`` (one document as Magento
+returns it, or a list; upsert by key, key assigned when absent) -> the stored document(s);
 ``POST /_sandbox/products`` (a product, optional ``qty`` / ``is_in_stock`` for its stock);
 ``GET /_sandbox/state`` -> everything stored.
 """
@@ -50,6 +50,8 @@ ACL = {  # endpoint -> the ACL resource Magento names in its 401 body
     "get_order": "Magento_Sales::actions_view", "list_orders": "Magento_Sales::actions_view",
     "get_creditmemo": "Magento_Sales::sales_creditmemo",
     "list_creditmemos": "Magento_Sales::sales_creditmemo",
+    "get_invoice": "Magento_Sales::sales_invoice",
+    "list_invoices": "Magento_Sales::sales_invoice",
     "get_customer": "Magento_Customer::customer",
     "list_transactions": "Magento_Sales::transactions_fetch",
     "list_products": "Magento_Catalog::products",
@@ -132,7 +134,7 @@ def create_app(store: MagentoStore | None = None) -> Flask:
         auth.reset()
 
     control = register_control(app, faults, reset)
-    for collection in ("orders", "customers", "creditmemos", "transactions"):
+    for collection in ("orders", "customers", "creditmemos", "invoices", "transactions"):
         control.add_url_rule(f"/{collection}", f"seed_{collection}", _seeder(store, collection),
                              methods=["POST"])
     control.add_url_rule("/products", "seed_products",
@@ -197,6 +199,14 @@ def _register_sales(app: Flask, store: MagentoStore) -> None:
     @app.get("/rest/V1/creditmemos")
     def list_creditmemos() -> Response:
         return _list(partial(store.search, "creditmemos"))
+
+    @app.get("/rest/V1/invoices/<int:entity_id>")
+    def get_invoice(entity_id: int) -> Response:
+        return _found(store.answer("invoices", entity_id))
+
+    @app.get("/rest/V1/invoices")
+    def list_invoices() -> Response:
+        return _list(partial(store.search, "invoices"))
 
     @app.get("/rest/V1/customers/<int:customer_id>")
     def get_customer(customer_id: int) -> Response:

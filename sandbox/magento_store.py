@@ -17,7 +17,8 @@ from sandbox.search_criteria import Criteria
 from sandbox.seed import magento_seed, magento_stock_item
 
 # collection -> the member holding its integer key
-KEYS = {"orders": "entity_id", "creditmemos": "entity_id", "transactions": "transaction_id",
+KEYS = {"orders": "entity_id", "creditmemos": "entity_id", "invoices": "entity_id",
+        "transactions": "transaction_id",
         "customers": "id"}
 
 

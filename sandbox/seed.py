@@ -62,7 +62,7 @@ def _magento_customer(cid: int, email: str, first: str, last: str, company: str 
 
 
 def magento_seed() -> dict[str, Any]:
-    """A fresh copy of the Magento seed (orders, credit memos, transactions empty)."""
+    """A fresh copy of the Magento seed (orders, credit memos, invoices, transactions empty)."""
     products, stock, sources = {}, {}, {}
     for n, (sku, name, price, qty) in enumerate(_CATALOG, start=1):
         products[sku] = _magento_product(n, sku, name, price)
@@ -70,7 +70,7 @@ def magento_seed() -> dict[str, Any]:
         sources[(sku, "default")] = {"sku": sku, "source_code": "default", "quantity": qty,
                                      "status": 1}
     return {
-        "orders": {}, "creditmemos": {}, "transactions": {},
+        "orders": {}, "creditmemos": {}, "invoices": {}, "transactions": {},
         "customers": {c[0]: _magento_customer(*c) for c in _CUSTOMERS},
         "products": products, "stock_items": stock, "source_items": sources,
         "sources": list(MAGENTO_SOURCES),

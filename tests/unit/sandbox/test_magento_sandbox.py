@@ -270,6 +270,20 @@ def test_credit_memos_customers_and_transactions(client: FlaskClient) -> None:
     assert status == 404 and body["parameters"] == {"fieldName": "customerId", "fieldValue": 9}
 
 
+def test_invoices_by_id_and_by_order(client: FlaskClient) -> None:
+    seed(client, "invoices", [
+        {"entity_id": 5, "order_id": 2, "state": 2, "grand_total": Decimal("10.00"),
+         "transaction_id": "CAP-1"},
+        {"entity_id": 6, "order_id": 2, "state": 1, "grand_total": Decimal("5.00")},
+        {"entity_id": 7, "order_id": 9, "state": 2, "grand_total": Decimal("1.00")}])
+    status, body = get(client, "/rest/V1/invoices/5")
+    assert status == 200 and body["transaction_id"] == "CAP-1" and body["updated_at"]
+    assert get(client, "/rest/V1/invoices/8")[0] == 404
+    found = get(client, "/rest/V1/invoices?" + criteria((0, 0, "order_id", "2", "eq")))[1]
+    assert ids(found) == [5, 6] and found["total_count"] == 2
+    assert get(client, "/rest/V1/invoices")[0] == 400  # searchCriteria is required
+
+
 # -- catalog and stock --------------------------------------------------------------------------
 def test_products_list_with_search_criteria(client: FlaskClient) -> None:
     status, body = get(client, "/rest/V1/products?" + criteria((0, 0, "sku", "MUG,BOOK", "in")))
