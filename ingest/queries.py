@@ -19,7 +19,7 @@ from celeryconfig import DEAD_LETTER_QUEUE, QUEUES
 from store.models import Attempt, DeadLetter, EntityLink, JobState, Step, SyncJob, utcnow
 
 STEP_ENTITY = {Step.ENSURE_CUSTOMER: "customer", Step.CREATE_INVOICE: "invoice",
-               Step.POST_PAYMENT: "payment"}
+               Step.POST_PAYMENT: "payment", Step.CREDIT_CANCELLATION: "credit note"}
 FAILED_OUTCOMES = ("transient", "ambiguous", "auth", "rejected", "not_found", "error")
 STATS_WINDOW_H = 24
 

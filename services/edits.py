@@ -1,11 +1,14 @@
-"""Edited orders: the edit (``000000123-1``) replaces the original's pending work.
+"""Edited orders: the edit (``000000123-1``) replaces the original.
 
 Magento edits an order by canceling it and placing a new one that names it in
-``relation_parent_id``. ``mappings`` gives the edit the original's invoice number, so KashFlow
-itself refuses a second invoice for the pair. This module stops the original's work that has
-not yet reached KashFlow, so it does not sit in the queue (or in review) as if it still mattered,
-and tells the caller when the original was already invoiced (the edit then needs a human: a
-credit note for the original first).
+``relation_parent_id``. While the original has no KashFlow invoice, ``mappings`` gives the
+edit the original's invoice number, so KashFlow itself refuses a second invoice for the pair,
+and this module stops the original's work that has not yet reached KashFlow, so it does not
+sit in the queue (or in review) as if it still mattered. When the original was already
+invoiced, the original is credited in full (its ``CX-`` note, ``workers.cancellations``) and
+the edit is invoiced on its own under a number of its own: this module records on the
+original's plan which edit replaced it (``replaced_by``) and tells the caller, which has the
+original's ledger brought up to date (``workers.lifecycle.credit_replaced``).
 
 ``supersede_original`` is called by ``workers.events`` when it decides an edited order.
 """
@@ -25,13 +28,14 @@ STOPPABLE = (JobState.QUEUED, JobState.RETRYING, JobState.WAITING, JobState.NEED
              JobState.DEAD)
 
 
-def supersede_original(url: str, decision: Decision, edit_ref: str | None) -> str | None:
-    """Stop the pending work of the order ``decision.replaces``; say if the edit must wait.
+def supersede_original(url: str, decision: Decision, edit_ref: str | None) -> int | None:
+    """Stop the pending work of the order ``decision.replaces``, or mark it replaced.
 
     Returns:
-        ``None`` when the edit may be invoiced (the original had no invoice, or has no job,
-        or is mid-step: KashFlow's unique invoice number then decides); otherwise a reason to
-        send the edit to review (the original is already invoiced in KashFlow).
+        ``None`` when the edit takes the original's place (the original had no invoice, or
+        has no job, or is mid-step: KashFlow's unique invoice number then decides); else the
+        original's KashFlow invoice number: the original is marked ``replaced_by`` the edit
+        and must be credited in full, and the edit is invoiced on its own.
     """
     if decision.replaces is None:
         return None
@@ -50,9 +54,10 @@ def supersede_original(url: str, decision: Decision, edit_ref: str | None) -> st
                    or_(SyncJob.lease_until.is_(None), SyncJob.lease_until < now))
             .values(state=JobState.SKIPPED, reason=reason, lease_task=None, lease_until=None)
             .execution_options(synchronize_session=False)))
-        number = s.scalar(select(SyncJob.invoice_number).where(
-            SyncJob.kind == "order", SyncJob.magento_key == original))
-    if number is None:
-        return None
-    return (f"edit of order {decision.replaces_ref or original}, which is already KashFlow "
-            f"invoice {number}: credit that invoice, then requeue this order")
+        job = s.scalar(select(SyncJob).where(SyncJob.kind == "order",
+                                             SyncJob.magento_key == original))
+        if job is None or job.invoice_number is None:
+            return None
+        if (job.plan or {}).get("replaced_by") != edit_ref:
+            job.plan = {**(job.plan or {}), "replaced_by": edit_ref or str(decision.replaces)}
+        return int(job.invoice_number)

@@ -40,13 +40,15 @@ class Step(enum.StrEnum):
     ENSURE_CUSTOMER = "ensure_customer"
     CREATE_INVOICE = "create_invoice"
     POST_PAYMENT = "post_payment"
+    CREDIT_CANCELLATION = "credit_cancellation"
     SYNC_CUSTOMER = "sync_customer"
     CREATE_CREDIT_NOTE = "create_credit_note"
     POST_REFUND = "post_refund"
     DONE = "done"
 
 
-ORDER_STEPS = (Step.ENSURE_CUSTOMER, Step.CREATE_INVOICE, Step.POST_PAYMENT)
+ORDER_STEPS = (Step.ENSURE_CUSTOMER, Step.CREATE_INVOICE, Step.POST_PAYMENT,
+               Step.CREDIT_CANCELLATION)
 CUSTOMER_STEPS = (Step.SYNC_CUSTOMER,)
 # The refund payment (a job's ``plan["pay"]``) only for online refunds.
 CREDITMEMO_STEPS = (Step.CREATE_CREDIT_NOTE, Step.POST_REFUND)

@@ -2,8 +2,9 @@
 
 A webhook is only a hint: the worker re-fetches the order from Magento, decides by its state
 and totals, upserts the one ``SyncJob`` for that order, and starts the chain only when the
-job moves from idle (new, waiting, skipped, review, dead) to queued — a repeated webhook for
-an order in flight or done starts nothing.
+job moves from idle (new, waiting, skipped, review, dead) to queued, or when a finished
+order's ledger lacks a capture or a cancellation (``workers.lifecycle``) — a repeated webhook
+for an order in flight, or done and in step, starts nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from workers.deadletters import (
 )
 from workers.dispatch import publish_chain
 from workers.lease import lease_until
+from workers.lifecycle import credit_replaced, order_of_invoice, reopen, reopen_step
 from workers.orders import ORDER_FLOW, run_order
 from workers.retries import backoff, retried_through_outages
 from workers.runner import parsed_order
@@ -114,8 +116,15 @@ def _dispatch(task: Task, topic: str, kind: str, key: str, event_id: int) -> str
     None when the handler stored it already."""
     if topic in ORDER_TOPICS and kind == "order":
         return sync_order(key, event_id, task, likely_new=topic == "order.created")
+    if topic == "invoice.created" and kind == "invoice":
+        # A Magento invoice (a capture): its order is synced, its ledger brought up to date.
+        try:
+            order_id = order_of_invoice(key)
+        except NotFound:
+            return f"invoice {key} not found in Magento"
+        return sync_order(order_id, event_id, task)
     if topic in ORDER_TOPICS:
-        # An invoice's own id is not its order's; the order's update (webhook or the
+        # Another document's id is not its order's; the order's update (webhook or the
         # catch-up poll, which reads orders by updated_at) brings the order itself.
         return f"{topic} for a {kind}: the order is synced from its own update"
     if topic in ("customer.created", "customer.updated"):
@@ -203,14 +212,29 @@ def _upsert_job(doc: dict[str, Any], event_id: int | None, claim_as: str | None 
 
 @dataclass(frozen=True)
 class _Filled:
-    """How ``_fill_job`` left the job: new, its state before, due now, claimed, and the
-    customer step a link answered."""
+    """How ``_fill_job`` left the job: new, its state before, due now, claimed, the
+    customer step a link answered, and why a finished order was re-opened."""
 
     new: bool
     was: str
     start: bool
     claimed: bool  # due, and its first step is claimed for this task
     linked: StepResult | None
+    reopened: str | None = None
+
+
+def _reopen(s: Session, job: SyncJob, doc: dict[str, Any], event_id: int | None,
+            claim_as: str | None) -> _Filled | None:
+    """A finished order whose ledger lacks a capture or a cancellation carries on at that
+    step (``workers.lifecycle``); None: the job is left as it is (busy, or in step)."""
+    due = reopen_step(job, doc)
+    if due is None:
+        return None
+    was = job.state
+    reopen(job, doc, *due)
+    job.event_id = event_id
+    _queue(s, job, was, claim_as)
+    return _Filled(False, was, True, claim_as is not None, None, reopened=due[1])
 
 
 def _fill_job(s: Session, doc: dict[str, Any], event_id: int | None, claim_as: str | None,
@@ -220,7 +244,7 @@ def _fill_job(s: Session, doc: dict[str, Any], event_id: int | None, claim_as: s
     job is busy (running or queued), left as it is."""
     action, plan, reason = verdict
     if not new and job.state not in IDLE_STATES:
-        return None
+        return _reopen(s, job, doc, event_id, claim_as)
     was = job.state
     job.magento_ref, job.document, job.plan, job.event_id = (
         doc.get("increment_id"), doc, plan, event_id)
@@ -246,6 +270,8 @@ def _after_upsert(s: Session, job: SyncJob, filled: _Filled | None, doc: dict[st
     if filled is None:
         mark_processed(s, event_id, f"order {ref}: job {job.id} already {job.state}")
         return Upserted(job.id, False, job.step, False, None)
+    if filled.reopened is not None:  # the ledger decides, not the order's state
+        action, plan, reason = "invoice", job.plan or {}, filled.reopened
     if filled.linked is not None:
         _record_linked(s, job.id, filled.linked)
     mark_processed(s, event_id, f"order {ref}: job {job.id} " + (
@@ -310,11 +336,11 @@ def _verdict(doc: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
         decision = decide(parsed_order(doc), context.rules())
     except MappingError as exc:
         return "review", {}, str(exc)
-    if decision.action == "invoice" and decision.replaces is not None:
-        # An edited order: stop the original's pending work (or hold the edit for a human
-        # when the original already reached KashFlow).
-        held = supersede_original(context.db_url(), decision, doc.get("increment_id"))
-        if held:
-            return "review", {}, held
-    plan = {"action": decision.action, "pay": decision.pay, "pay_reason": decision.pay_reason}
+    # An edited order: stop the original's pending work; an original invoiced already is
+    # credited in full and the edit invoiced on its own (``services.edits``).
+    if decision.action == "invoice" and decision.replaces is not None and supersede_original(
+            context.db_url(), decision, doc.get("increment_id")):
+        credit_replaced(decision.replaces, doc.get("increment_id"))
+    plan = {"action": decision.action, "pay": decision.pay, "pay_reason": decision.pay_reason,
+            "why": decision.reason}
     return decision.action, plan, decision.reason

@@ -23,12 +23,13 @@ from sqlalchemy import Connection
 
 from connectors.errors import NotFound, Rejected
 from mappings.checks import run_checks
+from mappings.ledger import entry
 from mappings.orders import InvoiceDraft, build_invoice_draft
 from services.catalogue import dup_key, hold_for, recent_like_on, record_seen_on
 from store.jobs import JobView, StepResult
-from store.models import Step
+from store.models import Step, utcnow
 from workers import context, products
-from workers.runner import parsed_order, step_transaction
+from workers.runner import find_link, parsed_order, step_transaction
 
 
 def create_invoice(job: JobView) -> StepResult:
@@ -63,7 +64,10 @@ def create_invoice(job: JobView) -> StepResult:
         plan["held_checks"] = [f.check for f in findings if f.severity in ("review", "block")]
         return StepResult(next_step=Step.CREATE_INVOICE, review=held,
                           updates={"plan": plan, "profile_version": version}, writes=seen)
-    draft = build_invoice_draft(order, rules, job.customer_code)
+    # An edit whose original is invoiced already (and credited in full): its own number.
+    own = order.edit is not None and find_link(
+        url, "invoice", f"order:{order.edit.parent_entity_id}") is not None
+    draft = build_invoice_draft(order, rules, job.customer_code, own_number=own)
     plan["notes"] = draft.notes + ([str(job.plan["pay_reason"])]
                                    if "not mapped" in str(job.plan.get("pay_reason")) else [])
     plan["line_mapping"] = draft.line_mapping
@@ -74,6 +78,10 @@ def create_invoice(job: JobView) -> StepResult:
         invoice = _create_or_adopt(body, job.magento_ref)
     next_step = Step.POST_PAYMENT if job.plan.get("pay") else Step.DONE
     plan["kashflow_invoice"] = posted_invoice(invoice)  # the job page shows it by the order
+    plan["ledger"] = [entry("invoice", str(job.magento_ref), number,
+                            Decimal(str(invoice["GrossAmount"])),
+                            utcnow().isoformat(timespec="seconds"),
+                            str(job.plan.get("why") or "order invoiced"))]
     result = StepResult(next_step=next_step,
                         updates={"invoice_number": number, "profile_version": version,
                                  "plan": plan, "dup_key": dup_key(order)},

@@ -15,7 +15,13 @@
      checked to the penny against Magento's grand total; then credit memos that waited for
      it start (``workers.refunds.resume_waiting``);
    - ``post_payment`` (``workers.payments``, only when the decision says ``pay``): each
-     capture posted once on the invoice.
+     capture posted once on the invoice (Magento's invoices say what was captured);
+   - ``credit_cancellation`` (``workers.cancellations``, only when the ledger lacks it): the
+     ``CX-`` credit note for an order canceled, or replaced by an edit, after its invoice.
+
+A finished order is an order whose ledger matches Magento (``mappings.ledger``): its next
+``order.updated``, ``invoice.created`` or catch-up pass that finds a capture, or a
+cancellation, not yet posted re-opens the job at that step (``workers.lifecycle``).
 
 A requeue, a redrive of a job whose worker died, a replay, or a job parked while the KashFlow
 circuit was open resumes at the job's step: the chain of the step tasks below
@@ -33,6 +39,7 @@ from __future__ import annotations
 from celery import Task
 
 from store.models import Step
+from workers.cancellations import credit_cancellation
 from workers.customers import ensure_customer
 from workers.invoices import create_invoice
 from workers.payments import post_payment
@@ -44,10 +51,13 @@ ORDER_FLOW = Flow(kind="order", in_process=True, steps=(
     StepDef(Step.CREATE_INVOICE, "kfsync.orders.create_invoice", create_invoice,
             after=resume_waiting),
     StepDef(Step.POST_PAYMENT, "kfsync.payments.post_payment", post_payment, optional=True),
+    StepDef(Step.CREDIT_CANCELLATION, "kfsync.refunds.credit_cancellation",
+            credit_cancellation, on_demand=True),
 ))
 
-# ``kfsync.customers.ensure_customer``, ``kfsync.orders.create_invoice`` and
-# ``kfsync.payments.post_payment``: a chain started at a step (requeue, redrive, replay).
+# ``kfsync.customers.ensure_customer``, ``kfsync.orders.create_invoice``,
+# ``kfsync.payments.post_payment`` and ``kfsync.refunds.credit_cancellation``: a chain started
+# at a step (requeue, redrive, replay, a finished order re-opened).
 TASKS = register_tasks(ORDER_FLOW)
 
 

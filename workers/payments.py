@@ -1,5 +1,9 @@
 """The payment step of an order (``workers.orders``): ``post_payment`` on its invoice.
 
+Every capture is posted once, whenever it happens: at invoice time, later (an authorise-only
+gateway captured at shipment: the order's update re-opens its finished job at this step,
+``workers.lifecycle``), or in parts (one payment per Magento invoice and its transaction).
+
 The gateway transaction id travels in the payment ``Comment`` (KashFlow shows it as the
 line's ``Note``), which is how a retry after an ambiguous write finds the payment it may
 already have posted. Bank account and method ids come from the mapping, or are resolved by
@@ -10,13 +14,20 @@ credit, gift cards, reward points) are payments too, one each, before the gatewa
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cache
+from typing import Any
 
 from connectors.errors import Rejected
-from mappings.orders import PaymentDraft, build_payments
+from mappings.captures import payment_drafts, payments_due, posted_in
+from mappings.ledger import CANCELLATION, entry, ledger_gap, posted_of
+from mappings.magento import Order
+from mappings.money import ZERO
+from mappings.orders import PaymentDraft
+from mappings.rules import Rules
 from services.kashflow_session import shared_lookup
 from store.jobs import JobView, StepResult
-from store.models import Step
+from store.models import Step, utcnow
 from workers import context
 from workers.runner import parsed_order
 
@@ -25,44 +36,68 @@ CARD_NAMES = ("credit/debit card", "card", "credit card", "debit card")
 
 
 def post_payment(job: JobView) -> StepResult:
-    """Post the order's captured payments (tenders, then the gateway's) on its invoice, each
-    once: a retry after an ambiguous write, or several payments, look the posted ones up.
+    """Post the order's captures not yet posted (tenders, then one payment per gateway
+    capture, ``mappings.captures``) on its invoice, each once, never past the invoice.
+
+    Magento's invoices of the order say what was captured. The payments posted before are
+    the job's ledger; a step that may have posted already (a retry after an ambiguous write,
+    a job that ran before, several payments at once) also reads the invoice's payment lines
+    and adopts what it finds. Next: the cancellation credit note when one is due, else done.
 
     Raises:
-        connectors.errors.ConnectorError: KashFlow failed (classified).
+        connectors.errors.ConnectorError: KashFlow or Magento failed (classified).
     """
     order = parsed_order(job.document)
-    drafts = build_payments(order, context.rules())
+    rules = context.rules()
     number = job.invoice_number
     assert number is not None, "create_invoice runs first"
-    if not drafts:
-        return StepResult(next_step=Step.DONE)
-    gateway = [d.txn_id for d in drafts if d.kind == "gateway"]
-    # What was posted, for the job page (kept on the plan with the invoice it paid).
-    payments = [{"date": d.date, "amount": d.amount, "kind": d.kind, "reference": d.txn_id,
-                 "method": d.method_name or d.magento_method} for d in drafts]
-    done = StepResult(next_step=Step.DONE, updates={"payment_ref": (gateway or
-                                                                    [drafts[0].txn_id])[0],
-                                                    "plan": {**job.plan,
-                                                             "kashflow_payments": payments}},
-                      links=[("payment", f"txn:{d.txn_id}", str(number)) for d in drafts])
-    # Several payments (tenders + gateway) are posted one call each: look first, so a retry
-    # after a partial success never posts one twice.
-    posted = _posted_notes(number) if job.recheck or len(drafts) > 1 else []
-    for draft in drafts:
-        if any(draft.txn_id in note for note in posted):
-            continue
+    invoices = context.magento().order_invoices(order.entity_id)
+    drafts = payment_drafts(order, rules, invoices)
+    posted = posted_of(job.plan)
+    known = dict(posted.payments)
+    todo = [d for d in drafts if d.txn_id not in known]
+    found: dict[str, Decimal] = {}
+    if todo and (job.recheck or len(todo) > 1 or not job.fresh):
+        found = posted_in(_payment_lines(number), todo)
+        known |= found
+    gross = posted.gross if posted.gross is not None else sum((d.amount for d in drafts), ZERO)
+    due = payments_due(drafts, known, gross)
+    for draft in due.payments:
         context.kashflow().post_invoice_payment(
             date=draft.date, account_id=bank_account_id(draft),
             method=payment_method_id(draft), comment=draft.comment,
-            items=[(number, draft.amount)],
-        )
-    return done
+            items=[(number, draft.amount)])
+    return _paid(job, order, rules, [*due.payments, *(d for d in todo if d.txn_id in found)],
+                 due.review)
 
 
-def _posted_notes(number: int) -> list[str]:
+def _paid(job: JobView, order: Order, rules: Rules, posted: list[PaymentDraft],
+          review: str | None) -> StepResult:
+    """The step's outcome: the payments on the ledger (and the job page), then the
+    cancellation step when the ledger still lacks its credit note."""
+    number = job.invoice_number
+    at = utcnow().isoformat(timespec="seconds")
+    entries = [entry("payment", d.txn_id, number, d.amount, at,
+                     f"{d.kind} payment: {d.comment}") for d in posted]
+    shown = [{"date": d.date, "amount": d.amount, "kind": d.kind, "reference": d.txn_id,
+              "method": d.method_name or d.magento_method} for d in posted]
+    plan = {**job.plan, "ledger": [*(job.plan.get("ledger") or []), *entries],
+            "kashflow_payments": [*(job.plan.get("kashflow_payments") or []), *shown]}
+    gap = ledger_gap(order, rules, posted_of(plan))
+    cancel = gap is not None and gap[0] == CANCELLATION
+    gateway = [d.txn_id for d in posted if d.kind == "gateway"]
+    updates: dict[str, Any] = {"plan": plan}
+    if posted:
+        updates["payment_ref"] = (gateway or [posted[0].txn_id])[-1]
+    return StepResult(next_step=Step.CREDIT_CANCELLATION if cancel and not review else Step.DONE,
+                      updates=updates, review=review,
+                      links=[("payment", f"txn:{d.txn_id}", str(number)) for d in posted])
+
+
+def _payment_lines(number: int) -> list[tuple[str, Decimal]]:
     invoice = context.kashflow().get_invoice(number)
-    return [str(line.get("Note") or "") for line in invoice.get("PaymentLines") or []]
+    return [(str(line.get("Note") or ""), Decimal(str(line.get("Amount") or 0)))
+            for line in invoice.get("PaymentLines") or []]
 
 
 def bank_account_id(draft: PaymentDraft) -> int:

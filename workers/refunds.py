@@ -96,9 +96,9 @@ def create_credit_note(job: JobView) -> StepResult:
     draft = build_credit_note(memo, order, rules, customer_code)
     reference = str(draft.body["CustomerReference"])
     note_number = int(draft.body["Number"])
-    note = _existing(note_number, reference) if job.recheck else None
+    note = existing_note(note_number, reference) if job.recheck else None
     if note is None:
-        note = _create_or_adopt(draft.body, reference)
+        note = create_or_adopt_note(draft.body, reference)
     result = StepResult(
         next_step=Step.POST_REFUND if job.plan.get("pay") else Step.DONE,
         updates={"invoice_number": note_number, "customer_code": customer_code,
@@ -113,8 +113,9 @@ def create_credit_note(job: JobView) -> StepResult:
     return result
 
 
-def _existing(number: int, reference: str) -> dict[str, Any] | None:
-    """Credit note ``number`` if it exists and is this memo's; raise if it is another's."""
+def existing_note(number: int, reference: str) -> dict[str, Any] | None:
+    """Credit note ``number`` if it exists and is this document's (its ``CustomerReference``
+    is ``reference``); raise ``Rejected`` if it is another's."""
     try:
         note = context.kashflow().get_invoice(number)
     except NotFound:
@@ -126,13 +127,15 @@ def _existing(number: int, reference: str) -> dict[str, Any] | None:
     return note
 
 
-def _create_or_adopt(body: dict[str, Any], reference: str) -> dict[str, Any]:
+def create_or_adopt_note(body: dict[str, Any], reference: str) -> dict[str, Any]:
+    """Create the credit note ``body``; adopt it when KashFlow has its number already and
+    it is ours (``existing_note``)."""
     try:
         return context.kashflow().create_credit_note(body)
     except Rejected as exc:
         if exc.reason != "DuplicateInvoiceNumber":
             raise
-        existing = _existing(int(body["Number"]), reference)
+        existing = existing_note(int(body["Number"]), reference)
         if existing is None:
             raise
         return existing

@@ -63,6 +63,9 @@ class StepDef:
     task: str  # the step's Celery task name: stable, queued messages carry it
     act: Act
     optional: bool = False  # only when the job's plan says ``pay``
+    # Only when a step's result or a re-opened job names it: no chain runs into it by itself
+    # (an order's cancellation credit note, ``workers.lifecycle``).
+    on_demand: bool = False
     after: Callable[[], object] | None = None  # runs after the step, outside its transaction
 
 

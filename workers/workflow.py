@@ -28,7 +28,8 @@ def order_chain(job_id: int, step: str, pay: bool) -> Any:
 
     flow = next((f for f in (ORDER_FLOW, CUSTOMER_FLOW, CREDITMEMO_FLOW) if step in f),
                 ORDER_FLOW)
-    steps = [d for d in flow.steps if not d.optional or pay]
+    steps = [d for d in flow.steps
+             if (not d.optional or pay) and (not d.on_demand or d.step == step)]
     names = [str(d.step) for d in steps]
     start = names.index(step) if step in names else len(steps)
     return chain(*(celery_app.signature(d.task, args=(job_id,), immutable=True)

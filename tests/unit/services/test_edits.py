@@ -43,12 +43,14 @@ def test_original_whose_invoice_may_have_landed_is_left_alone(db_url: str) -> No
     assert original(db_url)[0] == JobState.QUEUED
 
 
-def test_invoiced_original_sends_the_edit_to_review(db_url: str) -> None:
+def test_invoiced_original_is_marked_replaced_and_its_number_returned(db_url: str) -> None:
     add_job(db_url, JobState.DONE, Step.DONE, invoice=123)
-    reason = supersede_original(db_url, EDIT, "000000123-1")
-    assert reason == ("edit of order 000000123, which is already KashFlow invoice 123: credit "
-                      "that invoice, then requeue this order")
+    assert supersede_original(db_url, EDIT, "000000123-1") == 123
+    assert supersede_original(db_url, EDIT, "000000123-1") == 123  # again: the same
     assert original(db_url)[0] == JobState.DONE
+    with session_scope(db_url) as s:
+        job = s.query(SyncJob).filter_by(magento_key="123").one()
+        assert job.plan == {"replaced_by": "000000123-1"}
 
 
 def test_not_an_edit_or_no_original_job(db_url: str) -> None:

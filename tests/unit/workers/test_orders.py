@@ -7,6 +7,7 @@ from store.jobs import StepResult
 from store.models import ORDER_STEPS, Step
 from workers import orders
 from workers.app import celery_app
+from workers.cancellations import credit_cancellation
 from workers.customers import ensure_customer
 from workers.invoices import create_invoice
 from workers.orders import ORDER_FLOW
@@ -20,11 +21,14 @@ def test_an_order_is_customer_then_invoice_then_payment() -> None:
         (Step.ENSURE_CUSTOMER, ensure_customer),
         (Step.CREATE_INVOICE, create_invoice),
         (Step.POST_PAYMENT, post_payment),
+        (Step.CREDIT_CANCELLATION, credit_cancellation),
     ]
     assert tuple(d.step for d in ORDER_FLOW.steps) == ORDER_STEPS
     # Only the payment depends on the decision (``plan.pay``); credit memos that waited for
     # the invoice start once it exists.
     assert [d.step for d in ORDER_FLOW.steps if d.optional] == [Step.POST_PAYMENT]
+    # The cancellation credit note only when the ledger lacks it (a re-opened order).
+    assert [d.step for d in ORDER_FLOW.steps if d.on_demand] == [Step.CREDIT_CANCELLATION]
     assert ORDER_FLOW.get(Step.CREATE_INVOICE).after is resume_waiting
 
 
@@ -35,8 +39,9 @@ def test_a_new_order_runs_its_steps_in_one_task_and_stops_when_it_is_done() -> N
     held = StepResult(next_step=Step.CREATE_INVOICE, review="penny guard")
     assert ORDER_FLOW.continues(held) is None
     # A task may carry on (its retry, or its redelivery) at any later step under its lease.
-    assert ORDER_FLOW.later(Step.ENSURE_CUSTOMER) == ["create_invoice", "post_payment"]
-    assert ORDER_FLOW.later(Step.POST_PAYMENT) == []
+    assert ORDER_FLOW.later(Step.ENSURE_CUSTOMER) == ["create_invoice", "post_payment",
+                                                      "credit_cancellation"]
+    assert ORDER_FLOW.later(Step.CREDIT_CANCELLATION) == []
 
 
 def test_a_resumed_order_runs_the_same_steps_from_its_own() -> None:
@@ -49,3 +54,5 @@ def test_a_resumed_order_runs_the_same_steps_from_its_own() -> None:
     unpaid = order_chain(7, Step.ENSURE_CUSTOMER, pay=False)
     assert [task.task for task in unpaid.tasks] == ["kfsync.customers.ensure_customer",
                                                      "kfsync.orders.create_invoice"]
+    reopened = order_chain(7, Step.CREDIT_CANCELLATION, pay=False)
+    assert [task.task for task in reopened.tasks] == ["kfsync.refunds.credit_cancellation"]
