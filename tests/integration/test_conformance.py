@@ -28,6 +28,7 @@ KASHFLOW_SUBSET = {
 MAGENTO_SUBSET = {
     "GET /V1/orders/{}", "GET /V1/orders", "GET /V1/creditmemo/{}", "GET /V1/creditmemos",
     "GET /V1/customers/{}", "GET /V1/transactions", "GET /V1/products", "GET /V1/stockItems/{}",
+    "GET /V1/invoices", "GET /V1/invoices/{}",  # docs/api-subset.md: captures
     "PUT /V1/products/{}/stockItems/{}", "GET /V1/inventory/source-items",
     "POST /V1/inventory/source-items",
 }
