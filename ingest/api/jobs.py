@@ -26,6 +26,7 @@ from ingest.queries import (
     open_letters_for_job,
     paginate,
 )
+from services.ledger import order_ledger
 from store.db import session_scope
 from store.models import JobState, SyncJob
 from workers.operations import discard_jobs, requeue_jobs
@@ -60,6 +61,7 @@ def job_detail(s: Any, job: SyncJob, settings: Settings) -> dict[str, Any]:
         **{c: getattr(job, c) for c in _job_detail.fields if hasattr(job, c)},
         "attempts": list(job.attempts), "links": job_links(s, job),
         "open_dead_letters": [letter.id for letter in open_letters_for_job(s, job.id)],
+        "ledger": ledger.as_json() if (ledger := order_ledger(s, job)) else None,
         "magento_url": f"{settings.magento_base_url}/V1/orders/{job.magento_key}",
         "kashflow_url": (f"{settings.kashflow_base_url}/invoices/{job.invoice_number}"
                          if job.invoice_number else None),

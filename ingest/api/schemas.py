@@ -116,6 +116,10 @@ class JobDetailSchema(JobSchema):
     links = fields.Dict(keys=fields.String(), values=fields.String(),
                         metadata={"description": "KashFlow keys linked to this order"})
     open_dead_letters = fields.List(fields.Integer())
+    ledger = fields.Dict(allow_none=True, metadata={
+        "description": "an order's ledger: each document and payment posted (rows: doc, ref, "
+                       "number, amount, at, why), what is still due (negative: overpaid) and "
+                       "the related edit or original (services/ledger.py)"})
     magento_url = fields.String(metadata={"description": "the order in Magento's REST API"})
     kashflow_url = fields.String(allow_none=True,
                                  metadata={"description": "the invoice in KashFlow's REST API"})

@@ -13,11 +13,13 @@ from urllib.parse import urlsplit
 from core.settings import Settings
 
 PLAN_LABELS = {"action": "decision", "pay": "post a payment", "pay_reason": "why (payment)",
-               "profile_version": "mapping profile version", "replaces": "replaces order"}
-# Plan keys with a card of their own: the KashFlow side, policies, checks, and how each line
-# was mapped (``_line_mapping.html``).
+               "profile_version": "mapping profile version", "replaces": "replaces order",
+               "why": "why (invoice)", "reopened": "re-opened because",
+               "replaced_by": "replaced by edited order"}
+# Plan keys with a card of their own: the KashFlow side, policies, checks, how each line
+# was mapped (``_line_mapping.html``) and the order's ledger (``_ledger.html``).
 SHOWN_ELSEWHERE = {"kashflow_invoice", "kashflow_payments", "notes", "findings", "line_mapping",
-                   "created_products"}
+                   "created_products", "ledger"}
 
 
 @dataclass(frozen=True)

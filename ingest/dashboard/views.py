@@ -21,6 +21,7 @@ from ingest.queries import (
     stats,
 )
 from ingest.sources.activity import push_activity
+from services.ledger import order_ledger
 from store.db import session_scope
 from store.models import DeadLetter, JobState, SyncJob
 from workers.operations import LetterFilter, letter_subjects, letters_query
@@ -76,9 +77,10 @@ def job(job_id: int) -> str:
         links = job_links(s, found)
         letters = open_letters_for_job(s, job_id)
         attempts = list(found.attempts)
+        ledger = order_ledger(s, found)
     magento, kashflow = jobpage.magento_side(found.document), jobpage.kashflow_side(found.plan)
     return render_template(
-        "job.html", job=found, attempts=attempts, links=links, letters=letters,
+        "job.html", job=found, attempts=attempts, links=links, letters=letters, ledger=ledger,
         document=pretty(found.document) if found.document else "", held=_held(found),
         magento=magento, kashflow=kashflow, agree=jobpage.totals_agree(magento, kashflow),
         plan_rows=jobpage.plan_rows(found.plan),

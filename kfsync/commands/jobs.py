@@ -10,6 +10,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from kfsync.cli import fail, load_settings, make_console
+from services.ledger import OrderLedger, order_ledger
 from store.db import migrate as apply_migrations
 from store.db import session_scope
 from store.models import InboundEvent, JobState, SyncJob
@@ -72,6 +73,7 @@ def jobs_show(job_id: int) -> None:
             fail(f"no job {job_id}")
         attempts = [(a.created_at, a.step, a.outcome, a.http_status, a.duration_ms, a.error)
                     for a in job.attempts]
+        ledger = order_ledger(s, job)
         info: dict[str, Any] = {
             "job": job.id, "kind": job.kind, "magento order": f"{job.magento_ref or '?'} "
             f"(entity {job.magento_key})", "state": job.state, "step": job.step,
@@ -81,6 +83,8 @@ def jobs_show(job_id: int) -> None:
         }
     for key, value in info.items():
         console.print(f"[bold]{key:>14}[/bold]  {value}")
+    if ledger is not None:
+        _print_ledger(ledger)
     if not attempts:  # a held or waiting job that never reached KashFlow: no empty table
         console.print(f"[bold]{'attempts':>14}[/bold]  none: no step has run")
         return
@@ -88,6 +92,22 @@ def jobs_show(job_id: int) -> None:
     for when, step, outcome, status, ms, error in attempts:
         table.add_row(str(when)[:19], step, outcome, str(status or ""), str(ms or ""), error or "")
     console.print(table)
+
+
+def _print_ledger(ledger: OrderLedger) -> None:
+    """The order's ledger: each document and payment posted, when and why."""
+    if ledger.rows:
+        table = Table("document", "reference", "KashFlow", "amount", "when", "why",
+                      title="ledger")
+        for row in ledger.rows:
+            table.add_row(row.doc.replace("_", " "), row.ref, str(row.number or ""),
+                          str(row.amount), row.at, row.why)
+        console.print(table)
+        console.print(f"[bold]{'overpaid' if ledger.overpaid else 'due':>14}[/bold]  "
+                      f"{ledger.overpaid or ledger.due}")
+    for rel in ledger.related:
+        console.print(f"[bold]{rel['relation']:>14}[/bold]  order {rel['order']} "
+                      f"(job {rel['job_id']}, KashFlow {rel['invoice_number'] or '-'})")
 
 
 @click.group()
