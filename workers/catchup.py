@@ -7,7 +7,12 @@ starts 5 minutes before the previous window's end (clock skew, late commits), pa
 inbound event — unique per order and ``updated_at`` — so the normal pipeline does the rest and
 nothing is synced twice. The cursor is stored in the database and survives restarts. Credit
 memos updated in the same window are recorded once each as ``creditmemo.created`` events, and
-credit memos waiting for their invoice are resumed when it has been synced.
+credit memos waiting for their invoice are resumed when it has been synced. Magento invoices
+(captures) updated in the window are recorded as ``invoice.created`` events for their order,
+once per invoice version, unless the order's ledger already holds that capture: a late
+capture no webhook announced is posted at the next pass (``workers.lifecycle``).
+``kfsync backfill`` uses the same recorders for the orders, credit memos and invoices of its
+date range.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ def catch_up() -> int:
               [("updated_at", end.strftime(MAGENTO_TIME), "lteq")]]
     found = sum(record_order(url, order, "poll") for order in keyset_orders(window))
     found += sum(record_creditmemo(url, memo) for memo in keyset_creditmemos(window))
+    found += sum(record_invoice(url, invoice, "poll") for invoice in keyset_invoices(window))
     resume_waiting()  # credit memos whose invoice has been synced meanwhile
     with session_scope(url) as s:
         row = s.get(Cursor, CURSOR) or Cursor(name=CURSOR, value={})
@@ -74,6 +80,11 @@ def keyset_creditmemos(filters: list[list[tuple[str, str, str]]]) -> Iterator[di
     return _keyset(context.magento().search_creditmemos, filters, 0)
 
 
+def keyset_invoices(filters: list[list[tuple[str, str, str]]]) -> Iterator[dict[str, Any]]:
+    """Magento invoices matching ``filters`` in ``entity_id`` order, a page at a time."""
+    return _keyset(context.magento().search_invoices, filters, 0)
+
+
 def _keyset(search: Callable[..., dict[str, Any]], filters: list[list[tuple[str, str, str]]],
             after_id: int) -> Iterator[dict[str, Any]]:
     """Page through a Magento search by ``entity_id`` (stable while new rows arrive)."""
@@ -86,20 +97,47 @@ def _keyset(search: Callable[..., dict[str, Any]], filters: list[list[tuple[str,
         after_id = int(page[-1]["entity_id"])
 
 
-def record_creditmemo(url: str, memo: dict[str, Any]) -> bool:
-    """A credit memo seen by the poll becomes a ``creditmemo.created`` event, unless its job
-    exists already (a credit memo is credited once; later versions change nothing we post)."""
+def record_creditmemo(url: str, memo: dict[str, Any], source: str = "poll",
+                      tag: str | None = None) -> bool:
+    """A credit memo seen by the poll (or a backfill, ``tag`` its run's name) becomes a
+    ``creditmemo.created`` event, unless its job exists already (a credit memo is credited
+    once; later versions change nothing we post)."""
     entity_id = str(memo["entity_id"])
     with session_scope(url) as s:
         if s.scalar(select(SyncJob.id).where(SyncJob.kind == "creditmemo",
                                              SyncJob.magento_key == entity_id)) is not None:
             return False
+    return _record(url, InboundEvent(
+        source=source, event_id=f"{tag or source}:creditmemo:{entity_id}",
+        topic="creditmemo.created", resource_type="creditmemo", resource_key=entity_id,
+        increment_id=memo.get("increment_id"), payload={"source": source}))
+
+
+def record_invoice(url: str, invoice: dict[str, Any], source: str,
+                   tag: str | None = None) -> bool:
+    """A Magento invoice (a capture) seen by the poll or a backfill becomes an
+    ``invoice.created`` event for its order, once per invoice version, unless the order's
+    ledger holds its transaction already."""
+    order_id, txn = str(invoice.get("order_id") or ""), str(invoice.get("transaction_id") or "")
+    if not order_id:
+        return False
+    with session_scope(url) as s:
+        plan = s.scalar(select(SyncJob.plan).where(SyncJob.kind == "order",
+                                                   SyncJob.magento_key == order_id))
+        posted = {str(e.get("ref")) for e in (plan or {}).get("ledger") or []}
+        if txn and txn in posted:
+            return False  # this capture is on the order's ledger already
+    return _record(url, InboundEvent(
+        source=source, event_id=f"{tag or source}:invoice:{invoice['entity_id']}:"
+                                f"{invoice.get('updated_at', '')}",
+        topic="invoice.created", resource_type="order", resource_key=order_id,
+        increment_id=None, payload={"source": source, "invoice_id": invoice["entity_id"]}))
+
+
+def _record(url: str, event: InboundEvent) -> bool:
+    """Store ``event`` and publish it; False when its id was recorded before."""
     try:
         with session_scope(url) as s:
-            event = InboundEvent(source="poll", event_id=f"poll:creditmemo:{entity_id}",
-                                 topic="creditmemo.created", resource_type="creditmemo",
-                                 resource_key=entity_id, increment_id=memo.get("increment_id"),
-                                 payload={"source": "poll"})
             s.add(event)
             s.flush()
             row_id = event.id
@@ -122,17 +160,8 @@ def record_order(url: str, order: dict[str, Any], source: str, tag: str | None =
         if job is not None and job.state in (JobState.DONE, JobState.DISCARDED) and (
                 (job.document or {}).get("updated_at") == updated):
             return False  # synced from this very version already
-    event_id = f"{tag or source}:{entity_id}:{updated}"
-    try:
-        with session_scope(url) as s:
-            event = InboundEvent(source=source, event_id=event_id, topic="order.updated",
-                                 resource_type="order", resource_key=entity_id,
-                                 increment_id=order.get("increment_id"),
-                                 payload={"source": source, "updated_at": updated})
-            s.add(event)
-            s.flush()
-            row_id = event.id
-    except IntegrityError:
-        return False  # this version was already recorded by an earlier run
-    enqueue_event(url, row_id)
-    return True
+    # False from ``_record``: this version was already recorded by an earlier run.
+    return _record(url, InboundEvent(
+        source=source, event_id=f"{tag or source}:{entity_id}:{updated}", topic="order.updated",
+        resource_type="order", resource_key=entity_id, increment_id=order.get("increment_id"),
+        payload={"source": source, "updated_at": updated}))

@@ -2,9 +2,11 @@
 
 Orders created in ``[since, until)`` become inbound events (one per order, so a second run or
 a resume adds nothing twice) and go through the same workers, rate limit and rules as live
-traffic. Feeding pauses while the step queues hold more than ``--max-backlog`` messages, so
-live orders are never stuck behind history. Ctrl-C stops safely; the same command resumes from
-the stored cursor.
+traffic. Then the credit memos and Magento invoices (captures) created in the range, one event
+each (``workers.catchup``): refunds become credit notes, and a capture made after its order
+(an authorise-only gateway) is posted on the order's invoice. Feeding pauses while the step
+queues hold more than ``--max-backlog`` messages, so live orders are never stuck behind
+history. Ctrl-C stops safely; the same command resumes from the stored cursor.
 """
 
 from __future__ import annotations
@@ -70,10 +72,37 @@ def backfill(since: datetime, until: datetime | None, max_backlog: int, wait: bo
             state["after_id"], state["count"] = int(order["entity_id"]), state["count"] + 1
             _save(url, name, state)
             progress.update(task, completed=state["count"])
+        documents = _documents(progress, url, name, window, broker, max_backlog)
         if wait:
             _wait(progress, url, name, total, state["already"])
     console.print(f"backfill {name}: {state['count']} of {total} order(s) through the pipeline "
                   f"({state['already']} were already in step)")
+    console.print(f"history: {documents} new credit memo(s) and invoice(s)")
+
+
+def _documents(progress: Progress, url: str, name: str,
+               window: list[list[tuple[str, str, str]]], broker: redis.Redis,
+               max_backlog: int) -> int:
+    """The range's credit memos and Magento invoices as events (each once, across runs);
+    returns how many were new."""
+    from workers.catchup import (
+        keyset_creditmemos,
+        keyset_invoices,
+        record_creditmemo,
+        record_invoice,
+    )
+
+    task = progress.add_task("history", total=None)
+    recorded = 0
+    for keyset, record in ((keyset_creditmemos, record_creditmemo),
+                           (keyset_invoices, record_invoice)):
+        for doc in keyset(window):
+            while _backlog(broker) > max_backlog:
+                time.sleep(1)
+            recorded += bool(record(url, doc, "backfill", name))
+            progress.advance(task)
+    progress.update(task, total=progress.tasks[task].completed)
+    return recorded
 
 
 def _plan(window: list[list[tuple[str, str, str]]], url: str, name: str

@@ -139,7 +139,7 @@ def test_repeated_events_and_a_worker_killed_mid_capture_still_post_one_payment_
         replace_worker(stack, tmp_path / "worker.log")
         stack.send(order, topic="order.updated")  # the same news again, to the new worker
         wait_for(stack, "the capture after the kill", lambda: settled_done(stack, 2603)
-                 and len(payments(stack, "000002603")) == 1, timeout=90)
+                 and len(payments(stack, "000002603")) == 1, timeout=150)
         capture(stack, order, 7605, total - Decimal("20.00"), "cap-2603-b")
         for _ in range(2):
             send_event(stack, "invoice.created", "invoice", 7605)
@@ -233,3 +233,62 @@ def test_an_edit_credits_the_original_and_invoices_the_new_order_on_its_own(
     assert payments(stack, "000002605") == [(total, "Magento braintree txn txn-2605-a1b2")]
     job = stack.job(2605)
     assert job is not None and job.plan["replaced_by"] == "000002605-1"
+
+
+# -- history: the catch-up poll and kfsync backfill read captures and credit memos too ------
+
+def test_the_catch_up_poll_posts_a_late_capture_no_webhook_announced(stack: Stack) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from workers.app import celery_app
+
+    order = authorised(2607)
+    stack.seed_order(order)
+    stack.send(order)
+    stack.wait_settled(2607)
+    total = Decimal(order["grand_total"])
+    capture(stack, order, 7607, total, "cap-2607")  # ... and no webhook at all
+    stamp = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S")
+    seed(stack, "invoices", {"entity_id": 7607, "increment_id": "000007607", "order_id": 2607,
+                             "state": 2, "grand_total": total, "transaction_id": "cap-2607",
+                             "created_at": stamp, "updated_at": stamp})
+    celery_app.send_task("kfsync.maintenance.catch_up")
+    wait_for(stack, "the poll to post the capture",
+             lambda: len(payments(stack, "000002607")) == 1 and settled_done(stack, 2607))
+    celery_app.send_task("kfsync.maintenance.catch_up")  # a second pass: nothing new
+    wait_for(stack, "the second pass", lambda: settled_done(stack, 2607))
+    assert payments(stack, "000002607") == [(total, "Magento braintree txn cap-2607")]
+
+
+def test_backfill_brings_credit_memos_and_late_captures_of_its_range(stack: Stack) -> None:
+    from kfsync.samples import make_creditmemo
+
+    refunded = make_order(2608, BUYER, [Line("BOOK", "Book", Decimal("9.99"), 2, vat=Decimal(0))],
+                          created_at="2025-05-10 12:00:00")
+    late = authorised(2609, created_at="2025-05-11 12:00:00")
+    for doc in (refunded, late):
+        stack.seed_order(doc)
+    stack.send(late)  # synced live back then: invoiced, unpaid
+    stack.wait_settled(2609)
+    # What no webhook told kfsync: a refund of the first order and the second's capture.
+    seed(stack, "creditmemos", make_creditmemo(8608, refunded, {"BOOK": 1},
+                                               created_at="2025-05-20 10:00:00"))
+    total = Decimal(late["grand_total"])
+    seed(stack, "invoices", {"entity_id": 7609, "increment_id": "000007609", "order_id": 2609,
+                             "state": 2, "grand_total": total, "transaction_id": "cap-2609",
+                             "created_at": "2025-05-21 10:00:00",
+                             "updated_at": "2025-05-21 10:00:00"})
+    late["total_paid"] = late["total_invoiced"] = total
+    late["payment"].update(amount_paid=total, last_trans_id="cap-2609")
+    stack.seed_order(late)  # (its updated_at unchanged: the order read alone would not tell)
+    result = stack.cli("backfill", "--since", "2025-05-01", "--until", "2025-06-01")
+    assert result.returncode == 0, result.stderr
+    assert "history: 2 new credit memo(s) and invoice(s)" in result.stdout, result.stdout
+    wait_for(stack, "the credit note and the capture", lambda: len(
+        payments(stack, "000002609")) == 1 and settled_done(stack, 2609) and any(
+        i["CustomerReference"] == "CM-000008608" for i in stack.invoices()))
+    [note] = [i for i in stack.invoices() if i["CustomerReference"] == "CM-000008608"]
+    assert Decimal(str(note["GrossAmount"])) == Decimal("-9.99")
+    assert payments(stack, "000002609") == [(total, "Magento braintree txn cap-2609")]
+    again = stack.cli("backfill", "--since", "2025-05-01", "--until", "2025-06-01")
+    assert again.returncode == 0 and "history: 0 new credit memo(s)" in again.stdout
