@@ -89,7 +89,10 @@ def _paid(job: JobView, order: Order, rules: Rules, posted: list[PaymentDraft],
     updates: dict[str, Any] = {"plan": plan}
     if posted:
         updates["payment_ref"] = (gateway or [posted[0].txn_id])[-1]
-    return StepResult(next_step=Step.CREDIT_CANCELLATION if cancel and not review else Step.DONE,
+    # Held for review: stay at this step, so a requeue posts the rest (the payments posted
+    # now are on the ledger).
+    after = Step.CREDIT_CANCELLATION if cancel else Step.DONE
+    return StepResult(next_step=Step.POST_PAYMENT if review else after,
                       updates=updates, review=review,
                       links=[("payment", f"txn:{d.txn_id}", str(number)) for d in posted])
 
