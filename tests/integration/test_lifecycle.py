@@ -193,6 +193,45 @@ def test_cancel_after_invoice_is_one_cx_credit_note_for_the_uncaptured_amount(
     assert [e["doc"] for e in job.plan["ledger"]] == ["invoice", "payment", "credit_note"]
 
 
+def test_a_cancellation_note_whose_answer_was_lost_is_looked_up_not_posted_twice(
+        stack: Stack) -> None:
+    order = authorised(2610)
+    stack.seed_order(order)
+    stack.send(order)
+    stack.wait_settled(2610)
+    # KashFlow stores the CX- note, then answers 500: the write may or may not have landed.
+    stack.fault("kashflow", method="POST", path="/invoices", kind="ambiguous", then="status",
+                count=1)
+    order.update(state="canceled", status="canceled", updated_at="2026-11-27 10:00:00")
+    stack.seed_order(order)
+    stack.send(order, topic="order.updated")
+    wait_for(stack, "the credit note", lambda: settled_done(stack, 2610))
+    notes = [i for i in stack.invoices() if i["CustomerReference"] == "CX-000002610"]
+    assert len(notes) == 1
+    assert Decimal(str(notes[0]["GrossAmount"])) == -Decimal(order["grand_total"])
+    tries = [o for s, o in ((a.step, a.outcome) for a in stack.attempts(2610))
+             if s == "credit_cancellation"]
+    assert tries == ["ambiguous", "ok"], tries
+
+
+def test_cancellations_go_to_review_when_the_rule_says_so(stack: Stack) -> None:
+    from tests.integration.test_mapping_profile import edit
+
+    edit(stack, {"on_cancel_after_invoice": "review"}, "cancellations to a human")
+    order = authorised(2611)
+    stack.seed_order(order)
+    stack.send(order)
+    stack.wait_settled(2611)
+    order.update(state="canceled", status="canceled", updated_at="2026-11-27 10:00:00")
+    stack.seed_order(order)
+    stack.send(order, topic="order.updated")
+    job = stack.wait_settled(2611)
+    assert job.state == JobState.NEEDS_REVIEW and job.step == Step.CREDIT_CANCELLATION
+    assert job.reason is not None and "on_cancel_after_invoice: review" in job.reason
+    assert "44.75 to credit" in job.reason
+    assert not [i for i in stack.invoices() if str(i["CustomerReference"]).startswith("CX-")]
+
+
 def test_an_edit_credits_the_original_and_invoices_the_new_order_on_its_own(
         stack: Stack) -> None:
     original = make_order(2605, BUYER, [Line("MUG", "Mug", Decimal("7.99"), 2)])
