@@ -49,6 +49,8 @@ IDLE_BY_VERDICT = {"wait": JobState.WAITING, "skip": JobState.SKIPPED,
                    "review": JobState.NEEDS_REVIEW}
 
 ORDER_TOPICS = ("order.created", "order.updated", "invoice.created")
+# What a posted order's plan keeps whatever is decided again (``workers.lifecycle``).
+LEDGER_KEYS = ("ledger", "replaced_by", "kashflow_invoice", "kashflow_payments")
 
 
 @celery_app.task(bind=True, name="kfsync.events.process_event")
@@ -246,8 +248,11 @@ def _fill_job(s: Session, doc: dict[str, Any], event_id: int | None, claim_as: s
     if not new and job.state not in IDLE_STATES:
         return _reopen(s, job, doc, event_id, claim_as)
     was = job.state
+    # A job whose invoice is posted keeps its ledger through a new decision.
+    kept = {k: v for k, v in (job.plan or {}).items() if k in LEDGER_KEYS} \
+        if job.invoice_number is not None else {}
     job.magento_ref, job.document, job.plan, job.event_id = (
-        doc.get("increment_id"), doc, plan, event_id)
+        doc.get("increment_id"), doc, {**plan, **kept}, event_id)
     start = action == "invoice"
     if start:
         _queue(s, job, was, claim_as)

@@ -23,8 +23,10 @@ from sqlalchemy import Connection
 
 from connectors.errors import NotFound, Rejected
 from mappings.checks import run_checks
-from mappings.ledger import entry
+from mappings.ledger import CANCELLATION, entry, ledger_gap, posted_of
+from mappings.magento import Order
 from mappings.orders import InvoiceDraft, build_invoice_draft
+from mappings.rules import Rules
 from services.catalogue import dup_key, hold_for, recent_like_on, record_seen_on
 from store.jobs import JobView, StepResult
 from store.models import Step, utcnow
@@ -76,18 +78,27 @@ def create_invoice(job: JobView) -> StepResult:
     invoice = _existing(number, job.magento_ref) if job.recheck else None
     if invoice is None:
         invoice = _create_or_adopt(body, job.magento_ref)
-    next_step = Step.POST_PAYMENT if job.plan.get("pay") else Step.DONE
-    plan["kashflow_invoice"] = posted_invoice(invoice)  # the job page shows it by the order
-    plan["ledger"] = [entry("invoice", str(job.magento_ref), number,
-                            Decimal(str(invoice["GrossAmount"])),
-                            utcnow().isoformat(timespec="seconds"),
-                            str(job.plan.get("why") or "order invoiced"))]
-    result = StepResult(next_step=next_step,
+    result = StepResult(next_step=_posted(job, order, rules, plan, invoice),
                         updates={"invoice_number": number, "profile_version": version,
                                  "plan": plan, "dup_key": dup_key(order)},
                         links=[("invoice", f"order:{job.magento_key}", str(number))],
                         writes=seen)
     return _penny_guard(result, invoice, draft, order.grand_total)
+
+
+def _posted(job: JobView, order: Order, rules: Rules, plan: dict[str, Any],
+            invoice: dict[str, Any]) -> Step:
+    """Record the invoice on ``plan`` (the job page, the order's ledger); the next step:
+    the payments, else the cancellation note an order already replaced by an edit needs."""
+    plan["kashflow_invoice"] = posted_invoice(invoice)  # the job page shows it by the order
+    plan["ledger"] = [entry("invoice", str(job.magento_ref), int(invoice["Number"]),
+                            Decimal(str(invoice["GrossAmount"])),
+                            utcnow().isoformat(timespec="seconds"),
+                            str(job.plan.get("why") or "order invoiced"))]
+    if job.plan.get("pay"):
+        return Step.POST_PAYMENT
+    gap = ledger_gap(order, rules, posted_of(plan))
+    return Step.CREDIT_CANCELLATION if gap and gap[0] == CANCELLATION else Step.DONE
 
 
 def _penny_guard(result: StepResult, invoice: dict[str, Any], draft: InvoiceDraft,
