@@ -226,10 +226,10 @@ class _Filled:
 
 
 def _reopen(s: Session, job: SyncJob, doc: dict[str, Any], event_id: int | None,
-            claim_as: str | None) -> _Filled | None:
+            claim_as: str | None, any_state: bool = False) -> _Filled | None:
     """A finished order whose ledger lacks a capture or a cancellation carries on at that
     step (``workers.lifecycle``); None: the job is left as it is (busy, or in step)."""
-    due = reopen_step(job, doc)
+    due = reopen_step(job, doc, any_state)
     if due is None:
         return None
     was = job.state
@@ -247,6 +247,11 @@ def _fill_job(s: Session, doc: dict[str, Any], event_id: int | None, claim_as: s
     action, plan, reason = verdict
     if not new and job.state not in IDLE_STATES:
         return _reopen(s, job, doc, event_id, claim_as)
+    if not new and action != "invoice" and job.invoice_number is not None:
+        # Posted, then stopped, and now canceled: the ledger still decides (its CX- note).
+        reopened = _reopen(s, job, doc, event_id, claim_as, any_state=True)
+        if reopened is not None:
+            return reopened
     was = job.state
     # A job whose invoice is posted keeps its ledger through a new decision.
     kept = {k: v for k, v in (job.plan or {}).items() if k in LEDGER_KEYS} \

@@ -30,11 +30,14 @@ log = logging.getLogger(__name__)
 GAP_STEPS = {PAYMENTS: Step.POST_PAYMENT, CANCELLATION: Step.CREDIT_CANCELLATION}
 
 
-def reopen_step(job: SyncJob, doc: dict[str, Any]) -> tuple[Step, str] | None:
+def reopen_step(job: SyncJob, doc: dict[str, Any], any_state: bool = False
+                ) -> tuple[Step, str] | None:
     """The step at which the finished job ``job`` must carry on for the order as ``doc``
     says it is now, and why; None when its ledger matches (or it is not a finished order
-    with a posted invoice)."""
-    if job.kind != "order" or job.state != JobState.DONE or job.invoice_number is None:
+    with a posted invoice). ``any_state``: an idle job too (held for review, dead, waiting)
+    whose invoice is posted and whose order no longer decides ``invoice`` (canceled)."""
+    finished = job.state == JobState.DONE or any_state
+    if job.kind != "order" or not finished or job.invoice_number is None:
         return None
     try:
         order = parsed_order(doc)
