@@ -310,6 +310,8 @@ def _payment_amount(inputs: _Inputs) -> str | None:
         return None
     if order.total_paid <= ZERO and order.total_invoiced <= ZERO:
         return None  # authorised only: nothing taken yet
+    if payment.amount_paid == order.total_paid == order.total_invoiced < order.grand_total:
+        return None  # a partial capture: each part is posted as it happens (mapping.md §15)
     gap = abs(payment.amount_paid - order.grand_total)
     if gap <= inputs.threshold:
         return None

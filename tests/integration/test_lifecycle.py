@@ -232,6 +232,27 @@ def test_cancellations_go_to_review_when_the_rule_says_so(stack: Stack) -> None:
     assert not [i for i in stack.invoices() if str(i["CustomerReference"]).startswith("CX-")]
 
 
+def test_an_order_held_after_its_invoice_and_then_canceled_is_settled_by_its_ledger(
+        stack: Stack) -> None:
+    order = authorised(2612)
+    capture(stack, order, 7612, Decimal("10.00"), "cap-2612")
+    stack.fault("kashflow", method="POST", path="/invoices/bulk/payments", kind="status",
+                status=400, count=1)  # KashFlow refuses the payment: held for review
+    stack.send(order)
+    job = stack.wait_settled(2612)
+    assert job.state == JobState.NEEDS_REVIEW and job.step == Step.POST_PAYMENT, job.reason
+    total = Decimal(order["grand_total"])
+    order.update(state="canceled", status="canceled", total_canceled=total - Decimal(10),
+                 updated_at="2026-11-27 10:00:00")
+    stack.seed_order(order)
+    stack.send(order, topic="order.updated")
+    wait_for(stack, "the payment and the credit note", lambda: settled_done(stack, 2612))
+    assert payments(stack, "000002612") == [(Decimal("10.00"), "Magento braintree txn cap-2612")]
+    [note] = [i for i in stack.invoices() if i["CustomerReference"] == "CX-000002612"]
+    assert Decimal(str(note["GrossAmount"])) == Decimal(10) - total
+    assert [letter.resolved_at is not None for letter in stack.dead_letters()] == [True]
+
+
 def test_an_edit_credits_the_original_and_invoices_the_new_order_on_its_own(
         stack: Stack) -> None:
     original = make_order(2605, BUYER, [Line("MUG", "Mug", Decimal("7.99"), 2)])
