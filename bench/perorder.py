@@ -81,8 +81,9 @@ def _measure(sandbox: Sandbox, db_url: str, count: int, profile: bool,
     def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
         counts[sql.split()[0].upper()] += 1
 
-    def begin(*_: Any) -> None:  # a BEGIN (PostgreSQL: one round trip of its own)
-        counts["transactions begun"] += 1
+    def begin(conn: Any) -> None:  # a BEGIN (PostgreSQL: one round trip of its own)
+        if not getattr(conn.connection.dbapi_connection, "autocommit", False):
+            counts["transactions begun"] += 1
 
     def checkout(*_: Any) -> None:
         counts["pool checkouts"] += 1

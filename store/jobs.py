@@ -292,6 +292,19 @@ def add_links(conn: Connection | Session, links: list[tuple[str, str, str]]) -> 
             for kind, magento, kashflow in links])
 
 
+def links_in(bind: Connection | Session, kind: str, *magento_keys: str
+             ) -> list[tuple[str, str]]:
+    """The links of ``magento_keys`` as (magento key, kashflow key), first-recorded first,
+    read on ``bind``."""
+    return [(str(m), str(k)) for m, k in bind.execute(
+        _LINKS, {"b_kind": kind, "b_keys": list(magento_keys)})]
+
+
+_LINKS = select(LINKS.c.magento_key, LINKS.c.kashflow_key).where(
+    LINKS.c.kind == bindparam("b_kind"),
+    LINKS.c.magento_key.in_(bindparam("b_keys", expanding=True))).order_by(LINKS.c.id)
+
+
 def find_link_in(bind: Connection | Session, kind: str, *magento_keys: str) -> str | None:
     """The KashFlow key linked to the first-recorded of ``magento_keys``, read on ``bind``."""
     found: str | None = bind.scalar(_FIND_LINK, {"b_kind": kind, "b_keys": list(magento_keys)})
