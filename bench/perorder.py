@@ -104,13 +104,13 @@ def _measure(sandbox: Sandbox, db_url: str, count: int, profile: bool,
     sandbox.delete("kashflow", "/calls")
     before, profiler = transactions(), cProfile.Profile()
     others0 = cpu_seconds(roots)
-    cpu0 = time.process_time()
+    cpu0, times0 = time.process_time(), os.times()
     if profile:
         profiler.enable()
     for event_id in events[WARMUP_ORDERS:]:
         process_event.apply(args=(event_id,))
     profiler.disable()
-    cpu = time.process_time() - cpu0
+    cpu, times = time.process_time() - cpu0, os.times()
     others = cpu_delta(others0, cpu_seconds(roots))
     others.pop("bench (load generator, polling)", None)
     event.remove(Engine, "before_cursor_execute", statement)
@@ -120,7 +120,9 @@ def _measure(sandbox: Sandbox, db_url: str, count: int, profile: bool,
     admin.dispose()
     calls = sandbox.get("kashflow", "/calls")
     extra = ("pool checkouts", "transactions begun")
-    print(f"{count} orders; per order: CPU {cpu / count * 1000:.1f} ms"
+    user, system = times.user - times0.user, times.system - times0.system
+    print(f"{count} orders; per order: CPU {cpu / count * 1000:.1f} ms (user "
+          f"{user / count * 1000:.1f}, system {system / count * 1000:.1f})"
           f"{' (profiled)' if profile else ''}, SQL statements "
           f"{sum(v for k, v in counts.items() if k not in extra) / count:.2f} ("
           + ", ".join(f"{k} {v / count:.2f}" for k, v in sorted(counts.items())
