@@ -225,17 +225,59 @@ def finish_step(conn: Connection, view: JobView, attempt_id: int, result: StepRe
     Returns the next step's view and started attempt (``then``), else ``(None, 0)``.
     """
     values = _finished_values(result, then, task_id, lease_until)
-    conn.execute(_ATTEMPT_OK, {"b_id": attempt_id, "b_ms": int(seconds * 1000)})
-    conn.execute(UPDATE_JOB, {"b_job": view.id, **values})  # SET: the keys given
+    recheck = then is not None and not view.fresh and recheck_due(conn, view.id, then)
+    ok = {"b_id": attempt_id, "b_ms": int(seconds * 1000)}
+    next_attempt = 0
+    if dialect_name(conn) == "postgresql":  # one statement: both attempts and the job
+        next_attempt = _finish_at_once(conn, view.id, ok, values, then, task_id)
+    else:
+        conn.execute(_ATTEMPT_OK, ok)
+        conn.execute(UPDATE_JOB, {"b_job": view.id, **values})  # SET: the keys given
+        if then is not None:
+            next_attempt = add_attempt(conn, view.id, then, "started", task_id)
     add_links(conn, result.links)
     for write in result.writes:
         write(conn)
     if then is None:
         return None, 0
     known = {k: v for k, v in result.updates.items() if k in VIEW_FIELDS}
-    recheck = not view.fresh and recheck_due(conn, view.id, then)
-    return (replace(view, step=then, recheck=recheck, **known),
-            add_attempt(conn, view.id, then, "started", task_id))
+    return replace(view, step=then, recheck=recheck, **known), next_attempt
+
+
+def _finish_at_once(conn: Connection, job_id: int, ok: dict[str, Any],
+                    values: dict[str, Any], then: str | None, task_id: str) -> int:
+    """``finish_step``'s attempt ``ok``, job update and (``then``) next ``started`` attempt
+    as one PostgreSQL statement (data-modifying CTEs): a round trip, and the CPU of a
+    statement on both ends, each fewer. Returns the new attempt's id (0 without ``then``)."""
+    # ``updated_at`` given: SQLAlchemy leaves a column's ``onupdate`` unset in a statement
+    # with a data-modifying CTE.
+    values = {**values, "updated_at": utcnow()}
+    shape = (tuple(sorted(values)), then is not None)
+    statement = _FINISH.get(shape)
+    if statement is None:
+        statement = _FINISH[shape] = _finish_statement(*shape)
+    params = {**ok, "b_job": job_id, **{f"v_{k}": v for k, v in values.items()}}
+    if then is None:
+        conn.execute(statement, params)
+        return 0
+    params |= {"b_step": then, "b_task": task_id, "b_at": utcnow()}
+    return int(conn.execute(statement, params).scalar_one())
+
+
+_FINISH: dict[tuple[tuple[str, ...], bool], Any] = {}  # built once per shape of a finish
+
+
+def _finish_statement(keys: tuple[str, ...], claims: bool) -> Any:
+    done = update(ATTEMPTS).where(ATTEMPTS.c.id == bindparam("b_id")).values(
+        outcome="ok", duration_ms=bindparam("b_ms")).cte("kfsync_attempt_ok")
+    job = update(JOBS).where(JOBS.c.id == bindparam("b_job")).values(
+        {key: bindparam(f"v_{key}") for key in keys})
+    if not claims:
+        return job.add_cte(done)
+    return insert(ATTEMPTS).values(
+        job_id=bindparam("b_job"), step=bindparam("b_step"), outcome="started",
+        task_id=bindparam("b_task"), created_at=bindparam("b_at")
+    ).returning(ATTEMPTS.c.id).add_cte(done).add_cte(job.cte("kfsync_job"))
 
 
 @dataclass(frozen=True)
