@@ -56,10 +56,6 @@ _ATTEMPT_NEW = insert(ATTEMPTS).values(
     job_id=bindparam("b_job"), step=bindparam("b_step"), outcome=bindparam("b_outcome"),
     duration_ms=bindparam("b_ms"), task_id=bindparam("b_task"), created_at=bindparam("b_at")
 ).returning(ATTEMPTS.c.id)
-_FIND_LINK = select(LINKS.c.kashflow_key).where(
-    LINKS.c.kind == bindparam("b_kind"),
-    LINKS.c.magento_key.in_(bindparam("b_keys", expanding=True))
-).order_by(LINKS.c.id).limit(1)
 _ADD_LINK = {  # an existing link for the key wins
     name: insert_(LINKS).values(kind=bindparam("b_kind"), magento_key=bindparam("b_magento"),
                                 kashflow_key=bindparam("b_kashflow"),
@@ -247,21 +243,18 @@ def finish_step(conn: Connection, view: JobView, attempt_id: int, result: StepRe
 def _finish_at_once(conn: Connection, job_id: int, ok: dict[str, Any],
                     values: dict[str, Any], then: str | None, task_id: str) -> int:
     """``finish_step``'s attempt ``ok``, job update and (``then``) next ``started`` attempt
-    as one PostgreSQL statement (data-modifying CTEs): a round trip, and the CPU of a
-    statement on both ends, each fewer. Returns the new attempt's id (0 without ``then``)."""
-    # ``updated_at`` given: SQLAlchemy leaves a column's ``onupdate`` unset in a statement
-    # with a data-modifying CTE.
+    as one PostgreSQL statement (data-modifying CTEs); returns the new attempt's id (or 0).
+    ``updated_at`` is given: SQLAlchemy leaves ``onupdate`` unset in such a statement."""
     values = {**values, "updated_at": utcnow()}
     shape = (tuple(sorted(values)), then is not None)
-    statement = _FINISH.get(shape)
-    if statement is None:
-        statement = _FINISH[shape] = _finish_statement(*shape)
+    if shape not in _FINISH:
+        _FINISH[shape] = _finish_statement(*shape)
     params = {**ok, "b_job": job_id, **{f"v_{k}": v for k, v in values.items()}}
     if then is None:
-        conn.execute(statement, params)
+        conn.execute(_FINISH[shape], params)
         return 0
     params |= {"b_step": then, "b_task": task_id, "b_at": utcnow()}
-    return int(conn.execute(statement, params).scalar_one())
+    return int(conn.execute(_FINISH[shape], params).scalar_one())
 
 
 _FINISH: dict[tuple[tuple[str, ...], bool], Any] = {}  # built once per shape of a finish
@@ -349,8 +342,8 @@ _LINKS = select(LINKS.c.magento_key, LINKS.c.kashflow_key).where(
 
 def find_link_in(bind: Connection | Session, kind: str, *magento_keys: str) -> str | None:
     """The KashFlow key linked to the first-recorded of ``magento_keys``, read on ``bind``."""
-    found: str | None = bind.scalar(_FIND_LINK, {"b_kind": kind, "b_keys": list(magento_keys)})
-    return found
+    found = links_in(bind, kind, *magento_keys)
+    return found[0][1] if found else None
 
 
 T = TypeVar("T")
