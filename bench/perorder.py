@@ -26,6 +26,8 @@ from bench.common import (
     PrivateRedis,
     Procs,
     Sandbox,
+    cpu_delta,
+    cpu_seconds,
     install_signal_cleanup,
     make_orders,
     raw_request,
@@ -55,12 +57,15 @@ def main() -> None:
                                   KFSYNC_WEBHOOK_SECRETS=SECRET,
                                   KFSYNC_KASHFLOW_RATE="1000000",
                                   KFSYNC_KASHFLOW_BURST="1000000", **sandbox.kfsync_env())
-                _measure(sandbox, db_url, args.orders, args.profile)
+                roots = {"sandbox": procs.children["sandbox"].pid,
+                         "redis": procs.children["redis"].pid}
+                _measure(sandbox, db_url, args.orders, args.profile, roots)
         finally:
             procs.stop_all()
 
 
-def _measure(sandbox: Sandbox, db_url: str, count: int, profile: bool) -> None:
+def _measure(sandbox: Sandbox, db_url: str, count: int, profile: bool,
+             roots: dict[str, int]) -> None:
     from sqlalchemy import Engine, create_engine, event, text
     from sqlalchemy.pool import Pool
 
@@ -76,11 +81,16 @@ def _measure(sandbox: Sandbox, db_url: str, count: int, profile: bool) -> None:
     def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
         counts[sql.split()[0].upper()] += 1
 
+    def begin(conn: Any) -> None:  # a BEGIN (PostgreSQL: one round trip of its own)
+        if not getattr(conn.connection.dbapi_connection, "autocommit", False):
+            counts["transactions begun"] += 1
+
     def checkout(*_: Any) -> None:
         counts["pool checkouts"] += 1
 
     event.listen(Engine, "before_cursor_execute", statement)
     event.listen(Pool, "checkout", checkout)
+    event.listen(Engine, "begin", begin)
     admin = create_engine(db_url)
 
     def transactions() -> int:
@@ -93,25 +103,38 @@ def _measure(sandbox: Sandbox, db_url: str, count: int, profile: bool) -> None:
 
     sandbox.delete("kashflow", "/calls")
     before, profiler = transactions(), cProfile.Profile()
-    cpu0 = time.process_time()
+    others0 = cpu_seconds(roots)
+    cpu0, times0 = time.process_time(), os.times()
     if profile:
         profiler.enable()
     for event_id in events[WARMUP_ORDERS:]:
         process_event.apply(args=(event_id,))
     profiler.disable()
-    cpu = time.process_time() - cpu0
+    cpu, times = time.process_time() - cpu0, os.times()
+    others = cpu_delta(others0, cpu_seconds(roots))
+    others.pop("bench (load generator, polling)", None)
     event.remove(Engine, "before_cursor_execute", statement)
     event.remove(Pool, "checkout", checkout)
+    event.remove(Engine, "begin", begin)
     xacts = transactions() - before - 1  # the reading itself
     admin.dispose()
     calls = sandbox.get("kashflow", "/calls")
-    print(f"{count} orders; per order: CPU {cpu / count * 1000:.1f} ms"
+    extra = ("pool checkouts", "transactions begun")
+    user, system = times.user - times0.user, times.system - times0.system
+    print(f"{count} orders; per order: CPU {cpu / count * 1000:.1f} ms (user "
+          f"{user / count * 1000:.1f}, system {system / count * 1000:.1f})"
           f"{' (profiled)' if profile else ''}, SQL statements "
-          f"{sum(v for k, v in counts.items() if k != 'pool checkouts') / count:.2f} ("
+          f"{sum(v for k, v in counts.items() if k not in extra) / count:.2f} ("
           + ", ".join(f"{k} {v / count:.2f}" for k, v in sorted(counts.items())
-                      if k != "pool checkouts")
-          + f"), PostgreSQL transactions {xacts / count:.2f}, pool checkouts "
+                      if k not in extra)
+          + f"), PostgreSQL transactions {xacts / count:.2f} (begun by kfsync "
+          f"{counts['transactions begun'] / count:.2f}), pool checkouts "
           f"{counts['pool checkouts'] / count:.2f}, KashFlow calls {calls['total'] / count:.2f}")
+    # The other processes' CPU over the same orders (PostgreSQL: every local server process,
+    # so other users of the server count too): what one order costs the whole machine.
+    print("  CPU ms per order elsewhere: " + ", ".join(
+        f"{name} {seconds / count * 1000:.1f}" for name, seconds in others.items())
+        + f"; all {(cpu + sum(others.values())) / count * 1000:.1f}")
     if profile:
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         out = RESULTS_DIR / "perorder.prof"

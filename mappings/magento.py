@@ -15,6 +15,7 @@ Adobe Commerce tenders (store credit, gift cards, reward points) are read from t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +35,7 @@ from mappings.model import (
 )
 
 __all__ = ["MAGENTO_DATETIME", "Address", "AppliedTax", "ItemAppliedTaxes", "Order",
-           "OrderItem", "Payment", "parse_order"]
+           "OrderItem", "Payment", "parse_magento_time", "parse_order"]
 
 MAGENTO_DATETIME = "%Y-%m-%d %H:%M:%S"  # UTC, no zone (API-SUBSET: "Timestamps")
 
@@ -231,6 +232,16 @@ def _first_shipping(assignments: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 _ORDER_SCHEMA = OrderSchema()
+
+
+def parse_magento_time(text: str) -> datetime | None:
+    """A Magento timestamp (``created_at``) read as ``parse_order`` reads it; None if it is
+    not one."""
+    try:
+        moment: datetime = _ORDER_SCHEMA.fields["created_at"].deserialize(text)
+    except ValidationError:
+        return None
+    return moment
 
 
 def parse_order(doc: Mapping[str, Any]) -> Order:

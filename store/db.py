@@ -87,13 +87,16 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-_FACTORIES: dict[str, sessionmaker[Session]] = {}
+_FACTORIES: dict[tuple[str, bool], sessionmaker[Session]] = {}
 
 
-def _factory(url: str) -> sessionmaker[Session]:
-    if url not in _FACTORIES:
-        _FACTORIES[url] = sessionmaker(get_engine(url), expire_on_commit=False)
-    return _FACTORIES[url]
+def _factory(url: str, read: bool = False) -> sessionmaker[Session]:
+    if (url, read) not in _FACTORIES:
+        engine = get_engine(url)
+        if read and engine.dialect.name == "postgresql":
+            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        _FACTORIES[url, read] = sessionmaker(engine, expire_on_commit=False)
+    return _FACTORIES[url, read]
 
 
 def dialect_name(bind: Connection | Session) -> str:
@@ -114,6 +117,39 @@ def session_scope(url: str) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def read_scope(url: str) -> Iterator[Session]:
+    """A session for reads only. On PostgreSQL each statement runs on its own (autocommit),
+    as a single-statement transaction under READ COMMITTED would: no ``BEGIN`` and
+    ``COMMIT``, which are a round trip each (psycopg sends ``BEGIN`` by itself). A write in
+    it would commit statement by statement: use ``session_scope`` for writes."""
+    session = _factory(url, read=True)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+@contextmanager
+def reading(conn: Connection) -> Iterator[Connection]:
+    """``conn`` (a checked-out connection, outside a transaction) for reads only: as
+    ``read_scope``, autocommit on PostgreSQL for the block, then back to its default."""
+    if conn.dialect.name != "postgresql":
+        with conn.begin():
+            yield conn
+        return
+    conn.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with conn.begin():  # sends nothing: the DBAPI connection is in autocommit
+            yield conn
+    finally:
+        conn.execution_options(isolation_level=conn.default_isolation_level)
 
 
 def alembic_config(url: str) -> Config:

@@ -56,10 +56,6 @@ _ATTEMPT_NEW = insert(ATTEMPTS).values(
     job_id=bindparam("b_job"), step=bindparam("b_step"), outcome=bindparam("b_outcome"),
     duration_ms=bindparam("b_ms"), task_id=bindparam("b_task"), created_at=bindparam("b_at")
 ).returning(ATTEMPTS.c.id)
-_FIND_LINK = select(LINKS.c.kashflow_key).where(
-    LINKS.c.kind == bindparam("b_kind"),
-    LINKS.c.magento_key.in_(bindparam("b_keys", expanding=True))
-).order_by(LINKS.c.id).limit(1)
 _ADD_LINK = {  # an existing link for the key wins
     name: insert_(LINKS).values(kind=bindparam("b_kind"), magento_key=bindparam("b_magento"),
                                 kashflow_key=bindparam("b_kashflow"),
@@ -225,17 +221,56 @@ def finish_step(conn: Connection, view: JobView, attempt_id: int, result: StepRe
     Returns the next step's view and started attempt (``then``), else ``(None, 0)``.
     """
     values = _finished_values(result, then, task_id, lease_until)
-    conn.execute(_ATTEMPT_OK, {"b_id": attempt_id, "b_ms": int(seconds * 1000)})
-    conn.execute(UPDATE_JOB, {"b_job": view.id, **values})  # SET: the keys given
+    recheck = then is not None and not view.fresh and recheck_due(conn, view.id, then)
+    ok = {"b_id": attempt_id, "b_ms": int(seconds * 1000)}
+    next_attempt = 0
+    if dialect_name(conn) == "postgresql":  # one statement: both attempts and the job
+        next_attempt = _finish_at_once(conn, view.id, ok, values, then, task_id)
+    else:
+        conn.execute(_ATTEMPT_OK, ok)
+        conn.execute(UPDATE_JOB, {"b_job": view.id, **values})  # SET: the keys given
+        if then is not None:
+            next_attempt = add_attempt(conn, view.id, then, "started", task_id)
     add_links(conn, result.links)
     for write in result.writes:
         write(conn)
     if then is None:
         return None, 0
     known = {k: v for k, v in result.updates.items() if k in VIEW_FIELDS}
-    recheck = not view.fresh and recheck_due(conn, view.id, then)
-    return (replace(view, step=then, recheck=recheck, **known),
-            add_attempt(conn, view.id, then, "started", task_id))
+    return replace(view, step=then, recheck=recheck, **known), next_attempt
+
+
+def _finish_at_once(conn: Connection, job_id: int, ok: dict[str, Any],
+                    values: dict[str, Any], then: str | None, task_id: str) -> int:
+    """``finish_step``'s attempt ``ok``, job update and (``then``) next ``started`` attempt
+    as one PostgreSQL statement (data-modifying CTEs); returns the new attempt's id (or 0).
+    ``updated_at`` is given: SQLAlchemy leaves ``onupdate`` unset in such a statement."""
+    values = {**values, "updated_at": utcnow()}
+    shape = (tuple(sorted(values)), then is not None)
+    if shape not in _FINISH:
+        _FINISH[shape] = _finish_statement(*shape)
+    params = {**ok, "b_job": job_id, **{f"v_{k}": v for k, v in values.items()}}
+    if then is None:
+        conn.execute(_FINISH[shape], params)
+        return 0
+    params |= {"b_step": then, "b_task": task_id, "b_at": utcnow()}
+    return int(conn.execute(_FINISH[shape], params).scalar_one())
+
+
+_FINISH: dict[tuple[tuple[str, ...], bool], Any] = {}  # built once per shape of a finish
+
+
+def _finish_statement(keys: tuple[str, ...], claims: bool) -> Any:
+    done = update(ATTEMPTS).where(ATTEMPTS.c.id == bindparam("b_id")).values(
+        outcome="ok", duration_ms=bindparam("b_ms")).cte("kfsync_attempt_ok")
+    job = update(JOBS).where(JOBS.c.id == bindparam("b_job")).values(
+        {key: bindparam(f"v_{key}") for key in keys})
+    if not claims:
+        return job.add_cte(done)
+    return insert(ATTEMPTS).values(
+        job_id=bindparam("b_job"), step=bindparam("b_step"), outcome="started",
+        task_id=bindparam("b_task"), created_at=bindparam("b_at")
+    ).returning(ATTEMPTS.c.id).add_cte(done).add_cte(job.cte("kfsync_job"))
 
 
 @dataclass(frozen=True)
@@ -292,10 +327,23 @@ def add_links(conn: Connection | Session, links: list[tuple[str, str, str]]) -> 
             for kind, magento, kashflow in links])
 
 
+def links_in(bind: Connection | Session, kind: str, *magento_keys: str
+             ) -> list[tuple[str, str]]:
+    """The links of ``magento_keys`` as (magento key, kashflow key), first-recorded first,
+    read on ``bind``."""
+    return [(str(m), str(k)) for m, k in bind.execute(
+        _LINKS, {"b_kind": kind, "b_keys": list(magento_keys)})]
+
+
+_LINKS = select(LINKS.c.magento_key, LINKS.c.kashflow_key).where(
+    LINKS.c.kind == bindparam("b_kind"),
+    LINKS.c.magento_key.in_(bindparam("b_keys", expanding=True))).order_by(LINKS.c.id)
+
+
 def find_link_in(bind: Connection | Session, kind: str, *magento_keys: str) -> str | None:
     """The KashFlow key linked to the first-recorded of ``magento_keys``, read on ``bind``."""
-    found: str | None = bind.scalar(_FIND_LINK, {"b_kind": kind, "b_keys": list(magento_keys)})
-    return found
+    found = links_in(bind, kind, *magento_keys)
+    return found[0][1] if found else None
 
 
 T = TypeVar("T")

@@ -28,7 +28,7 @@ from mappings.errors import MappingError
 from mappings.magento import parse_order
 from mappings.orders import build_customer, customer_code
 from mappings.rules import Rules
-from store.jobs import JobView, StepResult, find_link_in
+from store.jobs import JobView, StepResult, links_in
 from store.models import Step
 from workers import context
 from workers.runner import (
@@ -67,7 +67,9 @@ def ensure_customer(job: JobView) -> StepResult:
     order = parsed_order(job.document)
     keys = _keys(order)
     rules = context.rules()
-    code = find_link(context.db_url(), "customer", *keys)
+    # A job this task created was claimed here because the upsert found no link for these
+    # keys a moment ago, in its own transaction (``workers.events``): no second look.
+    code = None if job.fresh else find_link(context.db_url(), "customer", *keys)
     if code is None:
         code = _match_or_create(order, rules)
     return _customer_found(order, rules, keys, code)
@@ -80,8 +82,14 @@ def linked_customer(s: Session, order: Any, rules: Rules) -> StepResult | None:
         keys = _keys(order)
     except MappingError:
         return None  # the step's own task reports it
-    code = find_link_in(s, "customer", *keys)
-    return None if code is None else _customer_found(order, rules, keys, code)
+    found = links_in(s, "customer", *keys)
+    if not found:
+        return None
+    code = found[0][1]
+    result = _customer_found(order, rules, keys, code)
+    # Only the links still missing (a repeat customer has them all: no write).
+    result.links = [link for link in result.links if (link[1], code) not in found]
+    return result
 
 
 def _customer_found(order: Any, rules: Rules, keys: list[str], code: str) -> StepResult:

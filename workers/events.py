@@ -24,7 +24,7 @@ from mappings.orders import decide
 from services import circuit
 from services.edits import supersede_original
 from store import jobs
-from store.db import session_scope
+from store.db import read_scope, session_scope
 from store.jobs import ACTIVE_STATES, IDLE_STATES, JobView, StepResult
 from store.models import InboundEvent, JobState, Step, SyncJob, utcnow
 from workers import context
@@ -61,7 +61,7 @@ def process_event(self: Task, event_id: int) -> None:
 
 def _process_event(task: Task, event_id: int) -> None:
     url = context.db_url()
-    with session_scope(url) as s:
+    with read_scope(url) as s:  # reads only: no BEGIN and COMMIT round trips
         event = s.execute(_EVENT, {"b_id": event_id}).one_or_none()
         if event is None:
             return

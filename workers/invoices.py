@@ -31,7 +31,7 @@ from services.catalogue import dup_key, hold_for, recent_like_on, record_seen_on
 from store.jobs import JobView, StepResult
 from store.models import Step, utcnow
 from workers import context, products
-from workers.runner import find_link, parsed_order, step_transaction
+from workers.runner import find_link, parsed_order, step_read
 
 
 def create_invoice(job: JobView) -> StepResult:
@@ -51,7 +51,7 @@ def create_invoice(job: JobView) -> StepResult:
     prepared = products.prepare(order, rules)
     rules = prepared.rules
     url = context.db_url()
-    with step_transaction(url) as bind:
+    with step_read(url) as bind:
         like = recent_like_on(bind, order, job.id)
     # What the order used (for the mapping studio), counted with the step's outcome.
     seen: list[Callable[[Connection], None]] = [lambda conn: record_seen_on(conn, order)]

@@ -82,7 +82,13 @@ def attach(rules: Rules, url: str | None = None, *, cached: bool = True) -> Rule
 def prepare(order: Order, rules: Rules) -> Prepared:
     """Rules for ``order`` after a re-read and product creation where a SKU is unmatched."""
     url = context.db_url()
-    done = Prepared(attach(rules, url))
+    # Rules attached in this task already (``context.profile``) match every SKU of most
+    # orders: no second read of the catalogue's stamp then. A SKU they miss may be in a
+    # catalogue another process stored since: look again before re-reading KashFlow.
+    done = Prepared(rules)
+    if _attached and _attached[0][2] is rules and not unmatched_skus(order, rules):
+        return done
+    done.rules = attach(rules, url)
     if not unmatched_skus(order, done.rules):
         return done
     if reread(url):

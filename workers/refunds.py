@@ -39,7 +39,7 @@ from workers.runner import (
     StepDef,
     find_link,
     register_tasks,
-    step_transaction,
+    step_read,
 )
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ def resume_waiting(order_id: str | None = None) -> int:
     Returns how many were started.
     """
     url = context.db_url()
-    with step_transaction(url) as bind:  # after an invoice step: on its connection
+    with step_read(url) as bind:  # after an invoice step: on its connection
         waiting = [(row.id, row.plan or {})
                    for row in bind.execute(jobs.WAITING, {"b_kind": "creditmemo"})]
     started = 0
