@@ -60,4 +60,4 @@ def _store_and_enqueue(url: str, envelope: dict[str, Any], payload: dict[str, An
     resource = envelope["resource"]
     key = resource.get("sku") if resource["type"] == "product" else resource["entity_id"]
     return accept(url, Hint(SOURCE, envelope["id"], envelope["topic"], resource["type"],
-                            str(key), resource.get("increment_id"), payload))
+                            str(key), resource.get("increment_id"), payload), count=True)
