@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
@@ -19,9 +20,12 @@ TOPIC_TYPES = {
 MAX_ENTITY_ID = 2**31 - 1  # Magento's entity ids are unsigned INT columns; ours are INT too
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def printable(value: str) -> None:
     """No control characters: PostgreSQL cannot store NUL, and no Magento id holds the rest."""
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if _CONTROL.search(value):
         raise ValidationError("Control characters are not allowed.")
 
 
