@@ -214,7 +214,7 @@ def _run(procs: Procs, tmp: Path, redis_server: PrivateRedis, db_url: str, n: in
                     KFSYNC_REDIS_URL=redis_server.url, KFSYNC_WEBHOOK_SECRETS=SECRET,
                     KFSYNC_KASHFLOW_RATE="100", KFSYNC_KASHFLOW_BURST="20",
                     KFSYNC_HTTP_TIMEOUT_S=str(HTTP_TIMEOUT_S), **sandbox.kfsync_env())
-    orders = make_orders(20_001, n, max(1, n // 3), prefix="chaos")
+    orders = make_orders(20_001, n, max(1, n // 3), prefix="chaos")  # 1 in 3 a new customer
     sandbox.seed_orders(orders)
     port = free_port()
     procs.kfsync("web", env, tmp, "web", "--port", str(port))
@@ -248,7 +248,7 @@ def _run(procs: Procs, tmp: Path, redis_server: PrivateRedis, db_url: str, n: in
     t_end = time.monotonic()
     check = _check(sandbox, db_url, orders)
     resumption = waits(db_url, chaos.kill_times, chaos.db_down)
-    spent = _calls_per_order(sandbox.get("kashflow", "/calls"), n)
+    spent = _calls_per_order(sandbox.get("kashflow", "/calls"), n, max(1, n // 3))
     result = {
         "database": db_kind(db_url), "orders": n, "kill_mode": kill_mode,
         "kill_every_s": kill_every, "send_rate": rate, "workers": WORKERS,
@@ -271,20 +271,55 @@ def _run(procs: Procs, tmp: Path, redis_server: PrivateRedis, db_url: str, n: in
     log(f"  resumed after a kill: {resumption['kill']}; after the database: "
         f"{resumption['database']}")
     log(f"  KashFlow calls per order, logins and lookups included: {spent['per_order']} "
-        f"({spent['total']} calls: {spent['logins']} logins, {spent['lookups']} lookups)")
+        f"({spent['total']} calls: {spent['logins']} logins, {spent['lookups']} lookups; the "
+        f"order mix needs {spent['floor_per_order']}/order; answered by a fault "
+        f"{spent['faulted']}, rechecks {spent['rechecks']}, other {spent['other_extra']})")
+    for route, r in spent["routes"].items():
+        log(f"    {route}: {r['calls']} (needed {r['needed']}, faulted {r['faulted']}) "
+            f"{r['statuses']}")
     result["verdict"] = verdict
     return result
 
 
-def _calls_per_order(calls: dict[str, Any], n: int) -> dict[str, Any]:
+# What an order needs at least, by route (bench.ratelimit measures the same: 4 for a new
+# customer's order, 2 for a repeat customer's), and the session's one-off calls.
+NEW_CUSTOMER_ROUTES = ("GET /customers/search", "POST /customers")
+PER_ORDER_ROUTES = ("POST /invoices", "POST /invoices/bulk/payments")
+SESSION_ROUTES = ("POST /sessiontoken", "PUT /sessiontoken", "GET /bankaccounts",
+                  "GET /paymentmethods/invoice")
+
+
+def _calls_per_order(calls: dict[str, Any], n: int, buyers: int = 0) -> dict[str, Any]:
     """The whole run's KashFlow calls (the sandbox's count: retries, faults answered,
-    logins and reference lookups included) per order."""
+    logins and reference lookups included) per order, and where they went: per route, the
+    calls answered by an injected fault (each one retried), the rest beyond what the order
+    mix needs (``buyers`` new customers: a search and a create each; every order an invoice
+    and a payment), and the rechecks (``GET /invoices/{number}`` after an interrupted write)."""
     by_route: dict[str, int] = calls.get("calls", {})
+    statuses: dict[str, dict[str, int]] = calls.get("by_route", {})
     logins = by_route.get("POST /sessiontoken", 0)
     lookups = by_route.get("GET /bankaccounts", 0) + by_route.get("GET /paymentmethods/invoice", 0)
     total = int(calls.get("total", 0))
+    need = {**dict.fromkeys(NEW_CUSTOMER_ROUTES, buyers), **dict.fromkeys(PER_ORDER_ROUTES, n)}
+    routes = {}
+    for route, count in sorted(by_route.items()):
+        answered = statuses.get(route, {})
+        faulted = sum(v for k, v in answered.items()
+                      if k in ("429", "dropped") or k.startswith("5"))
+        routes[route] = {"calls": count, "faulted": faulted, "needed": need.get(route, 0),
+                         "statuses": answered}
+    floor = sum(need.values())
+    faulted_all = sum(r["faulted"] for r in routes.values())
+    session = sum(by_route.get(k, 0) for k in SESSION_ROUTES)
     return {"total": total, "logins": logins, "lookups": lookups,
-            "per_order": round(total / n, 2) if n else 0.0}
+            "per_order": round(total / n, 2) if n else 0.0,
+            "new_customers": buyers, "floor": floor,
+            "floor_per_order": round(floor / n, 2) if n else 0.0,
+            "faulted": faulted_all, "session": session,
+            "rechecks": by_route.get("GET /invoices/{number}", 0),
+            "other_extra": total - floor - faulted_all - session
+            - by_route.get("GET /invoices/{number}", 0),
+            "routes": routes}
 
 
 def _passed(r: dict[str, Any]) -> bool:
