@@ -272,8 +272,10 @@ def _run(procs: Procs, tmp: Path, redis_server: PrivateRedis, db_url: str, n: in
         f"{resumption['database']}")
     log(f"  KashFlow calls per order, logins and lookups included: {spent['per_order']} "
         f"({spent['total']} calls: {spent['logins']} logins, {spent['lookups']} lookups; the "
-        f"order mix needs {spent['floor_per_order']}/order; answered by a fault "
-        f"{spent['faulted']}, rechecks {spent['rechecks']}, other {spent['other_extra']})")
+        f"order mix needs {spent['floor_per_order']}/order; beyond it: session "
+        f"{spent['session']}, rechecks {spent['rechecks']}, customer searches "
+        f"{spent['extra_searches']}, writes sent again {spent['resent_writes']}, other "
+        f"{spent['other']}; answers that were a fault {spent['faulted']})")
     for route, r in spent["routes"].items():
         log(f"    {route}: {r['calls']} (needed {r['needed']}, faulted {r['faulted']}) "
             f"{r['statuses']}")
@@ -291,10 +293,12 @@ SESSION_ROUTES = ("POST /sessiontoken", "PUT /sessiontoken", "GET /bankaccounts"
 
 def _calls_per_order(calls: dict[str, Any], n: int, buyers: int = 0) -> dict[str, Any]:
     """The whole run's KashFlow calls (the sandbox's count: retries, faults answered,
-    logins and reference lookups included) per order, and where they went: per route, the
-    calls answered by an injected fault (each one retried), the rest beyond what the order
-    mix needs (``buyers`` new customers: a search and a create each; every order an invoice
-    and a payment), and the rechecks (``GET /invoices/{number}`` after an interrupted write)."""
+    logins and reference lookups included) per order, and where the calls beyond the order
+    mix's floor went (``buyers`` new customers: a search and a create each; every order an
+    invoice and a payment): the session's calls, rechecks (``GET /invoices/{number}`` before
+    rewriting after an interrupted or unanswered write), customer searches beyond one per new
+    customer, and writes sent again. ``faulted`` counts answers that were an injected fault
+    (5xx, 429, dropped), on any route; an ambiguous fault's write did land."""
     by_route: dict[str, int] = calls.get("calls", {})
     statuses: dict[str, dict[str, int]] = calls.get("by_route", {})
     logins = by_route.get("POST /sessiontoken", 0)
@@ -308,18 +312,23 @@ def _calls_per_order(calls: dict[str, Any], n: int, buyers: int = 0) -> dict[str
                       if k in ("429", "dropped") or k.startswith("5"))
         routes[route] = {"calls": count, "faulted": faulted, "needed": need.get(route, 0),
                          "statuses": answered}
+
+    def beyond(route: str) -> int:
+        return max(0, by_route.get(route, 0) - need.get(route, 0))
+
     floor = sum(need.values())
-    faulted_all = sum(r["faulted"] for r in routes.values())
-    session = sum(by_route.get(k, 0) for k in SESSION_ROUTES)
+    session = sum(by_route.get(k, 0) for k in (*SESSION_ROUTES, "GET /products"))
+    rechecks = by_route.get("GET /invoices/{number}", 0)
+    searches = beyond("GET /customers/search")
+    resent = sum(beyond(r) for r in ("POST /customers", *PER_ORDER_ROUTES))
     return {"total": total, "logins": logins, "lookups": lookups,
             "per_order": round(total / n, 2) if n else 0.0,
             "new_customers": buyers, "floor": floor,
             "floor_per_order": round(floor / n, 2) if n else 0.0,
-            "faulted": faulted_all, "session": session,
-            "rechecks": by_route.get("GET /invoices/{number}", 0),
-            "other_extra": total - floor - faulted_all - session
-            - by_route.get("GET /invoices/{number}", 0),
-            "routes": routes}
+            "session": session, "rechecks": rechecks, "extra_searches": searches,
+            "resent_writes": resent,
+            "other": total - floor - session - rechecks - searches - resent,
+            "faulted": sum(r["faulted"] for r in routes.values()), "routes": routes}
 
 
 def _passed(r: dict[str, Any]) -> bool:

@@ -214,9 +214,23 @@ def _calls(r: dict[str, Any]) -> list[str]:
     spent = r.get("kashflow_calls")
     if not spent:
         return []
-    return [f"| KashFlow calls per order, retries, logins and lookups included | "
+    rows = [f"| KashFlow calls per order, retries, logins and lookups included | "
             f"{spent['per_order']} ({spent['total']:,} calls; {spent['logins']} logins, "
             f"{spent['lookups']} lookups) |"]
+    if "floor" not in spent:
+        return rows
+    n = spent["floor"] / spent["floor_per_order"] if spent["floor_per_order"] else 0
+    per = (lambda k: f"{spent[k]} ({spent[k] / n:.2f}/order)") if n else str
+    return [*rows,
+            f"| ... the order mix's floor ({spent['new_customers']} new customers x 4, the "
+            f"other orders x 2) | {spent['floor']:,} ({spent['floor_per_order']:.2f}/order) |",
+            f"| ... beyond it: rechecks `GET /invoices/{{number}}` after an unanswered write "
+            f"or a kill | {per('rechecks')} |",
+            f"| ... beyond it: writes sent again after a fault | {per('resent_writes')} |",
+            f"| ... beyond it: customer searches (faulted, or before a re-create) | "
+            f"{per('extra_searches')} |",
+            f"| ... beyond it: session (logins, lookups, products) | {per('session')} |",
+            f"| ... answers that were an injected fault (any route) | {spent['faulted']} |"]
 
 
 def _resumption(r: dict[str, Any]) -> list[str]:
