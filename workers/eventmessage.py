@@ -78,6 +78,23 @@ def message(row_id: int, task_id: str | None = None) -> dict[str, Any]:
     }
 
 
+# LPUSH the message and add each increment, in one command (a pipeline of two cost the web
+# process more Python than the round trip it saves). KEYS: queue, then one hash per
+# increment; ARGV: message, then field and amount per increment.
+_PUSH_LUA = """
+redis.call('LPUSH', KEYS[1], ARGV[1])
+for i = 2, #KEYS do
+  redis.call('HINCRBYFLOAT', KEYS[i], ARGV[2 * i - 2], ARGV[2 * i - 1])
+end
+return 1
+"""
+
+
+@cache
+def _script(url: str) -> Any:
+    return _client(url).register_script(_PUSH_LUA)
+
+
 def push(row_id: int, increments: Iterable[tuple[str, str, float]] = ()) -> None:
     """``LPUSH`` the message for event ``row_id``, plus ``HINCRBYFLOAT`` (hash, field, amount)
     for each of ``increments``, in one round trip.
@@ -85,8 +102,8 @@ def push(row_id: int, increments: Iterable[tuple[str, str, float]] = ()) -> None
     Raises:
         redis.RedisError: the broker did not take it (the caller decides what that means).
     """
-    pipe = _client(celery_app.conf.broker_url).pipeline(transaction=False)
-    pipe.lpush(_queue(), json.dumps(message(row_id)))
+    keys, args = [_queue()], [json.dumps(message(row_id))]
     for name, field, amount in increments:
-        pipe.hincrbyfloat(name, field, amount)
-    pipe.execute()
+        keys.append(name)
+        args += [field, repr(amount)]
+    _script(celery_app.conf.broker_url)(keys=keys, args=args)
