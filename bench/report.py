@@ -230,7 +230,10 @@ def _calls(r: dict[str, Any]) -> list[str]:
             f"| ... beyond it: customer searches (faulted, or before a re-create) | "
             f"{per('extra_searches')} |",
             f"| ... beyond it: session (logins, lookups, products) | {per('session')} |",
-            f"| ... answers that were an injected fault (any route) | {spent['faulted']} |"]
+            f"| ... answers that were an injected fault (any route) | {spent['faulted']} |",
+            f"| issue 24, <= 2.5 calls per order with logins and lookups | "
+            f"{_ok(spent['per_order'] <= 2.5)}: {spent['per_order']}, and the order mix alone "
+            f"needs {spent['floor_per_order']:.2f} |"]
 
 
 def _resumption(r: dict[str, Any]) -> list[str]:

@@ -242,7 +242,11 @@ def _backfill_result(lines: list[re.Match[str]], n: int, rate: float, ideal: flo
             f" ETA at {t10:.1f} s ({done10} settled) said {float(eta):.0f} s more -> "
             f"{predicted:.1f} s total, {result['eta_error']:+.1%} of the real duration")
     else:
-        log(f"  backfill: no ETA after 10% or not finished ({len(points)} progress lines)")
+        if at10:
+            result.update({"eta_at": round(at10[0], 1), "eta_settled": at10[1],
+                           "eta_s": float(at10[2])})
+        log(f"  backfill: no ETA after 10% or not finished ({len(points)} progress lines; "
+            f"{result['done']} settled in {wall:.0f} s)")
     return result
 
 
