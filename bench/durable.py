@@ -62,7 +62,7 @@ def create_durable_app(database_url: str, redis_url: str) -> Flask:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--workers", type=int, default=2)  # the default of `kfsync web`
+    parser.add_argument("--workers", type=int, default=3)  # the default of `kfsync web`
     args = parser.parse_args()
     settings = Settings.load(env_file=None)
     database_url = os.environ["KFSYNC_DATABASE_URL"]

@@ -8,7 +8,9 @@ for this one task — same headers, properties and base64 JSON body, the same li
 kombu's Redis transport (the queue name; priority 0) — in one ``LPUSH``, optionally
 pipelined with metric increments. ``tests/unit/workers/test_eventmessage.py`` compares it
 field by field with what Celery itself pushes, so a Celery or kombu upgrade that changes
-the format fails there, not in production.
+the format fails there, not in production. With Sentry on, the message goes through
+``send_task`` as before, so Sentry's Celery integration still links the webhook's trace to the
+task's.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from functools import cache
 from typing import Any
 
 import redis
+import sentry_sdk
 
 from workers.app import celery_app
 
@@ -95,13 +98,27 @@ def _script(url: str) -> Any:
     return _client(url).register_script(_PUSH_LUA)
 
 
+def traced() -> bool:
+    """Sentry is on in this process: its Celery integration adds trace headers to what
+    ``send_task`` sends (linking the webhook's trace to the task's), so publish through it."""
+    return bool(sentry_sdk.get_client().is_active())
+
+
 def push(row_id: int, increments: Iterable[tuple[str, str, float]] = ()) -> None:
     """``LPUSH`` the message for event ``row_id``, plus ``HINCRBYFLOAT`` (hash, field, amount)
-    for each of ``increments``, in one round trip.
+    for each of ``increments``, in one round trip (with Sentry on: ``send_task``, then the
+    increments).
 
     Raises:
-        redis.RedisError: the broker did not take it (the caller decides what that means).
+        Exception: the broker did not take it (the caller decides what that means).
     """
+    if traced():
+        celery_app.send_task(TASK, args=[row_id])
+        pipe = _client(celery_app.conf.broker_url).pipeline(transaction=False)
+        for name, field, amount in increments:
+            pipe.hincrbyfloat(name, field, amount)
+        pipe.execute()
+        return
     keys, args = [_queue()], [json.dumps(message(row_id))]
     for name, field, amount in increments:
         keys.append(name)

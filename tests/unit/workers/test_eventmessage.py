@@ -19,6 +19,7 @@ from workers.dispatch import publish_event
 
 # Fresh per message (ids), or per process in Celery's own way (reply_to: a result queue
 # kfsync never reads, its task results being ignored).
+SENTRY_HEADERS = ("sentry-trace", "baggage", "sentry-task-enqueued-time", "headers")
 PER_MESSAGE = {("headers", "id"), ("headers", "root_id"), ("properties", "correlation_id"),
                ("properties", "delivery_tag"), ("properties", "reply_to")}
 
@@ -41,9 +42,14 @@ def popped(client: redis.Redis, queue: str) -> dict[str, Any]:
     return message
 
 
-def test_the_pushed_message_is_the_one_celery_sends(broker: redis.Redis) -> None:
+def test_the_pushed_message_is_the_one_celery_sends(broker: redis.Redis,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     celery_app.send_task(eventmessage.TASK, args=[7])
     theirs = popped(broker, "ingest")
+    # Sentry's trace headers, when an earlier test of this process started sentry-sdk
+    for key in SENTRY_HEADERS:
+        theirs["headers"].pop(key, None)
+    monkeypatch.setattr(eventmessage, "traced", lambda: False)
     assert publish_event(7) is True
     ours = popped(broker, "ingest")
     assert broker.llen("ingest") == 0
@@ -60,11 +66,16 @@ def test_the_pushed_message_is_the_one_celery_sends(broker: redis.Redis) -> None
     assert headers["root_id"] == headers["id"] == ours["properties"]["correlation_id"]
 
 
-def test_increments_travel_in_the_same_round_trip(broker: redis.Redis) -> None:
+@pytest.mark.parametrize("sentry_on", [False, True])
+def test_increments_are_written_with_the_message(broker: redis.Redis, sentry_on: bool,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """One round trip; with Sentry on, through ``send_task`` (its trace headers) and then."""
+    monkeypatch.setattr(eventmessage, "traced", lambda: sentry_on)
     eventmessage.push(8, [("kfsync:metrics:test", "accepted", 1.0)] * 2)
     body = json.loads(base64.b64decode(popped(broker, "ingest")["body"]))
     assert body[0] == [8]
     assert broker.hget("kfsync:metrics:test", "accepted") == b"2"
+    broker.delete("kfsync:metrics:test")
 
 
 def test_a_dead_broker_is_false(broker: redis.Redis) -> None:
