@@ -33,7 +33,7 @@ def create_bare_app() -> Flask:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--workers", type=int, default=2)  # the default of `kfsync web`
+    parser.add_argument("--workers", type=int, default=3)  # the default of `kfsync web`
     args = parser.parse_args()
     kfsync_gunicorn._App.load = lambda self: create_bare_app()  # type: ignore[method-assign]
     kfsync_gunicorn.serve(Settings.load(env_file=None), host="127.0.0.1", port=args.port,

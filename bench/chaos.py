@@ -214,7 +214,7 @@ def _run(procs: Procs, tmp: Path, redis_server: PrivateRedis, db_url: str, n: in
                     KFSYNC_REDIS_URL=redis_server.url, KFSYNC_WEBHOOK_SECRETS=SECRET,
                     KFSYNC_KASHFLOW_RATE="100", KFSYNC_KASHFLOW_BURST="20",
                     KFSYNC_HTTP_TIMEOUT_S=str(HTTP_TIMEOUT_S), **sandbox.kfsync_env())
-    orders = make_orders(20_001, n, max(1, n // 3), prefix="chaos")
+    orders = make_orders(20_001, n, max(1, n // 3), prefix="chaos")  # 1 in 3 a new customer
     sandbox.seed_orders(orders)
     port = free_port()
     procs.kfsync("web", env, tmp, "web", "--port", str(port))
@@ -248,7 +248,7 @@ def _run(procs: Procs, tmp: Path, redis_server: PrivateRedis, db_url: str, n: in
     t_end = time.monotonic()
     check = _check(sandbox, db_url, orders)
     resumption = waits(db_url, chaos.kill_times, chaos.db_down)
-    spent = _calls_per_order(sandbox.get("kashflow", "/calls"), n)
+    spent = _calls_per_order(sandbox.get("kashflow", "/calls"), n, max(1, n // 3))
     result = {
         "database": db_kind(db_url), "orders": n, "kill_mode": kill_mode,
         "kill_every_s": kill_every, "send_rate": rate, "workers": WORKERS,
@@ -271,20 +271,64 @@ def _run(procs: Procs, tmp: Path, redis_server: PrivateRedis, db_url: str, n: in
     log(f"  resumed after a kill: {resumption['kill']}; after the database: "
         f"{resumption['database']}")
     log(f"  KashFlow calls per order, logins and lookups included: {spent['per_order']} "
-        f"({spent['total']} calls: {spent['logins']} logins, {spent['lookups']} lookups)")
+        f"({spent['total']} calls: {spent['logins']} logins, {spent['lookups']} lookups; the "
+        f"order mix needs {spent['floor_per_order']}/order; beyond it: session "
+        f"{spent['session']}, rechecks {spent['rechecks']}, customer searches "
+        f"{spent['extra_searches']}, writes sent again {spent['resent_writes']}, other "
+        f"{spent['other']}; answers that were a fault {spent['faulted']})")
+    for route, r in spent["routes"].items():
+        log(f"    {route}: {r['calls']} (needed {r['needed']}, faulted {r['faulted']}) "
+            f"{r['statuses']}")
     result["verdict"] = verdict
     return result
 
 
-def _calls_per_order(calls: dict[str, Any], n: int) -> dict[str, Any]:
+# What an order needs at least, by route (bench.ratelimit measures the same: 4 for a new
+# customer's order, 2 for a repeat customer's), and the session's one-off calls.
+NEW_CUSTOMER_ROUTES = ("GET /customers/search", "POST /customers")
+PER_ORDER_ROUTES = ("POST /invoices", "POST /invoices/bulk/payments")
+SESSION_ROUTES = ("POST /sessiontoken", "PUT /sessiontoken", "GET /bankaccounts",
+                  "GET /paymentmethods/invoice")
+
+
+def _calls_per_order(calls: dict[str, Any], n: int, buyers: int = 0) -> dict[str, Any]:
     """The whole run's KashFlow calls (the sandbox's count: retries, faults answered,
-    logins and reference lookups included) per order."""
+    logins and reference lookups included) per order, and where the calls beyond the order
+    mix's floor went (``buyers`` new customers: a search and a create each; every order an
+    invoice and a payment): the session's calls, rechecks (``GET /invoices/{number}`` before
+    rewriting after an interrupted or unanswered write), customer searches beyond one per new
+    customer, and writes sent again. ``faulted`` counts answers that were an injected fault
+    (5xx, 429, dropped), on any route; an ambiguous fault's write did land."""
     by_route: dict[str, int] = calls.get("calls", {})
+    statuses: dict[str, dict[str, int]] = calls.get("by_route", {})
     logins = by_route.get("POST /sessiontoken", 0)
     lookups = by_route.get("GET /bankaccounts", 0) + by_route.get("GET /paymentmethods/invoice", 0)
     total = int(calls.get("total", 0))
+    need = {**dict.fromkeys(NEW_CUSTOMER_ROUTES, buyers), **dict.fromkeys(PER_ORDER_ROUTES, n)}
+    routes = {}
+    for route, count in sorted(by_route.items()):
+        answered = statuses.get(route, {})
+        faulted = sum(v for k, v in answered.items()
+                      if k in ("429", "dropped") or k.startswith("5"))
+        routes[route] = {"calls": count, "faulted": faulted, "needed": need.get(route, 0),
+                         "statuses": answered}
+
+    def beyond(route: str) -> int:
+        return max(0, by_route.get(route, 0) - need.get(route, 0))
+
+    floor = sum(need.values())
+    session = sum(by_route.get(k, 0) for k in (*SESSION_ROUTES, "GET /products"))
+    rechecks = by_route.get("GET /invoices/{number}", 0)
+    searches = beyond("GET /customers/search")
+    resent = sum(beyond(r) for r in ("POST /customers", *PER_ORDER_ROUTES))
     return {"total": total, "logins": logins, "lookups": lookups,
-            "per_order": round(total / n, 2) if n else 0.0}
+            "per_order": round(total / n, 2) if n else 0.0,
+            "new_customers": buyers, "floor": floor,
+            "floor_per_order": round(floor / n, 2) if n else 0.0,
+            "session": session, "rechecks": rechecks, "extra_searches": searches,
+            "resent_writes": resent,
+            "other": total - floor - session - rechecks - searches - resent,
+            "faulted": sum(r["faulted"] for r in routes.values()), "routes": routes}
 
 
 def _passed(r: dict[str, Any]) -> bool:

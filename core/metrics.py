@@ -182,6 +182,12 @@ class Recorder:
         return {k.decode(): float(v) for k, v in raw.items()}  # type: ignore[union-attr]
 
 
+def increment(metric: Metric, *values: str, amount: float = 1.0) -> tuple[str, str, float]:
+    """One counter increment as (hash, field, amount), for a caller that writes it in a round
+    trip of its own (``workers.dispatch.publish_event``)."""
+    return PREFIX + metric.name, _SEP.join(values), amount
+
+
 @cache
 def recorder(redis_url: str) -> Recorder:
     """The process's recorder for ``redis_url``."""

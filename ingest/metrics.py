@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -101,8 +101,10 @@ WEBHOOK_OUTCOMES = {202: "accepted", 400: "invalid", 401: "unauthorized", 413: "
 
 
 def record_webhook(response: Response) -> Response:
-    """After ``POST /webhooks/magento``: count the outcome the sender saw."""
-    if request.path == "/webhooks/magento" and request.method == "POST":
+    """After ``POST /webhooks/magento``: count the outcome the sender saw (unless the publish
+    already counted it in its round trip: ``ingest.sources.intake.accept``)."""
+    if (request.path == "/webhooks/magento" and request.method == "POST"
+            and not g.get("kfsync_webhook_counted", False)):
         outcome = WEBHOOK_OUTCOMES.get(response.status_code)
         if outcome is None and response.status_code == 200:
             outcome = str((response.get_json(silent=True) or {}).get("status", "ok"))

@@ -15,7 +15,7 @@ from marshmallow import ValidationError
 
 from ingest.app import current_settings
 from ingest.safejson import BadJson, loads
-from ingest.schemas import TOPICS, EnvelopeSchema
+from ingest.schemas import TOPICS, EnvelopeSchema, plain_envelope
 from ingest.signing import SignatureError, verify
 from ingest.sources.intake import Hint, accept
 
@@ -44,10 +44,12 @@ def receive() -> tuple[Response, int]:
         return _error(400, {"_body": [str(exc)]})
     if not isinstance(payload, dict):
         return _error(400, {"_body": ["Expected a JSON object."]})
-    try:
-        envelope = _envelope.load(payload)
-    except ValidationError as exc:
-        return _error(400, exc.normalized_messages())  # type: ignore[no-untyped-call]
+    envelope = plain_envelope(payload)  # the usual shape, checked without marshmallow
+    if envelope is None:
+        try:
+            envelope = _envelope.load(payload)
+        except ValidationError as exc:
+            return _error(400, exc.normalized_messages())  # type: ignore[no-untyped-call]
     if request.headers.get("X-Kfsync-Event-Id") != envelope["id"]:
         return _error(400, {"id": ["Does not match the X-Kfsync-Event-Id header."]})
     if envelope["topic"] not in TOPICS:
@@ -60,4 +62,4 @@ def _store_and_enqueue(url: str, envelope: dict[str, Any], payload: dict[str, An
     resource = envelope["resource"]
     key = resource.get("sku") if resource["type"] == "product" else resource["entity_id"]
     return accept(url, Hint(SOURCE, envelope["id"], envelope["topic"], resource["type"],
-                            str(key), resource.get("increment_id"), payload))
+                            str(key), resource.get("increment_id"), payload), count=True)

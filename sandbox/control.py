@@ -4,6 +4,7 @@
 - ``GET /_sandbox/faults`` -> ``{"rules": [...], "settings": {...}}``
 - ``DELETE /_sandbox/faults`` (all) and ``DELETE /_sandbox/faults/<id>`` (one)
 - ``GET /_sandbox/calls`` -> ``{"total", "calls": {"METHOD /path": n}, "statuses": {"429": n},
+  "by_route": {"METHOD /path": {"201": n, "dropped": n}},
   "rate_limited", "faults": {kind: n}}``; ``DELETE /_sandbox/calls`` zeroes the counters
 - ``GET|POST /_sandbox/settings`` ``{"latency_ms": n, "rate_limit": {"rate", "burst"} | null}``
   plus the server's own settings (KashFlow: ``session_idle_timeout_s``)

@@ -48,6 +48,7 @@ class CallLog:
         with self._lock:
             self._calls: dict[str, int] = {}
             self._statuses: dict[str, int] = {}
+            self._route_statuses: dict[str, dict[str, int]] = {}
             self._faults: dict[str, int] = {}
             self._total = 0
 
@@ -56,6 +57,8 @@ class CallLog:
             self._total += 1
             self._calls[template] = self._calls.get(template, 0) + 1
             self._statuses[status] = self._statuses.get(status, 0) + 1
+            by_status = self._route_statuses.setdefault(template, {})
+            by_status[status] = by_status.get(status, 0) + 1
 
     def fault_fired(self, kind: str) -> None:
         with self._lock:
@@ -67,6 +70,8 @@ class CallLog:
                 "total": self._total,
                 "calls": dict(sorted(self._calls.items())),
                 "statuses": dict(sorted(self._statuses.items())),
+                "by_route": {route: dict(sorted(counts.items())) for route, counts
+                             in sorted(self._route_statuses.items())},
                 "rate_limited": self._statuses.get("429", 0),
                 "faults": dict(sorted(self._faults.items())),
             }

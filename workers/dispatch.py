@@ -10,13 +10,14 @@ left ``queued`` — so a broker outage delays work and loses none.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import update
 
 from store.db import session_scope
 from store.models import InboundEvent, utcnow
+from workers import eventmessage
 from workers.app import celery_app
 from workers.workflow import order_chain
 
@@ -51,10 +52,20 @@ def publish_chain(job_id: int, step: str, pay: bool) -> bool:
     return True
 
 
-def publish_event(row_id: int) -> bool:
-    """Publish ``process_event`` for a committed event; False when the broker does not answer."""
-    return publish_task("kfsync.events.process_event", [row_id],
-                        then=f"event {row_id} waits for the relay")
+def publish_event(row_id: int, increments: Iterable[tuple[str, str, float]] = ()) -> bool:
+    """Publish ``process_event`` for a committed event; False when the broker does not answer.
+
+    The message is the one ``send_task`` would send, pushed in one round trip
+    (``workers.eventmessage``: the webhook's hot path); ``increments`` are metric fields
+    (``core.metrics.increment``) written in that round trip.
+    """
+    try:
+        eventmessage.push(row_id, increments)
+    except Exception:
+        log.warning("broker unavailable: kfsync.events.process_event(%s,) not sent; event %s "
+                    "waits for the relay", row_id, row_id, exc_info=True)
+        return False
+    return True
 
 
 def enqueue_event(url: str, row_id: int) -> bool:

@@ -24,12 +24,12 @@ from rich.progress import (
     ProgressColumn,
     Task,
     TextColumn,
-    TimeRemainingColumn,
 )
 from rich.text import Text
 from sqlalchemy import func, select
 
 from kfsync.cli import fail, load_settings, make_console
+from kfsync.eta import SteadyRate
 from store.db import session_scope
 from store.models import Cursor, InboundEvent, JobState, SyncJob
 
@@ -63,18 +63,20 @@ def backfill(since: datetime, until: datetime | None, max_backlog: int, wait: bo
     total, state = _plan(window, url, name)
     broker = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
     with _progress() as progress:
-        task = progress.add_task("queued", total=total, completed=state["count"])
+        watch = Watch(progress, url, name, total, state)
         for order in keyset_orders(window, after_id=state["after_id"]):
             while _backlog(broker) > max_backlog:
-                time.sleep(1)
+                watch.poll()
+                time.sleep(0.5)
             if not record_order(url, order, "backfill", tag=name):
                 state["already"] += 1  # synced before from this very version
             state["after_id"], state["count"] = int(order["entity_id"]), state["count"] + 1
             _save(url, name, state)
-            progress.update(task, completed=state["count"])
+            watch.poll()
         documents = _documents(progress, url, name, window, broker, max_backlog)
         if wait:
-            _wait(progress, url, name, total, state["already"])
+            while not watch.poll(force=True):
+                time.sleep(1)
     console.print(f"backfill {name}: {state['count']} of {total} order(s) through the pipeline "
                   f"({state['already']} were already in step)")
     console.print(f"history: {documents} new credit memo(s) and invoice(s)")
@@ -133,21 +135,65 @@ def _backlog(broker: redis.Redis) -> int:
     return sum(int(broker.llen(q)) for q in STEP_QUEUES)
 
 
-def _wait(progress: Progress, url: str, name: str, total: int, already: int) -> None:
-    """Show the run's orders settling (synced, skipped or held for review) until all have."""
-    task = progress.add_task("settled", total=total)
+def _settled(url: str, name: str) -> int:
+    """This run's orders whose job has settled (synced, skipped or held for review)."""
     ours = (select(InboundEvent.resource_key)
             .where(InboundEvent.source == "backfill", InboundEvent.event_id.like(f"{name}:%")))
-    while True:
-        with session_scope(url) as s:
-            settled = already + int(s.scalar(
-                select(func.count(SyncJob.id)).where(SyncJob.kind == "order",
-                                                     SyncJob.magento_key.in_(ours),
-                                                     SyncJob.state.in_(SETTLED))) or 0)
-        progress.update(task, completed=min(settled, total))
-        if settled >= total:
-            return
-        time.sleep(1)
+    with session_scope(url) as s:
+        return int(s.scalar(select(func.count(SyncJob.id)).where(
+            SyncJob.kind == "order", SyncJob.magento_key.in_(ours),
+            SyncJob.state.in_(SETTLED))) or 0)
+
+
+class Watch:
+    """The run's two bars — orders queued and orders settled — and the ETA of the whole run.
+
+    The ETA is the settled count's (what ends the run), at its recent steady pace
+    (``kfsync.eta.SteadyRate``). Settled orders are counted at most once per ``EVERY_S``; when
+    the output is not a terminal (a log, a benchmark) a plain line is printed every
+    ``PLAIN_EVERY_S`` instead of the bars.
+    """
+
+    EVERY_S = 1.0
+    PLAIN_EVERY_S = 5.0
+
+    def __init__(self, progress: Progress, url: str, name: str, total: int,
+                 state: dict[str, int]) -> None:
+        self.progress, self.url, self.name, self.total, self.state = (
+            progress, url, name, total, state)
+        self.started = time.monotonic()
+        self.queued = progress.add_task("queued", total=total, completed=state["count"],
+                                        eta=None)
+        done = self._count()
+        self.rate = SteadyRate(total, done)
+        self.settled = progress.add_task("settled", total=total, completed=done, eta=None)
+        self._polled = self._printed = time.monotonic()
+
+    def _count(self) -> int:
+        return min(self.total, self.state["already"] + _settled(self.url, self.name))
+
+    def poll(self, force: bool = False) -> bool:
+        """Refresh the bars (settled at most once per ``EVERY_S`` unless ``force``); True once
+        every order has settled."""
+        self.progress.update(self.queued, completed=self.state["count"])
+        now = time.monotonic()
+        if not force and now - self._polled < self.EVERY_S:
+            return False
+        self._polled = now
+        done = self._count()
+        self.rate.update(done)
+        eta = self.rate.seconds_left()
+        self.progress.update(self.settled, completed=done, eta=eta)
+        if not console.is_terminal and (now - self._printed >= self.PLAIN_EVERY_S
+                                        or done >= self.total):
+            self._printed = now
+            speed = self.rate.rate()
+            console.print(
+                f"progress: {now - self.started:.1f} s, queued {self.state['count']}/"
+                f"{self.total}, settled {done}/{self.total}, "
+                f"{'--' if speed is None else f'{speed:.1f}'} orders/s, ETA "
+                f"{'--' if eta is None else f'{eta:.0f}'} s", highlight=False)
+        return done >= self.total
 
 
 class RateColumn(ProgressColumn):
@@ -157,10 +203,25 @@ class RateColumn(ProgressColumn):
         return Text("-- orders/s" if task.speed is None else f"{task.speed:.1f} orders/s")
 
 
+class EtaColumn(ProgressColumn):
+    """The run's time left (``Watch``), on the settled bar."""
+
+    def render(self, task: Task) -> Text:
+        if task.description != "settled":
+            return Text("")
+        eta = task.fields.get("eta")
+        if eta is None:
+            return Text("ETA --:--")
+        minutes, seconds = divmod(int(eta + 0.5), 60)
+        hours, minutes = divmod(minutes, 60)
+        return Text(f"ETA {hours}:{minutes:02d}:{seconds:02d}" if hours
+                    else f"ETA {minutes:02d}:{seconds:02d}")
+
+
 def _progress() -> Progress:
     return Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
-                    RateColumn(), TimeRemainingColumn(),
-                    console=console)
+                    RateColumn(), EtaColumn(), console=console,
+                    disable=not console.is_terminal)
 
 
 COMMANDS: list[Any] = [backfill]
