@@ -36,11 +36,17 @@ def configure(settings: Settings) -> Celery:
     (a test, or ``kfsync run`` switching to the embedded Redis) they are dropped so the next
     publish connects to the new broker.
     """
-    if celery_app.conf.broker_url != settings.redis_url:
-        celery_app.conf.broker_url = settings.redis_url
+    use_broker(settings.redis_url)
+    return celery_app
+
+
+def use_broker(url: str) -> None:
+    """Publish to ``url`` from now on, dropping the connection and producer pools cached for
+    another broker (both: a producer pool kept from a dead broker fails every later send)."""
+    if celery_app.conf.broker_url != url:
+        celery_app.conf.broker_url = url
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
-    return celery_app
 
 
 @worker_process_init.connect

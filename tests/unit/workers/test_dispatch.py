@@ -14,7 +14,7 @@ import redis
 
 from store.models import Step
 from tests.unit.ingest.ops_helpers import make_settings
-from workers.app import celery_app, configure
+from workers.app import celery_app, configure, use_broker
 from workers.dispatch import publish_chain, publish_task
 
 DEAD_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -25,8 +25,7 @@ def broker(redis_url: str) -> Iterator[str]:
     before = celery_app.conf.broker_url
     configure(make_settings("sqlite://", redis_url))
     yield redis_url
-    celery_app.conf.broker_url = before
-    celery_app._pool = None
+    use_broker(before)
 
 
 def queued_tasks(redis_url: str, queue: str) -> list[tuple[str, list[object]]]:

@@ -14,7 +14,7 @@ import redis
 
 from tests.unit.ingest.ops_helpers import make_settings
 from workers import eventmessage
-from workers.app import celery_app, configure
+from workers.app import celery_app, configure, use_broker
 from workers.dispatch import publish_event
 
 # Fresh per message (ids), or per process in Celery's own way (reply_to: a result queue
@@ -30,8 +30,7 @@ def broker(redis_url: str) -> Iterator[redis.Redis]:
     configure(make_settings("sqlite://", redis_url))
     client = redis.Redis.from_url(redis_url)
     yield client
-    celery_app.conf.broker_url = before
-    celery_app._pool = None
+    use_broker(before)
 
 
 def popped(client: redis.Redis, queue: str) -> dict[str, Any]:
