@@ -16,6 +16,9 @@ from tests.conftest import PG_ADMIN_URL
 
 @pytest.fixture
 def pg_url(postgres_server: str) -> Iterator[str]:
+    # Start from an empty pool: connections pooled by earlier tests would be handed out in
+    # turn (the pool is FIFO), so "the same connection again" would depend on test order.
+    get_engine(postgres_server).dispose()
     yield postgres_server
     get_engine(postgres_server).dispose()
 
