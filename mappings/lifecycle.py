@@ -26,6 +26,7 @@ from mappings.errors import MappingError
 from mappings.lines import invoice_lines
 from mappings.magento import Order
 from mappings.money import ZERO
+from mappings.routing import route
 from mappings.rules import Rules, StateAction
 from mappings.tenders import tender_amounts
 
@@ -93,6 +94,11 @@ def _verdict(order: Order, rules: Rules) -> Verdict:
         return _resolve(rules.unknown_state, order, f"unknown order state '{order.state}'")
     why = REASONS.get(order.state, f"order is {order.state}")
     method = rules.payment_methods.get(order.payment.method) if order.payment else None
+    routed = route(order, rules)
+    if action in ("invoice", "invoice_if_invoiced") and routed.says("hold_for_review"):
+        return "review", f"{why}; held for review by {routed.says('hold_for_review')}"
+    if action == "invoice" and routed.says("invoice_if_invoiced"):
+        action, why = "invoice_if_invoiced", f"{why} ({routed.says('invoice_if_invoiced')})"
     if action == "invoice" and method is not None and method.invoice == "invoice_if_invoiced":
         # An authorise-only gateway: the invoice follows Magento's own (docs/mapping.md §9).
         action, why = "invoice_if_invoiced", f"{why} (payment_methods rule: invoice_if_invoiced)"
@@ -114,6 +120,9 @@ def _resolve(action: StateAction, order: Order, why: str) -> Verdict:
 
 def payment_decision(order: Order, rules: Rules) -> tuple[bool, str]:
     """Pay the gateway's money (DESIGN §5) and/or the tenders (``mappings.tenders``)."""
+    skip = route(order, rules).says("skip_payment")
+    if skip:
+        return False, f"no payment: {skip}"
     gateway, reason = gateway_decision(order, rules)
     tenders = tender_amounts(order)
     if not tenders:
@@ -129,6 +138,9 @@ def gateway_decision(order: Order, rules: Rules) -> tuple[bool, str]:
         return False, "the order has no payment"
     if not rules.steps.post_payments:
         return False, "post_payments is off in the mapping profile: the invoice stays unpaid"
+    skip = route(order, rules).says("skip_payment")
+    if skip:
+        return False, f"no payment: {skip}"
     if payment.method in rules.offline_payment_methods:
         return False, f"offline method {payment.method}: the invoice stays unpaid"
     if payment.method not in rules.payment_methods:
