@@ -98,7 +98,8 @@ def _verdict(order: Order, rules: Rules) -> Verdict:
     if action in ("invoice", "invoice_if_invoiced") and routed.says("hold_for_review"):
         return "review", f"{why}; held for review by {routed.says('hold_for_review')}"
     if action == "invoice" and routed.says("invoice_if_invoiced"):
-        action, why = "invoice_if_invoiced", f"{why} ({routed.says('invoice_if_invoiced')})"
+        action, why = "invoice_if_invoiced", (f"order is {order.state}, "
+                                              f"{routed.says('invoice_if_invoiced')}")
     if action == "invoice" and method is not None and method.invoice == "invoice_if_invoiced":
         # An authorise-only gateway: the invoice follows Magento's own (docs/mapping.md §9).
         action, why = "invoice_if_invoiced", f"{why} (payment_methods rule: invoice_if_invoiced)"

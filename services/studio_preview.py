@@ -60,6 +60,7 @@ class Preview:
     changes: list[str] = field(default_factory=list)  # against the published profile
     # The order's path through the flow: (node, what happens there), the routes that match.
     path: list[tuple[str, str]] = field(default_factory=list)
+    action: str = ""  # the decision: invoice, wait, skip, review
     routes: list[str] = field(default_factory=list)
 
 
@@ -90,6 +91,7 @@ def build_preview(job: SyncJob, rules: Rules, label: str) -> Preview:
         return preview
     preview.findings = run_checks(order, rules)
     preview.path = order_path(order, rules)
+    preview.action = preview.path[0][1].split(":", 1)[0]
     preview.routes = [f"route {n}: {rules.routes[n - 1].describe()}"
                       for n in route(order, rules).matched]
     if job.customer_code:

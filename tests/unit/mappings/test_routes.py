@@ -49,8 +49,9 @@ def test_purchase_orders_wait_for_magentos_invoice_and_others_do_not() -> None:
     rules = rules_with(PO_RULE)
     waiting = decide(order(), rules)
     assert waiting.action == "wait"
-    assert ("route 1: when payment method is purchaseorder then invoice when Magento invoices"
-            in waiting.reason)
+    assert waiting.reason == ("order is processing, route 1: when payment method is "
+                              "purchaseorder then invoice when Magento invoices; nothing "
+                              "invoiced in Magento yet")
     assert "nothing invoiced in Magento yet" in waiting.reason
     assert decide(order(invoiced=True), rules).action == "invoice"
     assert decide(order(), Rules()).action == "invoice"  # the old path: invoice at once
