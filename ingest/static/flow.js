@@ -49,17 +49,43 @@
       "width": 1.5, "line-color": "#8793a3", "target-arrow-color": "#8793a3",
       "target-arrow-shape": "triangle", "curve-style": "bezier", "label": "data(label)",
       "font-size": 10, "color": "#6b7686", "text-background-color": "#fff",
-      "text-background-opacity": 1}}
+      "text-background-opacity": 1, "text-margin-y": -8}}
   ];
 
+  var COLUMN = 220;  // px between columns: a node (150) and room for an edge label
+  var ROW = 80;
+
+  // Left to right in the runner's order: a node's column is its longest distance from a
+  // node nothing leads to; nodes in one column stack in the order the graph lists them.
+  function positions(graph) {
+    var depth = {};
+    graph.nodes.forEach(function (node) { depth[node.id] = 0; });
+    for (var pass = 0; pass < graph.nodes.length; pass += 1) {
+      graph.edges.forEach(function (edge) {
+        depth[edge.target] = Math.max(depth[edge.target], depth[edge.source] + 1);
+      });
+    }
+    var rows = {};
+    var at = {};
+    graph.nodes.forEach(function (node) {
+      var column = depth[node.id];
+      rows[column] = (rows[column] || 0) + 1;
+      at[node.id] = {x: column * COLUMN + 90, y: (rows[column] - 1) * ROW + 40};
+    });
+    var most = Math.max.apply(null, Object.keys(rows).map(function (k) { return rows[k]; }));
+    return {at: at, height: most * ROW + 10};
+  }
+
   function draw(box, graph) {
+    var placed = positions(graph);
     box.hidden = false;
+    box.style.height = placed.height + "px";
     var cy = window.cytoscape({
       container: box, elements: elements(graph), style: STYLE,
       userZoomingEnabled: false, userPanningEnabled: false, boxSelectionEnabled: false,
-      autoungrabify: true,
-      layout: {name: "breadthfirst", directed: true, spacingFactor: 1.1, padding: 12,
-               transform: function (node, pos) { return {x: pos.y, y: pos.x}; }}
+      autoungrabify: true, maxZoom: 1, minZoom: 0.3,
+      layout: {name: "preset", padding: 12,
+               positions: function (node) { return placed.at[node.id()]; }}
     });
     cy.on("tap", "node", function (event) {
       window.location.assign(event.target.data("href"));
