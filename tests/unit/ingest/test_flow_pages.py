@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 
 from kfsync.samples import Buyer, Line, make_order
 from services import profiles
-from tests.unit.ingest.ops_helpers import SECRETS, add_job, make_app
+from tests.unit.ingest.ops_helpers import AUTH, SECRETS, add_job, make_app
 from tests.unit.ingest.test_dashboard import csrf, logged_in
 
 STATIC = Path(__file__).resolve().parents[3] / "ingest" / "static"
@@ -146,6 +146,10 @@ def test_a_route_is_a_draft_previewed_published_and_rolled_back(
             "invoice when Magento invoices; nothing invoiced in Magento yet") in preview
     assert "path: invoice: order is processing: post the sales invoice -&gt; wait:" in preview
     assert "Posts nothing now: the order would wait" in preview
+    api = client.get(f"/api/v1/mapping/preview?order={job_id}", headers=AUTH).get_json()
+    assert api["action"] == "wait" and api["path"][0][0] == "decide"
+    assert api["routes"] == ["route 1: when payment method is purchaseorder then invoice when "
+                             "Magento invoices"]
     before = client.get(f"/mapping/preview?order={job_id}&version=1").get_data(as_text=True)
     assert "create_invoice</a>: post the sales invoice" in before
     token = csrf(client.get("/mapping").get_data(as_text=True))
