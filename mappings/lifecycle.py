@@ -71,7 +71,9 @@ def decide(order: Order, rules: Rules | None = None) -> Decision:
     if order.edit:
         reason += f"; edit of order {replaces_ref or replaces}, which it replaces"
     if action != "invoice":
-        return Decision(action, reason, replaces=replaces, replaces_ref=replaces_ref)
+        pay, pay_reason = _pay_when_released(order, rules, action)
+        return Decision(action, reason, pay=pay, pay_reason=pay_reason, replaces=replaces,
+                        replaces_ref=replaces_ref)
     try:
         _, skipped = invoice_lines(order, rules)
     except MappingError as exc:
@@ -82,6 +84,17 @@ def decide(order: Order, rules: Rules | None = None) -> Decision:
     pay, pay_reason = payment_decision(order, rules)
     return Decision(action, reason, pay=pay, pay_reason=pay_reason, replaces=replaces,
                     replaces_ref=replaces_ref, skipped=notes)
+
+
+def _pay_when_released(order: Order, rules: Rules, action: str) -> tuple[bool, str]:
+    """An order a route holds for review is otherwise due: the payment decision it will
+    carry on with when an operator requeues it (the requeue resumes at the job's step)."""
+    if action != "review" or not route(order, rules).says("hold_for_review"):
+        return False, "no invoice, so no payment"
+    try:
+        return payment_decision(order, rules)
+    except MappingError as exc:
+        return False, str(exc)
 
 
 def _verdict(order: Order, rules: Rules) -> Verdict:

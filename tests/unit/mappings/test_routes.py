@@ -67,6 +67,11 @@ def test_hold_for_review_on_a_big_foreign_order_only() -> None:
     held = decide(french, rules)
     assert held.action == "review" and "held for review by route 1" in held.reason
     assert "grand total ≥ 40.00 and billing country is one of FR, de" in held.reason
+    card = order(method="braintree", invoiced=True,
+                 billing_address={"country_id": "FR", "firstname": "A", "lastname": "B"})
+    released = decide(card, rules)  # a requeue resumes the job with this decision's pay
+    assert released.action == "review" and released.pay is True
+    assert released.pay_reason.startswith("paid ")
 
 
 def test_use_nominal_posts_every_item_line_there_without_a_product() -> None:
