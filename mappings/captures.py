@@ -97,7 +97,7 @@ def payment_drafts(order: Order, rules: Rules,
     if not pay or order.payment is None:
         return drafts
     method = rules.payment_methods.get(order.payment.method)
-    account = routed.value("use_bank_account") or (method.account_id if method else None)
+    account = routed.number("use_bank_account") or (method.account_id if method else None)
     for capture in captures_of(order, invoices):
         drafts.append(PaymentDraft(
             amount=capture.amount, date=capture.date,

@@ -155,7 +155,7 @@ def _invoice_lines(order: Order, rules: Rules) -> tuple[list[InvoiceLine], list[
 
 def _routed_nominal(order: Order, rules: Rules) -> tuple[int, str] | None:
     routed = route(order, rules)
-    code, why = routed.value("use_nominal"), routed.says("use_nominal")
+    code, why = routed.number("use_nominal"), routed.says("use_nominal")
     return (code, why) if code is not None and why else None
 
 

@@ -179,7 +179,7 @@ def build_payment(order: Order, rules: Rules) -> PaymentDraft | None:
     if decide(order, rules).action != "invoice":
         return None
     method = rules.payment_methods.get(payment.method)
-    account = route(order, rules).value("use_bank_account")
+    account = route(order, rules).number("use_bank_account")
     return PaymentDraft(
         amount=payment.amount_paid,
         date=order.created_at.strftime(MAGENTO_DATETIME),

@@ -8,6 +8,8 @@ node               actions
 =================  ============================================================================
 ``decide``         ``hold_for_review`` (a human decides), ``invoice_if_invoiced`` (invoice only
                    once Magento has invoiced: ``mappings.lifecycle``'s when-to-invoice rule)
+``ensure_customer`` ``use_customer`` (bill that existing KashFlow customer, by code, as the
+                   shared guest customer is billed: no email link is made)
 ``create_invoice`` ``use_nominal`` (every item line posts on that nominal, without a product
                    code: a KashFlow product belongs to one nominal)
 ``post_payment``   ``skip_payment`` (the invoice stays unpaid), ``use_bank_account`` (the
@@ -39,6 +41,7 @@ from mappings.errors import MappingError
 MAX_ROUTES = 100  # a profile is read on every task: keep the list a merchant can review
 MAX_CONDITIONS = 10
 MAX_CHOICES = 200  # values of one "is one of"
+MAX_CUSTOMER_CODE = 20  # KashFlow customer codes (``mappings.rules.MAX_CUSTOMER_CODE``)
 
 
 @dataclass(frozen=True)
@@ -82,17 +85,19 @@ LIST_OPS = ("one_of", "not_one_of")
 
 NODE_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "decide": ("hold_for_review", "invoice_if_invoiced"),
+    "ensure_customer": ("use_customer",),
     "create_invoice": ("use_nominal",),
     "post_payment": ("skip_payment", "use_bank_account"),
 }
 ACTION_LABELS: Mapping[str, str] = {
     "hold_for_review": "hold for review",
     "invoice_if_invoiced": "invoice when Magento invoices",
+    "use_customer": "bill customer",
     "use_nominal": "use nominal",
     "skip_payment": "skip payment",
     "use_bank_account": "use bank account",
 }
-VALUED_ACTIONS = ("use_nominal", "use_bank_account")  # these take a KashFlow id
+VALUED_ACTIONS = ("use_nominal", "use_bank_account", "use_customer")  # a KashFlow id/code
 
 Value = str | int | bool | Decimal | tuple[str, ...] | tuple[int, ...]
 
@@ -123,7 +128,7 @@ class Route:
     node: str
     action: str
     when: tuple[Condition, ...]
-    value: int | None = None  # the nominal code or bank account id of a valued action
+    value: int | str | None = None  # a valued action's nominal, bank account id or code
 
     def describe(self) -> str:
         then = ACTION_LABELS[self.action] + (f" {self.value}" if self.value is not None else "")
@@ -195,11 +200,17 @@ def _node_of(action: str) -> str:
     return next(node for node, actions in NODE_ACTIONS.items() if action in actions)
 
 
-def _action_value(action: str, value: Any) -> int | None:
+def _action_value(action: str, value: Any) -> int | str | None:
     if action not in VALUED_ACTIONS:
         if value not in (None, ""):
             raise MappingError(f"{ACTION_LABELS[action]} takes no value")
         return None
+    if action == "use_customer":
+        code = value.strip() if isinstance(value, str) else ""
+        if not code or len(code) > MAX_CUSTOMER_CODE or any(c.isspace() for c in code):
+            raise MappingError(f"bill customer needs a KashFlow customer code (1 to "
+                               f"{MAX_CUSTOMER_CODE} characters, no spaces)")
+        return code
     what = "nominal code" if action == "use_nominal" else "bank account id"
     number = _integer(value)
     if number is None or number <= 0:

@@ -6,6 +6,7 @@ matching ones decide, each with the reason the job page and the preview show
 first matching route of each action wins; routes of different actions combine. The callers:
 
 - ``mappings.lifecycle.decide``: ``hold_for_review`` and ``invoice_if_invoiced``;
+- ``workers.customers.ensure_customer`` (and the preview): ``use_customer``;
 - ``mappings.lines``: ``use_nominal`` on the item lines;
 - ``mappings.lifecycle.payment_decision`` / ``gateway_decision``, ``mappings.captures`` and
   ``mappings.orders``: ``skip_payment`` and ``use_bank_account``.
@@ -30,15 +31,22 @@ class Routed:
     """What the matching routes decide for one order: per action, the route's reason."""
 
     reasons: dict[str, str] = field(default_factory=dict)  # action -> "route N: ..."
-    values: dict[str, int] = field(default_factory=dict)   # valued action -> its id
+    values: dict[str, int | str] = field(default_factory=dict)  # valued action -> its id
     matched: tuple[int, ...] = ()  # 1-based numbers of the matching routes
 
     def says(self, action: str) -> str | None:
         """The reason of the route deciding ``action``, or None when none does."""
         return self.reasons.get(action)
 
-    def value(self, action: str) -> int | None:
-        return self.values.get(action)
+    def number(self, action: str) -> int | None:
+        """The id a valued action names (nominal code, bank account), or None."""
+        value = self.values.get(action)
+        return value if isinstance(value, int) else None
+
+    def text(self, action: str) -> str | None:
+        """The code a valued action names (a customer code), or None."""
+        value = self.values.get(action)
+        return value if isinstance(value, str) else None
 
 
 NO_ROUTE = Routed()
@@ -49,7 +57,7 @@ def route(order: Order, rules: Rules) -> Routed:
     if not rules.routes:
         return NO_ROUTE
     reasons: dict[str, str] = {}
-    values: dict[str, int] = {}
+    values: dict[str, int | str] = {}
     matched = []
     for n, candidate in enumerate(rules.routes, start=1):
         if not matches(candidate, order):

@@ -92,9 +92,13 @@ def build_preview(job: SyncJob, rules: Rules, label: str) -> Preview:
     preview.findings = run_checks(order, rules)
     preview.path = order_path(order, rules)
     preview.action = preview.path[0][1].split(":", 1)[0]
-    preview.routes = [f"route {n}: {rules.routes[n - 1].describe()}"
-                      for n in route(order, rules).matched]
-    if job.customer_code:
+    routed = route(order, rules)
+    preview.routes = [f"route {n}: {rules.routes[n - 1].describe()}" for n in routed.matched]
+    billed = routed.text("use_customer")
+    if billed is not None:
+        preview.customer_code = billed
+        preview.customer_note = f"{routed.says('use_customer')}: an existing KashFlow customer"
+    elif job.customer_code:
         preview.customer_code = job.customer_code
         preview.customer_note = "the KashFlow customer this order was matched or created as"
     else:

@@ -46,8 +46,8 @@ ASSETS = ("flow.js", "vendor/cytoscape/cytoscape.min.js")
 CONDITION_ROWS = 3  # condition rows on the add-route form (one is required)
 
 # The graph node a route's ``node`` attaches to.
-ROUTE_NODES = {"order.decide": "decide", "create_invoice": "create_invoice",
-               "post_payment": "post_payment"}
+ROUTE_NODES = {"order.decide": "decide", "ensure_customer": "ensure_customer",
+               "create_invoice": "create_invoice", "post_payment": "post_payment"}
 STUDIO_FORMS = {
     "skus": ("SKU map", "dashboard.studio_skus"),
     "payments": ("Payments and VAT", "dashboard.studio_payments"),

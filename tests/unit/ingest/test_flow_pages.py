@@ -112,7 +112,8 @@ def test_a_node_page_shows_its_settings_and_the_studio_forms_behind_it(
     assert "use nominal" in html and "skip payment" not in html
     payments = client.get("/flow/post_payment").get_data(as_text=True)
     assert "skip payment" in payments and "use bank account" in payments
-    assert "Add a route" not in client.get("/flow/ensure_customer").get_data(as_text=True)
+    assert "bill customer" in client.get("/flow/ensure_customer").get_data(as_text=True)
+    assert "Add a route" not in client.get("/flow/credit_cancellation").get_data(as_text=True)
     assert client.get("/flow/nowhere").status_code == 404
 
 

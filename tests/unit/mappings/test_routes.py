@@ -103,6 +103,16 @@ def test_skip_payment_and_use_bank_account_on_card_orders() -> None:
     assert draft.account_id == 1202 and draft.amount == paid.grand_total
 
 
+def test_use_customer_names_a_code_and_the_preview_bills_it() -> None:
+    rules = rules_with({"node": "ensure_customer", "action": "use_customer", "value": "TRADE01",
+                        "when": [{"field": "customer_group_id", "op": "one_of",
+                                  "value": "2, 3"}]})
+    routed = route(order(customer_group_id=3), rules)
+    assert routed.text("use_customer") == "TRADE01" and routed.number("use_customer") is None
+    assert route(order(customer_group_id=1), rules).text("use_customer") is None
+    assert dump_rules(rules)["routes"][0]["value"] == "TRADE01"
+
+
 def test_first_matching_route_of_an_action_wins_and_not_conditions_hold_for_all() -> None:
     rules = rules_with(
         {"node": "post_payment", "action": "use_bank_account", "value": 7,
@@ -110,7 +120,7 @@ def test_first_matching_route_of_an_action_wins_and_not_conditions_hold_for_all(
         {"node": "post_payment", "action": "use_bank_account", "value": 8,
          "when": [{"field": "product_type", "op": "is", "value": "simple"}]})
     routed = route(order(), rules)
-    assert routed.matched == (1, 2) and routed.value("use_bank_account") == 7
+    assert routed.matched == (1, 2) and routed.number("use_bank_account") == 7
     pen = rules_with({"node": "post_payment", "action": "skip_payment",
                       "when": [{"field": "sku", "op": "is_not", "value": "MUG"}]})
     assert route(order(), pen).matched == ()  # MUG is one of the lines
@@ -138,6 +148,10 @@ def test_first_matching_route_of_an_action_wins_and_not_conditions_hold_for_all(
     ({"node": "create_invoice", "action": "use_nominal", "when": PO_RULE["when"]},
      "use nominal needs a nominal code"),
     ({**PO_RULE, "value": 4000}, "invoice when Magento invoices takes no value"),
+    ({"node": "ensure_customer", "action": "use_customer", "value": "TRADE 01",
+      "when": PO_RULE["when"]}, "bill customer needs a KashFlow customer code (1 to 20"),
+    ({"node": "ensure_customer", "action": "use_customer", "value": 42,
+      "when": PO_RULE["when"]}, "bill customer needs a KashFlow customer code"),
     ({**PO_RULE, "expression": "1/0"}, "route 1: unknown key(s) expression"),
 ])
 def test_an_invalid_route_is_refused_with_a_reason(route_doc: dict[str, Any],
