@@ -8,6 +8,7 @@ import json
 import re
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import pytest
 import simplejson
@@ -16,8 +17,11 @@ from flask.testing import FlaskClient
 
 from kfsync.samples import Buyer, Line, make_order
 from services import profiles
+from store.models import Step
 from tests.unit.ingest.ops_helpers import AUTH, SECRETS, add_job, make_app
 from tests.unit.ingest.test_dashboard import csrf, logged_in
+from workers import orders
+from workers.runner import Flow, StepDef
 
 STATIC = Path(__file__).resolve().parents[3] / "ingest" / "static"
 BASE_CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -86,6 +90,26 @@ def test_the_flow_page_lists_every_node_with_its_counts_and_allows_only_its_scri
         assert secret not in html
     for other in ("/", "/jobs", "/mapping", "/flow/create_invoice"):  # unchanged elsewhere
         assert client.get(other).headers["Content-Security-Policy"] == BASE_CSP, other
+
+
+def test_a_step_added_to_the_order_flow_in_code_appears_on_the_page(
+        client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    flow = orders.ORDER_FLOW
+    extra = StepDef(cast(Step, "notify_accounts"), "kfsync.orders.notify_accounts",
+                    flow.steps[0].act)
+    monkeypatch.setattr(orders, "ORDER_FLOW", Flow(
+        flow.kind, (*flow.steps[:2], extra, *flow.steps[2:]), flow.in_process))
+    html = client.get("/flow").get_data(as_text=True)
+    listed = re.search(r'aria-label="Order to cash steps in order">(.*?)</ol>', html, re.S)
+    assert listed is not None
+    assert re.findall(r'data-node="([^"]+)"', listed.group(1)) == [
+        "order.event", "order.decide", "ensure_customer", "create_invoice", "notify_accounts",
+        "post_payment", "credit_cancellation"]
+    data = json.loads(re.search(r'id="flow-data">(.*?)</script>', html, re.S).group(1))
+    edges = next(g for g in data["graphs"] if g["name"] == "order")["edges"]
+    assert {"source": "create_invoice", "target": "notify_accounts", "label": ""} in edges
+    node = client.get("/flow/notify_accounts").get_data(as_text=True)
+    assert "kfsync.orders.notify_accounts" in node and "0 done" in node
 
 
 def test_the_vendored_graph_library_and_the_page_script_are_served_with_the_licence(
