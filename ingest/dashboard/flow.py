@@ -15,6 +15,7 @@ studio's own. Their endpoints are named ``studio_*`` so they need the admin role
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,8 @@ def flow_node(node_id: str) -> str:
     route_node = ROUTE_NODES.get(node_id)
     routes = [(n, r) for n, r in enumerate(parse_document(doc, "draft").routes, start=1)
               if r.node == route_node] if route_node else []
-    problems = [p for p in studio.problems(url, doc) if p.path.startswith("routes")]
+    mine = tuple(f"routes.{n}." for n, _ in routes)
+    problems = [p for p in studio.problems(url, doc) if mine and p.path.startswith(mine)]
     draft = profiles.draft(url)
     return render_template(
         "flow_node.html", title=node.label, graph=graph, node=node,
@@ -200,7 +202,7 @@ def route_delete(node_id: str) -> Response:
     return _edit(change, node_id)
 
 
-def _edit(change: Any, node_id: str) -> Response:
+def _edit(change: Callable[[dict[str, Any]], str], node_id: str) -> Response:
     notes: list[str] = []
 
     def noted(doc: dict[str, Any]) -> str:
