@@ -16,8 +16,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from kfsync.samples import Buyer, Line, make_order
-from services import profiles
-from store.models import Step
+from services import catalogue, profiles
+from store.db import session_scope
+from store.models import Step, utcnow
 from tests.unit.ingest.ops_helpers import AUTH, SECRETS, add_job, make_app
 from tests.unit.ingest.test_dashboard import csrf, logged_in
 from workers import orders
@@ -156,6 +157,25 @@ def test_an_invalid_route_is_refused_with_its_reason_and_nothing_is_stored(
         client: FlaskClient, db_url: str, node: str, form: dict[str, str], reason: str) -> None:
     assert reason in add_route(client, node, **form)
     assert profiles.draft(db_url) is None
+
+
+def test_a_bank_account_or_nominal_kashflow_lacks_is_refused_with_the_known_ones(
+        client: FlaskClient, db_url: str) -> None:
+    with session_scope(db_url) as s:
+        catalogue.store_rows(s, "bank_account", [("1201", "Current Account", {"Id": 1201})],
+                             utcnow())
+        catalogue.store_rows(s, "product", [catalogue.product_row(
+            {"Code": "MUG", "Name": "Mug", "NominalCode": 4010})], utcnow())
+    form = {"field-0": "currency", "op-0": "is", "value-0": "EUR"}
+    said = add_route(client, "post_payment", action="use_bank_account", value="99", **form)
+    assert said == ("Route refused: route 1: KashFlow has no bank account 99: use one of 1201 "
+                    "(Current Account)")
+    said = add_route(client, "create_invoice", action="use_nominal", value="4999", **form)
+    assert "Route refused: route 1: nominal 4999 is not in the KashFlow catalogue" in said
+    assert profiles.draft(db_url) is None
+    said = add_route(client, "post_payment", action="use_bank_account", value="1201", **form)
+    assert said.startswith("Draft saved: routes.1 added: when currency is EUR then use bank "
+                           "account 1201")
 
 
 def test_a_route_is_a_draft_previewed_published_and_rolled_back(
