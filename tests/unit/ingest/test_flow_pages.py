@@ -17,10 +17,12 @@ from flask.testing import FlaskClient
 
 from kfsync.samples import Buyer, Line, make_order
 from services import catalogue, profiles
+from store.accounts import add_user
 from store.db import session_scope
 from store.models import Step, utcnow
 from tests.unit.ingest.ops_helpers import AUTH, SECRETS, add_job, make_app
 from tests.unit.ingest.test_dashboard import csrf, logged_in
+from tests.unit.ingest.test_users import PASSWORD, login
 from workers import orders
 from workers.runner import Flow, StepDef
 
@@ -157,6 +159,19 @@ def test_an_invalid_route_is_refused_with_its_reason_and_nothing_is_stored(
         client: FlaskClient, db_url: str, node: str, form: dict[str, str], reason: str) -> None:
     assert reason in add_route(client, node, **form)
     assert profiles.draft(db_url) is None
+
+
+def test_an_operator_sees_the_flow_but_only_an_admin_edits_routes(app: Flask,
+                                                                  db_url: str) -> None:
+    add_user(db_url, "otto", "operator", PASSWORD)
+    client = app.test_client()
+    assert login(client, "otto").status_code == 302
+    assert client.get("/flow").status_code == 200
+    page = client.get("/flow/order.decide").get_data(as_text=True)
+    assert "Routes are edited by an admin." in page and "Add a route" not in page
+    token = csrf(page)  # the logout form's
+    reply = client.post("/flow/order.decide/routes", data={"csrf_token": token, **PO_FORM})
+    assert reply.status_code == 403 and profiles.draft(db_url) is None
 
 
 def test_a_bank_account_or_nominal_kashflow_lacks_is_refused_with_the_known_ones(
