@@ -26,6 +26,7 @@ from typing import Any
 from mappings.lifecycle import gateway_decision
 from mappings.magento import MAGENTO_DATETIME, Order
 from mappings.money import ZERO, to_decimal
+from mappings.routing import route
 from mappings.rules import Rules
 from mappings.tenders import PaymentDraft, tender_payments
 
@@ -88,20 +89,22 @@ def payment_drafts(order: Order, rules: Rules,
                    invoices: Sequence[Mapping[str, Any]] = ()) -> list[PaymentDraft]:
     """Every payment the order should have on its KashFlow invoice: the tenders, then one per
     gateway capture (none for offline methods or with ``post_payments`` off)."""
-    if not rules.steps.post_payments:
+    routed = route(order, rules)
+    if not rules.steps.post_payments or routed.says("skip_payment"):
         return []
     drafts = tender_payments(order, rules)
     pay, _ = gateway_decision(order, rules)
     if not pay or order.payment is None:
         return drafts
     method = rules.payment_methods.get(order.payment.method)
+    account = routed.number("use_bank_account") or (method.account_id if method else None)
     for capture in captures_of(order, invoices):
         drafts.append(PaymentDraft(
             amount=capture.amount, date=capture.date,
             comment=f"Magento {order.payment.method} txn {capture.reference}",
             txn_id=capture.reference, magento_method=order.payment.method,
             method_id=method.method_id if method else None,
-            account_id=method.account_id if method else None,
+            account_id=account,
             method_name=method.method_name if method else None))
     return drafts
 

@@ -26,6 +26,7 @@ from mappings.errors import MappingError
 from mappings.lines import invoice_lines
 from mappings.magento import Order
 from mappings.money import ZERO
+from mappings.routing import route
 from mappings.rules import Rules, StateAction
 from mappings.tenders import tender_amounts
 
@@ -70,7 +71,9 @@ def decide(order: Order, rules: Rules | None = None) -> Decision:
     if order.edit:
         reason += f"; edit of order {replaces_ref or replaces}, which it replaces"
     if action != "invoice":
-        return Decision(action, reason, replaces=replaces, replaces_ref=replaces_ref)
+        pay, pay_reason = _pay_when_released(order, rules, action)
+        return Decision(action, reason, pay=pay, pay_reason=pay_reason, replaces=replaces,
+                        replaces_ref=replaces_ref)
     try:
         _, skipped = invoice_lines(order, rules)
     except MappingError as exc:
@@ -83,6 +86,17 @@ def decide(order: Order, rules: Rules | None = None) -> Decision:
                     replaces_ref=replaces_ref, skipped=notes)
 
 
+def _pay_when_released(order: Order, rules: Rules, action: str) -> tuple[bool, str]:
+    """An order a route holds for review is otherwise due: the payment decision it will
+    carry on with when an operator requeues it (the requeue resumes at the job's step)."""
+    if action != "review" or not route(order, rules).says("hold_for_review"):
+        return False, "no invoice, so no payment"
+    try:
+        return payment_decision(order, rules)
+    except MappingError as exc:
+        return False, str(exc)
+
+
 def _verdict(order: Order, rules: Rules) -> Verdict:
     status = order.status or ""
     if status in rules.status_actions:
@@ -93,6 +107,12 @@ def _verdict(order: Order, rules: Rules) -> Verdict:
         return _resolve(rules.unknown_state, order, f"unknown order state '{order.state}'")
     why = REASONS.get(order.state, f"order is {order.state}")
     method = rules.payment_methods.get(order.payment.method) if order.payment else None
+    routed = route(order, rules)
+    if action in ("invoice", "invoice_if_invoiced") and routed.says("hold_for_review"):
+        return "review", f"{why}; held for review by {routed.says('hold_for_review')}"
+    if action == "invoice" and routed.says("invoice_if_invoiced"):
+        action, why = "invoice_if_invoiced", (f"order is {order.state}, "
+                                              f"{routed.says('invoice_if_invoiced')}")
     if action == "invoice" and method is not None and method.invoice == "invoice_if_invoiced":
         # An authorise-only gateway: the invoice follows Magento's own (docs/mapping.md §9).
         action, why = "invoice_if_invoiced", f"{why} (payment_methods rule: invoice_if_invoiced)"
@@ -114,6 +134,9 @@ def _resolve(action: StateAction, order: Order, why: str) -> Verdict:
 
 def payment_decision(order: Order, rules: Rules) -> tuple[bool, str]:
     """Pay the gateway's money (DESIGN §5) and/or the tenders (``mappings.tenders``)."""
+    skip = route(order, rules).says("skip_payment")
+    if skip:
+        return False, f"no payment: {skip}"
     gateway, reason = gateway_decision(order, rules)
     tenders = tender_amounts(order)
     if not tenders:
@@ -129,6 +152,9 @@ def gateway_decision(order: Order, rules: Rules) -> tuple[bool, str]:
         return False, "the order has no payment"
     if not rules.steps.post_payments:
         return False, "post_payments is off in the mapping profile: the invoice stays unpaid"
+    skip = route(order, rules).says("skip_payment")
+    if skip:
+        return False, f"no payment: {skip}"
     if payment.method in rules.offline_payment_methods:
         return False, f"offline method {payment.method}: the invoice stays unpaid"
     if payment.method not in rules.payment_methods:

@@ -27,6 +27,7 @@ from mappings.items import BillableItem, billable_items
 from mappings.magento import Order
 from mappings.money import ZERO, plain, round_money
 from mappings.pricing import ONE, PricePart, allocate_vat, price_parts
+from mappings.routing import route
 from mappings.rules import DEFAULT_LINE_TEMPLATE, Rules
 from mappings.skus import map_sku
 from mappings.validation import reconcile, row_problem, tax_problem
@@ -92,6 +93,7 @@ class _Builder:
     by_level: dict[Decimal, _Group] = field(default_factory=dict)
     discounts: dict[Decimal, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
     position: int = 0
+    nominal: tuple[int, str] | None = None  # a route's use_nominal: (code, its reason)
 
     def group(self, level: Decimal) -> _Group:
         if self.rules.discounts == "reduce_lines":
@@ -133,7 +135,7 @@ _LAST: tuple[Order, Rules, tuple[list[InvoiceLine], list[Skipped]]] | None = Non
 def _invoice_lines(order: Order, rules: Rules) -> tuple[list[InvoiceLine], list[Skipped]]:
     billable = billable_items(order)
     reconcile(order, billable)
-    builder = _Builder(order, rules)
+    builder = _Builder(order, rules, nominal=_routed_nominal(order, rules))
     skipped: list[Skipped] = []
     for item in billable:
         label = f"item {item.sku}"
@@ -149,6 +151,12 @@ def _invoice_lines(order: Order, rules: Rules) -> tuple[list[InvoiceLine], list[
     _add_shipping(builder)
     _add_discounts(builder)
     return _allocate(builder), skipped
+
+
+def _routed_nominal(order: Order, rules: Rules) -> tuple[int, str] | None:
+    routed = route(order, rules)
+    code, why = routed.number("use_nominal"), routed.says("use_nominal")
+    return (code, why) if code is not None and why else None
 
 
 def sku_target(sku: str, rules: Rules) -> tuple[int, str | None]:
@@ -187,6 +195,8 @@ def _add_item(builder: _Builder, item: BillableItem, label: str) -> None:
         raise MappingError(f"{label}: {problem}")
     mapping = map_sku(item.sku, rules)
     nominal, product, rule = mapping.nominal_code, mapping.product_code, mapping.rule
+    if builder.nominal is not None:  # a route's use_nominal: a product belongs to one nominal
+        nominal, product, rule = builder.nominal[0], None, builder.nominal[1]
     level = item_vat_level(order, row, rules, label)
     problem = tax_problem(row, level)
     if problem:

@@ -167,6 +167,7 @@ class OrderSchema(_Lenient):
     created_at = fields.DateTime(format=MAGENTO_DATETIME, required=True)
     customer_id = fields.Integer(load_default=None, allow_none=True)
     customer_is_guest = fields.Boolean(load_default=False)
+    customer_group_id = fields.Integer(load_default=None, allow_none=True)
     customer_email = _text()
     customer_firstname = _text()
     customer_lastname = _text()

@@ -168,6 +168,7 @@ class Order:
     total_canceled: Decimal = Decimal(0)  # what Magento canceled of the order (items canceled)
     # The edit that replaced this order (``relation_child_real_id``, else the child's id).
     replaced_by: str | None = None
+    customer_group_id: int | None = None  # Magento's group (0: not logged in); routes test it
 
     @property
     def shipping_net(self) -> Decimal:

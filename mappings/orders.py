@@ -37,6 +37,7 @@ from mappings.lines import InvoiceLine, Skipped, invoice_lines
 from mappings.magento import MAGENTO_DATETIME, Order
 from mappings.money import ZERO, plain
 from mappings.numbering import due_date, invoice_number, order_invoice_number
+from mappings.routing import route
 from mappings.rules import Rules
 from mappings.skus import SUGGESTED, UNMAPPED_RULE
 from mappings.tenders import PaymentDraft, tender_payments
@@ -178,6 +179,7 @@ def build_payment(order: Order, rules: Rules) -> PaymentDraft | None:
     if decide(order, rules).action != "invoice":
         return None
     method = rules.payment_methods.get(payment.method)
+    account = route(order, rules).number("use_bank_account")
     return PaymentDraft(
         amount=payment.amount_paid,
         date=order.created_at.strftime(MAGENTO_DATETIME),
@@ -185,14 +187,15 @@ def build_payment(order: Order, rules: Rules) -> PaymentDraft | None:
         txn_id=payment.last_trans_id,
         magento_method=payment.method,
         method_id=method.method_id if method else None,
-        account_id=method.account_id if method else None,
+        account_id=account or (method.account_id if method else None),
         method_name=method.method_name if method else None,
     )
 
 
 def build_payments(order: Order, rules: Rules) -> list[PaymentDraft]:
     """Every payment to post on the invoice: the tenders first, then the gateway's."""
-    if decide(order, rules).action != "invoice" or not rules.steps.post_payments:
+    if (decide(order, rules).action != "invoice" or not rules.steps.post_payments
+            or route(order, rules).says("skip_payment")):
         return []
     gateway = build_payment(order, rules)
     return tender_payments(order, rules) + ([gateway] if gateway else [])

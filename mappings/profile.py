@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from mappings.errors import MappingError
+from mappings.routes import routes_document
 from mappings.rules import Rules, parse_rules
 
 PROFILE_KEYS = tuple(f.name for f in fields(Rules) if f.metadata.get("profile", True))
@@ -45,8 +46,15 @@ def _plain(value: Any) -> Any:
 
 
 def dump_rules(rules: Rules) -> dict[str, Any]:
-    """Every key of ``rules`` as plain data (the profile document), keys sorted."""
-    return {name: _plain(getattr(rules, name)) for name in PROFILE_KEYS}
+    """Every key of ``rules`` as plain data (the profile document), keys sorted.
+
+    ``routes`` is left out while there are none, so a profile without routes keeps the
+    document, and the hash, it had before routes existed.
+    """
+    doc = {name: _plain(getattr(rules, name)) for name in PROFILE_KEYS if name != "routes"}
+    if rules.routes:
+        doc["routes"] = routes_document(rules.routes)
+    return dict(sorted(doc.items()))
 
 
 def parse_document(doc: Any, source: str = "profile") -> Rules:

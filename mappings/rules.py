@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from mappings.errors import MappingError
 from mappings.products import ProductIndex
+from mappings.routes import Route
 from mappings.yamlfile import read_yaml
 
 UnmappedSkuPolicy = Literal["default_nominal", "review"]
@@ -209,6 +210,8 @@ class Rules:
     line_description: str = DEFAULT_LINE_TEMPLATE
     steps: StepToggles = StepToggles()
     checks: Mapping[str, CheckRule] = field(default_factory=lambda: DEFAULT_CHECKS)
+    # Conditional routes (``mappings.routes``), applied per order by ``mappings.routing``.
+    routes: tuple[Route, ...] = ()
     # Not a profile key: the KashFlow catalogue the SKU rule matches codes in (``skus.map_sku``),
     # attached at run time by ``with_products``; empty in a profile read from a file.
     products: ProductIndex = field(default_factory=ProductIndex, compare=False, repr=False,

@@ -12,6 +12,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
 from mappings.errors import MappingError, flatten_messages
+from mappings.routes import parse_routes
 from mappings.rules import (
     DEFAULT_CHECKS,
     GUEST_HASH_CHARS,
@@ -113,6 +114,16 @@ def check_template(text: str) -> None:
                 + ", ".join("{" + p + "}" for p in LINE_PLACEHOLDERS))
 
 
+class RoutesField(fields.Field[Any]):
+    """The ``routes`` list (``mappings.routes``): each refusal names its route."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        try:
+            return parse_routes(value)
+        except MappingError as exc:
+            raise ValidationError(str(exc).split("; ")) from exc
+
+
 _PREFIX = validate.Length(max=MAX_CUSTOMER_CODE - GUEST_HASH_CHARS)
 _ACTIONS = fields.String(validate=validate.OneOf(STATE_ACTIONS))
 _PERCENT = fields.Decimal(validate=validate.Range(min=0, max=100))
@@ -164,6 +175,7 @@ class RulesSchema(_Strict):
     steps = fields.Nested(StepTogglesSchema)
     checks = fields.Dict(keys=fields.String(validate=validate.OneOf(tuple(DEFAULT_CHECKS))),
                          values=fields.Nested(CheckRuleSchema))
+    routes = RoutesField()
 
 
 _SCHEMA = RulesSchema()

@@ -136,11 +136,40 @@ def _references(rules: Rules, catalogue: Catalogue) -> list[Problem]:
                 out.append(Problem("error", f"{path}.method_name",
                                    f"KashFlow has no payment method named "
                                    f"{method.method_name!r}"))
+    out += route_references(rules, catalogue)
     rates = {vat_key(r) for r in catalogue.vat_rates}
     for key, level in sorted(rules.vat_levels.items()):
         if vat_key(level) not in rates:
             out.append(Problem("error", f"vat_levels.{key}",
                                f"KashFlow has no {vat_key(level)}% VAT rate"))
+    return out
+
+
+def known_nominals(rules: Rules, catalogue: Catalogue) -> set[int]:
+    """Nominals known to exist: those KashFlow products are under, and those the profile
+    already posts to (``GET /nominals`` is not among the endpoints kfsync uses)."""
+    known = {p.nominal_code for p in catalogue.products}
+    known |= {rules.default_nominal_code, rules.shipping_nominal_code,
+              rules.discount_nominal_code}
+    known |= {rule.nominal_code for rule in rules.skus.values()}
+    return known
+
+
+def route_references(rules: Rules, catalogue: Catalogue) -> list[Problem]:
+    """A route's nominal or bank account must be in the KashFlow catalogue."""
+    out: list[Problem] = []
+    nominals = known_nominals(rules, catalogue)
+    for n, route in enumerate(rules.routes, start=1):
+        path = f"routes.{n}.value"
+        if route.action == "use_nominal" and route.value not in nominals:
+            out.append(Problem("error", path, f"route {n}: nominal {route.value} is not in the "
+                               "KashFlow catalogue (no product is under it and the profile "
+                               "posts nothing there): " + ", ".join(map(str, sorted(nominals)))
+                               + " are known"))
+        if route.action == "use_bank_account" and route.value not in catalogue.bank_accounts:
+            known = ", ".join(f"{k} ({v})" for k, v in sorted(catalogue.bank_accounts.items()))
+            out.append(Problem("error", path, f"route {n}: KashFlow has no bank account "
+                               f"{route.value}" + (f": use one of {known}" if known else "")))
     return out
 
 

@@ -19,9 +19,11 @@ from sqlalchemy import select
 from mappings.checks import Finding, run_checks
 from mappings.customers import customer_code
 from mappings.errors import MappingError
-from mappings.magento import parse_order
+from mappings.lifecycle import decide
+from mappings.magento import Order, parse_order
 from mappings.orders import build_invoice_draft, build_payments
 from mappings.profile import diff_documents, parse_document
+from mappings.routing import route
 from mappings.rules import Rules, with_products
 from mappings.studio import explain_line
 from services import product_cache, profiles
@@ -56,6 +58,10 @@ class Preview:
     notes: list[str] = field(default_factory=list)
     payments: list[dict[str, Any]] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)  # against the published profile
+    # The order's path through the flow: (node, what happens there), the routes that match.
+    path: list[tuple[str, str]] = field(default_factory=list)
+    action: str = ""  # the decision: invoice, wait, skip, review
+    routes: list[str] = field(default_factory=list)
 
 
 def find_job(url: str, ref: str | int) -> SyncJob | None:
@@ -84,7 +90,15 @@ def build_preview(job: SyncJob, rules: Rules, label: str) -> Preview:
         preview.error = str(exc)
         return preview
     preview.findings = run_checks(order, rules)
-    if job.customer_code:
+    preview.path = order_path(order, rules)
+    preview.action = preview.path[0][1].split(":", 1)[0]
+    routed = route(order, rules)
+    preview.routes = [f"route {n}: {rules.routes[n - 1].describe()}" for n in routed.matched]
+    billed = routed.text("use_customer")
+    if billed is not None:
+        preview.customer_code = billed
+        preview.customer_note = f"{routed.says('use_customer')}: an existing KashFlow customer"
+    elif job.customer_code:
         preview.customer_code = job.customer_code
         preview.customer_note = "the KashFlow customer this order was matched or created as"
     else:
@@ -114,6 +128,23 @@ def build_preview(job: SyncJob, rules: Rules, label: str) -> Preview:
     except MappingError as exc:
         preview.notes.append(f"payment: {exc}")
     return preview
+
+
+def order_path(order: Order, rules: Rules) -> list[tuple[str, str]]:
+    """The nodes the order passes with ``rules`` now, and what happens at each (the runner's
+    own decision, ``mappings.lifecycle.decide``, with its routes)."""
+    try:
+        decision = decide(order, rules)
+    except MappingError as exc:
+        return [("decide", f"review: {exc}")]
+    path = [("decide", f"{decision.action}: {decision.reason}")]
+    if decision.action != "invoice":
+        return path
+    path.append(("ensure_customer", "match or create the KashFlow customer"))
+    path.append(("create_invoice", "post the sales invoice"))
+    path.append(("post_payment", f"pay: {decision.pay_reason}" if decision.pay
+                 else f"not run: {decision.pay_reason}"))
+    return path
 
 
 def preview(url: str, ref: str | int, *, version: int | None = None) -> tuple[Preview, Preview]:
@@ -148,6 +179,8 @@ def compare(before: Preview, after: Preview) -> list[str]:
     if before is after:
         return []
     out: list[str] = []
+    if before.path and after.path and before.path[0] != after.path[0]:
+        out.append(f"path: {before.path[0][1]} -> {after.path[0][1]}")
     if (before.error is None) != (after.error is None) or before.error != after.error:
         out.append(f"outcome: {before.error or 'posts'} -> {after.error or 'posts'}")
     if before.body is not None and after.body is not None:

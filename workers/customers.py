@@ -27,6 +27,7 @@ from mappings.customers import is_registered, is_shared_guest, order_email
 from mappings.errors import MappingError
 from mappings.magento import parse_order
 from mappings.orders import build_customer, customer_code
+from mappings.routing import route
 from mappings.rules import Rules
 from store.jobs import JobView, StepResult, links_in
 from store.models import Step
@@ -65,8 +66,12 @@ def ensure_customer(job: JobView) -> StepResult:
         mappings.errors.MappingError: no email nor customer id, or no customer may be created.
     """
     order = parsed_order(job.document)
-    keys = _keys(order)
     rules = context.rules()
+    routed = route(order, rules)
+    billed = routed.text("use_customer")
+    if billed:
+        return _route_customer(billed, str(routed.says("use_customer")))
+    keys = _keys(order)
     # A job this task created was claimed here because the upsert found no link for these
     # keys a moment ago, in its own transaction (``workers.events``): no second look.
     code = None if job.fresh else find_link(context.db_url(), "customer", *keys)
@@ -82,6 +87,8 @@ def linked_customer(s: Session, order: Any, rules: Rules) -> StepResult | None:
         keys = _keys(order)
     except MappingError:
         return None  # the step's own task reports it
+    if route(order, rules).text("use_customer"):
+        return None  # a route names the customer: the step checks it exists
     found = links_in(s, "customer", *keys)
     if not found:
         return None
@@ -98,6 +105,27 @@ def _customer_found(order: Any, rules: Rules, keys: list[str], code: str) -> Ste
     shared = is_shared_guest(order, rules) and code == rules.shared_guest_code
     return StepResult(next_step=Step.CREATE_INVOICE, updates={"customer_code": code},
                       links=[] if shared else [("customer", key, code) for key in keys])
+
+
+_ROUTED_CODES: set[str] = set()  # route customers KashFlow has, per process
+
+
+def _route_customer(code: str, why: str) -> StepResult:
+    """Bill the customer a route names: it must exist in KashFlow (looked up once per
+    process); not linked to the order's email, so removing the route restores the usual
+    matching for the next order.
+
+    Raises:
+        mappings.errors.MappingError: KashFlow has no such customer (review, with the route).
+    """
+    if code not in _ROUTED_CODES:
+        try:
+            context.kashflow().get_customer(code)
+        except NotFound:
+            raise MappingError(f"{why}: KashFlow has no customer {code}: create it in KashFlow "
+                               "or change the route, then requeue") from None
+        _ROUTED_CODES.add(code)
+    return StepResult(next_step=Step.CREATE_INVOICE, updates={"customer_code": code})
 
 
 def _match_or_create(order: Any, rules: Rules) -> str:

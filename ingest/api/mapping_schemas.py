@@ -102,6 +102,11 @@ class PreviewSchema(Schema):
     notes = fields.List(fields.String())
     changes = fields.List(fields.String(), metadata={
         "description": "differences from the published profile's invoice"})
+    action = fields.String(metadata={"description": "the decision: invoice, wait, skip, review"})
+    path = fields.List(fields.List(fields.String()), metadata={
+        "description": "the order's path through the flow: [node, what happens there]"})
+    routes = fields.List(fields.String(), metadata={
+        "description": "the profile's routes that match the order (docs/mapping.md §16)"})
 
 
 class SuggestionQuery(Strict):
