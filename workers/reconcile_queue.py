@@ -16,10 +16,12 @@ item) and adopts it. The post runs on the ``payments`` queue
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis
 from sqlalchemy import select
 
 from connectors.errors import Rejected, Transient
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 
 POST_TASK = "kfsync.payments.post_reconciliation"
 RECONCILE_LOCK_S = 3600  # > the longest day's run (one Magento and one KashFlow read per order)
+LAST_RUN_KEY = "kfsync:reconcile:last_run"  # the dashboard shows it: when, which days, found
 
 
 @celery_app.task(name="kfsync.maintenance.reconcile_payments")
@@ -57,7 +60,19 @@ def reconcile_payments() -> int:
         enqueue_post(item_id)
     log.info("payment reconciliation of %s to %s: %s open item(s)", days[0], days[-1],
              open_items)
+    run = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "first_day": str(days[0]),
+           "last_day": str(days[-1]), "open_items": open_items}
+    redis.Redis.from_url(context.settings().redis_url).set(LAST_RUN_KEY, json.dumps(run))
     return open_items
+
+
+def last_run(redis_url: str) -> dict[str, Any] | None:
+    """The last daily run (``at``, ``first_day``, ``last_day``, ``open_items``), or None."""
+    try:
+        raw = redis.Redis.from_url(redis_url, socket_timeout=2).get(LAST_RUN_KEY)
+    except redis.RedisError:
+        return None
+    return dict(json.loads(raw)) if raw else None
 
 
 def stuck_posts(url: str) -> list[int]:

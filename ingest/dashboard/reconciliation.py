@@ -22,6 +22,7 @@ from store.db import session_scope
 from store.reconcile_models import ItemReason, ItemStatus, ReconciliationItem
 from workers.operations import OperationError
 from workers.reconcile import describe_item, resolve_item
+from workers.reconcile_queue import last_run
 
 _query = ReconciliationQuery()
 POSTABLE = (ItemReason.MISSING_PAYMENT, ItemReason.AMOUNT_DIFFERS)
@@ -37,7 +38,8 @@ def reconciliation() -> str:
         query = query.where(ReconciliationItem.day == args["day"])
     if args.get("reason"):
         query = query.where(ReconciliationItem.reason == args["reason"])
-    with session_scope(current_settings().database_url) as s:
+    settings = current_settings()
+    with session_scope(settings.database_url) as s:
         found = paginate(s, query.order_by(ReconciliationItem.day, ReconciliationItem.id),
                          args["page"], PER_PAGE)
         page = Page([describe_item(x) for x in found.items], found.total, found.page,
@@ -46,7 +48,8 @@ def reconciliation() -> str:
     return render_template("reconciliation.html", page=page, args=args, raw=raw,
                            errors=errors, statuses=[s.value for s in ItemStatus],
                            reasons=[r.value for r in ItemReason], postable=POSTABLE,
-                           title="Reconciliation")
+                           last_run=last_run(settings.redis_url),
+                           schedule=settings.reconcile_at, title="Reconciliation")
 
 
 @bp.post("/reconciliation/<int(max=2147483647):item_id>/resolve")
