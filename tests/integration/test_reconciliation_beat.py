@@ -1,14 +1,22 @@
 """The daily payment reconciliation on beat, on real parts: beat's task on a real worker finds
 yesterday's capture with no payment and payment with no capture, queues them once however
-often it runs, and raises the reconciliation alert."""
+often it runs, and raises the reconciliation alert; posting a queued payment is exactly once
+even when KashFlow's answer to the write is lost (CLI inline, and on the payments worker)."""
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 import redis
+import requests
+from sqlalchemy import select
 
+from core.settings import Settings
+from ingest import create_app
+from store.db import session_scope
+from store.reconcile_models import ReconciliationItem
 from tests.integration.conftest import INTEGRATION_REDIS_URL, Stack
 from tests.integration.reconcile_findings import (
     CAPTURED_NOT_PAID,
@@ -21,6 +29,7 @@ from tests.integration.reconcile_findings import (
 from workers.reconcile_queue import LAST_RUN_KEY
 
 pytestmark = pytest.mark.integration
+OPS_TOKEN = "recon-beat-ops-token-71c2"
 
 
 def test_beat_queues_a_capture_without_payment_and_a_payment_without_capture(
@@ -48,3 +57,56 @@ def test_beat_queues_a_capture_without_payment_and_a_payment_without_capture(
     assert done.returncode == 0 and "2 item(s)" in done.stdout
     run = json.loads(redis.Redis.from_url(INTEGRATION_REDIS_URL).get(LAST_RUN_KEY) or "{}")
     assert run["last_day"] == yesterday() and run["open_items"] == 2
+
+
+def _payments_of(stack: Stack, number: int) -> list[Decimal]:
+    [invoice] = [i for i in stack.invoices() if i["Number"] == number]
+    return [Decimal(str(line["Amount"])) for line in invoice.get("PaymentLines") or []]
+
+
+def _missing_item(stack: Stack) -> int:
+    done = stack.cli("reconcile", "payments", "--date", yesterday(), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    with session_scope(stack.db_url) as s:
+        return int(s.scalars(select(ReconciliationItem.id).where(
+            ReconciliationItem.reason == "missing_payment")).one())
+
+
+def test_a_post_whose_answer_was_lost_is_looked_up_not_repeated(stack: Stack) -> None:
+    make_findings(stack)
+    item_id = _missing_item(stack)
+    stack.fault("kashflow", method="POST", path="/invoices/bulk/payments", kind="ambiguous",
+                then="status", status=500)
+    lost = stack.cli("reconcile", "post", str(item_id))
+    assert lost.returncode == 1 and "stays 'posting'" in lost.stderr, lost.stderr
+    assert _payments_of(stack, CAPTURED_NOT_PAID) == [TOTAL]  # KashFlow has it, we don't know
+    resumed = stack.cli("reconcile", "post", str(item_id))
+    assert resumed.returncode == 0 and "posted" in resumed.stdout, resumed.stderr
+    assert _payments_of(stack, CAPTURED_NOT_PAID) == [TOTAL]  # adopted, not posted twice
+    with session_scope(stack.db_url) as s:
+        item = s.get(ReconciliationItem, item_id)
+        assert item is not None and (item.status, item.post_attempts) == ("posted", 1)
+
+
+def test_the_payments_worker_retries_an_ambiguous_post_once(stack: Stack) -> None:
+    make_findings(stack)
+    item_id = _missing_item(stack)
+    requests.delete(f"{stack.servers.kashflow_control}/calls", timeout=5).raise_for_status()
+    stack.fault("kashflow", method="POST", path="/invoices/bulk/payments", kind="ambiguous",
+                then="status", status=500)
+    settings = Settings.load({**stack.env, "KFSYNC_OPS_TOKEN": OPS_TOKEN}, env_file=None)
+    reply = create_app(settings).test_client().post(
+        f"/api/v1/reconciliation/{item_id}/resolve", json={"action": "post"},
+        headers={"Authorization": f"Bearer {OPS_TOKEN}"})
+    assert reply.status_code == 200 and reply.get_json()["status"] == "posting"
+
+    def posted() -> bool:
+        with session_scope(stack.db_url) as s:
+            item = s.get(ReconciliationItem, item_id)
+            return item is not None and item.status == "posted"
+    stack.wait_until(posted, "the payments worker to post the item")
+    assert _payments_of(stack, CAPTURED_NOT_PAID) == [TOTAL]
+    # The first write's answer was lost (the fault fired); the retry read the invoice and
+    # adopted the payment instead of writing again.
+    calls = requests.get(f"{stack.servers.kashflow_control}/calls", timeout=5).json()
+    assert calls["faults"].get("ambiguous") == 1, calls

@@ -12,12 +12,15 @@ from typing import Any
 import pytest
 import yaml
 
+from core.settings import Settings
+from ingest import create_app
 from kfsync.samples import Buyer, Line, make_creditmemo, make_order
 from store.models import JobState
 from tests.integration.conftest import Stack
 from tests.integration.helpers import seed, send_event, wait_job
 
 pytestmark = pytest.mark.integration
+OPS_TOKEN = "settlement-ops-token-4d1a"
 
 BUYER = Buyer("sam.settle@example.com", "Sam", "Settle")
 LINES = [Line("TSHIRT", "T-shirt", Decimal("12.50"), 2)]  # 36.00 with shipping and VAT
@@ -136,6 +139,16 @@ def _clearing_payout(stack: Stack, tmp_path: Path) -> None:
     again = stack.cli("reconcile", "settlement", str(export), "--format", "json")
     assert json.loads(again.stdout)["already_imported"] is True
     assert json.loads(again.stdout)["payout_id"] == summary["payout_id"]
+    settings = Settings.load({**stack.env, "KFSYNC_OPS_TOKEN": OPS_TOKEN}, env_file=None)
+    reply = create_app(settings).test_client().get(
+        f"/api/v1/settlements/{summary['payout_id']}",
+        headers={"Authorization": f"Bearer {OPS_TOKEN}"})
+    assert reply.status_code == 200, reply.get_json()
+    payout = reply.get_json()
+    assert (payout["payout_ref"], payout["payout_amount"], payout["fees"]) == (
+        "po_2", "53.40", "3.60")
+    assert [r["kashflow_number"] for r in payout["rows"]] == [6201, 6202, 900006211, None,
+                                                               None]
 
     lines = _journal(stack, summary["payout_id"], tmp_path / "journal.csv")
     table = [(r["Nominal"], _money(r["Debit"]), _money(r["Credit"])) for r in lines]
