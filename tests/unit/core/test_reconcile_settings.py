@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from celery.schedules import crontab
 
@@ -47,3 +49,14 @@ def test_the_beat_entry_runs_daily_at_the_time_set() -> None:
     assert celeryconfig.reconcile_entry("off") is None
     assert "reconcile-payments" in celeryconfig.beat_schedule  # the default: on, at 02:30
     assert "kfsync.maintenance.reconcile_payments" in celeryconfig.routine_task_names()
+
+
+def test_the_settings_are_documented() -> None:
+    root = Path(__file__).resolve().parents[3]
+    example = (root / ".env.example").read_text(encoding="utf-8")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    for name in ("RECONCILE_AT", "RECONCILE_DAYS", "SETTLEMENT_BANK_ACCOUNT",
+                 "SETTLEMENT_FEES_NOMINAL", "SETTLEMENT_SUSPENSE_NOMINAL"):
+        assert f"KFSYNC_{name}=" in example
+        short = f"`_{name.removeprefix('SETTLEMENT_')}`"  # "`KFSYNC_A_X` / `_Y`" in a row
+        assert f"KFSYNC_{name}" in readme or short in readme, name
