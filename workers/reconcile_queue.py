@@ -24,7 +24,7 @@ from typing import Any
 import redis
 from sqlalchemy import select
 
-from connectors.errors import Rejected, Transient
+from connectors.errors import NotFound, Rejected, Transient
 from mappings.money import ZERO
 from mappings.tenders import PaymentDraft
 from store.db import session_scope
@@ -98,20 +98,43 @@ def post_reconciliation(self: Any, item_id: int) -> str:
 
 def post_claimed(url: str, item_id: int) -> str:
     """Post the missing payment of item ``item_id`` (status ``posting``) once; returns the
-    item's status afterwards (``posted``, or ``open`` again when KashFlow refused it).
+    item's status afterwards (``posted``; ``open`` again when KashFlow refused it; still
+    ``posting`` when another process is posting it right now).
 
     Raises:
         connectors.errors.Transient: KashFlow failed in a way worth retrying (the item stays
             ``posting``; the attempt is counted, so the retry looks the payment up first).
     """
+    # One poster at a time (a worker's retry and the daily resend, or the CLI, could meet):
+    # the lookup-then-write below is only safe when nobody writes in between.
+    hold_s = int(context.settings().http_timeout_s * 4) + 10  # > a lookup and a write
+    lock = redis.Redis.from_url(context.settings().redis_url).lock(
+        f"kfsync:lock:reconcile_post:{item_id}", timeout=hold_s, blocking=False)
+    if not lock.acquire():
+        return ItemStatus.POSTING
+    try:
+        return _post_once(url, item_id)
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("reconciliation item %s: its post lock expired during the post", item_id)
+
+
+def _post_once(url: str, item_id: int) -> str:
     with session_scope(url) as s:
         item = s.get(ReconciliationItem, item_id)
         if item is None or item.status != ItemStatus.POSTING:
             return item.status if item is not None else "missing"
         draft, number, earlier = _draft(item), int(item.invoice_number or 0), item.post_attempts
     marker = _marker(item_id)
-    if earlier and any(marker in str(line.get("Note") or "") for line in
-                       context.kashflow().get_invoice(number).get("PaymentLines") or ()):
+    lines: list[dict[str, Any]] = []
+    if earlier:  # an earlier attempt may have reached KashFlow: look before writing again
+        try:
+            lines = list(context.kashflow().get_invoice(number).get("PaymentLines") or ())
+        except NotFound:
+            return _refused(url, item_id, f"invoice {number} is no longer in KashFlow")
+    if any(marker in str(line.get("Note") or "") for line in lines):
         log.warning("reconciliation item %s: its payment was posted before; adopted", item_id)
         return _posted(url, item_id, draft, number)
     with session_scope(url) as s:  # the attempt, committed before the call
@@ -124,7 +147,7 @@ def post_claimed(url: str, item_id: int) -> str:
         context.kashflow().post_invoice_payment(
             date=draft.date, account_id=bank_account_id(draft), method=payment_method_id(draft),
             comment=draft.comment, items=[(number, draft.amount)])
-    except Rejected as exc:
+    except (Rejected, NotFound) as exc:  # a business refusal: a human decides, no retry
         return _refused(url, item_id, str(exc))
     return _posted(url, item_id, draft, number)
 

@@ -110,3 +110,20 @@ def test_the_payments_worker_retries_an_ambiguous_post_once(stack: Stack) -> Non
     # adopted the payment instead of writing again.
     calls = requests.get(f"{stack.servers.kashflow_control}/calls", timeout=5).json()
     assert calls["faults"].get("ambiguous") == 1, calls
+
+
+def test_one_poster_at_a_time(stack: Stack) -> None:
+    make_findings(stack)
+    item_id = _missing_item(stack)
+    client = redis.Redis.from_url(INTEGRATION_REDIS_URL)
+    busy = client.lock(f"kfsync:lock:reconcile_post:{item_id}", timeout=60)
+    assert busy.acquire(blocking=False)  # a worker is posting this item right now
+    try:
+        waited = stack.cli("reconcile", "post", str(item_id))
+        assert waited.returncode == 0 and "another process is posting it" in waited.stdout
+        assert _payments_of(stack, CAPTURED_NOT_PAID) == []
+    finally:
+        busy.release()
+    done = stack.cli("reconcile", "post", str(item_id))  # the poster died: resume it
+    assert done.returncode == 0 and "posted" in done.stdout, done.stderr
+    assert _payments_of(stack, CAPTURED_NOT_PAID) == [TOTAL]
