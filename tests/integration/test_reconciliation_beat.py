@@ -6,13 +6,16 @@ even when KashFlow's answer to the write is lost (CLI inline, and on the payment
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
 import redis
 import requests
+from celery.schedules import crontab
 from sqlalchemy import select
 
+import celeryconfig
 from core.settings import Settings
 from ingest import create_app
 from store.db import session_scope
@@ -26,6 +29,8 @@ from tests.integration.reconcile_findings import (
     run_beat_reconciliation,
     yesterday,
 )
+from workers.app import celery_app
+from workers.beat import LockedScheduler
 from workers.reconcile_queue import LAST_RUN_KEY
 
 pytestmark = pytest.mark.integration
@@ -127,3 +132,29 @@ def test_one_poster_at_a_time(stack: Stack) -> None:
     done = stack.cli("reconcile", "post", str(item_id))  # the poster died: resume it
     assert done.returncode == 0 and "posted" in done.stdout, done.stderr
     assert _payments_of(stack, CAPTURED_NOT_PAID) == [TOTAL]
+
+
+def test_the_scheduler_sends_the_daily_run_when_it_is_due(stack: Stack) -> None:
+    """The real beat scheduler with the real entry (its clock moved to tomorrow 02:30:05):
+    one tick sends the task, the worker queues the two items."""
+    make_findings(stack)
+    client = redis.Redis.from_url(INTEGRATION_REDIS_URL)
+    client.delete(LAST_RUN_KEY)
+    entry = celeryconfig.reconcile_entry("02:30")
+    assert entry is not None
+    due = datetime.combine(datetime.now(UTC).date() + timedelta(days=1), time(2, 30, 5),
+                           tzinfo=UTC)
+    entry["schedule"] = crontab(hour=2, minute=30, nowfun=lambda: due, app=celery_app)
+    entry["last_run_at"] = due - timedelta(days=1)  # it ran yesterday at 02:30:05
+    saved = celery_app.conf.beat_schedule
+    celery_app.conf.beat_schedule = {"reconcile-payments": entry}
+    beat = LockedScheduler(app=celery_app, lazy=False)
+    try:
+        beat.tick()
+    finally:
+        beat.close()
+        celery_app.conf.beat_schedule = saved
+    stack.wait_until(lambda: bool(client.exists(LAST_RUN_KEY)), "the daily reconciliation")
+    with session_scope(stack.db_url) as s:
+        reasons = sorted(i.reason for i in s.scalars(select(ReconciliationItem)))
+    assert reasons == ["missing_payment", "unknown_transaction"]
