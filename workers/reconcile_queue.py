@@ -24,7 +24,7 @@ from typing import Any
 import redis
 from sqlalchemy import select
 
-from connectors.errors import NotFound, Rejected, Transient
+from connectors.errors import ConnectorError, NotFound, Rejected, Transient
 from mappings.money import ZERO
 from mappings.tenders import PaymentDraft
 from store.db import session_scope
@@ -55,7 +55,12 @@ def reconcile_payments() -> int:
             for back in range(context.settings().reconcile_days, 0, -1)]
     open_items = 0
     for day in days:
-        open_items += sum(int(row["open_items"]) for row in reconcile_day(day))
+        try:
+            open_items += sum(int(row["open_items"]) for row in reconcile_day(day))
+        except ConnectorError as exc:  # Magento or KashFlow down: the next run covers the day
+            alert("reconciliation", f"payment reconciliation of {day} failed: {exc}; "
+                                    "tomorrow's run covers it again (or kfsync reconcile "
+                                    f"payments --date {day})")
     for item_id in stuck_posts(context.db_url()):
         enqueue_post(item_id)
     log.info("payment reconciliation of %s to %s: %s open item(s)", days[0], days[-1],

@@ -158,3 +158,17 @@ def test_the_scheduler_sends_the_daily_run_when_it_is_due(stack: Stack) -> None:
     with session_scope(stack.db_url) as s:
         reasons = sorted(i.reason for i in s.scalars(select(ReconciliationItem)))
     assert reasons == ["missing_payment", "unknown_transaction"]
+
+
+def test_a_day_magento_cannot_answer_is_alerted_and_the_run_goes_on(stack: Stack) -> None:
+    client = redis.Redis.from_url(INTEGRATION_REDIS_URL)
+    client.delete("kfsync:alert:window:reconciliation")
+    stack.fault("magento", method="GET", path="/V1/orders", kind="status", status=503,
+                count=None)
+    try:
+        assert run_beat_reconciliation(stack) == {}
+    finally:
+        requests.delete(f"{stack.servers.magento_control}/faults", timeout=5).raise_for_status()
+    run = json.loads(client.get(LAST_RUN_KEY) or "{}")
+    assert run["open_items"] == 0 and run["last_day"] == yesterday()
+    assert client.exists("kfsync:alert:window:reconciliation")  # "reconciliation of D failed"
