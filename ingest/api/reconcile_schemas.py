@@ -42,8 +42,9 @@ class ReconciliationPageSchema(PageSchema):
 
 class ResolveItemRequest(Strict):
     action = fields.String(required=True, validate=validate.OneOf(ACTIONS), metadata={
-        "description": "match (it balances), post (post the missing amount on the invoice), "
-                       "dismiss (close; needs a note as the reason)"})
+        "description": "match (it balances), post (the payments worker posts the missing "
+                       "amount on the invoice, once; the item answers 'posting', then turns "
+                       "'posted'), dismiss (close; needs a note as the reason)"})
     note = fields.String(validate=[validate.Length(min=1, max=2000), printable])
 
 

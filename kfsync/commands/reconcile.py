@@ -70,7 +70,7 @@ def payments(day: datetime | None, fmt: str) -> None:
 @reconcile.command("items")
 @click.option("--all", "include_resolved", is_flag=True, help="include resolved items")
 def items(include_resolved: bool) -> None:
-    """The reconciliation queue (open items, oldest first)."""
+    """The reconciliation queue (open items and posts under way, oldest first)."""
     settings = load_settings()
     from sqlalchemy import select
 
@@ -79,8 +79,8 @@ def items(include_resolved: bool) -> None:
     from workers.reconcile import describe_item
 
     query = select(ReconciliationItem).order_by(ReconciliationItem.id)
-    if not include_resolved:
-        query = query.where(ReconciliationItem.status == ItemStatus.OPEN)
+    if not include_resolved:  # open, and those whose post is under way
+        query = query.where(ReconciliationItem.status.in_([ItemStatus.OPEN, ItemStatus.POSTING]))
     with session_scope(settings.database_url) as s:
         rows = [describe_item(x) for x in s.scalars(query)]
     table = Table("id", "day", "order", "method", "reason", "txn", "magento", "kashflow",
