@@ -7,7 +7,9 @@ visibility timeout, or a waiting retry would be redelivered and run twice.
 """
 
 import os
+from typing import Any
 
+from celery.schedules import crontab
 from kombu.entity import Queue
 
 from core.settings import ConfigError, Settings
@@ -80,6 +82,21 @@ beat_schedule = {
     # The KashFlow catalogue for the mapping studio, and the profile validated against it.
     "refresh-catalogue": {"task": "kfsync.maintenance.refresh_catalogue", "schedule": 86400.0},
 }
+
+
+def reconcile_entry(at: str) -> dict[str, Any] | None:
+    """Beat's entry for the daily payment reconciliation at ``at`` (``"HH:MM"`` UTC, from
+    KFSYNC_RECONCILE_AT), or None for ``"off"``."""
+    if at == "off":
+        return None
+    hour, minute = at.split(":")
+    return {"task": "kfsync.maintenance.reconcile_payments",
+            "schedule": crontab(hour=int(hour), minute=int(minute))}
+
+
+_reconcile = reconcile_entry(_settings.reconcile_at)
+if _reconcile is not None:
+    beat_schedule["reconcile-payments"] = _reconcile
 
 
 def routine_task_names() -> list[str]:

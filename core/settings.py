@@ -64,6 +64,15 @@ class Settings:
     # Browser pages the dashboard links to (not the REST APIs, which a browser cannot open).
     magento_admin_url: str | None = None     # default: the shop's /admin
     kashflow_invoice_url: str | None = None  # a template with {number}
+    # Payment reconciliation on beat: daily at this UTC time ("HH:MM", or "off"), over the
+    # last reconcile_days days (so a day a stopped beat missed is still covered).
+    reconcile_at: str = "02:30"
+    reconcile_days: int = 2
+    # Settlement journals (docs/settlements.md): the bank account payouts reach (a KashFlow
+    # bank account Id; default the default account), the fees and suspense nominals.
+    settlement_bank_account: int | None = None
+    settlement_fees_nominal: int = 7900
+    settlement_suspense_nominal: int = 9998
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,
@@ -101,13 +110,17 @@ class Settings:
         kwargs: dict[str, object] = {k: v for k, v in raw.items() if k in known}
         for name, kind in (("kashflow_rate", float), ("http_timeout_s", float),
                            ("kashflow_burst", int), ("max_retries", int),
-                           ("catch_up_interval_s", float)):
+                           ("catch_up_interval_s", float), ("reconcile_days", int),
+                           ("settlement_bank_account", int), ("settlement_fees_nominal", int),
+                           ("settlement_suspense_nominal", int)):
             if name in kwargs:
                 kwargs[name] = _number(name, str(kwargs[name]), kind)
         for name in ("magento_base_url", "kashflow_base_url", "adobe_key_host",
                      "magento_admin_url"):
             if name in kwargs:
                 kwargs[name] = str(kwargs[name]).rstrip("/")
+        if "reconcile_at" in kwargs:
+            kwargs["reconcile_at"] = reconcile_time(str(kwargs["reconcile_at"]))
         if "semantic_suggestions" in kwargs:
             kwargs["semantic_suggestions"] = _flag("semantic_suggestions",
                                                    str(kwargs["semantic_suggestions"]))
@@ -230,6 +243,22 @@ def _mask_url(url: str) -> str:
     if password:
         url = url.replace(f":{password}@", ":***@")
     return repr(url)
+
+
+def reconcile_time(value: str) -> str:
+    """``KFSYNC_RECONCILE_AT`` checked: ``"HH:MM"`` (UTC, 24-hour) or ``"off"``.
+
+    Raises:
+        ConfigError: anything else.
+    """
+    text = value.strip().lower()
+    if text == "off":
+        return text
+    hour, sep, minute = text.partition(":")
+    if sep and hour.isdigit() and minute.isdigit() and len(minute) == 2 and (
+            int(hour) < 24 and int(minute) < 60):
+        return f"{int(hour):02d}:{minute}"
+    raise ConfigError(f"KFSYNC_RECONCILE_AT must be HH:MM (UTC) or off, got {value!r}")
 
 
 def _flag(name: str, value: str) -> bool:

@@ -20,6 +20,7 @@ TASK_MODULES = (
     "workers.payments",
     "workers.refunds",
     "workers.maintenance",
+    "workers.reconcile_queue",
     "workers.catchup",
     "workers.stock",
 )

@@ -21,7 +21,7 @@ from mappings.errors import MappingError
 from mappings.magento import parse_order
 from mappings.money import ZERO, to_decimal
 from mappings.reconcile import Difference, captures, compare
-from mappings.tenders import PaymentDraft, tender_payments
+from mappings.tenders import tender_payments
 from store.db import session_scope
 from store.models import AuditEntry, utcnow
 from store.reconcile_models import ItemReason, ItemStatus, ReconciliationItem
@@ -31,8 +31,7 @@ from workers.operations import OperationError
 from workers.runner import find_link
 
 ACTIONS = ("match", "post", "dismiss")
-DONE_BY_ACTION = {"match": ItemStatus.MATCHED, "post": ItemStatus.POSTED,
-                  "dismiss": ItemStatus.DISMISSED}
+DONE_BY_ACTION = {"match": ItemStatus.MATCHED, "dismiss": ItemStatus.DISMISSED}
 
 
 @dataclass
@@ -150,18 +149,24 @@ def describe_item(item: ReconciliationItem) -> dict[str, Any]:
 
 
 def resolve_item(url: str, item_id: int, action: str, *, actor: str,
-                 note: str | None = None) -> dict[str, Any]:
+                 note: str | None = None, post_inline: bool = True) -> dict[str, Any]:
     """Match, post or dismiss open item ``item_id`` in database ``url`` (audited); returns
     the item.
 
-    ``post`` writes the missing amount (Magento's less KashFlow's) as a payment on the
-    order's invoice, with the transaction id in its comment (the process's KashFlow client
-    and mapping rules, ``workers.context``).
+    ``post`` claims the item (``posting``, committed with its audit entry), then writes the
+    missing amount (Magento's less KashFlow's) as a payment on the order's invoice, exactly
+    once (``workers.reconcile_queue.post_claimed``): here (``post_inline``, the CLI), or on
+    the payments worker (the dashboard and the API). A ``post`` of an item left ``posting``
+    resumes it.
 
     Raises:
         OperationError: unknown id, the item is not open, a dismiss without a reason, or a
             post for an item that has no invoice or no amount to post.
+        connectors.errors.ConnectorError: an inline post failed (the item stays ``posting``;
+            posting it again resumes, looking the payment up first).
     """
+    from workers.reconcile_queue import enqueue_post, post_claimed
+
     if action not in ACTIONS:
         raise OperationError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
     note = (note or "").strip() or None
@@ -171,33 +176,30 @@ def resolve_item(url: str, item_id: int, action: str, *, actor: str,
         item = s.get(ReconciliationItem, item_id)
         if item is None:
             raise OperationError(f"no reconciliation item with id {item_id}")
-        if item.status != ItemStatus.OPEN:
+        resume = action == "post" and item.status == ItemStatus.POSTING
+        if item.status != ItemStatus.OPEN and not resume:
             raise OperationError(f"reconciliation item {item_id} is already {item.status}")
         if action == "post":
-            _post_missing(item)
-        item.status, item.resolved_at = DONE_BY_ACTION[action], utcnow()
+            _check_postable(item)
+        item.status = ItemStatus.POSTING if action == "post" else DONE_BY_ACTION[action]
+        item.resolved_at = None if action == "post" else utcnow()
         item.resolved_by, item.resolution_note = actor, note
         s.add(AuditEntry(actor=actor, action=f"reconcile_{action}",
                          target=f"reconciliation_items/{item_id}", note=note))
-        return describe_item(item)
+    if action == "post":
+        if post_inline:
+            post_claimed(url, item_id)
+        else:
+            enqueue_post(item_id)
+    with session_scope(url) as s:
+        done = s.get(ReconciliationItem, item_id)
+        assert done is not None
+        return describe_item(done)
 
 
-def _post_missing(item: ReconciliationItem) -> None:
-    from workers.payments import bank_account_id, payment_method_id
-
+def _check_postable(item: ReconciliationItem) -> None:
     amount = (item.magento_amount or ZERO) - (item.kashflow_amount or ZERO)
     if item.reason not in (ItemReason.MISSING_PAYMENT, ItemReason.AMOUNT_DIFFERS) or (
             item.invoice_number is None or amount <= ZERO):
         raise OperationError(f"reconciliation item {item.id} has no payment to post "
                              f"({item.reason}); match or dismiss it, or replay the order")
-    method = context.rules().payment_methods.get(item.payment_method or "")
-    draft = PaymentDraft(
-        amount=amount, date=utcnow().strftime("%Y-%m-%d %H:%M:%S"),
-        comment=f"Magento {item.payment_method} txn {item.txn_id} (reconciliation {item.id})",
-        txn_id=str(item.txn_id), magento_method=item.payment_method or "",
-        method_id=method.method_id if method else None,
-        account_id=method.account_id if method else None,
-        method_name=method.method_name if method else None)
-    context.kashflow().post_invoice_payment(
-        date=draft.date, account_id=bank_account_id(draft), method=payment_method_id(draft),
-        comment=draft.comment, items=[(item.invoice_number, amount)])

@@ -46,6 +46,10 @@ OPERATIONS: list[tuple[str, str, str, type[Schema] | None, type[Schema] | None,
     ("/reconciliation/{item_id}/resolve", "post",
      "Resolve an open reconciliation item: match, post the missing payment, or dismiss",
      None, rc.ResolveItemRequest, rc.ReconciliationItemSchema, (400, 404, 409)),
+    ("/settlements", "get", "Imported gateway payouts, newest first", sc.PageQuery, None,
+     rc.PayoutPageSchema, (400,)),
+    ("/settlements/{payout_id}", "get", "One payout: its totals and each row with its match",
+     None, None, rc.PayoutDetailSchema, (404,)),
     ("/mapping/versions", "get", "Mapping profile versions, newest (in force) first", None,
      None, ms.VersionListSchema, (409,)),
     ("/mapping/versions/{version_id}", "get", "One profile version: document, changes, YAML",
@@ -88,7 +92,7 @@ def _operation(path: str, summary: str, query: type[Schema] | None, body: type[S
             "content": {"application/json": {"schema": "ErrorSchema"}}}
     if query is not None:
         op["parameters"].append({"in": "query", "schema": query})
-    for name in ("job_id", "letter_id", "item_id", "version_id", "suggestion_id"):
+    for name in ("job_id", "letter_id", "item_id", "version_id", "suggestion_id", "payout_id"):
         if "{" + name + "}" in path:
             op["parameters"].append({"in": "path", "name": name, **ID_PARAM})
     if body is not None:

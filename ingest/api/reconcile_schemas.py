@@ -42,6 +42,50 @@ class ReconciliationPageSchema(PageSchema):
 
 class ResolveItemRequest(Strict):
     action = fields.String(required=True, validate=validate.OneOf(ACTIONS), metadata={
-        "description": "match (it balances), post (post the missing amount on the invoice), "
-                       "dismiss (close; needs a note as the reason)"})
+        "description": "match (it balances), post (the payments worker posts the missing "
+                       "amount on the invoice, once; the item answers 'posting', then turns "
+                       "'posted'), dismiss (close; needs a note as the reason)"})
     note = fields.String(validate=[validate.Length(min=1, max=2000), printable])
+
+
+class PayoutSchema(Schema):
+    id = fields.Integer()
+    format = fields.String(metadata={"description": "stripe, paypal, braintree or csv"})
+    payout_ref = fields.String(metadata={"description": "the gateway's payout id (or the "
+                                                        "export's digest)"})
+    source = fields.String(allow_none=True, metadata={"description": "the file imported"})
+    gateway_method = fields.String(metadata={"description": "Magento payment method whose "
+                                                            "mapping names the clearing account"})
+    currency = fields.String()
+    period_start = fields.Date(allow_none=True)
+    period_end = fields.Date(allow_none=True)
+    row_count = fields.Integer()
+    matched = fields.Integer()
+    unmatched = fields.Integer()
+    matched_gross = fields.Decimal(as_string=True)
+    unmatched_gross = fields.Decimal(as_string=True)
+    fees = fields.Decimal(as_string=True)
+    payout_amount = fields.Decimal(as_string=True, metadata={"description": "what reached "
+                                                                            "the bank"})
+    imported_at = UtcDateTime()
+    imported_by = fields.String()
+
+
+class PayoutRowSchema(Schema):
+    line = fields.Integer()
+    txn_id = fields.String()
+    kind = fields.String(metadata={"description": "charge, refund, fee, payout or other"})
+    gross = fields.String()
+    fee = fields.String()
+    net = fields.String()
+    day = fields.String(allow_none=True)
+    kashflow_number = fields.Integer(allow_none=True, metadata={
+        "description": "the KashFlow invoice or credit note it matched (null: unmatched)"})
+
+
+class PayoutDetailSchema(PayoutSchema):
+    rows = fields.List(fields.Nested(PayoutRowSchema))
+
+
+class PayoutPageSchema(PageSchema):
+    items = fields.List(fields.Nested(PayoutSchema))

@@ -38,8 +38,9 @@ def list_items() -> Response:
 
 @bp.post("/reconciliation/<int(max=2147483647):item_id>/resolve")
 def resolve(item_id: int) -> Response:
-    """``{"action": "match"|"post"|"dismiss", "note": "..."}`` (dismiss needs the note)."""
+    """``{"action": "match"|"post"|"dismiss", "note": "..."}`` (dismiss needs the note); a
+    post is claimed here (``posting``) and done by the payments worker."""
     body = load_body(_resolve)
     item = resolve_item(current_settings().database_url, item_id, body["action"], actor=actor(),
-                        note=body.get("note"))
+                        note=body.get("note"), post_inline=False)
     return jsonify(_item.dump(item))

@@ -1,5 +1,6 @@
 """The HTML dashboard under ``/``: login (a named user, or the ops token), then the overview,
-jobs, dead letters and review items, with requeue and discard forms.
+jobs, dead letters and review items, with requeue and discard forms, and the payment
+reconciliation queue.
 
 Server-rendered Jinja pages, no front-end build. Every form carries a CSRF token
 (Flask-WTF's ``CSRFProtect``, enabled in the app factory). Pages show job data, never a
@@ -178,6 +179,7 @@ def logout() -> BaseResponse:
 from ingest.dashboard import (  # noqa: E402,F401 - registers the pages
     actions,
     flow,
+    reconciliation,
     studio,
     studio_actions,
     views,

@@ -3,7 +3,8 @@
 ``reconcile payments --date D`` reconciles the orders created on D (UTC) and prints, per
 payment method, Magento captured, KashFlow received, refunds, the difference and open items;
 ``--format csv|json`` for spreadsheets. ``reconcile items`` lists the queue;
-``reconcile match|post|dismiss ID`` resolves one item (audited).
+``reconcile match|post|dismiss ID`` resolves one item (audited). Gateway payouts:
+``kfsync.commands.settlements``.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def payments(day: datetime | None, fmt: str) -> None:
 @reconcile.command("items")
 @click.option("--all", "include_resolved", is_flag=True, help="include resolved items")
 def items(include_resolved: bool) -> None:
-    """The reconciliation queue (open items, oldest first)."""
+    """The reconciliation queue (open items and posts under way, oldest first)."""
     settings = load_settings()
     from sqlalchemy import select
 
@@ -78,8 +79,8 @@ def items(include_resolved: bool) -> None:
     from workers.reconcile import describe_item
 
     query = select(ReconciliationItem).order_by(ReconciliationItem.id)
-    if not include_resolved:
-        query = query.where(ReconciliationItem.status == ItemStatus.OPEN)
+    if not include_resolved:  # open, and those whose post is under way
+        query = query.where(ReconciliationItem.status.in_([ItemStatus.OPEN, ItemStatus.POSTING]))
     with session_scope(settings.database_url) as s:
         rows = [describe_item(x) for x in s.scalars(query)]
     table = Table("id", "day", "order", "method", "reason", "txn", "magento", "kashflow",
@@ -101,8 +102,15 @@ def _resolve(item_id: int, action: str, note: str | None) -> None:
     try:
         item: dict[str, Any] = resolve_item(settings.database_url, item_id, action,
                                               actor=_actor(), note=note)
-    except (OperationError, ConnectorError) as exc:
+    except OperationError as exc:
         fail(str(exc))
+    except ConnectorError as exc:
+        fail(f"posting reconciliation item {item_id} failed: {exc} (it stays 'posting'; "
+             f"run `kfsync reconcile post {item_id}` again to resume)")
+    if item["status"] == "posting":  # another process holds the item's post right now
+        click.echo(f"reconciliation item {item_id}: posting (another process is posting it; "
+                   "`kfsync reconcile items --all` shows when it is done)")
+        return
     click.echo(f"reconciliation item {item_id}: {item['status']}")
 
 
@@ -118,7 +126,8 @@ def match(item_id: int, note: str | None) -> None:
 @click.argument("item_id", type=int)
 @click.option("--note", help="kept in the audit log")
 def post(item_id: int, note: str | None) -> None:
-    """Post the missing amount as a payment on the order's KashFlow invoice."""
+    """Post the missing amount as a payment on the order's KashFlow invoice (exactly once;
+    an item left 'posting' resumes)."""
     _resolve(item_id, "post", note)
 
 
@@ -130,39 +139,6 @@ def dismiss(item_id: int, reason: str) -> None:
     _resolve(item_id, "dismiss", reason)
 
 
-@reconcile.command("settlement")
-@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
-def settlement(csv_file: str, fmt: str) -> None:
-    """Import a Stripe or PayPal settlement CSV: match rows by transaction id, report fees
-    and unmatched rows (docs/operations.md lists the columns)."""
-    settings = load_settings()
-    from dataclasses import asdict
-
-    from mappings.errors import MappingError
-    from services.settlements import import_settlement
-
-    with open(csv_file, encoding="utf-8-sig", newline="") as handle:
-        text = handle.read()
-    try:
-        summary = import_settlement(settings.database_url, text, actor=_actor(),
-                                    source=csv_file)
-    except MappingError as exc:
-        fail(f"{csv_file}: {exc}")
-    if fmt == "json":
-        echo_json(asdict(summary))
-        return
-    console.print(f"{summary.format} settlement: {summary.rows} rows, {summary.matched} matched "
-                  f"({summary.matched_gross}; {summary.refunds_matched} refunds), "
-                  f"fees {summary.fees}, {summary.payouts} payout(s) {summary.payout_total}, "
-                  f"net {summary.net}, {len(summary.unmatched)} unmatched")
-    if summary.unmatched:
-        table = Table("line", "txn", "kind", "gross", "currency", title="Unmatched rows")
-        for row in summary.unmatched:
-            table.add_row(str(row["line"]), row["txn_id"], row["kind"], str(row["gross"]),
-                          row["currency"])
-        console.print(table)
-
+from kfsync.commands import settlements  # noqa: E402,F401 - adds settlement, journal, payouts
 
 COMMANDS: list[Any] = [reconcile]

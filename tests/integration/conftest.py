@@ -40,7 +40,7 @@ from store.models import (
     JobState,
     SyncJob,
 )
-from store.reconcile_models import ReconciliationItem
+from store.reconcile_models import ReconciliationItem, SettlementPayout
 from tests.conftest import PG_ADMIN_URL  # noqa: F401 - documents where PostgreSQL comes from
 from workers.app import celery_app, configure
 
@@ -271,7 +271,7 @@ def fresh_stack(stack_env: tuple[str, dict[str, str]], servers: SandboxServers) 
         requests.post(f"{control}/reset", timeout=5).raise_for_status()
     with session_scope(db_url) as s:
         for model in (Attempt, DeadLetter, EntityLink, SyncJob, InboundEvent, AuditEntry,
-                      Cursor, ReconciliationItem, *STUDIO_TABLES):
+                      Cursor, ReconciliationItem, SettlementPayout, *STUDIO_TABLES):
             s.execute(delete(model))
     profiles.seed(db_url, env["KFSYNC_MAPPING_FILE"])  # version 1: the test's mapping file
     client = redis.Redis.from_url(INTEGRATION_REDIS_URL)

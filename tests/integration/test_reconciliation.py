@@ -108,4 +108,4 @@ def test_a_day_with_mismatches_and_a_clean_day(stack: Stack) -> None:
     assert _report(stack, "2026-11-20")["differences"] == 0
     with session_scope(stack.db_url) as s:
         actions = sorted(a.action for a in s.scalars(select(AuditEntry)))
-    assert actions == ["reconcile_dismiss", "reconcile_post"]
+    assert actions == ["reconcile_dismiss", "reconcile_post", "reconcile_posted"]

@@ -1,0 +1,200 @@
+"""The reconciliation queue's own work: the daily run on beat, and posting a missing payment
+exactly once when an operator asks for it.
+
+``reconcile_payments`` (beat, daily at ``KFSYNC_RECONCILE_AT`` UTC) reconciles each of the
+last ``KFSYNC_RECONCILE_DAYS`` days (``workers.reconcile.reconcile_day``: new differences
+become queue items and raise a ``reconciliation`` alert), then resumes posts left half-way.
+A Redis lock (``workers.maintenance.exclusive``) keeps two runs from overlapping, and a re-run
+of a day finds the same items, so a second beat or a redelivered message adds nothing.
+
+Posting follows the order path's rules (DESIGN §4.2): the item is claimed (``posting``) and
+each attempt is counted in the database *before* the KashFlow call; an attempt after one that
+may have reached KashFlow first looks for the payment on the invoice (its comment names the
+item) and adopts it. The post runs on the ``payments`` queue
+(``kfsync.payments.post_reconciliation``) for the dashboard and API, inline for the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import select
+
+from connectors.errors import ConnectorError, NotFound, Rejected, Transient
+from mappings.money import ZERO
+from mappings.tenders import PaymentDraft
+from store.db import session_scope
+from store.jobs import add_links
+from store.models import AuditEntry, utcnow
+from store.reconcile_models import ItemStatus, ReconciliationItem
+from workers import context
+from workers.alerts import alert
+from workers.app import celery_app
+from workers.dispatch import publish_task
+from workers.maintenance import exclusive
+
+log = logging.getLogger(__name__)
+
+POST_TASK = "kfsync.payments.post_reconciliation"
+RECONCILE_LOCK_S = 3600  # > the longest day's run (one Magento and one KashFlow read per order)
+LAST_RUN_KEY = "kfsync:reconcile:last_run"  # the dashboard shows it: when, which days, found
+
+
+@celery_app.task(name="kfsync.maintenance.reconcile_payments")
+@exclusive("reconcile_payments", timeout_s=RECONCILE_LOCK_S)
+def reconcile_payments() -> int:
+    """Reconcile the last ``reconcile_days`` days (UTC); returns their open items."""
+    from workers.reconcile import reconcile_day
+
+    today = datetime.now(UTC).date()
+    days = [today - timedelta(days=back)
+            for back in range(context.settings().reconcile_days, 0, -1)]
+    open_items = 0
+    for day in days:
+        try:
+            open_items += sum(int(row["open_items"]) for row in reconcile_day(day))
+        except ConnectorError as exc:  # Magento or KashFlow down: the next run covers the day
+            alert("reconciliation", f"payment reconciliation of {day} failed: {exc}; "
+                                    "tomorrow's run covers it again (or kfsync reconcile "
+                                    f"payments --date {day})")
+    for item_id in stuck_posts(context.db_url()):
+        enqueue_post(item_id)
+    log.info("payment reconciliation of %s to %s: %s open item(s)", days[0], days[-1],
+             open_items)
+    run = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "first_day": str(days[0]),
+           "last_day": str(days[-1]), "open_items": open_items}
+    redis.Redis.from_url(context.settings().redis_url).set(LAST_RUN_KEY, json.dumps(run))
+    return open_items
+
+
+def last_run(redis_url: str) -> dict[str, Any] | None:
+    """The last daily run (``at``, ``first_day``, ``last_day``, ``open_items``), or None."""
+    try:
+        raw = redis.Redis.from_url(redis_url, socket_timeout=2).get(LAST_RUN_KEY)
+    except redis.RedisError:
+        return None
+    return dict(json.loads(raw)) if raw else None
+
+
+def stuck_posts(url: str) -> list[int]:
+    """Items an operator asked to post that are not posted yet (the broker was down, or the
+    worker died): the daily run sends them again."""
+    with session_scope(url) as s:
+        return list(s.scalars(select(ReconciliationItem.id).where(
+            ReconciliationItem.status == ItemStatus.POSTING)))
+
+
+def enqueue_post(item_id: int) -> bool:
+    """Send the post of claimed item ``item_id`` to the payments worker (after commit)."""
+    return publish_task(POST_TASK, (item_id,), queue="payments",
+                        then="the item stays 'posting'; the daily reconciliation sends it again")
+
+
+@celery_app.task(name=POST_TASK, bind=True, autoretry_for=(Transient,), retry_backoff=True,
+                 retry_backoff_max=600, retry_jitter=True, max_retries=8)
+def post_reconciliation(self: Any, item_id: int) -> str:
+    """Post claimed item ``item_id``'s missing payment; returns the item's status."""
+    return post_claimed(context.db_url(), item_id)
+
+
+def post_claimed(url: str, item_id: int) -> str:
+    """Post the missing payment of item ``item_id`` (status ``posting``) once; returns the
+    item's status afterwards (``posted``; ``open`` again when KashFlow refused it; still
+    ``posting`` when another process is posting it right now).
+
+    Raises:
+        connectors.errors.Transient: KashFlow failed in a way worth retrying (the item stays
+            ``posting``; the attempt is counted, so the retry looks the payment up first).
+    """
+    # One poster at a time (a worker's retry and the daily resend, or the CLI, could meet):
+    # the lookup-then-write below is only safe when nobody writes in between.
+    hold_s = int(context.settings().http_timeout_s * 4) + 10  # > a lookup and a write
+    lock = redis.Redis.from_url(context.settings().redis_url).lock(
+        f"kfsync:lock:reconcile_post:{item_id}", timeout=hold_s, blocking=False)
+    if not lock.acquire():
+        return ItemStatus.POSTING
+    try:
+        return _post_once(url, item_id)
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("reconciliation item %s: its post lock expired during the post", item_id)
+
+
+def _post_once(url: str, item_id: int) -> str:
+    with session_scope(url) as s:
+        item = s.get(ReconciliationItem, item_id)
+        if item is None or item.status != ItemStatus.POSTING:
+            return item.status if item is not None else "missing"
+        draft, number, earlier = _draft(item), int(item.invoice_number or 0), item.post_attempts
+    marker = _marker(item_id)
+    lines: list[dict[str, Any]] = []
+    if earlier:  # an earlier attempt may have reached KashFlow: look before writing again
+        try:
+            lines = list(context.kashflow().get_invoice(number).get("PaymentLines") or ())
+        except NotFound:
+            return _refused(url, item_id, f"invoice {number} is no longer in KashFlow")
+    if any(marker in str(line.get("Note") or "") for line in lines):
+        log.warning("reconciliation item %s: its payment was posted before; adopted", item_id)
+        return _posted(url, item_id, draft, number)
+    with session_scope(url) as s:  # the attempt, committed before the call
+        claimed = s.get(ReconciliationItem, item_id)
+        assert claimed is not None
+        claimed.post_attempts += 1
+    from workers.payments import bank_account_id, payment_method_id
+
+    try:
+        context.kashflow().post_invoice_payment(
+            date=draft.date, account_id=bank_account_id(draft), method=payment_method_id(draft),
+            comment=draft.comment, items=[(number, draft.amount)])
+    except (Rejected, NotFound) as exc:  # a business refusal: a human decides, no retry
+        return _refused(url, item_id, str(exc))
+    return _posted(url, item_id, draft, number)
+
+
+def _marker(item_id: int) -> str:
+    return f"(reconciliation {item_id})"
+
+
+def _draft(item: ReconciliationItem) -> PaymentDraft:
+    amount = (item.magento_amount or ZERO) - (item.kashflow_amount or ZERO)
+    method = context.rules().payment_methods.get(item.payment_method or "")
+    return PaymentDraft(
+        amount=amount, date=utcnow().strftime("%Y-%m-%d %H:%M:%S"),
+        comment=f"Magento {item.payment_method} txn {item.txn_id} {_marker(item.id)}",
+        txn_id=str(item.txn_id), magento_method=item.payment_method or "",
+        method_id=method.method_id if method else None,
+        account_id=method.account_id if method else None,
+        method_name=method.method_name if method else None)
+
+
+def _posted(url: str, item_id: int, draft: PaymentDraft, number: int) -> str:
+    with session_scope(url) as s:
+        item = s.get(ReconciliationItem, item_id)
+        assert item is not None
+        item.status, item.resolved_at = ItemStatus.POSTED, utcnow()
+        item.kashflow_amount = (item.kashflow_amount or ZERO) + draft.amount
+        # The payment is kfsync's now: a settlement row with this transaction id matches it.
+        add_links(s, [("payment", f"txn:{draft.txn_id}", str(number))])
+        s.add(AuditEntry(actor="kfsync", action="reconcile_posted",
+                         target=f"reconciliation_items/{item_id}",
+                         note=f"payment {draft.amount} on invoice {number}"))
+    return ItemStatus.POSTED
+
+
+def _refused(url: str, item_id: int, reason: str) -> str:
+    with session_scope(url) as s:
+        item = s.get(ReconciliationItem, item_id)
+        assert item is not None
+        item.status, item.resolved_at = ItemStatus.OPEN, None
+        item.detail = f"{item.detail or ''} | post refused by KashFlow: {reason}"[-2000:]
+        s.add(AuditEntry(actor="kfsync", action="reconcile_post_refused",
+                         target=f"reconciliation_items/{item_id}", note=reason[:2000]))
+    alert("reconciliation", f"reconciliation item {item_id}: KashFlow refused the payment "
+                            f"({reason}); it is open again")
+    return ItemStatus.OPEN
