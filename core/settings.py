@@ -64,6 +64,9 @@ class Settings:
     # Browser pages the dashboard links to (not the REST APIs, which a browser cannot open).
     magento_admin_url: str | None = None     # default: the shop's /admin
     kashflow_invoice_url: str | None = None  # a template with {number}
+    # Fernet key encrypting the credentials of integration pairs at rest (services.pairs);
+    # unset: only pair `default` (these variables) exists.
+    pairs_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,
@@ -192,7 +195,7 @@ class Settings:
         values: list[str | None] = [
             self.magento_token, self.kashflow_password, self.kashflow_memorable_word,
             self.ops_token, self.flower_basic_auth, self.sentry_dsn, *self.webhook_secrets,
-            *self.mageos_tokens,
+            *self.mageos_tokens, self.pairs_key,
             getattr(self, "alert_webhook_url", None),
         ]
         if self.magento_oauth:

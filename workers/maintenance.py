@@ -23,6 +23,7 @@ import redis
 from sqlalchemy import select, update
 
 from connectors.errors import ConnectorError
+from core import pairs
 from core.settings import ConfigError
 from services import circuit
 from services.clients import kashflow_client
@@ -118,10 +119,15 @@ def _step_queues_empty() -> bool:
 @celery_app.task(name="kfsync.maintenance.release_parked")
 @exclusive("release_parked")
 def release_parked() -> int:
-    """Enqueue parked jobs that are due (not while the KashFlow circuit is open)."""
+    """Enqueue parked jobs that are due (not those of a pair whose circuit is open)."""
+    return context.for_each_pair(_release_parked_pair)
+
+
+def _release_parked_pair() -> int:
     if circuit.open_reason(context.settings().redis_url):
         return 0
-    return _restart(select(SyncJob).where(SyncJob.due_at <= utcnow()).limit(BATCH))
+    return _restart(select(SyncJob).where(SyncJob.due_at <= utcnow(),
+                                          SyncJob.pair == pairs.current()).limit(BATCH))
 
 
 def _restart(query: Any) -> int:
@@ -148,7 +154,12 @@ def _restart(query: Any) -> int:
 @celery_app.task(name="kfsync.maintenance.probe_kashflow")
 @exclusive("probe_kashflow")
 def probe_kashflow() -> int:
-    """While the circuit is open, try one read with a fresh login; close it on success."""
+    """Each pair's circuit: while it is open, try one read with a fresh login; close it on
+    success."""
+    return context.for_each_pair(_probe_pair)
+
+
+def _probe_pair() -> int:
     settings = context.settings()
     if not circuit.open_reason(settings.redis_url) or not circuit.probe_due(settings.redis_url):
         return 0
@@ -161,7 +172,8 @@ def probe_kashflow() -> int:
     context.reset_clients()
     alerts.alert("circuit_open", "KashFlow answers again: circuit closed, parked work resumes")
     with session_scope(settings.database_url) as s:
-        s.execute(update(SyncJob).where(SyncJob.due_at.is_not(None)).values(due_at=utcnow())
+        s.execute(update(SyncJob).where(SyncJob.due_at.is_not(None),
+                                        SyncJob.pair == pairs.current()).values(due_at=utcnow())
                   .execution_options(synchronize_session=False))
     return 1
 
