@@ -251,5 +251,7 @@ def test_the_cli_never_shows_a_pairs_secret_and_disable_refuses_its_webhooks(
         assert st.post("/webhooks/magento/shopb", SECRET_B, order, 2) == 404
     finally:
         assert kfsync("pairs", "enable", "shopb").returncode == 0
+    listed_jobs = kfsync("jobs", "list", "--pair", "shopb")
+    assert "B00004101" in listed_jobs.stdout and "000004102" not in listed_jobs.stdout
     bad = kfsync("pairs", "add", "Bad Name", "--magento-url", "x", "--kashflow-username", "u")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
