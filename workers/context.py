@@ -143,6 +143,7 @@ def _profile(session: Session | None = None) -> tuple[int, Rules]:
 
 
 _PAIR_RULES: dict[tuple[str, int, int], Rules] = {}  # (pair, profile version, pair version)
+MAX_PAIR_RULES = 64  # > the pairs one deployment serves; each is a few parsed rule tables
 
 
 def _pair_rules(url: str, ref: tuple[int, str], rules: Rules) -> Rules:
@@ -156,7 +157,8 @@ def _pair_rules(url: str, ref: tuple[int, str], rules: Rules) -> Rules:
     if found is None:
         base, by_store = pairs.pair_rules(profiles.get_version(url, ref[0]).document, current)
         found = replace(base or rules, by_store=by_store)
-        _PAIR_RULES.clear()  # one pair's rules per process at a time is the common case
+        if len(_PAIR_RULES) >= MAX_PAIR_RULES:  # old versions: dropped, oldest first
+            del _PAIR_RULES[next(iter(_PAIR_RULES))]
         _PAIR_RULES[key] = found
     return found
 

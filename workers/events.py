@@ -142,6 +142,9 @@ def _dispatch(task: Task, topic: str, kind: str, key: str, event_id: int) -> str
     if topic == "stock.updated":
         from workers.stock import handle_stock_event
 
+        if not pairs.is_default():  # stock settings are pair default's (docs/pairs.md)
+            return f"stock sync runs for pair default only, not {pairs.current()}"
+
         return handle_stock_event(key, event_id)
     return f"accepted; no handler for {topic} in this version"
 

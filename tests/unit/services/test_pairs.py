@@ -137,3 +137,17 @@ def test_the_same_magento_key_is_one_job_and_one_link_per_pair(db_url: str) -> N
     with session_scope(db_url) as s:
         assert jobs.find_link_in(s, "customer", "email:ann@example.com") == "Cdefault"
         assert sorted(s.scalars(select(SyncJob.pair))) == ["default", "shopb"]
+
+
+def test_the_ops_api_lists_one_pairs_jobs(db_url: str, redis_url: str) -> None:
+    for pair in ("default", "shopb"):
+        with scope.scope(pair), session_scope(db_url) as s:
+            jobs.upsert_job(s, "order", "42", Step.ENSURE_CUSTOMER, lambda job, new: new)
+    settings = settings_for(db_url, redis_url, KFSYNC_OPS_TOKEN="ops-token-for-tests")
+    client = create_app(settings).test_client()
+    auth = {"Authorization": "Bearer ops-token-for-tests"}
+    reply = client.get("/api/v1/jobs?pair=shopb", headers=auth)
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    body: dict[str, Any] = reply.get_json()
+    assert [(j["pair"], j["magento_key"]) for j in body["items"]] == [("shopb", "42")]
+    assert len(client.get("/api/v1/jobs", headers=auth).get_json()["items"]) == 2
