@@ -45,8 +45,8 @@ SECRET_KEYS = ("magento_token", "kashflow_password", "kashflow_memorable_word",
                "webhook_secrets")
 REQUIRED = ("magento_base_url", "kashflow_base_url", "kashflow_username")
 # What a pair's config may hold; the rest of Settings stays the deployment's.
-CONFIG_KEYS = (*REQUIRED, "store_ids", "kashflow_rate", "kashflow_burst", "max_in_flight",
-               "rules", "store_rules")
+CONFIG_KEYS = (*REQUIRED, "store_ids", "kashflow_rate", "kashflow_burst", "rules",
+               "store_rules")
 STORE_NUMBERING = ("prefix", "offset")  # per-store keys that go to the mapping's ``stores``
 
 
@@ -59,7 +59,6 @@ class Pair:
     store_ids: tuple[int, ...] = ()  # the Magento store ids it serves; () = every store
     rules: Mapping[str, Any] | None = None  # mapping keys over the profile
     store_rules: Mapping[str, Mapping[str, Any]] | None = None  # per store id
-    max_in_flight: int | None = None
     version: int = 0
     enabled: bool = True
 
@@ -115,7 +114,7 @@ def validate(name: str, config: Mapping[str, Any], secrets: Mapping[str, Any]) -
     stores = config.get("store_ids") or []
     if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in stores):
         raise PairError(f"pair {name}: store_ids must be whole numbers")
-    for key in ("kashflow_rate", "kashflow_burst", "max_in_flight"):
+    for key in ("kashflow_rate", "kashflow_burst"):
         value = config.get(key)
         if value is not None and (not isinstance(value, int | float) or value <= 0):
             raise PairError(f"pair {name}: {key} must be a positive number")
@@ -143,7 +142,7 @@ def _as_pair(name: str, base: Settings, config: Mapping[str, Any],
     return Pair(name, replace(base, **changes), tuple(config.get("store_ids") or ()),
                 dict(config.get("rules") or {}),
                 {str(k): dict(v) for k, v in (config.get("store_rules") or {}).items()},
-                config.get("max_in_flight"), version, enabled)
+                version, enabled)
 
 
 def default_pair(settings: Settings) -> Pair:
