@@ -67,5 +67,10 @@ def scoped_key(key: str, pair: str | None = None) -> str:
 
 def enter(name: str | None) -> None:
     """Make ``name`` the current pair until the running task ends (a task's signals reset it
-    to ``default`` before and after each task: ``workers.context``)."""
+    to ``default`` before and after each task: ``workers.context``). Another pair than
+    ``default`` is named on the task's log lines (``pair=shopb``)."""
     _current.set(name or DEFAULT)
+    if name and name != DEFAULT:
+        from core import logs
+
+        logs.bind(pair=name)
