@@ -3,7 +3,8 @@
 ``add`` stores a pair (its secrets read from standard input as ``KEY=VALUE`` lines, or
 prompted for, and encrypted with ``KFSYNC_PAIRS_KEY``), ``list``, ``show`` (never a secret
 value: only which are set), ``disable`` / ``enable``, ``test`` (logs in to both sides and
-says what answered) and ``key`` (prints a new ``KFSYNC_PAIRS_KEY``). Pair ``default`` is the
+says what answered), ``export`` / ``import`` (promotion of its rules between environments,
+with a diff) and ``key`` (prints a new ``KFSYNC_PAIRS_KEY``). Pair ``default`` is the
 ``KFSYNC_*`` environment: it is listed and tested, never stored. See docs/pairs.md.
 """
 
@@ -189,6 +190,38 @@ def pairs_test(name: str) -> None:
         click.echo(f"{name}: {side}: {outcome}")
     if any(outcome != "ok" for outcome in results.values()):
         fail(f"pair {name}: not every side answered")
+
+
+@pairs.command("export")
+@click.argument("name")
+def pairs_export(name: str) -> None:
+    """Print NAME's rules, per-store rules, stores and rate as YAML (no endpoint, no secret),
+    to promote them to another environment."""
+    from services.pair_promotion import export_document
+
+    settings = load_settings()
+    click.echo(_run(lambda: export_document(settings, name), usage=True), nl=False)
+
+
+@pairs.command("import")
+@click.argument("name")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--apply", "apply_", is_flag=True, help="store it (without: only the diff)")
+def pairs_import(name: str, file: Any, apply_: bool) -> None:
+    """Show what FILE (a `pairs export`) changes in pair NAME; --apply stores it (audited)."""
+    from services.pair_promotion import import_document
+
+    settings = load_settings()
+    text = file.read()
+    changes = _run(lambda: import_document(settings, name, text, "cli", apply_), usage=True)
+    for change in changes:
+        click.echo(str(change))
+    if not changes:
+        click.echo(f"pair {name}: no change")
+    elif apply_:
+        click.echo(f"pair {name}: {len(changes)} change(s) stored")
+    else:
+        click.echo(f"pair {name}: {len(changes)} change(s); run again with --apply to store")
 
 
 @pairs.command("key")
