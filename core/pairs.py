@@ -65,6 +65,13 @@ def scoped_key(key: str, pair: str | None = None) -> str:
     return key if name == DEFAULT else f"{key}@{name}"
 
 
+def ingest_queue(name: str | None) -> str:
+    """The queue a pair's events go to: ``ingest`` for ``default``, ``ingest.<pair>`` for any
+    other, so one pair's backlog never stands in front of another's new events (workers
+    consume their queues round-robin)."""
+    return "ingest" if not name or name == DEFAULT else f"ingest.{name}"
+
+
 def enter(name: str | None) -> None:
     """Make ``name`` the current pair until the running task ends (a task's signals reset it
     to ``default`` before and after each task: ``workers.context``). Another pair than

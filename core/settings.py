@@ -67,6 +67,9 @@ class Settings:
     # Fernet key encrypting the credentials of integration pairs at rest (services.pairs);
     # unset: only pair `default` (these variables) exists.
     pairs_key: str | None = field(default=None, repr=False)
+    # At most this many of pair default's orders in worker processes at once (unset: no cap);
+    # other pairs set theirs with `kfsync pairs add --max-in-flight` (services.inflight).
+    max_in_flight: int | None = None
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,
@@ -104,7 +107,7 @@ class Settings:
         kwargs: dict[str, object] = {k: v for k, v in raw.items() if k in known}
         for name, kind in (("kashflow_rate", float), ("http_timeout_s", float),
                            ("kashflow_burst", int), ("max_retries", int),
-                           ("catch_up_interval_s", float)):
+                           ("catch_up_interval_s", float), ("max_in_flight", int)):
             if name in kwargs:
                 kwargs[name] = _number(name, str(kwargs[name]), kind)
         for name in ("magento_base_url", "kashflow_base_url", "adobe_key_host",

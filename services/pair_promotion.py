@@ -23,7 +23,8 @@ from store.db import session_scope
 from store.models import AuditEntry
 from store.pair_models import IntegrationPair
 
-PROMOTED = ("store_ids", "kashflow_rate", "kashflow_burst", "rules", "store_rules")
+PROMOTED = ("store_ids", "kashflow_rate", "kashflow_burst", "max_in_flight", "rules",
+            "store_rules")
 HEADER = ("# kfsync integration pair (docs/pairs.md): rules, per-store rules, stores and rate.\n"
           "# Import with `kfsync pairs import NAME FILE` (shows the diff; --apply stores it).\n")
 

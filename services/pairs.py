@@ -45,8 +45,8 @@ SECRET_KEYS = ("magento_token", "kashflow_password", "kashflow_memorable_word",
                "webhook_secrets")
 REQUIRED = ("magento_base_url", "kashflow_base_url", "kashflow_username")
 # What a pair's config may hold; the rest of Settings stays the deployment's.
-CONFIG_KEYS = (*REQUIRED, "store_ids", "kashflow_rate", "kashflow_burst", "rules",
-               "store_rules")
+CONFIG_KEYS = (*REQUIRED, "store_ids", "kashflow_rate", "kashflow_burst", "max_in_flight",
+               "rules", "store_rules")
 STORE_NUMBERING = ("prefix", "offset")  # per-store keys that go to the mapping's ``stores``
 
 
@@ -114,7 +114,7 @@ def validate(name: str, config: Mapping[str, Any], secrets: Mapping[str, Any]) -
     stores = config.get("store_ids") or []
     if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in stores):
         raise PairError(f"pair {name}: store_ids must be whole numbers")
-    for key in ("kashflow_rate", "kashflow_burst"):
+    for key in ("kashflow_rate", "kashflow_burst", "max_in_flight"):
         value = config.get(key)
         if value is not None and (not isinstance(value, int | float) or value <= 0):
             raise PairError(f"pair {name}: {key} must be a positive number")
@@ -135,6 +135,8 @@ def _as_pair(name: str, base: Settings, config: Mapping[str, Any],
         "kashflow_password": secrets.get("kashflow_password"),
         "kashflow_memorable_word": secrets.get("kashflow_memorable_word"),
         "webhook_secrets": tuple(webhook), "mageos_tokens": (),
+        # KFSYNC_MAX_IN_FLIGHT is pair default's: another pair is capped only by its own.
+        "max_in_flight": int(config["max_in_flight"]) if config.get("max_in_flight") else None,
     }
     for key, kind in (("kashflow_rate", float), ("kashflow_burst", int)):
         if config.get(key) is not None:

@@ -153,7 +153,7 @@ def _record(url: str, event: InboundEvent) -> bool:
             row_id = event.id
     except IntegrityError:
         return False
-    enqueue_event(url, row_id)
+    enqueue_event(url, row_id, pairs.current())
     return True
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -93,8 +94,40 @@ def _task_starts(**_: Any) -> None:
 
 @task_postrun.connect
 def _task_ends(**_: Any) -> None:
+    slot = _task_memo.get("slot")
     _task_memo.clear()
     pair_scope.enter(pair_scope.DEFAULT)
+    if slot is not None:
+        from services import inflight
+
+        try:
+            inflight.give_back(*slot)
+        except Exception:  # the slot expires on its own (services.inflight.LEASE_S)
+            log.warning("could not give back the in-flight slot of task %s", slot[2])
+
+
+DEFER_S = 0.1  # a task of a pair at its cap waits this long before giving its event back
+
+
+def take_slot(task_id: str, event_id: int) -> bool:
+    """One of the current pair's in-flight slots for this task (``services.inflight``), given
+    back when the task ends; True also when the pair has no cap. False: the pair is at its
+    cap, and event ``event_id`` went back to the end of the pair's queue (after ``DEFER_S``,
+    so a lone pair does not spin), for a process to take when a slot is free."""
+    s = settings()
+    if s.max_in_flight is None:
+        return True
+    from services import inflight
+    from workers.dispatch import publish_event
+
+    name = pair_scope.current()
+    if inflight.take(s.redis_url, name, task_id, s.max_in_flight):
+        _task_memo["slot"] = (s.redis_url, name, task_id)
+        return True
+    time.sleep(DEFER_S)
+    if not publish_event(event_id, pair=name):  # the relay's lost-message rule sends it
+        log.warning("event %s of pair %s not given back; the relay sends it", event_id, name)
+    return False
 
 
 def enter_pair_of_job(job_id: int) -> None:

@@ -76,6 +76,8 @@ def _process_event(task: Task, event_id: int) -> None:
         if own is not None:  # carry on with the order it was running, under its lease
             run_order(task, *own)
         return
+    if not context.take_slot(str(task.request.id), event_id):
+        return  # its pair is at its in-flight cap: the event went back to its queue
     try:
         outcome = _dispatch(task, topic, kind, key, event_id)
     except Transient as exc:

@@ -80,12 +80,12 @@ def relay_pending(url: str, grace_s: float, lost_after_s: float | None) -> int:
     lost = never_sent if lost_after_s is None else (
         InboundEvent.enqueued_at < now - timedelta(seconds=lost_after_s))
     with session_scope(url) as s:
-        ids = list(s.scalars(select(InboundEvent.id)
-                             .where(InboundEvent.processed_at.is_(None), never_sent | lost)
-                             .order_by(InboundEvent.id).limit(BATCH)))
+        rows = list(s.execute(select(InboundEvent.id, InboundEvent.pair)
+                              .where(InboundEvent.processed_at.is_(None), never_sent | lost)
+                              .order_by(InboundEvent.id).limit(BATCH)))
     sent = 0
-    for row_id in ids:
-        if not enqueue_event(url, row_id):
+    for row_id, pair in rows:
+        if not enqueue_event(url, row_id, pair):
             break  # the broker is still down: try again next tick
         sent += 1
     return sent

@@ -88,7 +88,7 @@ def accept(url: str, hint: Hint, *, count: bool = False) -> tuple[Response, int]
         log.exception("database unavailable; asking the sender to retry")
         return error(503, {"_service": ["Database unavailable; retry later."]})
     counted = [increment(WEBHOOKS, "accepted")] if count else []
-    if publish_event(row_id, counted):
+    if publish_event(row_id, counted, hint.pair):
         g.kfsync_webhook_counted = bool(counted)
     else:
         unmark_enqueued(url, row_id)

@@ -91,6 +91,8 @@ def _read_secrets(from_stdin: bool) -> dict[str, Any]:
               help="a Magento store id this pair serves (repeat; none: every store)")
 @click.option("--rate", type=float, help="KashFlow calls per second for this company")
 @click.option("--burst", type=int, help="KashFlow bucket size for this company")
+@click.option("--max-in-flight", type=int,
+              help="at most this many of its orders in worker processes at once")
 @click.option("--rule", "rules", multiple=True,
               help="a mapping key over the profile, KEY=VALUE (JSON values), e.g. "
                    "default_nominal_code=4100")
@@ -102,6 +104,7 @@ def _read_secrets(from_stdin: bool) -> dict[str, Any]:
                    "webhook_secrets= lines from standard input instead of prompting")
 def pairs_add(name: str, magento_url: str, kashflow_url: str, kashflow_username: str,
               store_ids: tuple[int, ...], rate: float | None, burst: int | None,
+              max_in_flight: int | None,
               rules: tuple[str, ...], store_rules: tuple[str, ...],
               secrets_stdin: bool) -> None:
     """Store pair NAME; its webhooks go to /webhooks/magento/NAME."""
@@ -112,14 +115,27 @@ def pairs_add(name: str, magento_url: str, kashflow_url: str, kashflow_username:
         "kashflow_username": kashflow_username, "store_ids": list(store_ids),
         "rules": _key_values(rules, "--rule"),
         "store_rules": _run(lambda: stored.store_rules_of(store_rules), usage=True)}
-    config.update({k: v for k, v in (("kashflow_rate", rate), ("kashflow_burst", burst))
-                   if v is not None})
+    config.update({k: v for k, v in (("kashflow_rate", rate), ("kashflow_burst", burst),
+                                     ("max_in_flight", max_in_flight)) if v is not None})
     _run(lambda: stored.validate(name, config, {k: "x" for k, _ in SECRET_PROMPTS}),
          usage=True)
     secrets = _read_secrets(secrets_stdin)
     settings = load_settings()
     _run(lambda: stored.add(settings, name, config, secrets, "cli"), usage=True)
     click.echo(f"added pair {name}: webhooks to /webhooks/magento/{name}")
+    _tell_workers(settings, name)
+
+
+def _tell_workers(settings: Any, name: str) -> None:
+    """Running workers start consuming the pair's ingest queue (new workers do at start)."""
+    from core.pairs import ingest_queue
+    from workers.app import configure
+
+    try:
+        configure(settings).control.add_consumer(ingest_queue(name), reply=False)
+    except Exception:
+        click.echo(f"kfsync: warning: the broker did not answer; restart the workers so they "
+                   f"consume {ingest_queue(name)}", err=True)
 
 
 @pairs.command("list")
@@ -160,6 +176,8 @@ def _set_enabled(name: str, enabled: bool) -> None:
     settings = load_settings()
     _run(lambda: stored.set_enabled(settings, name, enabled, "cli"), usage=True)
     click.echo(f"pair {name} {'enabled' if enabled else 'disabled'}")
+    if enabled:
+        _tell_workers(settings, name)
 
 
 @pairs.command("disable")

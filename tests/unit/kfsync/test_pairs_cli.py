@@ -14,6 +14,7 @@ import pytest
 from core.settings import Settings
 from services import pairs
 from store.db import migrate
+from tests.conftest import TEST_REDIS_URL
 
 SECRETS = ("magento_token=tok-{env}\nkashflow_password=pw-{env}-secret\n"
            "kashflow_memorable_word=word-{env}\nwebhook_secrets=hook-{env}-secret\n")
@@ -28,7 +29,8 @@ def environment(tmp_path: Path, name: str) -> dict[str, str]:
     url = f"sqlite:///{tmp_path / f'{name}.db'}"
     migrate(url)
     base = {k: v for k, v in os.environ.items() if not k.startswith("KFSYNC_")}
-    env = {**base, "KFSYNC_DATABASE_URL": url, "KFSYNC_PAIRS_KEY": pairs.new_key()}
+    env = {**base, "KFSYNC_DATABASE_URL": url, "KFSYNC_PAIRS_KEY": pairs.new_key(),
+           "KFSYNC_REDIS_URL": TEST_REDIS_URL}  # `add` tells workers there (none listen)
     added = run(env, "add", "shopb", "--magento-url", f"https://{name}.b.example/rest",
                 "--kashflow-username", f"{name}-user", "--store-id", "2", "--secrets-stdin",
                 stdin=SECRETS.format(env=name))
