@@ -26,6 +26,7 @@ from connectors.errors import ConnectorError
 from core import pairs
 from core.settings import ConfigError
 from services import circuit
+from services import pairs as pairs_store
 from services.clients import kashflow_client
 from store.db import session_scope
 from store.models import InboundEvent, JobState, SyncJob, utcnow
@@ -113,7 +114,10 @@ def redrive_stalled() -> int:
 
 def _step_queues_empty() -> bool:
     client = redis.Redis.from_url(context.settings().redis_url, socket_timeout=2)
-    return sum(int(client.llen(q)) for q in STEP_QUEUES) == 0
+    # Each stored pair's events wait on a queue of their own (core.pairs.ingest_queue).
+    queues = [*STEP_QUEUES, *(pairs.ingest_queue(name)
+                              for name in pairs_store.names(context.base_settings())[1:])]
+    return sum(int(client.llen(q)) for q in queues) == 0
 
 
 @celery_app.task(name="kfsync.maintenance.release_parked")
