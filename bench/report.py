@@ -353,7 +353,7 @@ def _sustained(r: dict[str, Any]) -> list[str]:
     return out
 
 
-KEPT = ("stock",)  # sections written by their own bench (bench/stock.py), kept verbatim
+KEPT = ("stock", "fairness")  # sections written by hand from their bench, kept verbatim
 
 
 def _kept_sections(path: Path) -> list[str]:

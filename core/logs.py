@@ -169,3 +169,22 @@ def configure(env: str, *, secrets: Iterable[str] = (), level: str | int = "INFO
     root.addHandler(handler)
     root.setLevel(level)
     return handler
+
+
+def add_secrets(secrets: Iterable[str]) -> None:
+    """Scrub ``secrets`` too from now on (an integration pair's credentials, read from the
+    store after logging was configured: ``services.pairs``)."""
+    new = {s for s in secrets if s}
+    for handler in logging.getLogger().handlers:
+        formatter = handler.formatter
+        if handler.get_name() != "kfsync" or not isinstance(formatter, _Scrubbing) or not new:
+            continue
+        known = set(getattr(formatter, "secrets", ()))
+        if new <= known:
+            continue
+        formatter.secrets = known | new  # type: ignore[attr-defined]
+        # The pattern of configure's secrets is rebuilt with these added.
+        old = formatter.pattern.pattern if formatter.pattern else None
+        added = secret_pattern(new - known)
+        assert added is not None
+        formatter.pattern = re.compile(f"{added.pattern}|{old}" if old else added.pattern)

@@ -73,6 +73,12 @@ class Settings:
     settlement_bank_account: int | None = None
     settlement_fees_nominal: int = 7900
     settlement_suspense_nominal: int = 9998
+    # Fernet key encrypting the credentials of integration pairs at rest (services.pairs);
+    # unset: only pair `default` (these variables) exists.
+    pairs_key: str | None = field(default=None, repr=False)
+    # At most this many of pair default's orders in worker processes at once (unset: no cap);
+    # other pairs set theirs with `kfsync pairs add --max-in-flight` (services.inflight).
+    max_in_flight: int | None = None
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,
@@ -112,7 +118,7 @@ class Settings:
                            ("kashflow_burst", int), ("max_retries", int),
                            ("catch_up_interval_s", float), ("reconcile_days", int),
                            ("settlement_bank_account", int), ("settlement_fees_nominal", int),
-                           ("settlement_suspense_nominal", int)):
+                           ("settlement_suspense_nominal", int), ("max_in_flight", int)):
             if name in kwargs:
                 kwargs[name] = _number(name, str(kwargs[name]), kind)
         for name in ("magento_base_url", "kashflow_base_url", "adobe_key_host",
@@ -205,7 +211,7 @@ class Settings:
         values: list[str | None] = [
             self.magento_token, self.kashflow_password, self.kashflow_memorable_word,
             self.ops_token, self.flower_basic_auth, self.sentry_dsn, *self.webhook_secrets,
-            *self.mageos_tokens,
+            *self.mageos_tokens, self.pairs_key,
             getattr(self, "alert_webhook_url", None),
         ]
         if self.magento_oauth:

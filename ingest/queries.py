@@ -44,8 +44,8 @@ def paginate(s: Session, query: Select[Any], page: int, per_page: int) -> Page:
     return Page(items, total, page, per_page)
 
 
-def jobs_query(state: str | None = None, kind: str | None = None, q: str | None = None
-               ) -> Select[Any]:
+def jobs_query(state: str | None = None, kind: str | None = None, q: str | None = None,
+               pair: str | None = None) -> Select[Any]:
     """Jobs, most recently updated first; ``q`` matches the order number or entity id, the
     KashFlow customer code or invoice number, or the reason."""
     query = select(SyncJob).order_by(SyncJob.updated_at.desc(), SyncJob.id.desc())
@@ -53,6 +53,8 @@ def jobs_query(state: str | None = None, kind: str | None = None, q: str | None 
         query = query.where(SyncJob.state == state)
     if kind:
         query = query.where(SyncJob.kind == kind)
+    if pair:  # an integration pair's jobs only (docs/pairs.md)
+        query = query.where(SyncJob.pair == pair)
     if q:
         q = q.strip()
         like = f"%{q}%"
@@ -72,7 +74,8 @@ def job_with_attempts(s: Session, job_id: int) -> SyncJob | None:
 def job_links(s: Session, job: SyncJob) -> dict[str, str]:
     """KashFlow keys linked to this job's order (invoice, payment)."""
     rows = s.execute(select(EntityLink.kind, EntityLink.kashflow_key)
-                     .where(EntityLink.magento_key == f"order:{job.magento_key}")).all()
+                     .where(EntityLink.magento_key == f"order:{job.magento_key}",
+                            EntityLink.pair == job.pair)).all()
     return {kind: key for kind, key in rows}
 
 

@@ -86,6 +86,7 @@ def _register() -> None:
         mapping,
         onboard,
         ops,
+        pairs,
         reconcile,
         services,
         stock,
@@ -93,7 +94,7 @@ def _register() -> None:
     )
 
     for module in (services, jobs, dlq, backfill, ops, stock, reconcile, mapping, onboard,
-                   users):
+                   users, pairs):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -216,6 +216,17 @@ class Rules:
     # attached at run time by ``with_products``; empty in a profile read from a file.
     products: ProductIndex = field(default_factory=ProductIndex, compare=False, repr=False,
                                    metadata={"profile": False})
+    # Not a profile key: these rules as one Magento store of an integration pair books
+    # (its nominals, bank account, prefix: services.pairs), attached at run time; ``for_store``.
+    by_store: Mapping[str, Rules] = field(default_factory=_frozen_map, compare=False,
+                                          repr=False, metadata={"profile": False})
+
+    def for_store(self, store_id: int | None) -> Rules:
+        """The rules for an order of Magento store ``store_id`` (these, unless its pair has
+        per-store rules for it)."""
+        if store_id is None or not self.by_store:
+            return self
+        return self.by_store.get(str(store_id), self)
 
     @property
     def known_vat_percents(self) -> tuple[Decimal, ...]:

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, exists, or_, select, update
 
+from core import pairs
 from mappings.lifecycle import Decision
 from store.db import session_scope
 from store.models import Attempt, JobState, Step, SyncJob, utcnow
@@ -48,6 +49,7 @@ def supersede_original(url: str, decision: Decision, edit_ref: str | None) -> in
         cast(CursorResult[Any], s.execute(
             update(SyncJob)
             .where(SyncJob.kind == "order", SyncJob.magento_key == original,
+                   SyncJob.pair == pairs.current(),
                    SyncJob.state.in_([str(state) for state in STOPPABLE]),
                    SyncJob.invoice_number.is_(None),
                    or_(SyncJob.step == Step.ENSURE_CUSTOMER, no_invoice_attempt),
@@ -55,7 +57,8 @@ def supersede_original(url: str, decision: Decision, edit_ref: str | None) -> in
             .values(state=JobState.SKIPPED, reason=reason, lease_task=None, lease_until=None)
             .execution_options(synchronize_session=False)))
         job = s.scalar(select(SyncJob).where(SyncJob.kind == "order",
-                                             SyncJob.magento_key == original))
+                                             SyncJob.magento_key == original,
+                                             SyncJob.pair == pairs.current()))
         if job is None or job.invoice_number is None:
             return None
         if (job.plan or {}).get("replaced_by") != edit_ref:

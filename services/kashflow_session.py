@@ -21,6 +21,8 @@ from typing import Any, cast
 
 import redis
 
+from core.pairs import scoped_key
+
 # KashFlow ends an idle session on its own; a stored token older than this is not offered
 # again (a token that expired sooner costs one refused call and one login, as without a store).
 SESSION_TTL_S = 6 * 3600
@@ -66,7 +68,7 @@ def shared_lookup(redis_url: str, name: str, fetch: Callable[[], list[dict[str, 
     """KashFlow's list ``name`` (e.g. ``bank_accounts``) from Redis, fetched by ``fetch`` and
     stored for ``ttl_s`` when absent. A lookup that fails is not stored."""
     client = redis.Redis.from_url(redis_url, socket_timeout=5)
-    key = f"kfsync:kashflow:lookup:{name}"
+    key = scoped_key(f"kfsync:kashflow:lookup:{name}")  # each pair's company has its own
     stored = client.get(key)
     if stored is not None:
         return cast(list[dict[str, Any]], json.loads(stored))

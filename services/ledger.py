@@ -115,7 +115,8 @@ def _related(s: Session, job: SyncJob) -> list[dict[str, Any]]:
     if not terms:
         return []
     found = []
-    for other in s.scalars(select(SyncJob).where(SyncJob.kind == "order", or_(*terms))):
+    for other in s.scalars(select(SyncJob).where(SyncJob.kind == "order", or_(*terms),
+                                                 SyncJob.pair == job.pair)):
         how = "replaced by" if other.magento_ref == replaced_by else "replaces"
         found.append({"relation": how, "job_id": other.id, "order": other.magento_ref,
                       "invoice_number": other.invoice_number})

@@ -40,6 +40,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from core import pairs
 from store.db import dialect_name
 from store.models import Attempt, EntityLink, JobState, Step, SyncJob, utcnow
 
@@ -59,8 +60,8 @@ _ATTEMPT_NEW = insert(ATTEMPTS).values(
 _ADD_LINK = {  # an existing link for the key wins
     name: insert_(LINKS).values(kind=bindparam("b_kind"), magento_key=bindparam("b_magento"),
                                 kashflow_key=bindparam("b_kashflow"),
-                                created_at=bindparam("b_at"))
-    .on_conflict_do_nothing(index_elements=["kind", "magento_key"])
+                                created_at=bindparam("b_at"), pair=bindparam("b_pair"))
+    .on_conflict_do_nothing(index_elements=["pair", "kind", "magento_key"])
     for name, insert_ in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
 _RENEW = update(JOBS).where(
     JOBS.c.id == bindparam("b_job"), JOBS.c.lease_task == bindparam("b_task"),
@@ -69,13 +70,13 @@ _RENEW = update(JOBS).where(
 # no row when the document has a job already; the columns an upsert sets, the others take
 # their defaults.
 _INSERT_JOB = {
-    name: insert_(JOBS).on_conflict_do_nothing(index_elements=["kind", "magento_key"])
+    name: insert_(JOBS).on_conflict_do_nothing(index_elements=["pair", "kind", "magento_key"])
     .returning(JOBS.c.id)
     for name, insert_ in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
-_NEW_JOB_COLUMNS = ("kind", "magento_key", "magento_ref", "state", "step", "reason",
-                    "document", "plan", "customer_code", "event_id", "lease_task",
-                    "lease_until")
-_JOB = select(SyncJob).where(SyncJob.kind == bindparam("b_kind"),
+_NEW_JOB_COLUMNS = ("pair", "kind", "magento_key", "magento_ref", "state", "step", "reason",
+                    "document", "plan", "customer_code", "event_id", "lease_task", "lease_until")
+_JOB = select(SyncJob).where(SyncJob.pair == bindparam("b_pair"),
+                             SyncJob.kind == bindparam("b_kind"),
                              SyncJob.magento_key == bindparam("b_key"))
 WAITING = select(JOBS.c.id, JOBS.c.plan).where(JOBS.c.kind == bindparam("b_kind"),
                                                 JOBS.c.state == JobState.WAITING)
@@ -323,8 +324,8 @@ def add_links(conn: Connection | Session, links: list[tuple[str, str, str]]) -> 
     if links:
         now = utcnow()
         conn.execute(_ADD_LINK[dialect_name(conn)], [
-            {"b_kind": kind, "b_magento": magento, "b_kashflow": kashflow, "b_at": now}
-            for kind, magento, kashflow in links])
+            {"b_kind": kind, "b_magento": magento, "b_kashflow": kashflow, "b_at": now,
+             "b_pair": pairs.current()} for kind, magento, kashflow in links])
 
 
 def links_in(bind: Connection | Session, kind: str, *magento_keys: str
@@ -332,11 +333,11 @@ def links_in(bind: Connection | Session, kind: str, *magento_keys: str
     """The links of ``magento_keys`` as (magento key, kashflow key), first-recorded first,
     read on ``bind``."""
     return [(str(m), str(k)) for m, k in bind.execute(
-        _LINKS, {"b_kind": kind, "b_keys": list(magento_keys)})]
+        _LINKS, {"b_kind": kind, "b_keys": list(magento_keys), "b_pair": pairs.current()})]
 
 
 _LINKS = select(LINKS.c.magento_key, LINKS.c.kashflow_key).where(
-    LINKS.c.kind == bindparam("b_kind"),
+    LINKS.c.kind == bindparam("b_kind"), LINKS.c.pair == bindparam("b_pair"),
     LINKS.c.magento_key.in_(bindparam("b_keys", expanding=True))).order_by(LINKS.c.id)
 
 
@@ -352,7 +353,7 @@ T = TypeVar("T")
 def upsert_job(s: Session, kind: str, magento_key: str, first_step: str,
                fill: Callable[[SyncJob, bool], T], likely_new: bool = False
                ) -> tuple[SyncJob, T] | None:
-    """The one job of ``(kind, magento_key)``, written by ``fill(job, new)`` in ``s``.
+    """The one job of ``(kind, magento_key)`` of the current pair, by ``fill(job, new)`` in ``s``.
 
     ``fill`` sets the columns (a new job arrives at ``first_step``, ``skipped``); its answer
     is returned with the job, which has its id. A new job is inserted in one statement; when a
@@ -361,17 +362,18 @@ def upsert_job(s: Session, kind: str, magento_key: str, first_step: str,
 
     Returns None when the job vanished between the conflict and the read: call again.
     """
-    job = None if likely_new else s.scalar(_JOB, {"b_kind": kind, "b_key": magento_key})
+    key = {"b_kind": kind, "b_key": magento_key, "b_pair": pairs.current()}
+    job = None if likely_new else s.scalar(_JOB, key)
     if job is None:
         new = SyncJob(kind=kind, magento_key=magento_key, step=first_step,
-                      state=JobState.SKIPPED)
+                      state=JobState.SKIPPED, pair=key["b_pair"])
         answer = fill(new, True)
         job_id = s.execute(_INSERT_JOB[dialect_name(s)], {
             column: getattr(new, column) for column in _NEW_JOB_COLUMNS}).scalar_one_or_none()
         if job_id is not None:
             new.id = int(job_id)
             return new, answer
-        job = s.scalar(_JOB, {"b_kind": kind, "b_key": magento_key})
+        job = s.scalar(_JOB, key)
         if job is None:
             return None
     answer = fill(job, False)

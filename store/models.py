@@ -61,6 +61,7 @@ class InboundEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(32))
+    pair: Mapped[str] = mapped_column(String(32), default="default", server_default="default")
     event_id: Mapped[str] = mapped_column(String(128))
     topic: Mapped[str] = mapped_column(String(64))
     resource_type: Mapped[str] = mapped_column(String(32))
@@ -75,10 +76,12 @@ class InboundEvent(Base):
 
 class SyncJob(Base):
     __tablename__ = "sync_jobs"
-    __table_args__ = (UniqueConstraint("kind", "magento_key", name="uq_job_kind_key"),
+    # Unique per integration pair (core.pairs): two shops have overlapping entity ids.
+    __table_args__ = (UniqueConstraint("pair", "kind", "magento_key", name="uq_job_pair_kind_key"),
                       Index("ix_job_state", "state"), Index("ix_job_dup_key", "dup_key"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    pair: Mapped[str] = mapped_column(String(32), default="default", server_default="default")
     kind: Mapped[str] = mapped_column(String(32))              # order, customer, creditmemo
     magento_key: Mapped[str] = mapped_column(String(64))       # entity_id
     magento_ref: Mapped[str | None] = mapped_column(String(64))  # increment_id
@@ -133,9 +136,11 @@ class EntityLink(Base):
     ``email:ann@example.com``, ``order:123``."""
 
     __tablename__ = "entity_links"
-    __table_args__ = (UniqueConstraint("kind", "magento_key", name="uq_link_kind_magento"),)
+    __table_args__ = (UniqueConstraint("pair", "kind", "magento_key",
+                                       name="uq_link_pair_kind_magento"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    pair: Mapped[str] = mapped_column(String(32), default="default", server_default="default")
     kind: Mapped[str] = mapped_column(String(32))  # customer, invoice, payment
     magento_key: Mapped[str] = mapped_column(String(255))
     kashflow_key: Mapped[str] = mapped_column(String(128))

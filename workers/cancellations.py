@@ -37,6 +37,7 @@ def credit_cancellation(job: JobView) -> StepResult:
     """
     order = parsed_order(job.document)
     version, rules = context.profile()
+    rules = rules.for_store(order.store_id)
     posted = posted_of(job.plan)
     invoice = job.plan.get("kashflow_invoice") or {}
     assert job.invoice_number is not None and posted.gross is not None, "invoice first"

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from core import pairs
 from store.db import session_scope
 from store.models import Cursor, InboundEvent, JobState, SyncJob, utcnow
 from workers import context
@@ -46,11 +47,16 @@ CURSOR = "catch_up:orders"
 @celery_app.task(name="kfsync.maintenance.catch_up")
 @exclusive("catch_up", timeout_s=1800)
 def catch_up() -> int:
-    """One poll window; returns how many orders were turned into events."""
-    url = context.db_url()
+    """One poll window per integration pair; returns how many orders became events."""
+    return context.for_each_pair(_catch_up_pair)
+
+
+def _catch_up_pair() -> int:
+    """One poll window of the current pair's shop (its own cursor)."""
+    url, cursor_name = context.db_url(), pairs.scoped_key(CURSOR)
     end = utcnow() - timedelta(seconds=LAG_S)
     with session_scope(url) as s:
-        cursor = s.get(Cursor, CURSOR)
+        cursor = s.get(Cursor, cursor_name)
         last_end = (datetime.strptime(cursor.value["until"], MAGENTO_TIME) if cursor
                     else (end - FIRST_LOOKBACK).replace(tzinfo=None))
     start = last_end - timedelta(seconds=OVERLAP_S)
@@ -61,7 +67,7 @@ def catch_up() -> int:
     found += sum(record_invoice(url, invoice, "poll") for invoice in keyset_invoices(window))
     resume_waiting()  # credit memos whose invoice has been synced meanwhile
     with session_scope(url) as s:
-        row = s.get(Cursor, CURSOR) or Cursor(name=CURSOR, value={})
+        row = s.get(Cursor, cursor_name) or Cursor(name=cursor_name, value={})
         row.value = {"until": end.strftime(MAGENTO_TIME)}
         s.merge(row)
     if found:
@@ -105,7 +111,8 @@ def record_creditmemo(url: str, memo: dict[str, Any], source: str = "poll",
     entity_id = str(memo["entity_id"])
     with session_scope(url) as s:
         if s.scalar(select(SyncJob.id).where(SyncJob.kind == "creditmemo",
-                                             SyncJob.magento_key == entity_id)) is not None:
+                                             SyncJob.magento_key == entity_id,
+                                             SyncJob.pair == pairs.current())) is not None:
             return False
     return _record(url, InboundEvent(
         source=source, event_id=f"{tag or source}:creditmemo:{entity_id}",
@@ -123,7 +130,8 @@ def record_invoice(url: str, invoice: dict[str, Any], source: str,
         return False
     with session_scope(url) as s:
         plan = s.scalar(select(SyncJob.plan).where(SyncJob.kind == "order",
-                                                   SyncJob.magento_key == order_id))
+                                                   SyncJob.magento_key == order_id,
+                                                   SyncJob.pair == pairs.current()))
         posted = {str(e.get("ref")) for e in (plan or {}).get("ledger") or []}
         if txn and txn in posted:
             return False  # this capture is on the order's ledger already
@@ -135,7 +143,9 @@ def record_invoice(url: str, invoice: dict[str, Any], source: str,
 
 
 def _record(url: str, event: InboundEvent) -> bool:
-    """Store ``event`` and publish it; False when its id was recorded before."""
+    """Store ``event`` (as the current pair's: its id scoped to it) and publish it; False
+    when its id was recorded before."""
+    event.pair, event.event_id = pairs.current(), pairs.scoped_key(event.event_id)
     try:
         with session_scope(url) as s:
             s.add(event)
@@ -143,7 +153,7 @@ def _record(url: str, event: InboundEvent) -> bool:
             row_id = event.id
     except IntegrityError:
         return False
-    enqueue_event(url, row_id)
+    enqueue_event(url, row_id, pairs.current())
     return True
 
 
@@ -156,7 +166,8 @@ def record_order(url: str, order: dict[str, Any], source: str, tag: str | None =
     entity_id, updated = str(order["entity_id"]), str(order.get("updated_at", ""))
     with session_scope(url) as s:
         job = s.scalar(select(SyncJob).where(SyncJob.kind == "order",
-                                             SyncJob.magento_key == entity_id))
+                                             SyncJob.magento_key == entity_id,
+                                             SyncJob.pair == pairs.current()))
         if job is not None and job.state in (JobState.DONE, JobState.DISCARDED) and (
                 (job.document or {}).get("updated_at") == updated):
             return False  # synced from this very version already

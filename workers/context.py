@@ -1,13 +1,18 @@
 """Per-process state of a worker: settings, the mapping profile and API clients.
 
 Clients keep a logged-in KashFlow session and pooled connections, so they live as long as
-the process (``reset_clients`` after fork).
+the process (``reset_clients`` after fork). Everything here is the current integration
+pair's (``core.pairs.current()``, set by the task from its event or job row): pair
+``default`` is the environment exactly as before; another pair has its own settings,
+clients (one of each per pair and process), rate-limit bucket and rules (``services.pairs``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -17,11 +22,12 @@ from sqlalchemy.orm import Session
 from connectors.kashflow import KashFlowClient
 from connectors.magento import MagentoClient
 from connectors.ratelimit import TokenBucket
+from core import pairs as pair_scope
 from core.metrics import recorder
 from core.settings import Settings
 from mappings.errors import MappingError
 from mappings.rules import Rules
-from services import profiles
+from services import pairs, profiles
 from services.clients import kashflow_client, magento_client
 
 log = logging.getLogger(__name__)
@@ -33,8 +39,25 @@ RATE_LIMIT_KEY = "kfsync:ratelimit:kashflow"  # one bucket per KashFlow account 
 
 
 @cache
-def settings() -> Settings:
+def base_settings() -> Settings:
+    """The environment's settings (pair ``default``; the database and Redis of every pair)."""
     return Settings.load()
+
+
+def settings() -> Settings:
+    """The current pair's settings (``default``: the environment's)."""
+    if pair_scope.is_default():
+        return base_settings()
+    return pair().settings
+
+
+def pair() -> pairs.Pair:
+    """The current pair, with its settings (``services.pairs.load``: cached per process).
+
+    Raises:
+        core.pairs.PairError: the pair is not stored, or its secrets do not decrypt.
+    """
+    return pairs.load(base_settings(), pair_scope.current())
 
 
 def rules() -> Rules:
@@ -66,11 +89,73 @@ def profile(session: Session | None = None) -> tuple[int, Rules]:
 def _task_starts(**_: Any) -> None:
     _task_memo.clear()
     _task_memo["in_task"] = True
+    pair_scope.enter(pair_scope.DEFAULT)  # the task's event or job row names its pair
 
 
 @task_postrun.connect
 def _task_ends(**_: Any) -> None:
+    slot = _task_memo.get("slot")
     _task_memo.clear()
+    pair_scope.enter(pair_scope.DEFAULT)
+    if slot is not None:
+        from services import inflight
+
+        try:
+            inflight.give_back(*slot)
+        except Exception:  # the slot expires on its own (services.inflight.LEASE_S)
+            log.warning("could not give back the in-flight slot of task %s", slot[2])
+
+
+DEFER_S = 0.1  # a task of a pair at its cap waits this long before giving its event back
+
+
+def take_slot(task_id: str, event_id: int) -> bool:
+    """One of the current pair's in-flight slots for this task (``services.inflight``), given
+    back when the task ends; True also when the pair has no cap. False: the pair is at its
+    cap, and event ``event_id`` went back to the end of the pair's queue (after ``DEFER_S``,
+    so a lone pair does not spin), for a process to take when a slot is free."""
+    s = settings()
+    if s.max_in_flight is None:
+        return True
+    from services import inflight
+    from workers.dispatch import publish_event
+
+    name = pair_scope.current()
+    if inflight.take(s.redis_url, name, task_id, s.max_in_flight):
+        _task_memo["slot"] = (s.redis_url, name, task_id)
+        return True
+    time.sleep(DEFER_S)
+    if not publish_event(event_id, pair=name):  # the relay's lost-message rule sends it
+        log.warning("event %s of pair %s not given back; the relay sends it", event_id, name)
+    return False
+
+
+def enter_pair_of_job(job_id: int) -> None:
+    """Make job ``job_id``'s pair the current one for the running task. A deployment with
+    no stored pair skips the read (every job is ``default``'s)."""
+    from sqlalchemy import select
+
+    from store.db import read_scope
+    from store.models import SyncJob
+
+    if not pairs.any_stored(base_settings()):
+        return
+    with read_scope(db_url()) as s:
+        name = s.scalar(select(SyncJob.pair).where(SyncJob.id == job_id))
+    pair_scope.enter(name)
+
+
+def for_each_pair(run: Callable[[], int]) -> int:
+    """``run()`` once per enabled pair, inside its scope; the sum of what they return. A
+    pair that cannot be loaded (its key changed) is logged and skipped, never the others."""
+    total = 0
+    for name in pairs.names(base_settings()):
+        with pair_scope.scope(name):
+            try:
+                total += run()
+            except pair_scope.PairError as exc:
+                log.error("pair %s skipped: %s", name, exc)
+    return total
 
 
 def _profile(session: Session | None = None) -> tuple[int, Rules]:
@@ -83,8 +168,32 @@ def _profile(session: Session | None = None) -> tuple[int, Rules]:
         profiles.seed(url, path)
         ref = profiles.active_ref(url)
         assert ref is not None
+    rules = profiles.rules_for(url, ref)
+    if not pair_scope.is_default():
+        rules = _pair_rules(url, ref, rules)
     # The SKU rule matches in the cached KashFlow catalogue (mappings/skus.py).
-    return ref[0], products.attach(profiles.rules_for(url, ref), url)
+    return ref[0], products.attach(rules, url)
+
+
+_PAIR_RULES: dict[tuple[str, int, int], Rules] = {}  # (pair, profile version, pair version)
+MAX_PAIR_RULES = 64  # > the pairs one deployment serves; each is a few parsed rule tables
+
+
+def _pair_rules(url: str, ref: tuple[int, str], rules: Rules) -> Rules:
+    """The profile's ``rules`` with the current pair's rules and per-store rules on top
+    (parsed once per profile version and pair version)."""
+    from dataclasses import replace
+
+    current = pair()
+    key = (current.name, ref[0], current.version)
+    found = _PAIR_RULES.get(key)
+    if found is None:
+        base, by_store = pairs.pair_rules(profiles.get_version(url, ref[0]).document, current)
+        found = replace(base or rules, by_store=by_store)
+        if len(_PAIR_RULES) >= MAX_PAIR_RULES:  # old versions: dropped, oldest first
+            del _PAIR_RULES[next(iter(_PAIR_RULES))]
+        _PAIR_RULES[key] = found
+    return found
 
 
 def _sync_file(url: str, path: str | None) -> None:
@@ -111,25 +220,31 @@ def _sync_file(url: str, path: str | None) -> None:
                   exc_info=True)
 
 
+def _client_key(kind: str) -> str:
+    return pair_scope.scoped_key(kind)  # "kashflow", or "kashflow@<pair>"
+
+
 def magento() -> MagentoClient:
-    client = _clients.get("magento")
+    client = _clients.get(_client_key("magento"))
     if client is None:
-        client = _clients["magento"] = magento_client(settings())
+        client = _clients[_client_key("magento")] = magento_client(settings())
         client.on_call = recorder(settings().redis_url).api_call  # kfsync_api_calls metrics
     assert isinstance(client, MagentoClient)
     return client
 
 
 def kashflow() -> KashFlowClient:
-    client = _clients.get("kashflow")
+    client = _clients.get(_client_key("kashflow"))
     if client is None:
         s = settings()
         metrics = recorder(s.redis_url)
         # One token of headroom: with kfsync's bucket exactly KashFlow's, arrival jitter draws
         # an occasional 429, and each 429 pauses every worker (bench/ratelimit.py).
-        bucket = TokenBucket(s.redis_url, RATE_LIMIT_KEY, rate=s.kashflow_rate,
+        # Each pair books into its own KashFlow company: its own bucket (core.pairs).
+        bucket = TokenBucket(s.redis_url, pair_scope.scoped_key(RATE_LIMIT_KEY),
+                             rate=s.kashflow_rate,
                              burst=max(1, s.kashflow_burst - 1), on_wait=metrics.rate_limit_wait)
-        client = _clients["kashflow"] = kashflow_client(
+        client = _clients[_client_key("kashflow")] = kashflow_client(
             s, limiter=bucket, on_call=metrics.api_call, shared_session=True)
     assert isinstance(client, KashFlowClient)
     return client
@@ -143,4 +258,4 @@ def reset_clients() -> None:
 
 
 def db_url() -> str:
-    return settings().database_url
+    return settings().database_url  # every pair's: pairs share the deployment's store

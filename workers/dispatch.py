@@ -13,8 +13,9 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from core.pairs import DEFAULT, ingest_queue
 from store.db import session_scope
 from store.models import InboundEvent, utcnow
 from workers import eventmessage
@@ -52,15 +53,18 @@ def publish_chain(job_id: int, step: str, pay: bool) -> bool:
     return True
 
 
-def publish_event(row_id: int, increments: Iterable[tuple[str, str, float]] = ()) -> bool:
-    """Publish ``process_event`` for a committed event; False when the broker does not answer.
+def publish_event(row_id: int, increments: Iterable[tuple[str, str, float]] = (),
+                  pair: str = DEFAULT) -> bool:
+    """Publish ``process_event`` for a committed event of ``pair`` (to its queue:
+    ``core.pairs.ingest_queue``); False when the broker does not answer.
 
     The message is the one ``send_task`` would send, pushed in one round trip
     (``workers.eventmessage``: the webhook's hot path); ``increments`` are metric fields
     (``core.metrics.increment``) written in that round trip.
     """
     try:
-        eventmessage.push(row_id, increments)
+        eventmessage.push(row_id, increments,
+                          None if pair == DEFAULT else ingest_queue(pair))
     except Exception:
         log.warning("broker unavailable: kfsync.events.process_event(%s,) not sent; event %s "
                     "waits for the relay", row_id, row_id, exc_info=True)
@@ -68,12 +72,16 @@ def publish_event(row_id: int, increments: Iterable[tuple[str, str, float]] = ()
     return True
 
 
-def enqueue_event(url: str, row_id: int) -> bool:
-    """Publish an event stored without ``enqueued_at`` and mark it enqueued.
+def enqueue_event(url: str, row_id: int, pair: str | None = None) -> bool:
+    """Publish an event stored without ``enqueued_at`` and mark it enqueued (``pair``: the
+    event's integration pair; None: read from its row).
 
     Returns False (and leaves the row for the relay) when the broker does not answer.
     """
-    if not publish_event(row_id):
+    if pair is None:
+        with session_scope(url) as s:
+            pair = s.scalar(select(InboundEvent.pair).where(InboundEvent.id == row_id))
+    if not publish_event(row_id, pair=pair or DEFAULT):
         return False
     with session_scope(url) as s:
         s.execute(update(InboundEvent).where(InboundEvent.id == row_id)

@@ -51,14 +51,23 @@ def _queue() -> str:
     return f"{prefix}{route['queue'].name}"
 
 
+def _list_key(queue: str | None) -> str:
+    if queue is None:
+        return _queue()
+    prefix = celery_app.conf.broker_transport_options.get("global_keyprefix", "")
+    return f"{prefix}{queue}"
+
+
 @cache
 def _reply_to(pid: int) -> str:
     """One id per process, like Celery's ``app.thread_oid`` (results are ignored)."""
     return str(uuid.uuid4())
 
 
-def message(row_id: int, task_id: str | None = None) -> dict[str, Any]:
-    """The Celery protocol-2 message ``send_task(TASK, [row_id])`` puts on the broker."""
+def message(row_id: int, task_id: str | None = None, queue: str | None = None
+            ) -> dict[str, Any]:
+    """The Celery protocol-2 message ``send_task(TASK, [row_id])`` puts on the broker
+    (``queue``: another queue than the task's route, an integration pair's)."""
     task_id = task_id or str(uuid.uuid4())
     body = json.dumps([[row_id], {}, _EMBED]).encode()
     return {
@@ -75,7 +84,8 @@ def message(row_id: int, task_id: str | None = None) -> dict[str, Any]:
         },
         "properties": {
             "correlation_id": task_id, "reply_to": _reply_to(os.getpid()),
-            "delivery_mode": 2, "delivery_info": {"exchange": "", "routing_key": _queue()},
+            "delivery_mode": 2,
+            "delivery_info": {"exchange": "", "routing_key": _list_key(queue)},
             "priority": 0, "body_encoding": "base64", "delivery_tag": str(uuid.uuid4()),
         },
     }
@@ -104,7 +114,8 @@ def traced() -> bool:
     return bool(sentry_sdk.get_client().is_active())
 
 
-def push(row_id: int, increments: Iterable[tuple[str, str, float]] = ()) -> None:
+def push(row_id: int, increments: Iterable[tuple[str, str, float]] = (),
+         queue: str | None = None) -> None:
     """``LPUSH`` the message for event ``row_id``, plus ``HINCRBYFLOAT`` (hash, field, amount)
     for each of ``increments``, in one round trip (with Sentry on: ``send_task``, then the
     increments).
@@ -113,13 +124,13 @@ def push(row_id: int, increments: Iterable[tuple[str, str, float]] = ()) -> None
         Exception: the broker did not take it (the caller decides what that means).
     """
     if traced():
-        celery_app.send_task(TASK, args=[row_id])
+        celery_app.send_task(TASK, args=[row_id], queue=queue)
         pipe = _client(celery_app.conf.broker_url).pipeline(transaction=False)
         for name, field, amount in increments:
             pipe.hincrbyfloat(name, field, amount)
         pipe.execute()
         return
-    keys, args = [_queue()], [json.dumps(message(row_id))]
+    keys, args = [_list_key(queue)], [json.dumps(message(row_id, queue=queue))]
     for name, field, amount in increments:
         keys.append(name)
         args += [field, repr(amount)]

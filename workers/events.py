@@ -19,6 +19,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from connectors.errors import AuthFailed, NotFound, Transient
+from core import pairs
 from mappings.errors import MappingError
 from mappings.orders import decide
 from services import circuit
@@ -65,6 +66,7 @@ def _process_event(task: Task, event_id: int) -> None:
         event = s.execute(_EVENT, {"b_id": event_id}).one_or_none()
         if event is None:
             return
+        pairs.enter(event.pair)  # its clients, rules and keys (core.pairs), for this task
         # Processed already: this task's retry, or its redelivery after its worker died.
         own = _own_job(s, event_id, str(task.request.id)) if event.processed_at else None
         topic, key, kind = event.topic, event.resource_key, event.resource_type
@@ -74,6 +76,8 @@ def _process_event(task: Task, event_id: int) -> None:
         if own is not None:  # carry on with the order it was running, under its lease
             run_order(task, *own)
         return
+    if not context.take_slot(str(task.request.id), event_id):
+        return  # its pair is at its in-flight cap: the event went back to its queue
     try:
         outcome = _dispatch(task, topic, kind, key, event_id)
     except Transient as exc:
@@ -93,7 +97,7 @@ EVENTS = cast(Table, InboundEvent.__table__)
 _MARK_PROCESSED = update(EVENTS).where(EVENTS.c.id == bindparam("b_id")).values(
     processed_at=bindparam("b_at"), outcome=bindparam("b_outcome"))
 _EVENT = select(EVENTS.c.topic, EVENTS.c.resource_key, EVENTS.c.resource_type,
-                EVENTS.c.processed_at).where(EVENTS.c.id == bindparam("b_id"))
+                EVENTS.c.processed_at, EVENTS.c.pair).where(EVENTS.c.id == bindparam("b_id"))
 
 
 def mark_processed(s: Session, event_id: int | None, outcome: str) -> None:
@@ -139,6 +143,9 @@ def _dispatch(task: Task, topic: str, kind: str, key: str, event_id: int) -> str
         return handle_creditmemo_event(key, event_id)
     if topic == "stock.updated":
         from workers.stock import handle_stock_event
+
+        if not pairs.is_default():  # stock settings are pair default's (docs/pairs.md)
+            return f"stock sync runs for pair default only, not {pairs.current()}"
 
         return handle_stock_event(key, event_id)
     return f"accepted; no handler for {topic} in this version"

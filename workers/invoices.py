@@ -47,6 +47,7 @@ def create_invoice(job: JobView) -> StepResult:
     order = parsed_order(job.document)
     assert job.customer_code, "ensure_customer runs first"
     version, rules = context.profile()
+    rules = rules.for_store(order.store_id)  # an integration pair's per-store rules
     # A SKU matching nothing: re-read the catalogue, create the product if so configured.
     prepared = products.prepare(order, rules)
     rules = prepared.rules

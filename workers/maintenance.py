@@ -23,8 +23,10 @@ import redis
 from sqlalchemy import select, update
 
 from connectors.errors import ConnectorError
+from core import pairs
 from core.settings import ConfigError
 from services import circuit
+from services import pairs as pairs_store
 from services.clients import kashflow_client
 from store.db import session_scope
 from store.models import InboundEvent, JobState, SyncJob, utcnow
@@ -79,12 +81,12 @@ def relay_pending(url: str, grace_s: float, lost_after_s: float | None) -> int:
     lost = never_sent if lost_after_s is None else (
         InboundEvent.enqueued_at < now - timedelta(seconds=lost_after_s))
     with session_scope(url) as s:
-        ids = list(s.scalars(select(InboundEvent.id)
-                             .where(InboundEvent.processed_at.is_(None), never_sent | lost)
-                             .order_by(InboundEvent.id).limit(BATCH)))
+        rows = list(s.execute(select(InboundEvent.id, InboundEvent.pair)
+                              .where(InboundEvent.processed_at.is_(None), never_sent | lost)
+                              .order_by(InboundEvent.id).limit(BATCH)))
     sent = 0
-    for row_id in ids:
-        if not enqueue_event(url, row_id):
+    for row_id, pair in rows:
+        if not enqueue_event(url, row_id, pair):
             break  # the broker is still down: try again next tick
         sent += 1
     return sent
@@ -112,16 +114,24 @@ def redrive_stalled() -> int:
 
 def _step_queues_empty() -> bool:
     client = redis.Redis.from_url(context.settings().redis_url, socket_timeout=2)
-    return sum(int(client.llen(q)) for q in STEP_QUEUES) == 0
+    # Each stored pair's events wait on a queue of their own (core.pairs.ingest_queue).
+    queues = [*STEP_QUEUES, *(pairs.ingest_queue(name)
+                              for name in pairs_store.names(context.base_settings())[1:])]
+    return sum(int(client.llen(q)) for q in queues) == 0
 
 
 @celery_app.task(name="kfsync.maintenance.release_parked")
 @exclusive("release_parked")
 def release_parked() -> int:
-    """Enqueue parked jobs that are due (not while the KashFlow circuit is open)."""
+    """Enqueue parked jobs that are due (not those of a pair whose circuit is open)."""
+    return context.for_each_pair(_release_parked_pair)
+
+
+def _release_parked_pair() -> int:
     if circuit.open_reason(context.settings().redis_url):
         return 0
-    return _restart(select(SyncJob).where(SyncJob.due_at <= utcnow()).limit(BATCH))
+    return _restart(select(SyncJob).where(SyncJob.due_at <= utcnow(),
+                                          SyncJob.pair == pairs.current()).limit(BATCH))
 
 
 def _restart(query: Any) -> int:
@@ -148,7 +158,12 @@ def _restart(query: Any) -> int:
 @celery_app.task(name="kfsync.maintenance.probe_kashflow")
 @exclusive("probe_kashflow")
 def probe_kashflow() -> int:
-    """While the circuit is open, try one read with a fresh login; close it on success."""
+    """Each pair's circuit: while it is open, try one read with a fresh login; close it on
+    success."""
+    return context.for_each_pair(_probe_pair)
+
+
+def _probe_pair() -> int:
     settings = context.settings()
     if not circuit.open_reason(settings.redis_url) or not circuit.probe_due(settings.redis_url):
         return 0
@@ -161,7 +176,8 @@ def probe_kashflow() -> int:
     context.reset_clients()
     alerts.alert("circuit_open", "KashFlow answers again: circuit closed, parked work resumes")
     with session_scope(settings.database_url) as s:
-        s.execute(update(SyncJob).where(SyncJob.due_at.is_not(None)).values(due_at=utcnow())
+        s.execute(update(SyncJob).where(SyncJob.due_at.is_not(None),
+                                        SyncJob.pair == pairs.current()).values(due_at=utcnow())
                   .execution_options(synchronize_session=False))
     return 1
 

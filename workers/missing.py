@@ -16,6 +16,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import pairs
 from store.db import session_scope
 from store.models import DeadLetter, InboundEvent, JobState, Step, SyncJob
 from workers.deadletters import Letter, add_dead_letter, announce
@@ -42,12 +43,14 @@ def hold_missing_order(url: str, entity_id: str, event_id: int | None) -> str:
         ref = _increment_id(s, event_id)
         reason = missing_reason(entity_id, ref)
         job = s.scalar(select(SyncJob).where(SyncJob.kind == "order",
-                                             SyncJob.magento_key == entity_id))
+                                             SyncJob.magento_key == entity_id,
+                                             SyncJob.pair == pairs.current()))
         if job is not None and job.document is not None:
             return (f"order {entity_id} not found in Magento; its job {job.id} "
                     f"({job.state}) is left as it is")
         if job is None:
             job = SyncJob(kind="order", magento_key=entity_id, magento_ref=ref,
+                          pair=pairs.current(),
                           step=Step.ENSURE_CUSTOMER, event_id=event_id)
             s.add(job)
         job.state, job.reason = JobState.NEEDS_REVIEW, reason

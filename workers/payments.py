@@ -48,7 +48,7 @@ def post_payment(job: JobView) -> StepResult:
         connectors.errors.ConnectorError: KashFlow or Magento failed (classified).
     """
     order = parsed_order(job.document)
-    rules = context.rules()
+    rules = context.rules().for_store(order.store_id)  # a pair's per-store bank accounts
     number = job.invoice_number
     assert number is not None, "create_invoice runs first"
     invoices = context.magento().order_invoices(order.entity_id)

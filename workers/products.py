@@ -22,6 +22,7 @@ from typing import Any
 import redis
 
 from connectors.errors import NotFound, Rejected, Transient
+from core import pairs
 from mappings.magento import Order
 from mappings.products import ProductIndex, ProductRef
 from mappings.rules import Rules, with_products
@@ -40,6 +41,7 @@ CREATE_LOCK_S = 60  # > one lookup + one create at the 30 s timeout... with room
 CREATE_WAIT_S = 30  # another order creating the same product holds the lock this long at most
 _index: dict[str, tuple[str, ProductIndex]] = {}  # database URL -> (stamp, index)
 _attached: list[tuple[Rules, ProductIndex, Rules]] = []  # the last (rules, index) -> result
+_NO_PRODUCTS = ProductIndex()
 
 
 @dataclass
@@ -70,7 +72,10 @@ def index(url: str, *, cached: bool = True) -> ProductIndex:
 def attach(rules: Rules, url: str | None = None, *, cached: bool = True) -> Rules:
     """``rules`` matching SKUs in the cached catalogue (the same object while nothing changed;
     ``cached``: as ``index``)."""
-    products = index(url or context.db_url(), cached=cached)
+    # The cached catalogue is pair default's KashFlow company's: another pair's SKUs map by
+    # its table and unmapped_sku policy only (docs/pairs.md).
+    products = index(url or context.db_url(), cached=cached) if pairs.is_default() \
+        else _NO_PRODUCTS
     last = _attached[0] if _attached else None
     if last is not None and last[0] is rules and last[1] is products:
         return last[2]
@@ -86,6 +91,8 @@ def prepare(order: Order, rules: Rules) -> Prepared:
     # orders: no second read of the catalogue's stamp then. A SKU they miss may be in a
     # catalogue another process stored since: look again before re-reading KashFlow.
     done = Prepared(rules)
+    if not pairs.is_default():  # no catalogue re-read or product creation (see attach)
+        return done
     if _attached and _attached[0][2] is rules and not unmatched_skus(order, rules):
         return done
     done.rules = attach(rules, url)

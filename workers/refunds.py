@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 
 from connectors.errors import NotFound, Rejected
+from core import pairs
 from mappings.magento import parse_order
 from mappings.refunds import build_credit_note, build_refund_payment, is_online_refund
 from store import jobs
@@ -68,7 +69,8 @@ def _order_of(order_id: str) -> tuple[int | None, str | None, dict[str, Any] | N
     number = find_link(url, "invoice", f"order:{order_id}")
     with session_scope(url) as s:
         job = s.scalar(select(SyncJob).where(SyncJob.kind == "order",
-                                             SyncJob.magento_key == order_id))
+                                             SyncJob.magento_key == order_id,
+                                             SyncJob.pair == pairs.current()))
         if job is None or number is None:
             return None, None, None
         return int(number), job.customer_code, job.document
@@ -93,7 +95,7 @@ def create_credit_note(job: JobView) -> StepResult:
             "profile_version": version,
             "reason": "credit_notes is off in the mapping profile: no credit note posted"})
     order = parse_order(order_doc or context.magento().get_order(int(order_id)))
-    draft = build_credit_note(memo, order, rules, customer_code)
+    draft = build_credit_note(memo, order, rules.for_store(order.store_id), customer_code)
     reference = str(draft.body["CustomerReference"])
     note_number = int(draft.body["Number"])
     note = existing_note(note_number, reference) if job.recheck else None
@@ -153,7 +155,7 @@ def post_refund(job: JobView) -> StepResult:
     order_id = str(job.plan.get("order_id") or memo.get("order_id"))
     _, _, order_doc = _order_of(order_id)
     order = parse_order(order_doc or context.magento().get_order(int(order_id)))
-    draft = build_refund_payment(memo, order, context.rules())
+    draft = build_refund_payment(memo, order, context.rules().for_store(order.store_id))
     if draft is None:
         return StepResult(next_step=Step.DONE)
     done = StepResult(next_step=Step.DONE, updates={"payment_ref": draft.txn_id},

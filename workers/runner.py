@@ -109,6 +109,8 @@ def register_tasks(flow: Flow) -> dict[str, Any]:
 
 def _step_task(flow: Flow, step: Step, name: str) -> Any:
     def run(self: Task, job_id: int) -> None:
+        with retried_through_outages(self):  # the pair's read, like any lost database
+            context.enter_pair_of_job(job_id)  # the job's integration pair (core.pairs)
         run_job(self, job_id, flow, step)
 
     run.__name__ = run.__qualname__ = str(step)

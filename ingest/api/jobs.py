@@ -40,7 +40,8 @@ _requeue, _discard = RequeueJobsRequest(), DiscardRequest()
 def list_jobs() -> Response:
     args = load_query(_jobs_query)
     with session_scope(current_settings().database_url) as s:
-        page = paginate(s, jobs_query(args.get("state"), args.get("kind"), args.get("q")),
+        page = paginate(s, jobs_query(args.get("state"), args.get("kind"), args.get("q"),
+                                      args.get("pair")),
                         args["page"], args["per_page"])
         return jsonify(page_body(page, _job_page))
 

@@ -66,6 +66,7 @@ class JobQuery(PageQuery):
     kind = Text(32)
     q = Text(128, metadata={"description": "order number or id, customer code, invoice "
                                                "number, or words of the reason"})
+    pair = Text(32, metadata={"description": "only this integration pair's jobs"})
 
 
 class LetterFilterFields(Strict):
@@ -94,6 +95,8 @@ class JobSchema(Schema):
     id = fields.Integer()
     kind = fields.String()
     magento_key = fields.String(metadata={"description": "Magento entity_id"})
+    pair = fields.String(metadata={"description": "the integration pair (default: the "
+                                                  "KFSYNC_* shop)"})
     magento_ref = fields.String(allow_none=True, metadata={"description": "increment_id"})
     state = fields.String()
     step = fields.String()

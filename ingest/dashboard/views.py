@@ -61,7 +61,8 @@ def overview() -> str:
 def jobs() -> str:
     args, errors = _args(_job_query)
     with session_scope(current_settings().database_url) as s:
-        page = paginate(s, jobs_query(args.get("state"), args.get("kind"), args.get("q")),
+        page = paginate(s, jobs_query(args.get("state"), args.get("kind"), args.get("q"),
+                                      args.get("pair")),
                         args["page"], PER_PAGE)
     return render_template("jobs.html", page=page, args=args, errors=errors,
                            states=[x.value for x in JobState], title="Jobs")

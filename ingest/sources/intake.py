@@ -17,6 +17,7 @@ from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from core.metrics import WEBHOOKS, increment
+from core.pairs import scoped_key
 from store.db import get_engine
 from store.models import InboundEvent, utcnow
 from workers.dispatch import publish_event, unmark_enqueued
@@ -29,6 +30,7 @@ _INSERT_EVENT = insert(EVENTS).values(
     resource_type=bindparam("b_type"), resource_key=bindparam("b_key"),
     increment_id=bindparam("b_increment"), payload=bindparam("b_payload"),
     received_at=bindparam("b_received"), enqueued_at=bindparam("b_enqueued"),
+    pair=bindparam("b_pair"),
 ).returning(EVENTS.c.id)
 
 
@@ -46,6 +48,14 @@ class Hint:
     resource_key: str
     increment_id: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    pair: str = "default"  # the integration pair it came for (core.pairs)
+
+
+def _event_key(hint: Hint) -> str:
+    """The stored event id: the sender's (cut to the column), ``<id>@<pair>`` for a pair
+    other than ``default``, whose sender may reuse another shop's ids."""
+    room = 128 if hint.pair == "default" else 127 - len(hint.pair)
+    return scoped_key(hint.event_id[:room], hint.pair)
 
 
 def error(status: int, errors: dict[str, Any]) -> tuple[Response, int]:
@@ -64,7 +74,9 @@ def accept(url: str, hint: Hint, *, count: bool = False) -> tuple[Response, int]
         with get_engine(url).begin() as conn:
             now = utcnow()
             row_id = int(conn.execute(_INSERT_EVENT, {
-                "b_source": hint.source, "b_event": hint.event_id[:128], "b_topic": hint.topic,
+                "b_source": hint.source, "b_topic": hint.topic, "b_pair": hint.pair,
+                # Two shops may use the same event ids: another pair's are kept apart.
+                "b_event": _event_key(hint),
                 "b_type": hint.resource_type, "b_key": hint.resource_key[:128],
                 "b_increment": hint.increment_id, "b_payload": hint.payload,
                 "b_received": now,
@@ -76,7 +88,7 @@ def accept(url: str, hint: Hint, *, count: bool = False) -> tuple[Response, int]
         log.exception("database unavailable; asking the sender to retry")
         return error(503, {"_service": ["Database unavailable; retry later."]})
     counted = [increment(WEBHOOKS, "accepted")] if count else []
-    if publish_event(row_id, counted):
+    if publish_event(row_id, counted, hint.pair):
         g.kfsync_webhook_counted = bool(counted)
     else:
         unmark_enqueued(url, row_id)

@@ -141,7 +141,7 @@ def _settled(url: str, name: str) -> int:
             .where(InboundEvent.source == "backfill", InboundEvent.event_id.like(f"{name}:%")))
     with session_scope(url) as s:
         return int(s.scalar(select(func.count(SyncJob.id)).where(
-            SyncJob.kind == "order", SyncJob.magento_key.in_(ours),
+            SyncJob.kind == "order", SyncJob.magento_key.in_(ours), SyncJob.pair == "default",
             SyncJob.state.in_(SETTLED))) or 0)
 
 

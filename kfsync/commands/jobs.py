@@ -47,13 +47,16 @@ def jobs() -> None:
 @jobs.command("list")
 @click.option("--state", type=click.Choice([s.value for s in JobState]), help="only this state")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
-def jobs_list(state: str | None, limit: int) -> None:
+@click.option("--pair", help="only this integration pair's jobs (docs/pairs.md)")
+def jobs_list(state: str | None, limit: int, pair: str | None) -> None:
     """The most recently updated jobs."""
     settings = load_settings()
     with session_scope(settings.database_url) as s:
         query = select(SyncJob).order_by(SyncJob.updated_at.desc(), SyncJob.id.desc()).limit(limit)
         if state:
             query = query.where(SyncJob.state == state)
+        if pair:
+            query = query.where(SyncJob.pair == pair)
         rows = list(s.scalars(query))
     table = Table("id", "order", "state", "step", "customer", "invoice", "reason")
     for job in rows:

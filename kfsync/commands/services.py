@@ -41,13 +41,39 @@ def worker(queues: str, concurrency: int | None, loglevel: str) -> None:
     check_mapping(settings.mapping_file)
     from workers.app import configure
 
-    unknown = set(queues.split(",")) - set(ALL_QUEUES.split(","))
+    unknown = {q for q in set(queues.split(",")) - set(ALL_QUEUES.split(","))
+               if not _is_pair_queue(q)}
     if unknown:
         raise click.BadParameter(f"unknown queue(s): {', '.join(sorted(unknown))}",
                                  param_hint="-Q")
     processes = ["-c", str(concurrency)] if concurrency else []
+    queues = with_pair_queues(settings, queues)
     configure(settings).worker_main(["worker", "-Q", queues, *processes, "--loglevel", loglevel,
                                      "-n", f"kfsync-{os.getpid()}@%h"])
+
+
+def _is_pair_queue(queue: str) -> bool:
+    from core.pairs import NAME
+
+    return queue.startswith("ingest.") and bool(NAME.match(queue[len("ingest."):]))
+
+
+def with_pair_queues(settings: Any, queues: str) -> str:
+    """``queues``, plus each stored pair's ingest queue when ``ingest`` is among them (a
+    pair's events have a queue of their own: docs/pairs.md)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.pairs import ingest_queue
+    from services import pairs
+
+    names = queues.split(",")
+    if "ingest" not in names:
+        return queues
+    try:
+        extra = [ingest_queue(view.name) for view in pairs.views(settings)[1:]]
+    except SQLAlchemyError:  # no tables yet (migrate runs first): the queues given
+        return queues
+    return ",".join(names + [q for q in extra if q not in names])
 
 
 def check_mapping(path: str | None) -> None:

@@ -9,11 +9,13 @@ from alembic.migration import MigrationContext
 
 import store.account_models
 import store.mapping_models
+import store.pair_models
 import store.reconcile_models
 import store.stock_models
 from store.models import Base
 
-MODEL_MODULES = (store.account_models, store.mapping_models, store.reconcile_models,
+MODEL_MODULES = (store.account_models, store.mapping_models, store.pair_models,
+                 store.reconcile_models,
                  store.stock_models)  # each adds its tables to Base.metadata
 
 

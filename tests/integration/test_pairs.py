@@ -1,0 +1,257 @@
+"""Two integration pairs in one deployment, on two sandbox pairs (two Magento shops, two
+KashFlow companies) over HTTP, one real worker, SQLite and PostgreSQL.
+
+Pair ``default`` is the environment (shop A -> company A); pair ``shopb`` is stored with its
+secrets encrypted (shop B, stores 2 and 3 -> company B), with per-store rules: store 2 books
+goods on nominal 4010, shipping on 4900 and card payments into bank account 1203 (Stripe
+Clearing), with increment ids prefixed "B"; store 3 books on 4000. Shop B reuses shop A's
+entity ids, as two real shops do.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import requests
+import simplejson
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, select, text
+
+import sandbox
+from core.settings import Settings
+from ingest import create_app
+from ingest.signing import signed_headers
+from kfsync.samples import Buyer, Line, make_order
+from sandbox.server import SandboxServers
+from services import pairs
+from store.db import get_engine, migrate, session_scope
+from store.models import InboundEvent, JobState, SyncJob
+from tests.conftest import PG_ADMIN_URL, _pg_available
+from tests.integration.conftest import INTEGRATION_REDIS_URL, SETTLED, _start_worker
+
+pytestmark = pytest.mark.integration
+
+SECRET_A, SECRET_B = "pair-a-secret", "pair-b-secret"
+ANN = Buyer("ann.lee@example.com", "Ann", "Lee", customer_id=501)
+BEN = Buyer("ben.b@example.com", "Ben", "Bee")
+STORE_RULES = {
+    "2": {"default_nominal_code": 4010, "shipping_nominal_code": 4900, "prefix": "B",
+          "payment_methods": {"braintree": {"account_id": 1203,
+                                            "method_name": "Credit/Debit Card"}}},
+    "3": {"default_nominal_code": 4000},
+}
+
+
+class PairStack:
+    def __init__(self, db_url: str, env: dict[str, str], a: SandboxServers,
+                 b: SandboxServers) -> None:
+        self.db_url, self.env, self.a, self.b = db_url, env, a, b
+        self.client: FlaskClient = create_app(Settings.load(env, env_file=None)).test_client()
+
+    def post(self, path: str, secret: str, order: dict[str, Any], store_id: int) -> int:
+        event_id = str(uuid.uuid4())
+        body = simplejson.dumps({
+            "id": event_id, "topic": "order.created", "occurred_at": "2026-11-24T10:00:03Z",
+            "store_id": store_id, "resource": {"type": "order", "entity_id": order["entity_id"],
+                                               "increment_id": order["increment_id"]}}).encode()
+        return self.client.post(path, data=body,
+                                headers=signed_headers(secret, event_id, body)).status_code
+
+    def job(self, pair: str, entity_id: int) -> SyncJob | None:
+        with session_scope(self.db_url) as s:
+            return s.scalar(select(SyncJob).where(SyncJob.pair == pair, SyncJob.kind == "order",
+                                                  SyncJob.magento_key == str(entity_id)))
+
+    def wait_settled(self, pair: str, entity_id: int) -> SyncJob:
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline:
+            job = self.job(pair, entity_id)
+            if job is not None and job.state in SETTLED:
+                return job
+            time.sleep(0.1)
+        raise AssertionError(f"pair {pair} order {entity_id} did not settle")
+
+
+def seed(servers: SandboxServers, order: dict[str, Any]) -> None:
+    requests.post(f"{servers.magento_control}/orders", timeout=5,
+                  data=simplejson.dumps(order, use_decimal=True),
+                  headers={"Content-Type": "application/json"}).raise_for_status()
+
+
+def state(servers: SandboxServers) -> dict[str, Any]:
+    reply = requests.get(f"{servers.kashflow_control}/state", timeout=5)
+    return reply.json(parse_float=Decimal)  # type: ignore[no-any-return]
+
+
+def order_for(entity_id: int, buyer: Buyer, store_id: int, increment_id: str | None = None
+              ) -> dict[str, Any]:
+    order = make_order(entity_id, buyer, [Line("PLANTER", "Planter", Decimal("20.00"), 2),
+                                          Line("SEEDS", "Seeds", Decimal("3.50"), 1)])
+    order["store_id"] = store_id
+    if increment_id:
+        order["increment_id"] = increment_id
+    return order
+
+
+def _database(kind: str, tmp: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp / 'pairs.db'}"
+        return
+    problem = _pg_available()
+    if problem:
+        pytest.skip(problem)
+    name = f"kfsync_pairs_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    get_engine(url).dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def pair_stack(request: pytest.FixtureRequest, integration_redis: str,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[PairStack]:
+    a, b = (SandboxServers(magento_port=0, kashflow_port=0) for _ in range(2))
+    a.start()
+    b.start()
+    tmp = tmp_path_factory.mktemp("pairs")
+    databases = _database(request.param, tmp)
+    db_url = next(databases)
+    migrate(db_url)
+    broker = INTEGRATION_REDIS_URL.rsplit("/", 1)[0] + "/3"  # its own broker: its own worker
+    redis.Redis.from_url(broker).flushdb()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("KFSYNC_")},
+        "KFSYNC_ENV": "dev", "KFSYNC_DATABASE_URL": db_url, "KFSYNC_REDIS_URL": broker,
+        "KFSYNC_MAGENTO_BASE_URL": a.magento_url, "KFSYNC_MAGENTO_TOKEN": sandbox.MAGENTO_TOKEN,
+        "KFSYNC_KASHFLOW_BASE_URL": a.kashflow_url,
+        "KFSYNC_KASHFLOW_USERNAME": sandbox.KASHFLOW_USERNAME,
+        "KFSYNC_KASHFLOW_PASSWORD": sandbox.KASHFLOW_PASSWORD,
+        "KFSYNC_KASHFLOW_MEMORABLE_WORD": sandbox.KASHFLOW_MEMORABLE_WORD,
+        "KFSYNC_WEBHOOK_SECRETS": SECRET_A, "KFSYNC_MAX_RETRIES": "2",
+        "KFSYNC_KASHFLOW_RATE": "500", "KFSYNC_KASHFLOW_BURST": "500",
+        "KFSYNC_HTTP_TIMEOUT_S": "2", "KFSYNC_PAIRS_KEY": pairs.new_key(),
+    }
+    added = subprocess.run(
+        [sys.executable, "-m", "kfsync", "pairs", "add", "shopb",
+         "--magento-url", b.magento_url, "--kashflow-url", b.kashflow_url,
+         "--kashflow-username", sandbox.KASHFLOW_USERNAME, "--store-id", "2",
+         "--store-id", "3", "--secrets-stdin",
+         *[f"--store-rule={store}:{key}={simplejson.dumps(value)}"
+           for store, rules in STORE_RULES.items() for key, value in rules.items()]],
+        input=(f"magento_token={sandbox.MAGENTO_TOKEN}\n"
+               f"kashflow_password={sandbox.KASHFLOW_PASSWORD}\n"
+               f"kashflow_memorable_word={sandbox.KASHFLOW_MEMORABLE_WORD}\n"
+               f"webhook_secrets={SECRET_B}\n"),
+        env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert added.returncode == 0, added.stderr
+    worker = _start_worker(env, tmp / "worker.log")
+    yield PairStack(db_url, env, a, b)
+    worker.terminate()
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+    for servers in (a, b):
+        servers.stop()
+    next(databases, None)
+
+
+def test_interleaved_orders_book_into_their_own_company_with_their_store_rules(
+        pair_stack: PairStack) -> None:
+    st = pair_stack
+    a1, a2 = order_for(4101, ANN, 1), order_for(4102, BEN, 1)
+    b1 = order_for(4101, BEN, 2, increment_id="B00004101")  # shop A's entity id, again
+    b2 = order_for(4103, ANN, 3)
+    for servers, order in ((st.a, a1), (st.a, a2), (st.b, b1), (st.b, b2)):
+        seed(servers, order)
+    assert st.post("/webhooks/magento", SECRET_A, a1, 1) == 202  # interleaved
+    assert st.post("/webhooks/magento/shopb", SECRET_B, b1, 2) == 202
+    assert st.post("/webhooks/magento", SECRET_A, a2, 1) == 202
+    assert st.post("/webhooks/magento/shopb", SECRET_B, b2, 3) == 202
+    for pair, order in (("default", a1), ("default", a2), ("shopb", b1), ("shopb", b2)):
+        job = st.wait_settled(pair, order["entity_id"])
+        assert job.state == JobState.DONE, (pair, job.reason)
+
+    company_a, company_b = state(st.a), state(st.b)
+    refs_a = sorted(i["CustomerReference"] for i in company_a["invoices"])
+    refs_b = sorted(i["CustomerReference"] for i in company_b["invoices"])
+    assert refs_a == ["000004101", "000004102"]  # nothing of shop B in company A
+    assert refs_b == ["000004103", "B00004101"]  # nothing of shop A in company B
+    assert {c["Email"] for c in company_a["customers"]} == {ANN.email, BEN.email}
+    assert {c["Email"] for c in company_b["customers"]} == {ANN.email, BEN.email}
+
+    by_ref = {i["CustomerReference"]: i for i in company_b["invoices"]}
+    store2, store3 = by_ref["B00004101"], by_ref["000004103"]
+    assert store2["Number"] == 4101  # the store's prefix "B" stripped
+    assert [(line["Description"], line["NominalCode"]) for line in store2["LineItems"]] == [
+        ("Planter (PLANTER)", 4010), ("Seeds (SEEDS)", 4010), ("Shipping", 4900)]
+    assert [line["NominalCode"] for line in store3["LineItems"]] == [4000, 4000, 4000]
+    for invoice, order in ((store2, b1), (store3, b2)):
+        assert Decimal(str(invoice["GrossAmount"])) == order["grand_total"] == Decimal("58.20")
+        [payment] = invoice["PaymentLines"]
+        assert Decimal(str(payment["Amount"])) == Decimal("58.20")
+    assert store2["PaymentLines"][0]["AccountId"] == 1203  # store 2's clearing account
+    assert store3["PaymentLines"][0]["AccountId"] == 1201  # the company's default account
+
+
+def test_a_webhook_is_verified_with_its_own_pairs_secret_and_stores(
+        pair_stack: PairStack) -> None:
+    st = pair_stack
+    order = order_for(4201, ANN, 2, increment_id="B00004201")
+    assert st.post("/webhooks/magento/shopb", SECRET_A, order, 2) == 401  # A's secret, B's path
+    assert st.post("/webhooks/magento", SECRET_B, order, 2) == 401  # B's secret, A's path
+    assert st.post("/webhooks/magento/shopb", SECRET_B, order, 1) == 422  # store 1 is A's
+    assert st.post("/webhooks/magento/nosuch", SECRET_B, order, 2) == 404
+    with session_scope(st.db_url) as s:  # none of those was stored
+        assert s.scalar(select(InboundEvent).where(
+            InboundEvent.resource_key == "4201")) is None
+
+
+def test_the_cli_never_shows_a_pairs_secret_and_disable_refuses_its_webhooks(
+        pair_stack: PairStack) -> None:
+    st = pair_stack
+
+    def kfsync(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kfsync", *args], env=st.env,
+                              capture_output=True, text=True, timeout=60, check=False)
+
+    listed, shown, tested = kfsync("pairs", "list"), kfsync("pairs", "show", "shopb"), \
+        kfsync("pairs", "test", "shopb")
+    assert listed.returncode == shown.returncode == tested.returncode == 0, tested.stderr
+    assert "shopb" in listed.stdout and "default" in listed.stdout
+    assert "shopb: magento: ok" in tested.stdout and "shopb: kashflow: ok" in tested.stdout
+    for text_ in (listed.stdout, shown.stdout, tested.stdout):
+        for secret in (SECRET_B, sandbox.KASHFLOW_PASSWORD, sandbox.MAGENTO_TOKEN,
+                       sandbox.KASHFLOW_MEMORABLE_WORD):
+            assert secret not in text_
+    assert simplejson.loads(shown.stdout)["secrets_set"] == list(pairs.SECRET_KEYS)
+    with session_scope(st.db_url) as s:  # encrypted at rest
+        stored = s.execute(text("SELECT secrets FROM integration_pairs")).scalar_one()
+    assert SECRET_B not in stored and sandbox.KASHFLOW_PASSWORD not in stored
+
+    assert kfsync("pairs", "disable", "shopb").returncode == 0
+    try:
+        order = order_for(4301, ANN, 2, increment_id="B00004301")
+        time.sleep(pairs.RECHECK_S + 0.5)  # the web process's copy of the pair expires
+        assert st.post("/webhooks/magento/shopb", SECRET_B, order, 2) == 404
+    finally:
+        assert kfsync("pairs", "enable", "shopb").returncode == 0
+    listed_jobs = kfsync("jobs", "list", "--pair", "shopb")
+    assert "B00004101" in listed_jobs.stdout and "000004102" not in listed_jobs.stdout
+    bad = kfsync("pairs", "add", "Bad Name", "--magento-url", "x", "--kashflow-username", "u")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
