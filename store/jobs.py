@@ -78,6 +78,13 @@ _NEW_JOB_COLUMNS = ("pair", "kind", "magento_key", "magento_ref", "state", "step
 _JOB = select(SyncJob).where(SyncJob.pair == bindparam("b_pair"),
                              SyncJob.kind == bindparam("b_kind"),
                              SyncJob.magento_key == bindparam("b_key"))
+# An upsert decides from the job it reads (re-open a finished order, claim its step), so two
+# upserts of one job must not both read it before either writes. PostgreSQL locks the row;
+# SQLite locks the whole database, and only for a write: a no-op UPDATE takes that lock first.
+_JOB_FOR_UPDATE = _JOB.with_for_update()
+_LOCK_JOB_SQLITE = update(JOBS).where(
+    JOBS.c.pair == bindparam("b_pair"), JOBS.c.kind == bindparam("b_kind"),
+    JOBS.c.magento_key == bindparam("b_key")).values(id=JOBS.c.id)
 WAITING = select(JOBS.c.id, JOBS.c.plan).where(JOBS.c.kind == bindparam("b_kind"),
                                                 JOBS.c.state == JobState.WAITING)
 
@@ -358,12 +365,14 @@ def upsert_job(s: Session, kind: str, magento_key: str, first_step: str,
     ``fill`` sets the columns (a new job arrives at ``first_step``, ``skipped``); its answer
     is returned with the job, which has its id. A new job is inserted in one statement; when a
     concurrent insert wins, the existing job is read and filled instead. ``likely_new`` (an
-    ``order.created``): no read before the insert, only a conflict reads.
+    ``order.created``): no read before the insert, only a conflict reads. An existing job is
+    read locked until ``s`` commits, so concurrent upserts of one job (two events for an
+    order, side by side) fill it one after the other, each from what the one before wrote.
 
     Returns None when the job vanished between the conflict and the read: call again.
     """
     key = {"b_kind": kind, "b_key": magento_key, "b_pair": pairs.current()}
-    job = None if likely_new else s.scalar(_JOB, key)
+    job = None if likely_new else _job_for_update(s, key)
     if job is None:
         new = SyncJob(kind=kind, magento_key=magento_key, step=first_step,
                       state=JobState.SKIPPED, pair=key["b_pair"])
@@ -373,12 +382,21 @@ def upsert_job(s: Session, kind: str, magento_key: str, first_step: str,
         if job_id is not None:
             new.id = int(job_id)
             return new, answer
-        job = s.scalar(_JOB, key)
+        job = _job_for_update(s, key)
         if job is None:
             return None
     answer = fill(job, False)
     s.flush()
     return job, answer
+
+
+def _job_for_update(s: Session, key: dict[str, str]) -> SyncJob | None:
+    """The job of ``key``, locked until ``s`` commits: a concurrent upsert of the same job
+    waits, then reads what this one wrote (never the state both started from)."""
+    if dialect_name(s) == "sqlite":
+        s.execute(_LOCK_JOB_SQLITE, key)
+        return s.scalar(_JOB, key)
+    return s.scalar(_JOB_FOR_UPDATE, key)
 
 
 def renew_leases(conn: Connection, held: Sequence[tuple[int, str]], until: datetime) -> int:
