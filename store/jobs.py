@@ -13,6 +13,8 @@ transactions; the functions here run their statements on the connection or sessi
 - ``upsert_job``: the one job per ``(kind, magento_key)``, inserted or refreshed;
 - ``renew_leases`` (the heartbeat of ``workers.lease``) and ``queue_waiting``.
 
+The links a step records (Magento key -> KashFlow key) live in ``store.links``.
+
 The statements every step runs are built once: a statement built per call cost more CPU (its
 construction and cache key) than PostgreSQL spent running it (bench/NOTES.md). This module
 imports nothing above ``store``.
@@ -42,13 +44,13 @@ from sqlalchemy.orm import Session
 
 from core import pairs
 from store.db import dialect_name
-from store.models import Attempt, EntityLink, JobState, Step, SyncJob, utcnow
+from store.links import add_links
+from store.models import Attempt, JobState, Step, SyncJob, utcnow
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.RETRYING, JobState.RUNNING)
 IDLE_STATES = (JobState.WAITING, JobState.SKIPPED, JobState.NEEDS_REVIEW, JobState.DEAD)
 RECHECK_OUTCOMES = ("started", "ambiguous")
 JOBS, ATTEMPTS = cast(Table, SyncJob.__table__), cast(Table, Attempt.__table__)
-LINKS = cast(Table, EntityLink.__table__)
 
 UPDATE_JOB = update(JOBS).where(JOBS.c.id == bindparam("b_job"))
 _ATTEMPT_OK = update(ATTEMPTS).where(ATTEMPTS.c.id == bindparam("b_id")).values(
@@ -57,12 +59,6 @@ _ATTEMPT_NEW = insert(ATTEMPTS).values(
     job_id=bindparam("b_job"), step=bindparam("b_step"), outcome=bindparam("b_outcome"),
     duration_ms=bindparam("b_ms"), task_id=bindparam("b_task"), created_at=bindparam("b_at")
 ).returning(ATTEMPTS.c.id)
-_ADD_LINK = {  # an existing link for the key wins
-    name: insert_(LINKS).values(kind=bindparam("b_kind"), magento_key=bindparam("b_magento"),
-                                kashflow_key=bindparam("b_kashflow"),
-                                created_at=bindparam("b_at"), pair=bindparam("b_pair"))
-    .on_conflict_do_nothing(index_elements=["pair", "kind", "magento_key"])
-    for name, insert_ in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
 _RENEW = update(JOBS).where(
     JOBS.c.id == bindparam("b_job"), JOBS.c.lease_task == bindparam("b_task"),
     JOBS.c.state == JobState.RUNNING).values(lease_until=bindparam("b_until"))
@@ -323,35 +319,6 @@ def park_step(s: Session, job_id: int, step: str, task_id: str, later: Sequence[
                _free_for(task_id, utcnow()))
         .values(state=JobState.RETRYING, reason=reason, due_at=due_at, lease_task=None,
                 lease_until=None))
-
-
-def add_links(conn: Connection | Session, links: list[tuple[str, str, str]]) -> None:
-    """Record Magento <-> KashFlow links (kind, magento key, kashflow key) on ``conn``, in one
-    statement; an existing link for a key wins."""
-    if links:
-        now = utcnow()
-        conn.execute(_ADD_LINK[dialect_name(conn)], [
-            {"b_kind": kind, "b_magento": magento, "b_kashflow": kashflow, "b_at": now,
-             "b_pair": pairs.current()} for kind, magento, kashflow in links])
-
-
-def links_in(bind: Connection | Session, kind: str, *magento_keys: str
-             ) -> list[tuple[str, str]]:
-    """The links of ``magento_keys`` as (magento key, kashflow key), first-recorded first,
-    read on ``bind``."""
-    return [(str(m), str(k)) for m, k in bind.execute(
-        _LINKS, {"b_kind": kind, "b_keys": list(magento_keys), "b_pair": pairs.current()})]
-
-
-_LINKS = select(LINKS.c.magento_key, LINKS.c.kashflow_key).where(
-    LINKS.c.kind == bindparam("b_kind"), LINKS.c.pair == bindparam("b_pair"),
-    LINKS.c.magento_key.in_(bindparam("b_keys", expanding=True))).order_by(LINKS.c.id)
-
-
-def find_link_in(bind: Connection | Session, kind: str, *magento_keys: str) -> str | None:
-    """The KashFlow key linked to the first-recorded of ``magento_keys``, read on ``bind``."""
-    found = links_in(bind, kind, *magento_keys)
-    return found[0][1] if found else None
 
 
 T = TypeVar("T")

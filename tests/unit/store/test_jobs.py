@@ -11,7 +11,7 @@ from functools import partial
 import pytest
 from sqlalchemy import select, update
 
-from store import jobs
+from store import jobs, links
 from store.db import get_engine, session_scope
 from store.jobs import StepResult
 from store.models import Attempt, EntityLink, JobState, Step, SyncJob, utcnow
@@ -131,7 +131,7 @@ def test_finishing_a_step_claims_the_next_in_the_same_transaction(db_url: str) -
     assert (job.step, job.state, job.customer_code) == ("create_invoice", "running", "C1")
     assert _attempts(db_url, job_id) == [("ensure_customer", "ok"), ("create_invoice", "started")]
     with session_scope(db_url) as s:
-        assert jobs.find_link_in(s, "customer", "email:ann@example.com") == "C1"
+        assert links.find_link_in(s, "customer", "email:ann@example.com") == "C1"
         assert s.scalars(select(EntityLink.kashflow_key)).all() == ["C1"]
 
 
