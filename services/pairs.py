@@ -211,6 +211,21 @@ def names(settings: Settings) -> list[str]:
     return [DEFAULT, *stored]
 
 
+def known(settings: Settings) -> list[str]:
+    """Every pair's name, enabled or not, ``default`` first: what a ``pair`` filter may name
+    (a disabled pair still has jobs and dead letters)."""
+    with session_scope(settings.database_url) as s:
+        stored = s.scalars(select(IntegrationPair.name).order_by(IntegrationPair.name)).all()
+    return [DEFAULT, *stored]
+
+
+def check_known(settings: Settings, name: str) -> str:
+    """``name`` if it names a pair (``known``), else PairError (one line)."""
+    if name not in known(settings):
+        raise PairError(f"no pair named {name} (see: kfsync pairs list)")
+    return name
+
+
 _cache: dict[tuple[str, str], tuple[float, Pair]] = {}
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from store.db import session_scope
@@ -36,6 +36,7 @@ class LetterFilter:
     since: datetime | None = None
     until: datetime | None = None
     include_resolved: bool = False
+    pair: str | None = None         # an integration pair's letters only (docs/pairs.md)
 
 
 def letters_query(flt: LetterFilter) -> Select[DeadLetter]:
@@ -51,6 +52,11 @@ def letters_query(flt: LetterFilter) -> Select[DeadLetter]:
         query = query.where(DeadLetter.created_at >= flt.since)
     if flt.until:
         query = query.where(DeadLetter.created_at < flt.until)
+    if flt.pair:  # a letter's pair is its job's, or (no job) its event's
+        query = query.where(or_(
+            DeadLetter.job_id.in_(select(SyncJob.id).where(SyncJob.pair == flt.pair)),
+            and_(DeadLetter.job_id.is_(None), DeadLetter.event_id.in_(
+                select(InboundEvent.id).where(InboundEvent.pair == flt.pair)))))
     if flt.entity == "event":
         query = query.where(DeadLetter.event_id.is_not(None))
     elif flt.entity:

@@ -74,6 +74,8 @@ class LetterFilterFields(Strict):
     error_class = Text(32, metadata={"description": "transient, auth, ambiguous, error..."})
     since = UtcDateTime(metadata={"description": "created at or after (ISO 8601, UTC if naive)"})
     until = UtcDateTime(metadata={"description": "created before (ISO 8601, UTC if naive)"})
+    pair = Text(32, metadata={"description": "only this integration pair's letters (its "
+                                             "job's pair, or its event's)"})
 
 
 class LetterQuery(PageQuery, LetterFilterFields):

@@ -41,6 +41,16 @@ def _run(action: Callable[[], T], usage: bool = False) -> T:
         fail(f"database: {type(exc).__name__} (is it migrated? run: kfsync migrate)")
 
 
+def pair_filter(settings: Any, name: str | None) -> str | None:
+    """A ``--pair`` filter checked against the pairs there are (a misspelt name would
+    otherwise list nothing, or requeue nothing): one line, exit 2, when it names none."""
+    if not name:
+        return None
+    from services import pairs as stored
+
+    return _run(lambda: stored.check_known(settings, name), usage=True)
+
+
 @click.group()
 def pairs() -> None:
     """Integration pairs: several shops and KashFlow companies in one deployment."""
