@@ -124,6 +124,25 @@ def open_letters_by_class(s: Session, pair: str | None = None) -> dict[str, int]
     return {cls: int(n) for cls, n in s.execute(query).all()}
 
 
+def jobs_by_pair_and_state(s: Session, names: list[str]) -> dict[str, dict[str, int]]:
+    """Per pair (every one in ``names``, and any other with jobs): its jobs by state."""
+    counts: dict[str, dict[str, int]] = {name: {} for name in names}
+    for name, state, n in s.execute(select(SyncJob.pair, SyncJob.state, func.count())
+                                    .group_by(SyncJob.pair, SyncJob.state)):
+        counts.setdefault(name, {})[state] = int(n)
+    return {name: {st.value: by_state.get(st.value, 0) for st in JobState}
+            for name, by_state in counts.items()}
+
+
+def open_letters_by_pair_and_class(s: Session) -> dict[tuple[str, str], int]:
+    """Open dead letters per (pair, error class)."""
+    rows = s.execute(_letters_with_pairs(
+        select(_letter_pair(), DeadLetter.error_class, func.count())
+        .where(DeadLetter.resolved_at.is_(None))).group_by(_letter_pair(),
+                                                           DeadLetter.error_class)).all()
+    return {(pair, cls): int(n) for pair, cls, n in rows}
+
+
 def synced_per_hour(s: Session, now: datetime | None = None, hours: int = STATS_WINDOW_H,
                     pair: str | None = None) -> list[dict[str, Any]]:
     """Orders that reached ``done`` in each of the last ``hours`` hours, oldest first."""
@@ -206,10 +225,7 @@ def pair_overview(s: Session, redis_url: str, names: list[str]) -> list[dict[str
     """One row per pair in ``names``: its jobs by state, open dead letters, orders synced in
     the last 24 hours, events waiting on its ingest queue and whether its circuit is open."""
     since = utcnow() - timedelta(hours=STATS_WINDOW_H)
-    states: dict[str, dict[str, int]] = {name: {} for name in names}
-    for name, state, n in s.execute(select(SyncJob.pair, SyncJob.state, func.count())
-                                    .group_by(SyncJob.pair, SyncJob.state)):
-        states.setdefault(name, {})[state] = int(n)
+    states = jobs_by_pair_and_state(s, names)
     synced = dict(s.execute(select(SyncJob.pair, func.count()).where(
         SyncJob.kind == "order", SyncJob.state == JobState.DONE, SyncJob.updated_at >= since)
         .group_by(SyncJob.pair)).all())
@@ -217,8 +233,7 @@ def pair_overview(s: Session, redis_url: str, names: list[str]) -> list[dict[str
         select(_letter_pair(), func.count()).where(DeadLetter.resolved_at.is_(None)))
         .group_by(_letter_pair())).all())
     waiting = queue_lengths(redis_url, tuple(ingest_queue(n) for n in names if n != "default"))
-    return [{"pair": name, "jobs_by_state": {st.value: states[name].get(st.value, 0)
-                                             for st in JobState},
+    return [{"pair": name, "jobs_by_state": states[name],
              "synced_24h": int(synced.get(name, 0)), "dead_letters_open": int(letters.get(name, 0)),
              "ingest_waiting": waiting.get(ingest_queue(name)),
              "circuit_open": bool(open_circuits(redis_url, name))} for name in states]

@@ -96,7 +96,7 @@ def _task_starts(**_: Any) -> None:
 def _task_ends(**_: Any) -> None:
     slot = _task_memo.get("slot")
     _task_memo.clear()
-    pair_scope.enter(pair_scope.DEFAULT)
+    pair_scope.leave()  # task_pair() still names it, for the task's metrics (telemetry)
     if slot is not None:
         from services import inflight
 
