@@ -211,13 +211,24 @@ def open_circuits(redis_url: str, pair: str | None = None) -> dict[str, str]:
     return {"kashflow": reason} if reason else {}
 
 
-def stats(s: Session, redis_url: str, pair: str | None = None) -> dict[str, Any]:
-    """Everything the overview shows, in one dict: of every pair, or of ``pair`` only."""
-    extra = (ingest_queue(pair),) if pair and pair != DEFAULT_PAIR else ()
+def stats(s: Session, redis_url: str, pair: str | None = None,
+          pairs: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Everything the overview shows, in one dict: of every pair, or of ``pair`` only.
+
+    ``pairs`` (every pair's name, when there are several) adds, for the whole deployment,
+    each pair's ingest queue to the backlog and each pair's open circuit (``kashflow@shopb``).
+    """
+    names = (pair,) if pair else pairs
+    extra = tuple(ingest_queue(name) for name in names if name != DEFAULT_PAIR)
+    circuits = open_circuits(redis_url, pair)
+    if not pair:
+        for name in pairs:
+            if name != DEFAULT_PAIR and (reason := open_circuits(redis_url, name)):
+                circuits[f"kashflow@{name}"] = reason["kashflow"]
     return {"jobs_by_state": jobs_by_state(s, pair),
             "synced_per_hour": synced_per_hour(s, pair=pair),
             "backlog": queue_lengths(redis_url, extra), "error_rate": error_rate(s, pair=pair),
-            "last_success": last_success(s, pair), "open_circuits": open_circuits(redis_url, pair),
+            "last_success": last_success(s, pair), "open_circuits": circuits,
             "dead_letters_open": open_letters_by_class(s, pair)}
 
 

@@ -53,7 +53,8 @@ def overview() -> str:
     settings = current_settings()
     chosen = select_pair()
     with session_scope(settings.database_url) as s:
-        data = stats(s, settings.redis_url, chosen.current)
+        data = stats(s, settings.redis_url, chosen.current,
+                     chosen.names if chosen.shown else ())
         sources = push_activity(s)
         per_pair = pair_overview(s, settings.redis_url, list(chosen.names)) if chosen.shown else []
     peak = max([h["orders"] for h in data["synced_per_hour"]] + [1])

@@ -167,3 +167,25 @@ def test_a_session_with_a_pair_that_was_removed_shows_every_pair(
         s.execute(delete(IntegrationPair).where(IntegrationPair.name == "shopb"))
     html = client.get("/jobs").get_data(as_text=True)
     assert "6 in all" in html and 'id="pair-select"' not in html
+
+
+def test_the_overview_shows_a_pairs_open_circuit_and_its_queue(app: Flask,
+                                                                redis_url: str) -> None:
+    import redis
+
+    from core import pairs as scope
+    from services import circuit
+
+    with scope.scope("shopb"):
+        circuit.trip(redis_url, "KashFlow refused shopb's login")
+    redis.Redis.from_url(redis_url).rpush("ingest.shopb", "m1", "m2", "m3")
+    client = logged_in(app)
+    html = client.get("/?pair=").get_data(as_text=True)
+    assert "kashflow@shopb: open</strong> — KashFlow refused shopb&#39;s login" in html
+    assert cell(html, "pair-shopb")[8:] == ["3", "open"]
+    assert cell(html, "pair-default")[8:] == ["0", "closed"]
+    assert "<td>ingest.shopb</td><td>3</td>" in html
+    shopb = client.get("/?pair=shopb").get_data(as_text=True)
+    assert 'id="circuit-kashflow"><strong>kashflow: open' in shopb
+    default = client.get("/?pair=default").get_data(as_text=True)
+    assert 'id="circuits-closed"' in default and "ingest.shopb" not in default
