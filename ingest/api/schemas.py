@@ -210,7 +210,23 @@ class ErrorRateSchema(Schema):
     rate = fields.Float()
 
 
+class StatsQuery(Strict):
+    pair = Text(32, metadata={"description": "this integration pair's numbers only"})
+
+
+class PairStatsSchema(Schema):
+    pair = fields.String()
+    jobs_by_state = fields.Dict(keys=fields.String(), values=fields.Integer())
+    synced_24h = fields.Integer(metadata={"description": "orders done in the last 24 hours"})
+    dead_letters_open = fields.Integer()
+    ingest_waiting = fields.Integer(allow_none=True, metadata={
+        "description": "events waiting on the pair's ingest queue (null: Redis down)"})
+    circuit_open = fields.Boolean(metadata={"description": "its KashFlow circuit is open"})
+
+
 class StatsSchema(Schema):
+    pairs = fields.List(fields.Nested(PairStatsSchema), metadata={
+        "description": "every integration pair's own numbers, default first"})
     jobs_by_state = fields.Dict(keys=fields.String(), values=fields.Integer())
     synced_per_hour = fields.List(fields.Nested(HourSchema))
     backlog = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True),

@@ -189,3 +189,17 @@ def test_the_overview_shows_a_pairs_open_circuit_and_its_queue(app: Flask,
     assert 'id="circuit-kashflow"><strong>kashflow: open' in shopb
     default = client.get("/?pair=default").get_data(as_text=True)
     assert 'id="circuits-closed"' in default and "ingest.shopb" not in default
+
+
+def test_the_stats_api_gives_each_pairs_numbers_and_one_pairs_overview(app: Flask) -> None:
+    client = app.test_client()
+    body = client.get("/api/v1/stats", headers=AUTH).get_json()
+    rows = {row["pair"]: row for row in body["pairs"]}
+    assert list(rows) == ["default", "shopb"]
+    assert (rows["shopb"]["jobs_by_state"]["needs_review"], rows["shopb"]["dead_letters_open"],
+            rows["shopb"]["synced_24h"], rows["shopb"]["circuit_open"]) == (1, 2, 1, False)
+    assert rows["default"]["jobs_by_state"]["dead"] == 1
+    assert sum(body["dead_letters_open"].values()) == 3 and "ingest.shopb" in body["backlog"]
+    shopb = client.get("/api/v1/stats?pair=shopb", headers=AUTH).get_json()
+    assert shopb["jobs_by_state"]["done"] == 1 and sum(shopb["dead_letters_open"].values()) == 2
+    assert client.get("/api/v1/stats?pair=shopc", headers=AUTH).status_code == 400
