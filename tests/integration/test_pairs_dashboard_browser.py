@@ -181,3 +181,7 @@ def test_metrics_and_the_cli_count_each_pairs_work_apart(synced: PairStack) -> N
     assert "0 dead letter(s)" in kfsync("dlq", "list", "--all", "--pair", "default").stdout
     unknown = kfsync("dlq", "list", "--pair", "shopc")
     assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1
+    status = kfsync("status")  # both shops' sandboxes answer: exit 0, a row per pair
+    assert status.returncode == 0, status.stdout + status.stderr
+    rows = [line for line in status.stdout.splitlines() if "closed" in line]
+    assert any("default" in row for row in rows) and any("shopb" in row for row in rows)
