@@ -65,7 +65,7 @@ class Metric:
 
 WEBHOOKS = Metric("kfsync_webhooks", "counter", "Webhooks received, by outcome "
                   "(accepted, duplicate, ignored, unauthorized, invalid, too_large, "
-                  "unavailable).", ("outcome",))
+                  "unavailable) and integration pair of the path.", ("outcome", "pair"))
 # ``pair`` (last, so series recorded before pairs read as pair "default"): the integration
 # pair the work was for (core.pairs). Its values are pair names only, which kfsync pairs add
 # validates: as many series per label set as there are pairs, never an id or a URL.
@@ -134,8 +134,8 @@ class Recorder:
                      (metric, f"{key}{_SUFFIX}count", 1.0)])
 
     # -- hooks handed to other parts --------------------------------------------------------
-    def webhook(self, outcome: str) -> None:
-        self.inc(WEBHOOKS, outcome)
+    def webhook(self, outcome: str, pair: str = pairs.DEFAULT) -> None:
+        self.inc(WEBHOOKS, *webhook_labels(outcome, pair))
 
     def api_call(self, system: str, method: str, _path: str, status: int | None,
                  seconds: float) -> None:
@@ -192,6 +192,12 @@ class Recorder:
         """The raw fields of ``metric`` (for the collector)."""
         raw = self._redis.hgetall(PREFIX + metric.name)
         return {k.decode(): float(v) for k, v in raw.items()}  # type: ignore[union-attr]
+
+
+def webhook_labels(outcome: str, pair: str) -> tuple[str, ...]:
+    """A webhook's label values. Pair ``default``'s are stored as they were before pairs
+    (the outcome alone), which the collector reads as pair ``default`` (``_full``)."""
+    return (outcome,) if pair == pairs.DEFAULT else (outcome, pair)
 
 
 def increment(metric: Metric, *values: str, amount: float = 1.0) -> tuple[str, str, float]:

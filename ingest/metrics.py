@@ -108,13 +108,19 @@ WEBHOOK_OUTCOMES = {202: "accepted", 400: "invalid", 401: "unauthorized", 413: "
                     503: "unavailable"}
 
 
+WEBHOOK_ENDPOINT = "webhooks.receive"  # POST /webhooks/magento and /webhooks/magento/<pair>
+
+
 def record_webhook(response: Response) -> Response:
-    """After ``POST /webhooks/magento``: count the outcome the sender saw (unless the publish
-    already counted it in its round trip: ``ingest.sources.intake.accept``)."""
-    if (request.path == "/webhooks/magento" and request.method == "POST"
+    """After ``POST /webhooks/magento[/<pair>]``: count the outcome the sender saw (unless the
+    publish already counted it in its round trip: ``ingest.sources.intake.accept``), with
+    the pair of the path once the view found it (``receive``); before that (no such pair,
+    disabled, too large) under pair ``none``: the label never takes a name from the URL."""
+    if (request.endpoint == WEBHOOK_ENDPOINT and request.method == "POST"
             and not g.get("kfsync_webhook_counted", False)):
         outcome = WEBHOOK_OUTCOMES.get(response.status_code)
         if outcome is None and response.status_code == 200:
             outcome = str((response.get_json(silent=True) or {}).get("status", "ok"))
-        m.recorder(current_settings().redis_url).webhook(outcome or str(response.status_code))
+        m.recorder(current_settings().redis_url).webhook(
+            outcome or str(response.status_code), str(g.get("kfsync_webhook_pair", "none")))
     return response

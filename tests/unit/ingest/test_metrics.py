@@ -43,7 +43,7 @@ def test_webhook_outcomes_are_counted(db_url: str, redis_url: str) -> None:
     assert webhook(client, "e2", secret="wrong") == 401
     text = scrape(client)
     for outcome in ("accepted", "duplicate", "unauthorized"):
-        assert f'kfsync_webhooks_total{{outcome="{outcome}"}} 1.0' in text
+        assert f'kfsync_webhooks_total{{outcome="{outcome}",pair="default"}} 1.0' in text
 
 
 def test_jobs_letters_queues_and_circuit_are_read_at_scrape(db_url: str, redis_url: str) -> None:
@@ -291,3 +291,34 @@ def test_the_gauges_count_per_pair(db_url: str, redis_url: str) -> None:
     assert 'kfsync_queue_length{queue="ingest.shopb"} 2.0' in text
     assert 'kfsync_circuit_open{pair="shopb",system="kashflow"} 1.0' in text
     assert 'kfsync_circuit_open{pair="default",system="kashflow"} 0.0' in text
+
+
+def test_webhooks_are_counted_per_pair_and_never_by_a_name_from_the_url(
+        db_url: str, redis_url: str) -> None:
+    from ingest.signing import signed_headers
+    from services import pairs
+    from tests.unit.ingest.ops_helpers import PAIR_SECRETS, add_pair, make_settings
+
+    key = pairs.new_key()
+    add_pair(make_settings(db_url, redis_url, KFSYNC_PAIRS_KEY=key), "shopb")
+    client = make_app(db_url, redis_url, KFSYNC_PAIRS_KEY=key).test_client()
+
+    def send(path: str, event_id: str, secret: str) -> int:
+        body = simplejson.dumps({"id": event_id, "topic": "order.created", "store_id": 2,
+                                 "occurred_at": "2026-11-24T10:00:03Z",
+                                 "resource": {"type": "order", "entity_id": 5}}).encode()
+        return client.post(path, data=body,
+                           headers=signed_headers(secret, event_id, body)).status_code
+
+    hook_b = PAIR_SECRETS["webhook_secrets"][0]
+    assert send("/webhooks/magento/shopb", "b1", hook_b) == 202
+    assert send("/webhooks/magento/shopb", "b1", hook_b) == 200
+    assert send("/webhooks/magento/shopb", "b2", SECRET) == 401  # default's secret
+    assert send("/webhooks/magento/no-such-shop-4f2", "b3", hook_b) == 404
+    assert send("/webhooks/magento", "a1", SECRET) == 202
+    text = scrape(client)
+    for outcome in ("accepted", "duplicate", "unauthorized"):
+        assert f'kfsync_webhooks_total{{outcome="{outcome}",pair="shopb"}} 1.0' in text
+    assert 'kfsync_webhooks_total{outcome="accepted",pair="default"} 1.0' in text
+    assert 'kfsync_webhooks_total{outcome="404",pair="none"} 1.0' in text
+    assert "no-such-shop" not in text
