@@ -229,6 +229,18 @@ def letter_subjects(s: Session, letters: list[DeadLetter]) -> dict[int, str]:
     return out
 
 
+def letter_pairs(s: Session, letters: list[DeadLetter]) -> dict[int, str]:
+    """Each letter's integration pair: its job's, else its event's (``default`` without)."""
+    job_ids = {x.job_id for x in letters if x.job_id is not None}
+    event_ids = {x.event_id for x in letters if x.event_id is not None}
+    jobs: dict[int | None, str] = {key: pair for key, pair in s.execute(
+        select(SyncJob.id, SyncJob.pair).where(SyncJob.id.in_(job_ids)))} if job_ids else {}
+    events: dict[int | None, str] = {key: pair for key, pair in s.execute(
+        select(InboundEvent.id, InboundEvent.pair).where(InboundEvent.id.in_(event_ids)))
+    } if event_ids else {}
+    return {x.id: jobs.get(x.job_id) or events.get(x.event_id) or "default" for x in letters}
+
+
 def describe_letter(letter: DeadLetter) -> dict[str, Any]:
     """A dead letter as plain data (CLI, API)."""
     return {"id": letter.id, "job_id": letter.job_id, "event_id": letter.event_id,

@@ -26,7 +26,7 @@ from ingest.sources.activity import push_activity
 from services.ledger import order_ledger
 from store.db import session_scope
 from store.models import DeadLetter, JobState, SyncJob
-from workers.operations import LetterFilter, letter_subjects, letters_query
+from workers.operations import LetterFilter, letter_pairs, letter_subjects, letters_query
 
 PER_PAGE = 50
 _job_query, _letter_query = JobQuery(), LetterQuery()
@@ -112,9 +112,10 @@ def letters() -> str:
     with session_scope(current_settings().database_url) as s:
         page = paginate(s, letters_query(flt), args["page"], PER_PAGE)
         subjects = letter_subjects(s, list(page.items))
+        pair_of = letter_pairs(s, list(page.items)) if chosen.shown else {}
     return render_template("letters.html", page=page, args=args, errors=errors,
                            raw=request.args, title="Dead letters", subjects=subjects,
-                           pairsel=chosen)
+                           pairsel=chosen, pair_of=pair_of)
 
 
 @bp.get("/dead-letters/<int(max=2147483647):letter_id>")

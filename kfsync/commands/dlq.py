@@ -51,6 +51,7 @@ def dlq_list(entity: str | None, error_class: str | None, since: datetime | None
     from workers.operations import (
         LetterFilter,
         describe_letter,
+        letter_pairs,
         letter_subjects,
         letters_query,
     )
@@ -59,12 +60,15 @@ def dlq_list(entity: str | None, error_class: str | None, since: datetime | None
                        until=_utc(until), include_resolved=include_resolved, pair=pair)
     with session_scope(settings.database_url) as s:
         letters = list(s.scalars(letters_query(flt).limit(limit)))
-        subjects = letter_subjects(s, letters)
+        subjects, pair_of = letter_subjects(s, letters), letter_pairs(s, letters)
         rows = [describe_letter(x) for x in letters]
+    paired = any(name != "default" for name in pair_of.values())  # one shop: no pair column
     # The reason is never cut: the numbers that explain a hold come at its end.
-    table = Table("id", "created", "about", "step", "class", "reason", "resolution")
+    table = Table("id", *(("pair",) if paired else ()), "created", "about", "step", "class",
+                  "reason", "resolution")
     for row in rows:
-        table.add_row(str(row["id"]), str(row["created_at"])[:19], subjects[row["id"]],
+        table.add_row(str(row["id"]), *((pair_of[row["id"]],) if paired else ()),
+                      str(row["created_at"])[:19], subjects[row["id"]],
                       row["step"], row["error_class"], row["reason"],
                       row["resolution"] or "open")
     console.print(table)

@@ -124,6 +124,7 @@ def test_the_overview_counts_per_pair_and_the_selector_narrows_every_page(
     assert "3 in all" in jobs and "000000002" not in jobs and "000000005" in jobs
     letters = client.get("/dead-letters").get_data(as_text=True)
     assert "2 in all" in letters and "event " in letters
+    assert letters.count("<td>shopb</td>") == 2  # the pair column
     # all pairs again
     assert "6 in all" in client.get("/jobs?pair=").get_data(as_text=True)
     assert "6 in all" in client.get("/jobs").get_data(as_text=True)  # and remembered so

@@ -115,6 +115,7 @@ def test_list_filters_take_a_pair_and_refuse_an_unknown_one(env: dict[str, str])
     assert "000000013" in out and "000000012" not in out and "shopb" in out
     code, out, err = kfsync(env, "dlq", "list", "--pair", "shopb")
     assert code == 0 and "2 dead letter(s)" in out and "order 000000013" in out, err
+    assert "shopb" in out  # the pair column, once a pair other than default has letters
     code, out, err = kfsync(env, "dlq", "list", "--pair", "default")
     assert code == 0 and "1 dead letter(s)" in out and "order 000000012" in out, err
     code, out, err = kfsync(env, "dlq", "requeue", "--all", "--pair", "default")
