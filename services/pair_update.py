@@ -56,7 +56,7 @@ def check(settings: Settings, name: str, config: Mapping[str, Any]) -> None:
     with session_scope(settings.database_url) as s:
         row = s.get(IntegrationPair, name)
         if row is None:
-            raise PairError(f"no stored pair named {name} (see: kfsync pairs list)")
+            raise PairError(f"no stored pair named {name}")
         before = dict(row.config)
     pairs.validate(name, _merged(before, config), {k: "set" for k in pairs.SECRET_KEYS})
 
@@ -82,7 +82,7 @@ def update(settings: Settings, name: str, config: Mapping[str, Any],
     with session_scope(settings.database_url) as s:
         row = s.get(IntegrationPair, name, with_for_update=True)
         if row is None:
-            raise PairError(f"no stored pair named {name} (see: kfsync pairs list)")
+            raise PairError(f"no stored pair named {name}")
         try:
             before_secrets = json.loads(fernet.decrypt(row.secrets.encode()))
         except InvalidToken:

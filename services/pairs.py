@@ -225,9 +225,10 @@ def known(settings: Settings) -> list[str]:
 
 
 def check_known(settings: Settings, name: str) -> str:
-    """``name`` if it names a pair (``known``), else PairError (one line)."""
-    if name not in known(settings):
-        raise PairError(f"no pair named {name} (see: kfsync pairs list)")
+    """``name`` if it names a pair (``known``), else PairError (one line, naming them)."""
+    names = known(settings)
+    if name not in names:
+        raise PairError(f"no pair named {name} (pairs: {', '.join(names)})")
     return name
 
 

@@ -219,8 +219,7 @@ def pairs_update(name: str, magento_url: str | None, kashflow_url: str | None,
         config["max_in_flight"] = None
     settings = load_settings()
     if not (config or secret_keys or secrets_stdin or secrets_env):
-        raise click.UsageError(f"pair {name}: nothing to change (see: kfsync pairs update "
-                               "--help)")
+        raise click.UsageError(f"pair {name}: nothing to change")
     # a wrong name or value is said before any secret is typed
     _run(lambda: pair_update.check(settings, name, config), usage=True)
     secrets = _new_secrets(secret_keys, secrets_stdin, secrets_env)

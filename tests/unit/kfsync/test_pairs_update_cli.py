@@ -126,4 +126,4 @@ def test_list_filters_take_a_pair_and_refuse_an_unknown_one(env: dict[str, str])
                  ("dlq", "requeue", "--all", "--pair", "shopc")):
         code, out, err = kfsync(env, *args)
         assert code == 2 and err.count("\n") == 1, (args, err)
-        assert "no pair named shopc (see: kfsync pairs list)" in err, err
+        assert "no pair named shopc (pairs: default, shopb)" in err, err
