@@ -28,6 +28,7 @@ from store.models import (
     SyncJob,
     utcnow,
 )
+from store.pair_models import IntegrationPair
 
 STEP_ENTITY = {Step.ENSURE_CUSTOMER: "customer", Step.CREATE_INVOICE: "invoice",
                Step.POST_PAYMENT: "payment", Step.CREDIT_CANCELLATION: "credit note"}
@@ -244,7 +245,9 @@ def pair_overview(s: Session, redis_url: str, names: list[str]) -> list[dict[str
         select(_letter_pair(), func.count()).where(DeadLetter.resolved_at.is_(None)))
         .group_by(_letter_pair())).all())
     waiting = queue_lengths(redis_url, tuple(ingest_queue(n) for n in names if n != "default"))
-    return [{"pair": name, "jobs_by_state": states[name],
+    disabled = set(s.scalars(select(IntegrationPair.name).where(
+        IntegrationPair.disabled_at.is_not(None))))
+    return [{"pair": name, "enabled": name not in disabled, "jobs_by_state": states[name],
              "synced_24h": int(synced.get(name, 0)), "dead_letters_open": int(letters.get(name, 0)),
              "ingest_waiting": waiting.get(ingest_queue(name)),
              "circuit_open": bool(open_circuits(redis_url, name))} for name in states]

@@ -216,6 +216,7 @@ class StatsQuery(Strict):
 
 class PairStatsSchema(Schema):
     pair = fields.String()
+    enabled = fields.Boolean(metadata={"description": "false: kfsync pairs disable"})
     jobs_by_state = fields.Dict(keys=fields.String(), values=fields.Integer())
     synced_24h = fields.Integer(metadata={"description": "orders done in the last 24 hours"})
     dead_letters_open = fields.Integer()

@@ -173,7 +173,8 @@ def _pairs(settings: Settings) -> None:
         by_state = row["jobs_by_state"]
         busy = by_state["queued"] + by_state["running"] + by_state["retrying"]
         waiting = row["ingest_waiting"]
-        table.add_row(row["pair"], str(row["synced_24h"]), str(busy),
+        table.add_row(row["pair"] + ("" if row["enabled"] else " (disabled)"),
+                      str(row["synced_24h"]), str(busy),
                       str(by_state["needs_review"]), str(by_state["dead"]),
                       str(row["dead_letters_open"]), "?" if waiting is None else str(waiting),
                       "[red]open[/red]" if row["circuit_open"] else "closed")

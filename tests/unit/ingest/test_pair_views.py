@@ -130,6 +130,17 @@ def test_the_overview_counts_per_pair_and_the_selector_narrows_every_page(
     assert "6 in all" in client.get("/jobs").get_data(as_text=True)  # and remembered so
 
 
+def test_a_disabled_pair_is_still_shown_and_marked(app: Flask, db_url: str,
+                                                   redis_url: str) -> None:
+    settings = make_settings(db_url, redis_url, KFSYNC_PAIRS_KEY=KEY)
+    pairs.set_enabled(settings, "shopb", False, "test")
+    html = logged_in(app).get("/").get_data(as_text=True)
+    assert cell(html, "pair-shopb")[0] == "shopb (disabled)"  # its jobs are still there
+    assert cell(html, "pair-default")[0] == "default"
+    rows = app.test_client().get("/api/v1/stats", headers=AUTH).get_json()["pairs"]
+    assert [(r["pair"], r["enabled"]) for r in rows] == [("default", True), ("shopb", False)]
+
+
 def test_an_unknown_pair_is_said_and_changes_nothing(app: Flask) -> None:
     client = logged_in(app)
     client.get("/jobs?pair=default")
