@@ -36,6 +36,8 @@ from functools import cache
 
 import redis
 
+from core import pairs
+
 log = logging.getLogger(__name__)
 
 PREFIX = "kfsync:metrics:"
@@ -63,19 +65,25 @@ class Metric:
 
 WEBHOOKS = Metric("kfsync_webhooks", "counter", "Webhooks received, by outcome "
                   "(accepted, duplicate, ignored, unauthorized, invalid, too_large, "
-                  "unavailable).", ("outcome",))
+                  "unavailable) and integration pair of the path.", ("outcome", "pair"))
+# ``pair`` (last, so series recorded before pairs read as pair "default"): the integration
+# pair the work was for (core.pairs). Its values are pair names only, which kfsync pairs add
+# validates: as many series per label set as there are pairs, never an id or a URL.
 TASK_DURATION = Metric("kfsync_task_duration_seconds", "histogram",
-                       "Celery task run time, by task name and final state.", ("task", "state"))
+                       "Celery task run time, by task name, final state and integration pair.",
+                       ("task", "state", "pair"))
 API_CALLS = Metric("kfsync_api_calls", "counter", "Calls to Magento and KashFlow, by system, "
-                   "method and HTTP status (\"none\": no response).",
-                   ("system", "method", "status"))
+                   "method, HTTP status (\"none\": no response) and integration pair.",
+                   ("system", "method", "status", "pair"))
 API_CALL_DURATION = Metric("kfsync_api_call_duration_seconds", "histogram",
-                           "Magento and KashFlow call time, by system.", ("system",))
+                           "Magento and KashFlow call time, by system and integration pair.",
+                           ("system", "pair"))
 RATE_LIMIT_WAITS = Metric("kfsync_rate_limit_waits", "counter",
-                          "Calls that waited for the global KashFlow rate limit.", ("system",))
+                          "Calls that waited for their pair's KashFlow rate limit.",
+                          ("system", "pair"))
 RATE_LIMIT_WAIT_SECONDS = Metric("kfsync_rate_limit_wait_seconds", "counter",
-                                 "Seconds spent waiting for the KashFlow rate limit.",
-                                 ("system",))
+                                 "Seconds spent waiting for a pair's KashFlow rate limit.",
+                                 ("system", "pair"))
 RECORDED = (WEBHOOKS, TASK_DURATION, API_CALLS, API_CALL_DURATION, RATE_LIMIT_WAITS,
             RATE_LIMIT_WAIT_SECONDS)
 
@@ -126,22 +134,26 @@ class Recorder:
                      (metric, f"{key}{_SUFFIX}count", 1.0)])
 
     # -- hooks handed to other parts --------------------------------------------------------
-    def webhook(self, outcome: str) -> None:
-        self.inc(WEBHOOKS, outcome)
+    def webhook(self, outcome: str, pair: str = pairs.DEFAULT) -> None:
+        self.inc(WEBHOOKS, *webhook_labels(outcome, pair))
 
     def api_call(self, system: str, method: str, _path: str, status: int | None,
                  seconds: float) -> None:
-        """A ``connectors.http.CallObserver`` (the path is left out: it holds ids)."""
-        self.inc(API_CALLS, system, method, str(status) if status is not None else "none")
-        self.observe(API_CALL_DURATION, seconds, system)
+        """A ``connectors.http.CallObserver`` (the path is left out: it holds ids), labelled
+        with the pair the running work is for (``core.pairs.current``)."""
+        pair = pairs.current()
+        self.inc(API_CALLS, system, method, str(status) if status is not None else "none", pair)
+        self.observe(API_CALL_DURATION, seconds, system, pair)
 
     def rate_limit_wait(self, seconds: float, system: str = "kashflow") -> None:
         """A ``connectors.ratelimit.TokenBucket`` ``on_wait`` hook."""
-        self.inc(RATE_LIMIT_WAITS, system)
-        self.inc(RATE_LIMIT_WAIT_SECONDS, system, amount=seconds)
+        pair = pairs.current()
+        self.inc(RATE_LIMIT_WAITS, system, pair)
+        self.inc(RATE_LIMIT_WAIT_SECONDS, system, pair, amount=seconds)
 
-    def task_finished(self, task: str, state: str, seconds: float) -> None:
-        self.observe(TASK_DURATION, seconds, task, state)
+    def task_finished(self, task: str, state: str, seconds: float,
+                      pair: str = pairs.DEFAULT) -> None:
+        self.observe(TASK_DURATION, seconds, task, state, pair)
 
     # -- storage -------------------------------------------------------------------------
     def _write(self, items: list[tuple[Metric, str, float]]) -> None:
@@ -182,6 +194,12 @@ class Recorder:
         return {k.decode(): float(v) for k, v in raw.items()}  # type: ignore[union-attr]
 
 
+def webhook_labels(outcome: str, pair: str) -> tuple[str, ...]:
+    """A webhook's label values. Pair ``default``'s are stored as they were before pairs
+    (the outcome alone), which the collector reads as pair ``default`` (``_full``)."""
+    return (outcome,) if pair == pairs.DEFAULT else (outcome, pair)
+
+
 def increment(metric: Metric, *values: str, amount: float = 1.0) -> tuple[str, str, float]:
     """One counter increment as (hash, field, amount), for a caller that writes it in a round
     trip of its own (``workers.dispatch.publish_event``)."""
@@ -194,8 +212,21 @@ def recorder(redis_url: str) -> Recorder:
     return Recorder(redis_url)
 
 
-def counter_samples(fields: dict[str, float]) -> Iterator[tuple[list[str], float]]:
-    for key, value in sorted(fields.items()):
+def _full(metric: Metric, labels: str) -> str:
+    """``labels`` with every label of ``metric``: a field written before a label was added
+    (``pair``) gets ``default`` for it, so old and new series add up instead of clashing."""
+    values = labels.split(_SEP)
+    missing = len(metric.labels) - len(values)
+    return _SEP.join([*values, *([pairs.DEFAULT] * missing)]) if missing > 0 else labels
+
+
+def counter_samples(fields: dict[str, float], metric: Metric | None = None
+                    ) -> Iterator[tuple[list[str], float]]:
+    merged: dict[str, float] = {}
+    for key, value in fields.items():
+        full = _full(metric, key) if metric is not None else key
+        merged[full] = merged.get(full, 0.0) + value
+    for key, value in sorted(merged.items()):
         yield key.split(_SEP), value
 
 
@@ -205,7 +236,8 @@ def histogram_samples(metric: Metric, fields: dict[str, float]
     series: dict[str, dict[str, float]] = {}
     for key, value in fields.items():
         labels, _, suffix = key.partition(_SUFFIX)
-        series.setdefault(labels, {})[suffix] = value
+        parts = series.setdefault(_full(metric, labels), {})
+        parts[suffix] = parts.get(suffix, 0.0) + value
     for labels, parts in sorted(series.items()):
         running, buckets = 0.0, []
         for bound in metric.buckets:

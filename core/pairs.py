@@ -25,6 +25,9 @@ DEFAULT = "default"
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")  # URL path segment, Redis key and label safe
 
 _current: ContextVar[str] = ContextVar("kfsync_pair", default=DEFAULT)
+# The pair the running (or just ended) task entered: its metrics' label at postrun, whichever
+# task_postrun receiver runs first (``leave`` does not reset it, the next ``enter`` does).
+_task: ContextVar[str] = ContextVar("kfsync_task_pair", default=DEFAULT)
 
 
 class PairError(Exception):
@@ -77,7 +80,18 @@ def enter(name: str | None) -> None:
     to ``default`` before and after each task: ``workers.context``). Another pair than
     ``default`` is named on the task's log lines (``pair=shopb``)."""
     _current.set(name or DEFAULT)
+    _task.set(name or DEFAULT)
     if name and name != DEFAULT:
         from core import logs
 
         logs.bind(pair=name)
+
+
+def leave() -> None:
+    """Back to ``default`` when a task ends; ``task_pair`` still names the pair it entered."""
+    _current.set(DEFAULT)
+
+
+def task_pair() -> str:
+    """The pair the current or last task entered (``enter``): its metrics' ``pair`` label."""
+    return _task.get()

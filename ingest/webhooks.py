@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import ValidationError
 
 from core.pairs import DEFAULT, PairError
@@ -43,6 +43,7 @@ def receive(pair: str = DEFAULT) -> tuple[Response, int]:
     found = _pair(settings, pair)
     if not isinstance(found, Pair):
         return found
+    g.kfsync_webhook_pair = found.name  # the metrics' label: a pair that exists
     body = request.get_data(cache=False)
     try:
         verify(found.settings.webhook_secrets, request.headers.get("X-Kfsync-Timestamp"),

@@ -84,7 +84,7 @@ def new_key() -> str:
     return Fernet.generate_key().decode()
 
 
-def _fernet(settings: Settings) -> Fernet:
+def fernet(settings: Settings) -> Fernet:
     if not settings.pairs_key:
         raise PairError("KFSYNC_PAIRS_KEY must be set to store or read integration pairs "
                         "(kfsync pairs key prints a new one)")
@@ -160,7 +160,7 @@ def add(settings: Settings, name: str, config: Mapping[str, Any],
         PairError: invalid, no ``KFSYNC_PAIRS_KEY``, or a pair of that name exists.
     """
     validate(name, config, secrets)
-    token = _fernet(settings).encrypt(json.dumps(dict(secrets)).encode()).decode()
+    token = fernet(settings).encrypt(json.dumps(dict(secrets)).encode()).decode()
     try:
         with session_scope(settings.database_url) as s:
             s.add(IntegrationPair(name=name, config=dict(config), secrets=token, version=1))
@@ -185,6 +185,11 @@ def set_enabled(settings: Settings, name: str, enabled: bool, actor: str) -> Non
             raise PairError(f"no stored pair named {name}")
         s.add(AuditEntry(actor=actor, action="pair_enable" if enabled else "pair_disable",
                          target=f"pairs/{name}", note=None))
+    forget(settings, name)
+
+
+def forget(settings: Settings, name: str) -> None:
+    """Drop this process's copy of pair ``name`` (it changed here): the next ``load`` reads it."""
     _cache.pop((settings.database_url, name), None)
 
 
@@ -209,6 +214,22 @@ def names(settings: Settings) -> list[str]:
         stored = s.scalars(select(IntegrationPair.name).where(
             IntegrationPair.disabled_at.is_(None)).order_by(IntegrationPair.name)).all()
     return [DEFAULT, *stored]
+
+
+def known(settings: Settings) -> list[str]:
+    """Every pair's name, enabled or not, ``default`` first: what a ``pair`` filter may name
+    (a disabled pair still has jobs and dead letters)."""
+    with session_scope(settings.database_url) as s:
+        stored = s.scalars(select(IntegrationPair.name).order_by(IntegrationPair.name)).all()
+    return [DEFAULT, *stored]
+
+
+def check_known(settings: Settings, name: str) -> str:
+    """``name`` if it names a pair (``known``), else PairError (one line, naming them)."""
+    names = known(settings)
+    if name not in names:
+        raise PairError(f"no pair named {name} (pairs: {', '.join(names)})")
+    return name
 
 
 _cache: dict[tuple[str, str], tuple[float, Pair]] = {}
@@ -244,7 +265,7 @@ def load(settings: Settings, name: str) -> Pair:
         config, token, version = dict(row.config), row.secrets, row.version
         enabled = row.disabled_at is None
     try:
-        secrets = json.loads(_fernet(settings).decrypt(token.encode()))
+        secrets = json.loads(fernet(settings).decrypt(token.encode()))
     except InvalidToken:
         raise PairError(f"pair {name}: its secrets do not decrypt with KFSYNC_PAIRS_KEY "
                         "(was the key changed?)") from None

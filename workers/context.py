@@ -96,7 +96,7 @@ def _task_starts(**_: Any) -> None:
 def _task_ends(**_: Any) -> None:
     slot = _task_memo.get("slot")
     _task_memo.clear()
-    pair_scope.enter(pair_scope.DEFAULT)
+    pair_scope.leave()  # task_pair() still names it, for the task's metrics (telemetry)
     if slot is not None:
         from services import inflight
 
@@ -221,20 +221,31 @@ def _sync_file(url: str, path: str | None) -> None:
 
 
 def _client_key(kind: str) -> str:
-    return pair_scope.scoped_key(kind)  # "kashflow", or "kashflow@<pair>"
+    """"kashflow", or "kashflow@<pair>#<version>": a pair changed by ``kfsync pairs update``
+    (a new ``version``, seen within ``RECHECK_S``) gets new clients, with its new endpoints
+    and credentials; the old ones are dropped."""
+    key = pair_scope.scoped_key(kind)
+    if pair_scope.is_default():
+        return key
+    current = f"{key}#{pair().version}"
+    for stale in [k for k in _clients if k.startswith(f"{key}#") and k != current]:
+        del _clients[stale]
+    return current
 
 
 def magento() -> MagentoClient:
-    client = _clients.get(_client_key("magento"))
+    key = _client_key("magento")
+    client = _clients.get(key)
     if client is None:
-        client = _clients[_client_key("magento")] = magento_client(settings())
+        client = _clients[key] = magento_client(settings())
         client.on_call = recorder(settings().redis_url).api_call  # kfsync_api_calls metrics
     assert isinstance(client, MagentoClient)
     return client
 
 
 def kashflow() -> KashFlowClient:
-    client = _clients.get(_client_key("kashflow"))
+    key = _client_key("kashflow")
+    client = _clients.get(key)
     if client is None:
         s = settings()
         metrics = recorder(s.redis_url)
@@ -244,7 +255,7 @@ def kashflow() -> KashFlowClient:
         bucket = TokenBucket(s.redis_url, pair_scope.scoped_key(RATE_LIMIT_KEY),
                              rate=s.kashflow_rate,
                              burst=max(1, s.kashflow_burst - 1), on_wait=metrics.rate_limit_wait)
-        client = _clients[_client_key("kashflow")] = kashflow_client(
+        client = _clients[key] = kashflow_client(
             s, limiter=bucket, on_call=metrics.api_call, shared_session=True)
     assert isinstance(client, KashFlowClient)
     return client

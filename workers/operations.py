@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from store.db import session_scope
@@ -36,6 +36,7 @@ class LetterFilter:
     since: datetime | None = None
     until: datetime | None = None
     include_resolved: bool = False
+    pair: str | None = None         # an integration pair's letters only (docs/pairs.md)
 
 
 def letters_query(flt: LetterFilter) -> Select[DeadLetter]:
@@ -51,6 +52,11 @@ def letters_query(flt: LetterFilter) -> Select[DeadLetter]:
         query = query.where(DeadLetter.created_at >= flt.since)
     if flt.until:
         query = query.where(DeadLetter.created_at < flt.until)
+    if flt.pair:  # a letter's pair is its job's, or (no job) its event's
+        query = query.where(or_(
+            DeadLetter.job_id.in_(select(SyncJob.id).where(SyncJob.pair == flt.pair)),
+            and_(DeadLetter.job_id.is_(None), DeadLetter.event_id.in_(
+                select(InboundEvent.id).where(InboundEvent.pair == flt.pair)))))
     if flt.entity == "event":
         query = query.where(DeadLetter.event_id.is_not(None))
     elif flt.entity:
@@ -221,6 +227,18 @@ def letter_subjects(s: Session, letters: list[DeadLetter]) -> dict[int, str]:
         else:
             out[letter.id] = letter.payload_ref
     return out
+
+
+def letter_pairs(s: Session, letters: list[DeadLetter]) -> dict[int, str]:
+    """Each letter's integration pair: its job's, else its event's (``default`` without)."""
+    job_ids = {x.job_id for x in letters if x.job_id is not None}
+    event_ids = {x.event_id for x in letters if x.event_id is not None}
+    jobs: dict[int | None, str] = {key: pair for key, pair in s.execute(
+        select(SyncJob.id, SyncJob.pair).where(SyncJob.id.in_(job_ids)))} if job_ids else {}
+    events: dict[int | None, str] = {key: pair for key, pair in s.execute(
+        select(InboundEvent.id, InboundEvent.pair).where(InboundEvent.id.in_(event_ids)))
+    } if event_ids else {}
+    return {x.id: jobs.get(x.job_id) or events.get(x.event_id) or "default" for x in letters}
 
 
 def describe_letter(letter: DeadLetter) -> dict[str, Any]:

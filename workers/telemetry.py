@@ -27,7 +27,7 @@ from celery.signals import (
 )
 
 from celeryconfig import routine_task_names
-from core import logs
+from core import logs, pairs
 from core.metrics import recorder
 
 JOB_TASK_PREFIXES = ("kfsync.orders.", "kfsync.customers.", "kfsync.payments.",
@@ -97,7 +97,7 @@ def _task_finished(task_id: str | None = None, task: Any = None, state: str | No
     try:
         if started is not None:
             metrics.task_finished(getattr(task, "name", "unknown"), state or "UNKNOWN",
-                                  time.monotonic() - started)
+                                  time.monotonic() - started, pairs.task_pair())
     finally:
         metrics.flush()  # never raises; also after a failure, retry or a start not seen
         logs.clear()

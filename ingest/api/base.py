@@ -89,6 +89,20 @@ def load_query(schema: Schema) -> dict[str, Any]:
     return data
 
 
+def known_pair(data: dict[str, Any]) -> str | None:
+    """The ``pair`` filter of a query or body, if given; 400 when it names no pair (a
+    misspelt pair would otherwise look like one with nothing in it)."""
+    name = data.get("pair")
+    if not name:
+        return None
+    from services.pairs import known
+
+    names = known(current_settings())
+    if name not in names:
+        raise ApiError(400, {"pair": [f"No pair named {name} (pairs: {', '.join(names)})."]})
+    return str(name)
+
+
 def load_body(schema: Schema) -> dict[str, Any]:
     try:
         payload = loads(request.get_data(cache=False), use_decimal=False)

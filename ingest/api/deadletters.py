@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
-from ingest.api.base import ApiError, action_body, actor, bp, load_body, load_query, page_body
+from ingest.api.base import (
+    ApiError,
+    action_body,
+    actor,
+    bp,
+    known_pair,
+    load_body,
+    load_query,
+    page_body,
+)
 from ingest.api.schemas import (
     DeadLetterDetailSchema,
     DeadLetterPageSchema,
@@ -28,7 +37,7 @@ def list_letters() -> Response:
     args = load_query(_query)
     flt = LetterFilter(entity=args.get("entity"), error_class=args.get("error_class"),
                        since=args.get("since"), until=args.get("until"),
-                       include_resolved=args["include_resolved"])
+                       include_resolved=args["include_resolved"], pair=known_pair(args))
     with session_scope(current_settings().database_url) as s:
         page = paginate(s, letters_query(flt), args["page"], args["per_page"])
         return jsonify(page_body(page, _page))
@@ -55,7 +64,7 @@ def requeue() -> Response:
     settings = current_settings()
     flt = LetterFilter(ids=tuple(body.get("ids") or ()), entity=body.get("entity"),
                        error_class=body.get("error_class"), since=body.get("since"),
-                       until=body.get("until"))
+                       until=body.get("until"), pair=known_pair(body))
     done = requeue_letters(settings.database_url, settings.redis_url, flt, actor=actor())
     return jsonify(action_body("requeue", done))
 

@@ -8,7 +8,16 @@ from typing import Any
 from flask import Response, jsonify
 
 from core.settings import Settings
-from ingest.api.base import ApiError, action_body, actor, bp, load_body, load_query, page_body
+from ingest.api.base import (
+    ApiError,
+    action_body,
+    actor,
+    bp,
+    known_pair,
+    load_body,
+    load_query,
+    page_body,
+)
 from ingest.api.schemas import (
     DiscardRequest,
     JobDetailSchema,
@@ -41,7 +50,7 @@ def list_jobs() -> Response:
     args = load_query(_jobs_query)
     with session_scope(current_settings().database_url) as s:
         page = paginate(s, jobs_query(args.get("state"), args.get("kind"), args.get("q"),
-                                      args.get("pair")),
+                                      known_pair(args)),
                         args["page"], args["per_page"])
         return jsonify(page_body(page, _job_page))
 

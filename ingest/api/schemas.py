@@ -74,6 +74,8 @@ class LetterFilterFields(Strict):
     error_class = Text(32, metadata={"description": "transient, auth, ambiguous, error..."})
     since = UtcDateTime(metadata={"description": "created at or after (ISO 8601, UTC if naive)"})
     until = UtcDateTime(metadata={"description": "created before (ISO 8601, UTC if naive)"})
+    pair = Text(32, metadata={"description": "only this integration pair's letters (its "
+                                             "job's pair, or its event's)"})
 
 
 class LetterQuery(PageQuery, LetterFilterFields):
@@ -208,7 +210,24 @@ class ErrorRateSchema(Schema):
     rate = fields.Float()
 
 
+class StatsQuery(Strict):
+    pair = Text(32, metadata={"description": "this integration pair's numbers only"})
+
+
+class PairStatsSchema(Schema):
+    pair = fields.String()
+    enabled = fields.Boolean(metadata={"description": "false: kfsync pairs disable"})
+    jobs_by_state = fields.Dict(keys=fields.String(), values=fields.Integer())
+    synced_24h = fields.Integer(metadata={"description": "orders done in the last 24 hours"})
+    dead_letters_open = fields.Integer()
+    ingest_waiting = fields.Integer(allow_none=True, metadata={
+        "description": "events waiting on the pair's ingest queue (null: Redis down)"})
+    circuit_open = fields.Boolean(metadata={"description": "its KashFlow circuit is open"})
+
+
 class StatsSchema(Schema):
+    pairs = fields.List(fields.Nested(PairStatsSchema), metadata={
+        "description": "every integration pair's own numbers, default first"})
     jobs_by_state = fields.Dict(keys=fields.String(), values=fields.Integer())
     synced_per_hour = fields.List(fields.Nested(HourSchema))
     backlog = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True),

@@ -5,7 +5,8 @@ reconciliation queue.
 Server-rendered Jinja pages, no front-end build. Every form carries a CSRF token
 (Flask-WTF's ``CSRFProtect``, enabled in the app factory). Pages show job data, never a
 setting: no token, password or secret is ever put into a template. The session cookie holds
-a random id only; the session itself is a row in ``web_sessions`` (``store.accounts``), so
+a random id (and the pair chosen in the pair selector, a name: ``ingest.dashboard.pairsel``);
+the session itself is a row in ``web_sessions`` (``store.accounts``), so
 logging out, disabling the user or rotating the ops token ends it for every copy of the cookie.
 Viewers read; requeue and discard need an operator; the mapping studio's forms an admin.
 """

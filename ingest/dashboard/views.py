@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 from ingest.api.schemas import JobQuery, LetterQuery
 from ingest.app import current_settings
 from ingest.dashboard import bp, jobpage
+from ingest.dashboard.pairsel import select_pair
 from ingest.queries import (
     as_utc,
     job_links,
@@ -18,13 +19,14 @@ from ingest.queries import (
     jobs_query,
     open_letters_for_job,
     paginate,
+    pair_overview,
     stats,
 )
 from ingest.sources.activity import push_activity
 from services.ledger import order_ledger
 from store.db import session_scope
 from store.models import DeadLetter, JobState, SyncJob
-from workers.operations import LetterFilter, letter_subjects, letters_query
+from workers.operations import LetterFilter, letter_pairs, letter_subjects, letters_query
 
 PER_PAGE = 50
 _job_query, _letter_query = JobQuery(), LetterQuery()
@@ -49,23 +51,29 @@ def pretty(document: Any) -> str:
 @bp.get("/")
 def overview() -> str:
     settings = current_settings()
+    chosen = select_pair()
     with session_scope(settings.database_url) as s:
-        data = stats(s, settings.redis_url)
+        data = stats(s, settings.redis_url, chosen.current,
+                     chosen.names if chosen.shown else ())
         sources = push_activity(s)
+        per_pair = pair_overview(s, settings.redis_url, list(chosen.names)) if chosen.shown else []
     peak = max([h["orders"] for h in data["synced_per_hour"]] + [1])
     return render_template("overview.html", stats=data, peak=peak, sources=sources,
-                           synced_24h=sum(h["orders"] for h in data["synced_per_hour"]))
+                           synced_24h=sum(h["orders"] for h in data["synced_per_hour"]),
+                           pairsel=chosen, per_pair=per_pair)
 
 
 @bp.get("/jobs")
 def jobs() -> str:
     args, errors = _args(_job_query)
+    chosen = select_pair()
+    args["pair"] = chosen.current
     with session_scope(current_settings().database_url) as s:
         page = paginate(s, jobs_query(args.get("state"), args.get("kind"), args.get("q"),
-                                      args.get("pair")),
+                                      chosen.current),
                         args["page"], PER_PAGE)
     return render_template("jobs.html", page=page, args=args, errors=errors,
-                           states=[x.value for x in JobState], title="Jobs")
+                           states=[x.value for x in JobState], title="Jobs", pairsel=chosen)
 
 
 @bp.get("/jobs/<int(max=2147483647):job_id>")
@@ -96,14 +104,18 @@ def _held(job: SyncJob) -> bool:
 @bp.get("/dead-letters")
 def letters() -> str:
     args, errors = _args(_letter_query)
+    chosen = select_pair()
+    args["pair"] = chosen.current
     flt = LetterFilter(entity=args.get("entity"), error_class=args.get("error_class"),
                        since=args.get("since"), until=args.get("until"),
-                       include_resolved=args["include_resolved"])
+                       include_resolved=args["include_resolved"], pair=chosen.current)
     with session_scope(current_settings().database_url) as s:
         page = paginate(s, letters_query(flt), args["page"], PER_PAGE)
         subjects = letter_subjects(s, list(page.items))
+        pair_of = letter_pairs(s, list(page.items)) if chosen.shown else {}
     return render_template("letters.html", page=page, args=args, errors=errors,
-                           raw=request.args, title="Dead letters", subjects=subjects)
+                           raw=request.args, title="Dead letters", subjects=subjects,
+                           pairsel=chosen, pair_of=pair_of)
 
 
 @bp.get("/dead-letters/<int(max=2147483647):letter_id>")

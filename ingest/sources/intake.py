@@ -16,7 +16,7 @@ from flask import Response, g, jsonify
 from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from core.metrics import WEBHOOKS, increment
+from core.metrics import WEBHOOKS, increment, webhook_labels
 from core.pairs import scoped_key
 from store.db import get_engine
 from store.models import InboundEvent, utcnow
@@ -87,7 +87,7 @@ def accept(url: str, hint: Hint, *, count: bool = False) -> tuple[Response, int]
     except OperationalError:
         log.exception("database unavailable; asking the sender to retry")
         return error(503, {"_service": ["Database unavailable; retry later."]})
-    counted = [increment(WEBHOOKS, "accepted")] if count else []
+    counted = [increment(WEBHOOKS, *webhook_labels("accepted", hint.pair))] if count else []
     if publish_event(row_id, counted, hint.pair):
         g.kfsync_webhook_counted = bool(counted)
     else:

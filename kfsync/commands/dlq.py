@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from kfsync.cli import fail, load_settings, make_console
+from kfsync.commands.pairs import pair_filter
 from store.db import session_scope
 
 console = make_console()
@@ -20,6 +21,7 @@ def _filters(f: Any) -> Any:
     f = click.option("--entity", help='job kind ("order") or "event"')(f)
     f = click.option("--error-class", help="transient, auth, ambiguous, error...")(f)
     f = click.option("--since", type=DATE, help="created at or after (UTC)")(f)
+    f = click.option("--pair", help="only this integration pair's letters (docs/pairs.md)")(f)
     return click.option("--until", type=DATE, help="created before (UTC)")(f)
 
 
@@ -41,26 +43,32 @@ def dlq() -> None:
 @click.option("--all", "include_resolved", is_flag=True, help="include requeued/discarded")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100000))
 def dlq_list(entity: str | None, error_class: str | None, since: datetime | None,
-             until: datetime | None, include_resolved: bool, limit: int) -> None:
+             until: datetime | None, pair: str | None, include_resolved: bool,
+             limit: int) -> None:
     """Open dead letters, newest first."""
     settings = load_settings()
+    pair = pair_filter(settings, pair)
     from workers.operations import (
         LetterFilter,
         describe_letter,
+        letter_pairs,
         letter_subjects,
         letters_query,
     )
 
     flt = LetterFilter(entity=entity, error_class=error_class, since=_utc(since),
-                       until=_utc(until), include_resolved=include_resolved)
+                       until=_utc(until), include_resolved=include_resolved, pair=pair)
     with session_scope(settings.database_url) as s:
         letters = list(s.scalars(letters_query(flt).limit(limit)))
-        subjects = letter_subjects(s, letters)
+        subjects, pair_of = letter_subjects(s, letters), letter_pairs(s, letters)
         rows = [describe_letter(x) for x in letters]
+    paired = any(name != "default" for name in pair_of.values())  # one shop: no pair column
     # The reason is never cut: the numbers that explain a hold come at its end.
-    table = Table("id", "created", "about", "step", "class", "reason", "resolution")
+    table = Table("id", *(("pair",) if paired else ()), "created", "about", "step", "class",
+                  "reason", "resolution")
     for row in rows:
-        table.add_row(str(row["id"]), str(row["created_at"])[:19], subjects[row["id"]],
+        table.add_row(str(row["id"]), *((pair_of[row["id"]],) if paired else ()),
+                      str(row["created_at"])[:19], subjects[row["id"]],
                       row["step"], row["error_class"], row["reason"],
                       row["resolution"] or "open")
     console.print(table)
@@ -89,15 +97,17 @@ def dlq_show(letter_id: int) -> None:
 @click.option("--all", "everything", is_flag=True, help="every open letter matching the filters")
 @_filters
 def dlq_requeue(letter_ids: tuple[int, ...], everything: bool, entity: str | None,
-                error_class: str | None, since: datetime | None, until: datetime | None) -> None:
+                error_class: str | None, since: datetime | None, until: datetime | None,
+                pair: str | None) -> None:
     """Resume dead letters at their failed step: IDs, or --all with filters."""
     if bool(letter_ids) == everything:
         raise click.UsageError("give dead letter IDs or --all (with optional filters)")
     settings = load_settings()
+    pair = pair_filter(settings, pair)
     from workers.operations import LetterFilter, OperationError, requeue_letters
 
     flt = LetterFilter(ids=letter_ids, entity=entity, error_class=error_class,
-                       since=_utc(since), until=_utc(until))
+                       since=_utc(since), until=_utc(until), pair=pair)
     try:
         done = requeue_letters(settings.database_url, settings.redis_url, flt, actor=_actor())
     except OperationError as exc:

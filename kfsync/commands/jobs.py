@@ -50,7 +50,10 @@ def jobs() -> None:
 @click.option("--pair", help="only this integration pair's jobs (docs/pairs.md)")
 def jobs_list(state: str | None, limit: int, pair: str | None) -> None:
     """The most recently updated jobs."""
+    from kfsync.commands.pairs import pair_filter
+
     settings = load_settings()
+    pair = pair_filter(settings, pair)
     with session_scope(settings.database_url) as s:
         query = select(SyncJob).order_by(SyncJob.updated_at.desc(), SyncJob.id.desc()).limit(limit)
         if state:
@@ -58,9 +61,12 @@ def jobs_list(state: str | None, limit: int, pair: str | None) -> None:
         if pair:
             query = query.where(SyncJob.pair == pair)
         rows = list(s.scalars(query))
-    table = Table("id", "order", "state", "step", "customer", "invoice", "reason")
+    paired = any(job.pair != "default" for job in rows)  # one shop: no pair column
+    table = Table("id", *(("pair",) if paired else ()), "order", "state", "step", "customer",
+                  "invoice", "reason")
     for job in rows:
-        table.add_row(str(job.id), job.magento_ref or job.magento_key, job.state, job.step,
+        table.add_row(str(job.id), *((job.pair,) if paired else ()),
+                      job.magento_ref or job.magento_key, job.state, job.step,
                       job.customer_code or "", str(job.invoice_number or ""), job.reason or "")
     console.print(table)
 

@@ -33,6 +33,7 @@ def status() -> None:
         _queues(settings)
     if checks["database"] == "ok":
         _backlog(settings)
+        _pairs(settings)
         _push_sources(settings)
     if any(v != "ok" for v in checks.values()):
         raise click.ClickException("some components are not healthy")
@@ -153,6 +154,30 @@ def _backlog(settings: Settings) -> None:
     for state, count in sorted(states.items()):
         table.add_row(state, str(count))
     table.add_row("events not yet enqueued", str(unsent))
+    console.print(table)
+
+
+def _pairs(settings: Settings) -> None:
+    """With more than one integration pair: each pair's own numbers (the dashboard's table)."""
+    from ingest.queries import pair_overview
+    from services.pairs import known
+
+    names = known(settings)
+    if len(names) < 2:
+        return
+    with session_scope(settings.database_url) as s:
+        rows = pair_overview(s, settings.redis_url, names)
+    table = Table("pair", "synced 24 h", "in progress", "needs review", "dead",
+                  "dead letters open", "events queued", "circuit")
+    for row in rows:
+        by_state = row["jobs_by_state"]
+        busy = by_state["queued"] + by_state["running"] + by_state["retrying"]
+        waiting = row["ingest_waiting"]
+        table.add_row(row["pair"] + ("" if row["enabled"] else " (disabled)"),
+                      str(row["synced_24h"]), str(busy),
+                      str(by_state["needs_review"]), str(by_state["dead"]),
+                      str(row["dead_letters_open"]), "?" if waiting is None else str(waiting),
+                      "[red]open[/red]" if row["circuit_open"] else "closed")
     console.print(table)
 
 

@@ -41,6 +41,16 @@ def _run(action: Callable[[], T], usage: bool = False) -> T:
         fail(f"database: {type(exc).__name__} (is it migrated? run: kfsync migrate)")
 
 
+def pair_filter(settings: Any, name: str | None) -> str | None:
+    """A ``--pair`` filter checked against the pairs there are (a misspelt name would
+    otherwise list nothing, or requeue nothing): one line, exit 2, when it names none."""
+    if not name:
+        return None
+    from services import pairs as stored
+
+    return _run(lambda: stored.check_known(settings, name), usage=True)
+
+
 @click.group()
 def pairs() -> None:
     """Integration pairs: several shops and KashFlow companies in one deployment."""
@@ -136,6 +146,87 @@ def _tell_workers(settings: Any, name: str) -> None:
     except Exception:
         click.echo(f"kfsync: warning: the broker did not answer; restart the workers so they "
                    f"consume {ingest_queue(name)}", err=True)
+
+
+SECRET_ENV = {key: f"KFSYNC_PAIR_{key.upper()}" for key, _ in SECRET_PROMPTS}
+
+
+def _new_secrets(keys: tuple[str, ...], from_stdin: bool, from_env: bool) -> dict[str, Any]:
+    """The secrets to replace: prompted for (hidden) by ``--secret KEY``, read as ``KEY=VALUE``
+    lines from stdin, or taken from the ``KFSYNC_PAIR_*`` variables that are set."""
+    import os
+
+    if sum((bool(keys), from_stdin, from_env)) > 1:
+        raise click.UsageError("give one of --secret, --secrets-stdin or --secrets-env")
+    if from_stdin:
+        return _read_secrets(True)
+    if from_env:
+        raw = {key: os.environ[var] for key, var in SECRET_ENV.items() if os.environ.get(var)}
+        if not raw:
+            raise click.UsageError(f"--secrets-env: none of {', '.join(SECRET_ENV.values())} "
+                                   "is set")
+    else:
+        labels = dict(SECRET_PROMPTS)
+        raw = {key: click.prompt(labels[key], hide_input=True) for key in keys}
+    out: dict[str, Any] = dict(raw)
+    if "webhook_secrets" in raw:
+        out["webhook_secrets"] = [x.strip() for x in raw["webhook_secrets"].split(",")
+                                  if x.strip()]
+    return out
+
+
+@pairs.command("update")
+@click.argument("name")
+@click.option("--magento-url", help="the shop's REST base, e.g. https://b.example/rest")
+@click.option("--kashflow-url")
+@click.option("--kashflow-username")
+@click.option("--store-id", "store_ids", type=int, multiple=True,
+              help="the Magento store ids it serves (repeat; replaces the list)")
+@click.option("--all-stores", is_flag=True, help="serve every store of its shop")
+@click.option("--rate", type=float, help="KashFlow calls per second for this company")
+@click.option("--burst", type=int, help="KashFlow bucket size for this company")
+@click.option("--max-in-flight", type=int,
+              help="at most this many of its orders in worker processes at once")
+@click.option("--no-max-in-flight", is_flag=True, help="remove its in-flight cap")
+@click.option("--secret", "secret_keys", multiple=True,
+              type=click.Choice([k for k, _ in SECRET_PROMPTS]),
+              help="prompt (hidden) for a new value of this secret (repeat)")
+@click.option("--secrets-stdin", is_flag=True,
+              help="read the secrets to replace as KEY=VALUE lines from standard input")
+@click.option("--secrets-env", is_flag=True,
+              help="take the secrets to replace from " + ", ".join(SECRET_ENV.values())
+                   + " (those set)")
+def pairs_update(name: str, magento_url: str | None, kashflow_url: str | None,
+                 kashflow_username: str | None, store_ids: tuple[int, ...], all_stores: bool,
+                 rate: float | None, burst: int | None, max_in_flight: int | None,
+                 no_max_in_flight: bool, secret_keys: tuple[str, ...], secrets_stdin: bool,
+                 secrets_env: bool) -> None:
+    """Change stored pair NAME's endpoints, KashFlow user, stores, rate, in-flight cap or
+    secrets (re-entered, never shown); in force everywhere within 5 s, audited."""
+    from services import pair_update
+
+    if store_ids and all_stores:
+        raise click.UsageError("give --store-id or --all-stores, not both")
+    if max_in_flight is not None and no_max_in_flight:
+        raise click.UsageError("give --max-in-flight or --no-max-in-flight, not both")
+    config: dict[str, Any] = {k: v for k, v in (
+        ("magento_base_url", magento_url), ("kashflow_base_url", kashflow_url),
+        ("kashflow_username", kashflow_username), ("kashflow_rate", rate),
+        ("kashflow_burst", burst), ("max_in_flight", max_in_flight)) if v is not None}
+    if store_ids or all_stores:
+        config["store_ids"] = list(store_ids) if store_ids else None
+    if no_max_in_flight:
+        config["max_in_flight"] = None
+    settings = load_settings()
+    if not (config or secret_keys or secrets_stdin or secrets_env):
+        raise click.UsageError(f"pair {name}: nothing to change")
+    # a wrong name or value is said before any secret is typed
+    _run(lambda: pair_update.check(settings, name, config), usage=True)
+    secrets = _new_secrets(secret_keys, secrets_stdin, secrets_env)
+    changed = _run(lambda: pair_update.update(settings, name, config, secrets, "cli"),
+                   usage=True)
+    click.echo(f"pair {name}: updated {', '.join(changed)}" if changed else
+               f"pair {name}: no change")
 
 
 @pairs.command("list")

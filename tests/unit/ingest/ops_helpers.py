@@ -38,11 +38,12 @@ def make_app(db_url: str, redis_url: str, **extra: str) -> Flask:
 
 def add_job(url: str, entity_id: int, state: str = JobState.DONE, step: str = Step.DONE,
             reason: str | None = None, invoice: int | None = None, age_h: float = 0,
-            attempts: tuple[tuple[str, str], ...] = (), document: dict[str, Any] | None = None
-            ) -> int:
+            attempts: tuple[tuple[str, str], ...] = (), document: dict[str, Any] | None = None,
+            pair: str = "default") -> int:
     when = utcnow() - timedelta(hours=age_h)
     with session_scope(url) as s:
         job = SyncJob(kind="order", magento_key=str(entity_id), magento_ref=f"{entity_id:09d}",
+                      pair=pair,
                       state=state, step=step, reason=reason, invoice_number=invoice,
                       document=document or {"entity_id": entity_id,
                                             "customer_email": "ann.lee@example.com"},
@@ -68,8 +69,41 @@ def add_letter(url: str, job_id: int | None, error_class: str = "transient",
         return letter.id
 
 
-def dead_job(url: str, entity_id: int, **kw: Any) -> tuple[int, int]:
+def dead_job(url: str, entity_id: int, pair: str = "default", **kw: Any) -> tuple[int, int]:
     """A job that outlasted its retries at ensure_customer, with its dead letter."""
     job_id = add_job(url, entity_id, state=JobState.DEAD, step=Step.ENSURE_CUSTOMER,
-                     reason="ensure_customer: 503", attempts=(("ensure_customer", "transient"),))
+                     reason="ensure_customer: 503", attempts=(("ensure_customer", "transient"),),
+                     pair=pair)
     return job_id, add_letter(url, job_id, **kw)
+
+
+PAIR_CONFIG = {"magento_base_url": "https://b.example/rest",
+               "kashflow_base_url": "https://api.kashflow.com/v2", "kashflow_username": "bee",
+               "store_ids": [2]}
+PAIR_SECRETS = {"magento_token": "b-token-value-9f", "kashflow_password": "b-password-value-3c",
+                "kashflow_memorable_word": "b-memorable-77",
+                "webhook_secrets": ["b-hook-secret-1a"]}
+
+
+def add_pair(settings: Settings, name: str) -> None:
+    """Store integration pair ``name`` (its secrets encrypted with the settings' key)."""
+    from services import pairs
+
+    pairs.add(settings, name, PAIR_CONFIG, PAIR_SECRETS, "test")
+
+
+def add_event_letter(url: str, pair: str, event_key: str = "evt-1") -> int:
+    """A dead letter of an event that never became a job (its pair is the event's)."""
+    from store.models import InboundEvent
+
+    with session_scope(url) as s:
+        event = InboundEvent(source="webhook", pair=pair, event_id=event_key,
+                             topic="order.created", resource_type="order", resource_key="77",
+                             payload={})
+        s.add(event)
+        s.flush()
+        letter = DeadLetter(event_id=event.id, step="process_event", error_class="error",
+                            reason="bad payload", payload_ref=f"inbound_events/{event.id}")
+        s.add(letter)
+        s.flush()
+        return letter.id

@@ -43,7 +43,7 @@ def test_webhook_outcomes_are_counted(db_url: str, redis_url: str) -> None:
     assert webhook(client, "e2", secret="wrong") == 401
     text = scrape(client)
     for outcome in ("accepted", "duplicate", "unauthorized"):
-        assert f'kfsync_webhooks_total{{outcome="{outcome}"}} 1.0' in text
+        assert f'kfsync_webhooks_total{{outcome="{outcome}",pair="default"}} 1.0' in text
 
 
 def test_jobs_letters_queues_and_circuit_are_read_at_scrape(db_url: str, redis_url: str) -> None:
@@ -52,12 +52,12 @@ def test_jobs_letters_queues_and_circuit_are_read_at_scrape(db_url: str, redis_u
     add_job(db_url, 2, state=JobState.NEEDS_REVIEW)
     dead_job(db_url, 3, error_class="auth")
     text = scrape(client)
-    assert 'kfsync_jobs{state="done"} 1.0' in text
-    assert 'kfsync_jobs{state="needs_review"} 1.0' in text
-    assert 'kfsync_jobs{state="dead"} 1.0' in text
-    assert 'kfsync_dead_letters_open{error_class="auth"} 1.0' in text
+    assert 'kfsync_jobs{pair="default",state="done"} 1.0' in text
+    assert 'kfsync_jobs{pair="default",state="needs_review"} 1.0' in text
+    assert 'kfsync_jobs{pair="default",state="dead"} 1.0' in text
+    assert 'kfsync_dead_letters_open{error_class="auth",pair="default"} 1.0' in text
     assert 'kfsync_queue_length{queue="dead_letter"} 0.0' in text
-    assert 'kfsync_circuit_open{system="kashflow"} 0.0' in text
+    assert 'kfsync_circuit_open{pair="default",system="kashflow"} 0.0' in text
 
 
 def test_api_calls_durations_and_rate_limit_waits(db_url: str, redis_url: str) -> None:
@@ -72,13 +72,16 @@ def test_api_calls_durations_and_rate_limit_waits(db_url: str, redis_url: str) -
     waited = bucket.acquire()  # the bucket is empty: this one waits ~20 ms
     assert waited > 0
     text = scrape(client)
-    assert ('kfsync_api_calls_total{method="POST",status="201",system="kashflow"} 1.0' in text)
-    assert ('kfsync_api_calls_total{method="POST",status="none",system="kashflow"} 1.0' in text)
-    assert 'kfsync_api_call_duration_seconds_bucket{le="0.25",system="kashflow"} 1.0' in text
-    assert 'kfsync_api_call_duration_seconds_count{system="kashflow"} 2.0' in text
-    assert ('kfsync_task_duration_seconds_count{state="SUCCESS",'
+    assert ('kfsync_api_calls_total{method="POST",pair="default",status="201",'
+            'system="kashflow"} 1.0') in text
+    assert ('kfsync_api_calls_total{method="POST",pair="default",status="none",'
+            'system="kashflow"} 1.0') in text
+    assert ('kfsync_api_call_duration_seconds_bucket{le="0.25",pair="default",'
+            'system="kashflow"} 1.0') in text
+    assert 'kfsync_api_call_duration_seconds_count{pair="default",system="kashflow"} 2.0' in text
+    assert ('kfsync_task_duration_seconds_count{pair="default",state="SUCCESS",'
             'task="kfsync.orders.create_invoice"} 1.0') in text
-    assert 'kfsync_rate_limit_waits_total{system="kashflow"} 1.0' in text
+    assert 'kfsync_rate_limit_waits_total{pair="default",system="kashflow"} 1.0' in text
 
 
 # -- held events (Celery workers: one round trip per task) -------------------------------------
@@ -139,12 +142,14 @@ def test_held_events_reach_redis_at_flush_and_scrape_as_if_written_at_once(
     assert stored(redis_url) == at_once
     text = scrape(client)
     assert text == at_once_text
-    assert 'kfsync_api_calls_total{method="POST",status="201",system="kashflow"} 3.0' in text
-    assert 'kfsync_api_call_duration_seconds_bucket{le="0.25",system="kashflow"} 2.0' in text
-    assert 'kfsync_api_call_duration_seconds_sum{system="kashflow"} 1.0' in text
-    assert 'kfsync_rate_limit_wait_seconds_total{system="kashflow"} 0.0625' in text
+    assert ('kfsync_api_calls_total{method="POST",pair="default",status="201",'
+            'system="kashflow"} 3.0') in text
+    assert ('kfsync_api_call_duration_seconds_bucket{le="0.25",pair="default",'
+            'system="kashflow"} 2.0') in text
+    assert 'kfsync_api_call_duration_seconds_sum{pair="default",system="kashflow"} 1.0' in text
+    assert 'kfsync_rate_limit_wait_seconds_total{pair="default",system="kashflow"} 0.0625' in text
     rec.api_call("magento", "GET", "/orders/5", 200, 0.125)  # the flush ended the hold
-    assert stored(redis_url)["kfsync_api_calls"]["magento\x1fGET\x1f200"] == 2.0
+    assert stored(redis_url)["kfsync_api_calls"]["magento\x1fGET\x1f200\x1fdefault"] == 2.0
 
 
 def test_an_order_held_is_one_round_trip_instead_of_one_or_two_per_event(
@@ -228,3 +233,92 @@ def test_flush_while_redis_is_down_drops_the_events_without_raising(
         rec.flush()  # the buffer went with the failed write: nothing is retried
         record(rec)  # no longer held, and within the back-off: dropped without a call
     assert caplog.text.count("metrics not recorded (Redis: ConnectionError)") == 1
+
+
+def test_metrics_carry_the_pair_the_work_was_for(db_url: str, redis_url: str) -> None:
+    """Calls and tasks of pair shopb are counted apart from default's; series written before
+    the pair label existed read as pair "default" and add up with the new ones."""
+    from core import pairs
+
+    client = make_app(db_url, redis_url).test_client()
+    rec = recorder(redis_url)
+    rec.api_call("kashflow", "POST", "/invoices", 201, 0.12)
+    with pairs.scope("shopb"):
+        rec.api_call("kashflow", "POST", "/invoices", 201, 0.12)
+        rec.api_call("kashflow", "POST", "/invoices", 201, 0.12)
+        rec.rate_limit_wait(0.5)
+    rec.task_finished("kfsync.events.process_event", "SUCCESS", 0.3, "shopb")
+    old = redis.Redis.from_url(redis_url)  # as an older kfsync wrote them: no pair label
+    old.hincrbyfloat("kfsync:metrics:kfsync_api_calls", "kashflow\x1fPOST\x1f201", 4)
+    old.hincrbyfloat("kfsync:metrics:kfsync_api_call_duration_seconds",
+                     "kashflow\x1e0.25", 1)
+    old.hincrbyfloat("kfsync:metrics:kfsync_api_call_duration_seconds", "kashflow\x1ecount", 1)
+    text = scrape(client)
+    assert ('kfsync_api_calls_total{method="POST",pair="shopb",status="201",'
+            'system="kashflow"} 2.0') in text
+    assert ('kfsync_api_calls_total{method="POST",pair="default",status="201",'
+            'system="kashflow"} 5.0') in text  # 1 new + 4 old
+    assert 'kfsync_api_call_duration_seconds_count{pair="default",system="kashflow"} 2.0' in text
+    assert 'kfsync_api_call_duration_seconds_count{pair="shopb",system="kashflow"} 2.0' in text
+    assert 'kfsync_rate_limit_waits_total{pair="shopb",system="kashflow"} 1.0' in text
+    assert ('kfsync_task_duration_seconds_count{pair="shopb",state="SUCCESS",'
+            'task="kfsync.events.process_event"} 1.0') in text
+
+
+def test_the_gauges_count_per_pair(db_url: str, redis_url: str) -> None:
+    """Jobs, open dead letters (a job's, or an event's that never became a job), each pair's
+    ingest queue and each pair's KashFlow circuit, labelled with the pair."""
+    from core import pairs as scope
+    from services import circuit, pairs
+    from tests.unit.ingest.ops_helpers import add_event_letter, add_pair, make_settings
+
+    key = pairs.new_key()
+    add_pair(make_settings(db_url, redis_url, KFSYNC_PAIRS_KEY=key), "shopb")
+    add_job(db_url, 1)
+    add_job(db_url, 1, pair="shopb")
+    dead_job(db_url, 2, pair="shopb", error_class="auth")
+    add_event_letter(db_url, "shopb")
+    redis.Redis.from_url(redis_url).rpush("ingest.shopb", "m1", "m2")
+    with scope.scope("shopb"):
+        circuit.trip(redis_url, "KashFlow refused the login")
+    text = scrape(make_app(db_url, redis_url, KFSYNC_PAIRS_KEY=key).test_client())
+    assert 'kfsync_jobs{pair="default",state="done"} 1.0' in text
+    assert 'kfsync_jobs{pair="shopb",state="done"} 1.0' in text
+    assert 'kfsync_jobs{pair="shopb",state="dead"} 1.0' in text
+    assert 'kfsync_jobs{pair="default",state="dead"} 0.0' in text
+    assert 'kfsync_dead_letters_open{error_class="auth",pair="shopb"} 1.0' in text
+    assert 'kfsync_dead_letters_open{error_class="error",pair="shopb"} 1.0' in text
+    assert 'kfsync_queue_length{queue="ingest.shopb"} 2.0' in text
+    assert 'kfsync_circuit_open{pair="shopb",system="kashflow"} 1.0' in text
+    assert 'kfsync_circuit_open{pair="default",system="kashflow"} 0.0' in text
+
+
+def test_webhooks_are_counted_per_pair_and_never_by_a_name_from_the_url(
+        db_url: str, redis_url: str) -> None:
+    from ingest.signing import signed_headers
+    from services import pairs
+    from tests.unit.ingest.ops_helpers import PAIR_SECRETS, add_pair, make_settings
+
+    key = pairs.new_key()
+    add_pair(make_settings(db_url, redis_url, KFSYNC_PAIRS_KEY=key), "shopb")
+    client = make_app(db_url, redis_url, KFSYNC_PAIRS_KEY=key).test_client()
+
+    def send(path: str, event_id: str, secret: str) -> int:
+        body = simplejson.dumps({"id": event_id, "topic": "order.created", "store_id": 2,
+                                 "occurred_at": "2026-11-24T10:00:03Z",
+                                 "resource": {"type": "order", "entity_id": 5}}).encode()
+        return client.post(path, data=body,
+                           headers=signed_headers(secret, event_id, body)).status_code
+
+    hook_b = PAIR_SECRETS["webhook_secrets"][0]
+    assert send("/webhooks/magento/shopb", "b1", hook_b) == 202
+    assert send("/webhooks/magento/shopb", "b1", hook_b) == 200
+    assert send("/webhooks/magento/shopb", "b2", SECRET) == 401  # default's secret
+    assert send("/webhooks/magento/no-such-shop-4f2", "b3", hook_b) == 404
+    assert send("/webhooks/magento", "a1", SECRET) == 202
+    text = scrape(client)
+    for outcome in ("accepted", "duplicate", "unauthorized"):
+        assert f'kfsync_webhooks_total{{outcome="{outcome}",pair="shopb"}} 1.0' in text
+    assert 'kfsync_webhooks_total{outcome="accepted",pair="default"} 1.0' in text
+    assert 'kfsync_webhooks_total{outcome="404",pair="none"} 1.0' in text
+    assert "no-such-shop" not in text

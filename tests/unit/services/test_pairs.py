@@ -143,7 +143,9 @@ def test_the_ops_api_lists_one_pairs_jobs(db_url: str, redis_url: str) -> None:
     for pair in ("default", "shopb"):
         with scope.scope(pair), session_scope(db_url) as s:
             jobs.upsert_job(s, "order", "42", Step.ENSURE_CUSTOMER, lambda job, new: new)
-    settings = settings_for(db_url, redis_url, KFSYNC_OPS_TOKEN="ops-token-for-tests")
+    settings = settings_for(db_url, redis_url, KFSYNC_OPS_TOKEN="ops-token-for-tests",
+                            KFSYNC_PAIRS_KEY=pairs.new_key())
+    pairs.add(settings, "shopb", CONFIG, SECRETS, "test")  # a pair filter names a pair
     client = create_app(settings).test_client()
     auth = {"Authorization": "Bearer ops-token-for-tests"}
     reply = client.get("/api/v1/jobs?pair=shopb", headers=auth)

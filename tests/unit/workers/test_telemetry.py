@@ -14,7 +14,7 @@ from core.metrics import API_CALLS, TASK_DURATION, recorder
 from workers import telemetry
 
 TASK = "kfsync.orders.create_invoice"
-KASHFLOW_201 = "kashflow\x1fPOST\x1f201"
+KASHFLOW_201 = "kashflow\x1fPOST\x1f201\x1fdefault"
 
 
 @pytest.fixture
@@ -30,7 +30,8 @@ def kashflow_calls(redis_url: str) -> float:
 
 
 def task_runs(redis_url: str, state: str) -> float:
-    return recorder(redis_url).read(TASK_DURATION).get(f"{TASK}\x1f{state}\x1ecount", 0.0)
+    fields = recorder(redis_url).read(TASK_DURATION)
+    return fields.get(f"{TASK}\x1f{state}\x1fdefault\x1ecount", 0.0)
 
 
 def test_a_task_s_calls_and_duration_reach_redis_at_postrun(redis_url: str) -> None:
@@ -77,3 +78,25 @@ def test_the_handlers_do_not_raise_while_redis_is_down(monkeypatch: pytest.Monke
     telemetry._task_started(task_id="t2", task=SimpleNamespace(name=TASK), args=(7,))
     recorder(dead).api_call("kashflow", "POST", "/invoices", None, 1.0)
     telemetry._task_finished(task_id="t2", task=SimpleNamespace(name=TASK), state="FAILURE")
+
+
+def test_a_pairs_task_is_labelled_with_its_pair_whichever_postrun_runs_first(
+        redis_url: str) -> None:
+    """The task enters its event's pair (``core.pairs.enter``); ``workers.context`` leaves it
+    at postrun, possibly before telemetry records the duration: the label is still the pair."""
+    from core import pairs
+    from workers import context
+
+    task = SimpleNamespace(name=TASK)
+    context._task_starts()
+    telemetry._task_started(task_id="t3", task=task, args=(7,))
+    pairs.enter("shopb")
+    recorder(redis_url).api_call("kashflow", "POST", "/invoices", 201, 0.2)
+    context._task_ends()  # back to default first...
+    assert pairs.current() == "default"
+    telemetry._task_finished(task_id="t3", task=task, state="SUCCESS")  # ...then the metrics
+    fields = recorder(redis_url).read(TASK_DURATION)
+    assert fields.get(f"{TASK}\x1fSUCCESS\x1fshopb\x1ecount") == 1.0
+    assert recorder(redis_url).read(API_CALLS)["kashflow\x1fPOST\x1f201\x1fshopb"] == 1.0
+    context._task_starts()  # the next task starts as default's
+    assert pairs.task_pair() == "default"
