@@ -109,7 +109,7 @@ def test_opt_in_by_store_or_method_and_per_order_kept_for_trade() -> None:
 
 
 def test_a_bad_summary_rule_is_named() -> None:
-    with pytest.raises(MappingError, match="summary.stores"):
+    with pytest.raises(MappingError, match=r"summary\.stores"):
         _rules(stores=["main"])
 
 
