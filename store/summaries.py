@@ -148,8 +148,10 @@ def mark_posted(s: Session, summary_id: int, **values: Any) -> None:
 
 
 def note_error(s: Session, summary_id: int, error: str) -> None:
-    """Why the last close failed (the summary stays closing; its lease lapses, beat retries)."""
-    s.execute(update(Summary).where(Summary.id == summary_id).values(error=error[:2000]))
+    """Why the last close failed. The summary stays ``closing`` and its lease is given up, so
+    the next run takes it over at once (looking its document up first: ``post_attempts``)."""
+    s.execute(update(Summary).where(Summary.id == summary_id, Summary.state != "posted")
+              .values(error=error[:2000], lease_until=utcnow()))
 
 
 def entries(s: Session, summary_id: int) -> list[SummaryEntry]:

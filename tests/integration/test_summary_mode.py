@@ -153,3 +153,25 @@ def test_summary_invoices_are_the_orders_to_the_penny(stack: Stack) -> None:
     assert "was closed already" in job.plan["summary"]["note"]
     assert job.plan["summary"]["day"] > DAYS[1]
     assert stack.invoices() == before  # today's summary is open: nothing posted yet
+
+
+@pytest.mark.parametrize("path", ["/invoices", "/invoices/bulk/payments"])
+def test_a_summary_post_that_may_have_landed_is_looked_up_not_posted_twice(
+        stack: Stack, path: str) -> None:
+    use_summary_mode(stack)
+    docs = [order_doc(8400 + n, DAYS[0], "GBP") for n in range(4)]
+    place(stack, docs)
+    # KashFlow writes, then the answer is lost: the first close cannot know it landed.
+    stack.fault("kashflow", method="POST", path=path, kind="ambiguous", then="status",
+                status=500, count=1)
+    first = stack.cli("summary", "close", "--before", "2026-11-22")
+    assert first.returncode == 0 and "0 summaries posted" in first.stdout
+    [open_one] = json.loads(stack.cli("summary", "list", "--format", "json").stdout)
+    assert open_one["state"] == "closing" and open_one["error"]
+    second = stack.cli("summary", "close", "--before", "2026-11-22")
+    assert "1 summary posted" in second.stdout, second.stdout + second.stderr
+    [invoice] = summaries_in_kashflow(stack, "SUM-").values()
+    sums = totals(docs)[(DAYS[0], "GBP")]
+    assert Decimal(str(invoice["GrossAmount"])) == sums["gross"]
+    paid = sorted((p["AccountId"], Decimal(str(p["Amount"]))) for p in invoice["PaymentLines"])
+    assert paid == sorted((GATEWAYS[m], sums[m]) for m in GATEWAYS if sums[m])
