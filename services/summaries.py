@@ -88,7 +88,7 @@ def _level(text: Any) -> str:
 
 def summary_detail(url: str, summary_id: int) -> dict[str, Any] | None:
     """One summary: its columns, its lines each with their source documents, its payments
-    and every document in it. None when there is no such summary."""
+    and every document in it (``entries``). None when there is no such summary."""
     summary, entries = _entries(url, summary_id)
     if summary is None:
         return None
@@ -104,7 +104,7 @@ def summary_detail(url: str, summary_id: int) -> dict[str, Any] | None:
     return {**_row(summary), "customer_code": summary.customer_code,
             "post_attempts": summary.post_attempts, "lines": lines,
             "payments": summary.payments or [],
-            "documents": [{"document": e.doc_kind, "magento_ref": e.magento_ref,
+            "entries": [{"document": e.doc_kind, "magento_ref": e.magento_ref,
                            "magento_key": e.magento_key, "job_id": e.job_id,
                            "document_day": e.doc_day.isoformat(), "late": e.late,
                            "net": e.net, "vat": e.vat, "gross": e.gross} for e in entries],

@@ -82,8 +82,8 @@ def _print(detail: dict[str, Any]) -> None:
     for pay in detail["payments"]:
         console.print(f"payment {pay['method']}: {pay['amount']} into account "
                       f"{pay['account_id']}")
-    late = [d["magento_ref"] for d in detail["documents"] if d["late"]]
-    console.print(f"{len(detail['documents'])} document(s)"
+    late = [d["magento_ref"] for d in detail["entries"] if d["late"]]
+    console.print(f"{len(detail['entries'])} document(s)"
                   + (f"; late (their own day was closed): {', '.join(late)}" if late else ""))
 
 
