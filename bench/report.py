@@ -353,7 +353,8 @@ def _sustained(r: dict[str, Any]) -> list[str]:
     return out
 
 
-KEPT = ("stock", "fairness")  # sections written by hand from their bench, kept verbatim
+# Sections written by their own bench (summary) or by hand from it, kept verbatim.
+KEPT = ("summary", "stock", "fairness")
 
 
 def _kept_sections(path: Path) -> list[str]:
