@@ -112,7 +112,8 @@ def build_spec() -> dict[str, Any]:
     spec = APISpec(title="kfsync ops API", version="1.0.0", openapi_version="3.0.3",
                    plugins=[MarshmallowPlugin()],
                    info={"description": "Jobs, dead letters, review items, payment "
-                                        "reconciliation and stats. Every route needs "
+                                        "reconciliation, settlements, summaries and "
+                                        "stats. Every route needs "
                                         "Authorization: Bearer <token>: a user's API "
                                         "token (kfsync users token) or KFSYNC_OPS_TOKEN. "
                                         "Reading needs the viewer role, requeue, discard "
