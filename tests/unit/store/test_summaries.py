@@ -89,3 +89,23 @@ def test_the_api_and_the_dashboard_trace_lines_to_orders(db_url: str, redis_url:
     exported = client.get(f"/summaries/{booked.summary_id}.csv")
     assert exported.mimetype == "text/csv" and "00002" in exported.get_data(as_text=True)
     assert client.get("/summaries/999999").status_code == 404
+
+
+def test_a_summarised_orders_job_page_says_where_it_is(db_url: str, redis_url: str) -> None:
+    from store.models import SyncJob
+    from tests.unit.ingest.ops_helpers import add_job
+
+    job_id = add_job(db_url, 131)
+    late = book(db_url, doc("131"))
+    note = f"000000131 booked in summary invoice {late.summary_id} of {late.day}"
+    with session_scope(db_url) as s:
+        job = s.get(SyncJob, job_id)
+        assert job is not None
+        job.plan = {"summary": {"id": late.summary_id, "kind": INVOICE, "note": note,
+                                "day": late.day.isoformat(), "net": "10.00", "vat": "2.00",
+                                "gross": "12.00"},
+                    "ledger": [{"doc": "summary", "ref": "000000131", "number": None,
+                                "amount": "12.00", "at": "2026-11-20T10:00:00", "why": note}]}
+    page = logged_in(make_app(db_url, redis_url)).get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert "KashFlow: in a summary" in page and note in page
+    assert f'href="/summaries/{late.summary_id}"' in page and 'id="ledger-summary"' in page
