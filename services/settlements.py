@@ -36,7 +36,7 @@ from mappings.settlement_journal import (
 )
 from mappings.settlements import SettlementRow, parse_settlement
 from store.db import session_scope
-from store.jobs import find_link_in
+from store.links import find_link_in
 from store.models import AuditEntry, utcnow
 from store.reconcile_models import SettlementPayout
 

@@ -13,6 +13,8 @@ transactions; the functions here run their statements on the connection or sessi
 - ``upsert_job``: the one job per ``(kind, magento_key)``, inserted or refreshed;
 - ``renew_leases`` (the heartbeat of ``workers.lease``) and ``queue_waiting``.
 
+The links a step records (Magento key -> KashFlow key) live in ``store.links``.
+
 The statements every step runs are built once: a statement built per call cost more CPU (its
 construction and cache key) than PostgreSQL spent running it (bench/NOTES.md). This module
 imports nothing above ``store``.
@@ -42,13 +44,13 @@ from sqlalchemy.orm import Session
 
 from core import pairs
 from store.db import dialect_name
-from store.models import Attempt, EntityLink, JobState, Step, SyncJob, utcnow
+from store.links import add_links
+from store.models import Attempt, JobState, Step, SyncJob, utcnow
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.RETRYING, JobState.RUNNING)
 IDLE_STATES = (JobState.WAITING, JobState.SKIPPED, JobState.NEEDS_REVIEW, JobState.DEAD)
 RECHECK_OUTCOMES = ("started", "ambiguous")
 JOBS, ATTEMPTS = cast(Table, SyncJob.__table__), cast(Table, Attempt.__table__)
-LINKS = cast(Table, EntityLink.__table__)
 
 UPDATE_JOB = update(JOBS).where(JOBS.c.id == bindparam("b_job"))
 _ATTEMPT_OK = update(ATTEMPTS).where(ATTEMPTS.c.id == bindparam("b_id")).values(
@@ -57,12 +59,6 @@ _ATTEMPT_NEW = insert(ATTEMPTS).values(
     job_id=bindparam("b_job"), step=bindparam("b_step"), outcome=bindparam("b_outcome"),
     duration_ms=bindparam("b_ms"), task_id=bindparam("b_task"), created_at=bindparam("b_at")
 ).returning(ATTEMPTS.c.id)
-_ADD_LINK = {  # an existing link for the key wins
-    name: insert_(LINKS).values(kind=bindparam("b_kind"), magento_key=bindparam("b_magento"),
-                                kashflow_key=bindparam("b_kashflow"),
-                                created_at=bindparam("b_at"), pair=bindparam("b_pair"))
-    .on_conflict_do_nothing(index_elements=["pair", "kind", "magento_key"])
-    for name, insert_ in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
 _RENEW = update(JOBS).where(
     JOBS.c.id == bindparam("b_job"), JOBS.c.lease_task == bindparam("b_task"),
     JOBS.c.state == JobState.RUNNING).values(lease_until=bindparam("b_until"))
@@ -78,6 +74,13 @@ _NEW_JOB_COLUMNS = ("pair", "kind", "magento_key", "magento_ref", "state", "step
 _JOB = select(SyncJob).where(SyncJob.pair == bindparam("b_pair"),
                              SyncJob.kind == bindparam("b_kind"),
                              SyncJob.magento_key == bindparam("b_key"))
+# An upsert decides from the job it reads (re-open a finished order, claim its step), so two
+# upserts of one job must not both read it before either writes. PostgreSQL locks the row;
+# SQLite locks the whole database, and only for a write: a no-op UPDATE takes that lock first.
+_JOB_FOR_UPDATE = _JOB.with_for_update()
+_LOCK_JOB_SQLITE = update(JOBS).where(
+    JOBS.c.pair == bindparam("b_pair"), JOBS.c.kind == bindparam("b_kind"),
+    JOBS.c.magento_key == bindparam("b_key")).values(id=JOBS.c.id)
 WAITING = select(JOBS.c.id, JOBS.c.plan).where(JOBS.c.kind == bindparam("b_kind"),
                                                 JOBS.c.state == JobState.WAITING)
 
@@ -318,35 +321,6 @@ def park_step(s: Session, job_id: int, step: str, task_id: str, later: Sequence[
                 lease_until=None))
 
 
-def add_links(conn: Connection | Session, links: list[tuple[str, str, str]]) -> None:
-    """Record Magento <-> KashFlow links (kind, magento key, kashflow key) on ``conn``, in one
-    statement; an existing link for a key wins."""
-    if links:
-        now = utcnow()
-        conn.execute(_ADD_LINK[dialect_name(conn)], [
-            {"b_kind": kind, "b_magento": magento, "b_kashflow": kashflow, "b_at": now,
-             "b_pair": pairs.current()} for kind, magento, kashflow in links])
-
-
-def links_in(bind: Connection | Session, kind: str, *magento_keys: str
-             ) -> list[tuple[str, str]]:
-    """The links of ``magento_keys`` as (magento key, kashflow key), first-recorded first,
-    read on ``bind``."""
-    return [(str(m), str(k)) for m, k in bind.execute(
-        _LINKS, {"b_kind": kind, "b_keys": list(magento_keys), "b_pair": pairs.current()})]
-
-
-_LINKS = select(LINKS.c.magento_key, LINKS.c.kashflow_key).where(
-    LINKS.c.kind == bindparam("b_kind"), LINKS.c.pair == bindparam("b_pair"),
-    LINKS.c.magento_key.in_(bindparam("b_keys", expanding=True))).order_by(LINKS.c.id)
-
-
-def find_link_in(bind: Connection | Session, kind: str, *magento_keys: str) -> str | None:
-    """The KashFlow key linked to the first-recorded of ``magento_keys``, read on ``bind``."""
-    found = links_in(bind, kind, *magento_keys)
-    return found[0][1] if found else None
-
-
 T = TypeVar("T")
 
 
@@ -358,12 +332,14 @@ def upsert_job(s: Session, kind: str, magento_key: str, first_step: str,
     ``fill`` sets the columns (a new job arrives at ``first_step``, ``skipped``); its answer
     is returned with the job, which has its id. A new job is inserted in one statement; when a
     concurrent insert wins, the existing job is read and filled instead. ``likely_new`` (an
-    ``order.created``): no read before the insert, only a conflict reads.
+    ``order.created``): no read before the insert, only a conflict reads. An existing job is
+    read locked until ``s`` commits, so concurrent upserts of one job (two events for an
+    order, side by side) fill it one after the other, each from what the one before wrote.
 
     Returns None when the job vanished between the conflict and the read: call again.
     """
     key = {"b_kind": kind, "b_key": magento_key, "b_pair": pairs.current()}
-    job = None if likely_new else s.scalar(_JOB, key)
+    job = None if likely_new else _job_for_update(s, key)
     if job is None:
         new = SyncJob(kind=kind, magento_key=magento_key, step=first_step,
                       state=JobState.SKIPPED, pair=key["b_pair"])
@@ -373,12 +349,21 @@ def upsert_job(s: Session, kind: str, magento_key: str, first_step: str,
         if job_id is not None:
             new.id = int(job_id)
             return new, answer
-        job = s.scalar(_JOB, key)
+        job = _job_for_update(s, key)
         if job is None:
             return None
     answer = fill(job, False)
     s.flush()
     return job, answer
+
+
+def _job_for_update(s: Session, key: dict[str, str]) -> SyncJob | None:
+    """The job of ``key``, locked until ``s`` commits: a concurrent upsert of the same job
+    waits, then reads what this one wrote (never the state both started from)."""
+    if dialect_name(s) == "sqlite":
+        s.execute(_LOCK_JOB_SQLITE, key)
+        return s.scalar(_JOB, key)
+    return s.scalar(_JOB_FOR_UPDATE, key)
 
 
 def renew_leases(conn: Connection, held: Sequence[tuple[int, str]], until: datetime) -> int:

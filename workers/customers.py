@@ -29,7 +29,8 @@ from mappings.magento import parse_order
 from mappings.orders import build_customer, customer_code
 from mappings.routing import route
 from mappings.rules import Rules
-from store.jobs import JobView, StepResult, links_in
+from store.jobs import JobView, StepResult
+from store.links import links_in
 from store.models import Step
 from workers import context
 from workers.runner import (

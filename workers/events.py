@@ -24,7 +24,7 @@ from mappings.errors import MappingError
 from mappings.orders import decide
 from services import circuit
 from services.edits import supersede_original
-from store import jobs
+from store import jobs, links
 from store.db import read_scope, session_scope
 from store.jobs import ACTIVE_STATES, IDLE_STATES, JobView, StepResult
 from store.models import InboundEvent, JobState, Step, SyncJob, utcnow
@@ -348,7 +348,7 @@ def _linked_customer(s: Session, doc: dict[str, Any]) -> StepResult | None:
 
 def _record_linked(s: Session, job_id: int, result: StepResult) -> None:
     """The links and the ``ok`` attempt of an ``ensure_customer`` a link answered."""
-    jobs.add_links(s, result.links)
+    links.add_links(s, result.links)
     task_id = getattr(current_task.request, "id", None) if current_task else None
     jobs.add_attempt(s, job_id, Step.ENSURE_CUSTOMER, "ok", task_id, duration_ms=0)
 

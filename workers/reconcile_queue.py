@@ -28,7 +28,7 @@ from connectors.errors import ConnectorError, NotFound, Rejected, Transient
 from mappings.money import ZERO
 from mappings.tenders import PaymentDraft
 from store.db import session_scope
-from store.jobs import add_links
+from store.links import add_links
 from store.models import AuditEntry, utcnow
 from store.reconcile_models import ItemStatus, ReconciliationItem
 from workers import context

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from core import logs
 from core.errors import KfsyncError
 from mappings.magento import Order, parse_order
-from store import jobs
+from store import jobs, links
 from store.db import get_engine, read_scope, reading, session_scope
 from store.jobs import JobView, StepResult
 from store.models import Step
@@ -262,7 +262,7 @@ def find_link(url: str, kind: str, *magento_keys: str) -> str | None:
     """The KashFlow key linked to the first-recorded of ``magento_keys`` (read on the running
     step's connection when there is one)."""
     with step_read(url) as bind:
-        return jobs.find_link_in(bind, kind, *magento_keys)
+        return links.find_link_in(bind, kind, *magento_keys)
 
 
 def parsed_order(doc: dict[str, Any]) -> Order:

@@ -190,6 +190,22 @@ class Stack:
             return len(list(s.scalars(select(InboundEvent.id).where(
                 InboundEvent.processed_at.is_(None)))))
 
+    def describe(self) -> str:
+        """The store's jobs with their last attempts, and the unprocessed events: what a
+        timed-out wait prints, so a failure says where the work stood."""
+        lines = []
+        with session_scope(self.db_url) as s:
+            for job in s.scalars(select(SyncJob).order_by(SyncJob.id)):
+                lines.append(f"job {job.id} {job.kind} {job.magento_key}: {job.state} at "
+                             f"{job.step}, lease {job.lease_until}, reason {job.reason!r}")
+                for a in s.scalars(select(Attempt).where(Attempt.job_id == job.id)
+                                   .order_by(Attempt.id.desc()).limit(6)):
+                    lines.append(f"  attempt {a.step} {a.outcome} {a.created_at} {a.error!r}")
+            for e in s.scalars(select(InboundEvent).where(InboundEvent.processed_at.is_(None))):
+                lines.append(f"pending event {e.id} {e.topic} {e.resource_key} received "
+                             f"{e.received_at} enqueued {e.enqueued_at}")
+        return "\n".join(lines)
+
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:

@@ -62,7 +62,10 @@ def payments(stack: Stack, reference: str) -> list[tuple[Decimal, str]]:
 
 
 def wait_for(stack: Stack, what: str, check: Callable[[], bool], timeout: float = 30) -> None:
-    stack.wait_until(lambda: stack.events_pending() == 0 and check(), what, timeout)
+    try:
+        stack.wait_until(lambda: stack.events_pending() == 0 and check(), what, timeout)
+    except AssertionError as exc:  # say where the order stood, for whoever reads the failure
+        raise AssertionError(f"{exc}\n{stack.describe()}") from None
 
 
 def settled_done(stack: Stack, entity_id: int) -> bool:

@@ -1,3 +1,6 @@
+from dataclasses import fields
+from pathlib import Path
+
 import pytest
 
 from core.settings import ConfigError, Settings
@@ -75,3 +78,20 @@ def test_url_passwords_are_masked_in_repr_and_listed_as_secrets() -> None:
     assert "pg-pass-77" not in text and "redis%40pass-91" not in text
     assert "postgresql+psycopg://kf:***@db/kfsync" in text and "redis://:***@cache" in text
     assert {"pg-pass-77", "redis%40pass-91", "redis@pass-91"} <= set(s.secret_values())
+
+
+def test_every_setting_is_in_env_example_and_the_readme() -> None:
+    """A setting a user cannot find is a setting they do not have: each ``Settings`` field
+    is a ``KFSYNC_*`` line of ``.env.example`` and named in the README's table (a row may
+    name it short, ``KFSYNC_A_X`` / ``_Y``)."""
+    root = Path(__file__).resolve().parents[3]
+    example = (root / ".env.example").read_text(encoding="utf-8")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    oauth = [f"MAGENTO_OAUTH_{k}" for k in ("CONSUMER_KEY", "CONSUMER_SECRET", "ACCESS_TOKEN",
+                                            "ACCESS_TOKEN_SECRET")]
+    names = [n for f in fields(Settings)
+             for n in (oauth if f.name == "magento_oauth" else [f.name.upper()])]
+    assert [n for n in names if f"KFSYNC_{n}=" not in example] == []
+    short = {n: f"`_{n.split('_', 1)[-1]}`" for n in names}
+    assert [n for n in names if f"KFSYNC_{n}" not in readme and short[n] not in readme
+            and not (n in oauth and "`KFSYNC_MAGENTO_OAUTH_*`" in readme)] == []

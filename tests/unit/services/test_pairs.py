@@ -15,7 +15,7 @@ from core.settings import Settings
 from ingest import create_app
 from ingest.signing import signed_headers
 from services import pairs
-from store import jobs
+from store import jobs, links
 from store.db import session_scope
 from store.models import InboundEvent, Step, SyncJob
 
@@ -123,7 +123,7 @@ def test_the_same_magento_key_is_one_job_and_one_link_per_pair(db_url: str) -> N
             done = jobs.upsert_job(s, "order", "42", Step.ENSURE_CUSTOMER, lambda job, new: new)
             assert done is not None
             job_id = done[0].id
-            jobs.add_links(s, [("customer", "email:ann@example.com", f"C{scope.current()}")])
+            links.add_links(s, [("customer", "email:ann@example.com", f"C{scope.current()}")])
             return job_id
 
     first = upsert()
@@ -131,11 +131,11 @@ def test_the_same_magento_key_is_one_job_and_one_link_per_pair(db_url: str) -> N
     with scope.scope("shopb"):
         other = upsert()
         with session_scope(db_url) as s:
-            assert jobs.find_link_in(s, "customer", "email:ann@example.com") == "Cshopb"
+            assert links.find_link_in(s, "customer", "email:ann@example.com") == "Cshopb"
         assert scope.scoped_key("kfsync:circuit:kashflow") == "kfsync:circuit:kashflow@shopb"
     assert other != first
     with session_scope(db_url) as s:
-        assert jobs.find_link_in(s, "customer", "email:ann@example.com") == "Cdefault"
+        assert links.find_link_in(s, "customer", "email:ann@example.com") == "Cdefault"
         assert sorted(s.scalars(select(SyncJob.pair))) == ["default", "shopb"]
 
 

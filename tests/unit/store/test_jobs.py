@@ -3,12 +3,15 @@ operator then sees on the job and its attempts."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta
+from functools import partial
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from store import jobs
+from store import jobs, links
 from store.db import get_engine, session_scope
 from store.jobs import StepResult
 from store.models import Attempt, EntityLink, JobState, Step, SyncJob, utcnow
@@ -59,6 +62,36 @@ def test_a_likely_new_document_with_a_job_already_refreshes_that_job(db_url: str
     assert done is not None and (done[0].id, done[1]) == (job_id, False)
 
 
+def test_two_upserts_of_a_finished_job_at_once_reopen_it_once(db_url: str) -> None:
+    """Two events for one finished order, handled side by side: the second upsert reads the
+    job as the first left it (running), so only one re-opens and claims it."""
+    job_id = _queued(db_url)
+    with session_scope(db_url) as s:
+        s.execute(update(SyncJob).where(SyncJob.id == job_id).values(state=JobState.DONE))
+    first_in = threading.Event()
+    reopened: list[str] = []
+
+    def reopen(name: str, job: SyncJob, new: bool) -> None:
+        if job.state == JobState.DONE:
+            reopened.append(name)
+            job.state, job.lease_task = JobState.RUNNING, name
+        if name == "first":
+            first_in.set()
+            time.sleep(0.5)  # the second upsert starts meanwhile
+
+    def upsert(name: str) -> None:
+        with session_scope(db_url) as s:
+            jobs.upsert_job(s, "order", "1", Step.POST_PAYMENT, partial(reopen, name))
+
+    first = threading.Thread(target=upsert, args=("first",))
+    first.start()
+    assert first_in.wait(10)
+    upsert("second")
+    first.join(10)
+    assert reopened == ["first"]
+    assert _job(db_url, job_id).lease_task == "first"
+
+
 def test_a_claim_records_the_intent_and_a_second_task_waits(db_url: str) -> None:
     job_id = _queued(db_url)
     with get_engine(db_url).connect() as conn:
@@ -98,7 +131,7 @@ def test_finishing_a_step_claims_the_next_in_the_same_transaction(db_url: str) -
     assert (job.step, job.state, job.customer_code) == ("create_invoice", "running", "C1")
     assert _attempts(db_url, job_id) == [("ensure_customer", "ok"), ("create_invoice", "started")]
     with session_scope(db_url) as s:
-        assert jobs.find_link_in(s, "customer", "email:ann@example.com") == "C1"
+        assert links.find_link_in(s, "customer", "email:ann@example.com") == "C1"
         assert s.scalars(select(EntityLink.kashflow_key)).all() == ["C1"]
 
 

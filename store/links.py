@@ -1,0 +1,56 @@
+"""Magento <-> KashFlow links: which KashFlow record stands for a Magento customer, order,
+invoice or credit memo, per integration pair. A link, once recorded, wins: a second write for
+the same key is a no-op, so a step repeated after a crash never relinks its record.
+
+The statements are built once (see ``store.jobs``). This module imports nothing above ``store``.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from sqlalchemy import Connection, Table, bindparam, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from core import pairs
+from store.db import dialect_name
+from store.models import EntityLink, utcnow
+
+LINKS = cast(Table, EntityLink.__table__)
+_ADD_LINK = {  # an existing link for the key wins
+    name: insert_(LINKS).values(kind=bindparam("b_kind"), magento_key=bindparam("b_magento"),
+                                kashflow_key=bindparam("b_kashflow"),
+                                created_at=bindparam("b_at"), pair=bindparam("b_pair"))
+    .on_conflict_do_nothing(index_elements=["pair", "kind", "magento_key"])
+    for name, insert_ in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+
+
+def add_links(conn: Connection | Session, links: list[tuple[str, str, str]]) -> None:
+    """Record Magento <-> KashFlow links (kind, magento key, kashflow key) on ``conn``, in one
+    statement; an existing link for a key wins."""
+    if links:
+        now = utcnow()
+        conn.execute(_ADD_LINK[dialect_name(conn)], [
+            {"b_kind": kind, "b_magento": magento, "b_kashflow": kashflow, "b_at": now,
+             "b_pair": pairs.current()} for kind, magento, kashflow in links])
+
+
+def links_in(bind: Connection | Session, kind: str, *magento_keys: str
+             ) -> list[tuple[str, str]]:
+    """The links of ``magento_keys`` as (magento key, kashflow key), first-recorded first,
+    read on ``bind``."""
+    return [(str(m), str(k)) for m, k in bind.execute(
+        _LINKS, {"b_kind": kind, "b_keys": list(magento_keys), "b_pair": pairs.current()})]
+
+
+_LINKS = select(LINKS.c.magento_key, LINKS.c.kashflow_key).where(
+    LINKS.c.kind == bindparam("b_kind"), LINKS.c.pair == bindparam("b_pair"),
+    LINKS.c.magento_key.in_(bindparam("b_keys", expanding=True))).order_by(LINKS.c.id)
+
+
+def find_link_in(bind: Connection | Session, kind: str, *magento_keys: str) -> str | None:
+    """The KashFlow key linked to the first-recorded of ``magento_keys``, read on ``bind``."""
+    found = links_in(bind, kind, *magento_keys)
+    return found[0][1] if found else None
