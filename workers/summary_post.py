@@ -42,6 +42,7 @@ from mappings.summary import (
 )
 from store import summaries
 from store.db import read_scope, session_scope
+from store.links import add_links
 from store.models import utcnow
 from store.summary_models import Summary, SummaryState
 from workers import context
@@ -206,10 +207,8 @@ def ensure_summary_customer(url: str, rules: Rules, store: str, currency: str) -
         except Rejected as exc:
             if exc.reason != "DuplicateCustomerCode":
                 raise
-    from store import jobs
-
     with session_scope(url) as s:
-        jobs.add_links(s, [("customer", key, code)])
+        add_links(s, [("customer", key, code)])
     return code
 
 
