@@ -79,6 +79,8 @@ beat_schedule = {
     "flush-alerts": {"task": "kfsync.maintenance.flush_alerts", "schedule": 60.0},
     "catch-up-poll": {"task": "kfsync.maintenance.catch_up", "schedule": catch_up_interval_s},
     "stock-sync": {"task": "kfsync.stock.sync_all", "schedule": beat_interval_s()},
+    # Summary mode: close and post the summaries of days past (docs/accounting-modes.md).
+    "close-summaries": {"task": "kfsync.maintenance.close_summaries", "schedule": 300.0},
     # The KashFlow catalogue for the mapping studio, and the profile validated against it.
     "refresh-catalogue": {"task": "kfsync.maintenance.refresh_catalogue", "schedule": 86400.0},
 }

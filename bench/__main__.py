@@ -1,6 +1,6 @@
 """``make bench``: every benchmark in order, bounded in count and time, then the report.
 
-    python -m bench [--quick] [--skip ingest,pipeline,ratelimit,sustained,chaos,suggest]
+    python -m bench [--quick] [--skip ingest,pipeline,ratelimit,sustained,chaos,suggest,summary]
 
 The whole run stays under fifteen minutes on a 2-core machine: each benchmark has a fixed amount
 of work and a time limit of its own. A failed benchmark is reported and the others still
@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench import chaos, ingest, pipeline, ratelimit, suggest, sustained
+from bench import chaos, ingest, pipeline, ratelimit, suggest, summary, sustained
 from bench.common import install_signal_cleanup, log
 from bench.report import write_report
 from celeryconfig import worker_concurrency
@@ -38,6 +38,7 @@ def main() -> None:
         ("chaos", lambda: chaos.run(100 if q else 500, "mixed", 3.0, 15.0,
                                     120 if q else 300)),
         ("suggest", lambda: suggest.run(5000, 300 if q else 1200)),
+        ("summary", lambda: summary.run(200 if q else 2000, worker_concurrency)),
     ]
     skip = set(filter(None, args.skip.split(",")))
     failed, started = [], time.monotonic()

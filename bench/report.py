@@ -16,9 +16,10 @@ DOC = ROOT / "docs" / "benchmarks.md"
 
 HEADER = """# Benchmarks
 
-Produced by `make bench` (`.venv/bin/python -m bench`), which runs the six benchmarks below
+Produced by `make bench` (`.venv/bin/python -m bench`), which runs the seven benchmarks below
 in order and rewrites this file; each can also run alone (`python -m bench.ingest`,
-`bench.pipeline`, `bench.ratelimit`, `bench.sustained`, `bench.chaos`, `bench.suggest`;
+`bench.pipeline`, `bench.ratelimit`, `bench.sustained`, `bench.chaos`, `bench.suggest`,
+`bench.summary`;
 `--help` lists the options). Every
 figure is a ratio against a reference measured in the same run on the same machine, because
 these machines are noisy (other sessions and CI share the two cores). Everything runs on
@@ -353,7 +354,8 @@ def _sustained(r: dict[str, Any]) -> list[str]:
     return out
 
 
-KEPT = ("stock", "fairness")  # sections written by hand from their bench, kept verbatim
+# Sections written by their own bench (summary) or by hand from it, kept verbatim.
+KEPT = ("summary", "stock", "fairness")
 
 
 def _kept_sections(path: Path) -> list[str]:

@@ -90,11 +90,12 @@ def _register() -> None:
         reconcile,
         services,
         stock,
+        summary,
         users,
     )
 
     for module in (services, jobs, dlq, backfill, ops, stock, reconcile, mapping, onboard,
-                   users, pairs):
+                   users, pairs, summary):
         for command in module.COMMANDS:
             cli.add_command(command)
 

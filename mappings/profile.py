@@ -23,7 +23,7 @@ import yaml
 
 from mappings.errors import MappingError
 from mappings.routes import routes_document
-from mappings.rules import Rules, parse_rules
+from mappings.rules import Rules, SummaryRule, parse_rules
 
 PROFILE_KEYS = tuple(f.name for f in fields(Rules) if f.metadata.get("profile", True))
 
@@ -48,12 +48,15 @@ def _plain(value: Any) -> Any:
 def dump_rules(rules: Rules) -> dict[str, Any]:
     """Every key of ``rules`` as plain data (the profile document), keys sorted.
 
-    ``routes`` is left out while there are none, so a profile without routes keeps the
-    document, and the hash, it had before routes existed.
+    ``routes`` is left out while there are none, and ``summary`` while it is the default (off),
+    so such a profile keeps the document, and the hash, it had before they existed.
     """
-    doc = {name: _plain(getattr(rules, name)) for name in PROFILE_KEYS if name != "routes"}
+    doc = {name: _plain(getattr(rules, name)) for name in PROFILE_KEYS
+           if name not in ("routes", "summary")}
     if rules.routes:
         doc["routes"] = routes_document(rules.routes)
+    if rules.summary != SummaryRule():
+        doc["summary"] = _plain(rules.summary)
     return dict(sorted(doc.items()))
 
 

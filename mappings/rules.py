@@ -99,6 +99,35 @@ class StepToggles:
     stock_sync: bool = True  # False: the stock beat tasks do nothing
 
 
+@dataclass(frozen=True)
+class SummaryRule:
+    """Summary mode (``mappings.summary``, docs/accounting-modes.md): which orders are booked
+    as one KashFlow invoice per (store, currency, day) instead of one invoice each.
+
+    Opt-in: an order is summarised when its store is in ``stores`` (``"*"``: every store) or
+    its payment method is in ``payment_methods``, unless its customer group is in
+    ``per_order_customer_groups`` or its method in ``per_order_payment_methods`` (B2B/trade
+    orders keep their own invoice). Summary invoices and credit notes are numbered from their
+    offsets plus the summary's id; ``close_after_minutes`` after a day ends (UTC), beat
+    closes and posts its summaries.
+    """
+
+    stores: tuple[str, ...] = ()
+    payment_methods: tuple[str, ...] = ()
+    per_order_customer_groups: tuple[int, ...] = ()
+    per_order_payment_methods: tuple[str, ...] = ()
+    customer_code_prefix: str = "SUM"
+    customer_name: str = "Web sales"
+    invoice_number_offset: int = 700_000_000
+    credit_note_number_offset: int = 750_000_000
+    rounding_nominal_code: int | None = None  # None: default_nominal_code
+    close_after_minutes: int = 60
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.stores or self.payment_methods)
+
+
 # Placeholders a line description template may use (a closed set: no expressions).
 LINE_PLACEHOLDERS = ("name", "sku", "product_code", "increment_id")
 DEFAULT_LINE_TEMPLATE = "{name} ({sku})"
@@ -212,6 +241,8 @@ class Rules:
     checks: Mapping[str, CheckRule] = field(default_factory=lambda: DEFAULT_CHECKS)
     # Conditional routes (``mappings.routes``), applied per order by ``mappings.routing``.
     routes: tuple[Route, ...] = ()
+    # Summary mode (``SummaryRule``): off unless a store or payment method opts in.
+    summary: SummaryRule = SummaryRule()
     # Not a profile key: the KashFlow catalogue the SKU rule matches codes in (``skus.map_sku``),
     # attached at run time by ``with_products``; empty in a profile read from a file.
     products: ProductIndex = field(default_factory=ProductIndex, compare=False, repr=False,

@@ -25,6 +25,7 @@ from mappings.rules import (
     SkuRule,
     StepToggles,
     StoreNumbering,
+    SummaryRule,
 )
 
 
@@ -95,6 +96,25 @@ class StepTogglesSchema(_Strict):
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> StepToggles:
         return StepToggles(**data)
+
+
+class SummaryRuleSchema(_Strict):
+    stores = fields.List(fields.String(validate=validate.Regexp(r"^(\d+|\*)$")))
+    payment_methods = fields.List(_text())
+    per_order_customer_groups = fields.List(_int(validate=validate.Range(min=0)))
+    per_order_payment_methods = fields.List(_text())
+    customer_code_prefix = fields.String(validate=validate.Length(min=1, max=8))
+    customer_name = _text()
+    invoice_number_offset = _int(validate=validate.Range(min=1))
+    credit_note_number_offset = _int(validate=validate.Range(min=1))
+    rounding_nominal_code = _int(allow_none=True)
+    close_after_minutes = _int(validate=validate.Range(min=0))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> SummaryRule:
+        loaded: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                  for k, v in data.items()}
+        return SummaryRule(**loaded)
 
 
 def check_template(text: str) -> None:
@@ -176,6 +196,7 @@ class RulesSchema(_Strict):
     checks = fields.Dict(keys=fields.String(validate=validate.OneOf(tuple(DEFAULT_CHECKS))),
                          values=fields.Nested(CheckRuleSchema))
     routes = RoutesField()
+    summary = fields.Nested(SummaryRuleSchema)
 
 
 _SCHEMA = RulesSchema()

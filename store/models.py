@@ -41,6 +41,7 @@ class Step(enum.StrEnum):
     CREATE_INVOICE = "create_invoice"
     POST_PAYMENT = "post_payment"
     CREDIT_CANCELLATION = "credit_cancellation"
+    ADD_TO_SUMMARY = "add_to_summary"  # summary mode (workers.summary)
     SYNC_CUSTOMER = "sync_customer"
     CREATE_CREDIT_NOTE = "create_credit_note"
     POST_REFUND = "post_refund"
@@ -48,7 +49,7 @@ class Step(enum.StrEnum):
 
 
 ORDER_STEPS = (Step.ENSURE_CUSTOMER, Step.CREATE_INVOICE, Step.POST_PAYMENT,
-               Step.CREDIT_CANCELLATION)
+               Step.CREDIT_CANCELLATION, Step.ADD_TO_SUMMARY)
 CUSTOMER_STEPS = (Step.SYNC_CUSTOMER,)
 # The refund payment (a job's ``plan["pay"]``) only for online refunds.
 CREDITMEMO_STEPS = (Step.CREATE_CREDIT_NOTE, Step.POST_REFUND)

@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 WINDOW_S = 300  # one immediate message per kind per 5 minutes; the rest are counted
 KINDS = {"dead_letter": "dead letters", "needs_review": "orders held for review",
          "circuit_open": "KashFlow circuit openings",
-         "reconciliation": "payment reconciliation items"}
+         "reconciliation": "payment reconciliation items",
+         "summary": "summary invoices not posted"}
 
 
 def alert(kind: str, message: str) -> None:

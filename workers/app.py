@@ -23,6 +23,7 @@ TASK_MODULES = (
     "workers.reconcile_queue",
     "workers.catchup",
     "workers.stock",
+    "workers.summary_post",
 )
 
 celery_app = Celery("kfsync")

@@ -43,6 +43,7 @@ from workers.lifecycle import credit_replaced, order_of_invoice, reopen, reopen_
 from workers.orders import ORDER_FLOW, run_order
 from workers.retries import backoff, retried_through_outages
 from workers.runner import parsed_order
+from workers.summary import summarised
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +267,10 @@ def _fill_job(s: Session, doc: dict[str, Any], event_id: int | None, claim_as: s
     job.magento_ref, job.document, job.plan, job.event_id = (
         doc.get("increment_id"), doc, {**plan, **kept}, event_id)
     start = action == "invoice"
+    if start and job.invoice_number is None and job.step in (Step.ENSURE_CUSTOMER,
+                                                             Step.ADD_TO_SUMMARY):
+        # Summary mode (per store or payment method): booked in its day's summary instead.
+        job.step = Step.ADD_TO_SUMMARY if summarised(doc) else Step.ENSURE_CUSTOMER
     if start:
         _queue(s, job, was, claim_as)
     else:

@@ -33,7 +33,11 @@ LABELS = {  # nicer words for the steps a merchant knows; any other step shows i
     Step.SYNC_CUSTOMER: "Customer master data",
     Step.CREATE_CREDIT_NOTE: "Credit note",
     Step.POST_REFUND: "Refund payment",
+    Step.ADD_TO_SUMMARY: "Summary",
 }
+# On-demand steps entered straight from the decision for a reason of their own.
+ENTERED_FOR = {Step.ADD_TO_SUMMARY: (
+    "summary mode", "summary mode only: booked in its day's summary invoice, no KashFlow call")}
 
 
 @dataclass(frozen=True)
@@ -75,13 +79,14 @@ def job_graph(name: str, title: str, flow: Flow, topics: tuple[str, ...],
     previous = decide
     for d in flow.steps:
         step = str(d.step)
-        detail = ("only when the decision says pay" if d.optional else
-                  "only when a finished job's ledger re-opens it" if d.on_demand else
-                  "runs in order")
+        why, detail = ENTERED_FOR.get(d.step, ("re-opened", (
+            "only when the decision says pay" if d.optional else
+            "only when a finished job's ledger re-opens it" if d.on_demand else
+            "runs in order")))
         nodes.append(Node(step, LABELS.get(d.step, step.replace("_", " ")), "step",
                           detail, task=d.task))
         if d.on_demand:
-            edges.append(Edge(decide, step, "re-opened"))
+            edges.append(Edge(decide, step, why))
             continue
         edges.append(Edge(previous, step, "when pay" if d.optional else
                           "invoice" if previous == decide and name == "order" else ""))

@@ -19,6 +19,10 @@
    - ``credit_cancellation`` (``workers.cancellations``, only when the ledger lacks it): the
      ``CX-`` credit note for an order canceled, or replaced by an edit, after its invoice.
 
+   An order in summary mode (``mappings.summary.in_summary_mode``) has one step instead:
+   ``add_to_summary`` (``workers.summary``) books it in its day's summary invoice, which
+   ``workers.summary_post`` posts once the day is closed.
+
 A finished order is an order whose ledger matches Magento (``mappings.ledger``): its next
 ``order.updated``, ``invoice.created`` or catch-up pass that finds a capture, or a
 cancellation, not yet posted re-opens the job at that step (``workers.lifecycle``).
@@ -45,6 +49,7 @@ from workers.invoices import create_invoice
 from workers.payments import post_payment
 from workers.refunds import resume_waiting
 from workers.runner import Claimed, Flow, StepDef, register_tasks, run_job
+from workers.summary import add_to_summary
 
 ORDER_FLOW = Flow(kind="order", in_process=True, steps=(
     StepDef(Step.ENSURE_CUSTOMER, "kfsync.customers.ensure_customer", ensure_customer),
@@ -53,6 +58,9 @@ ORDER_FLOW = Flow(kind="order", in_process=True, steps=(
     StepDef(Step.POST_PAYMENT, "kfsync.payments.post_payment", post_payment, optional=True),
     StepDef(Step.CREDIT_CANCELLATION, "kfsync.refunds.credit_cancellation",
             credit_cancellation, on_demand=True),
+    # Summary mode: the order's first and only step (``workers.summary``), no KashFlow call.
+    StepDef(Step.ADD_TO_SUMMARY, "kfsync.orders.add_to_summary", add_to_summary,
+            on_demand=True, after=resume_waiting),
 ))
 
 # ``kfsync.customers.ensure_customer``, ``kfsync.orders.create_invoice``,

@@ -42,6 +42,7 @@ from workers.runner import (
     register_tasks,
     step_read,
 )
+from workers.summary import SUMMARY_LINK, book_credit_memo
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,8 @@ def create_credit_note(job: JobView) -> StepResult:
     memo = job.document
     order_id = str(job.plan.get("order_id") or memo.get("order_id"))
     number, customer_code, order_doc = _order_of(order_id)
+    if number is None and find_link(context.db_url(), SUMMARY_LINK, f"order:{order_id}"):
+        return book_credit_memo(job, order_id)  # summary mode: its day's summary credit note
     if number is None or customer_code is None:
         return StepResult(next_step=Step.CREATE_CREDIT_NOTE,
                           wait=f"waiting for order {order_id}'s invoice to be synced")

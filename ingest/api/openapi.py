@@ -16,6 +16,7 @@ from marshmallow import Schema
 from ingest.api import mapping_schemas as ms
 from ingest.api import reconcile_schemas as rc
 from ingest.api import schemas as sc
+from ingest.api import summary_schemas as su
 
 PREFIX = "/api/v1"
 ID_PARAM = {"schema": {"type": "integer", "minimum": 1, "maximum": sc.MAX_ID}, "required": True}
@@ -53,6 +54,10 @@ OPERATIONS: list[tuple[str, str, str, type[Schema] | None, type[Schema] | None,
      rc.PayoutPageSchema, (400,)),
     ("/settlements/{payout_id}", "get", "One payout: its totals and each row with its match",
      None, None, rc.PayoutDetailSchema, (404,)),
+    ("/summaries", "get", "Summary mode's summaries, newest day first (filters: state, day, "
+     "kind)", su.SummaryQuery, None, su.SummaryPageSchema, (400,)),
+    ("/summaries/{summary_id}", "get", "One summary: its lines, each with the orders behind "
+     "it, its payments and documents", None, None, su.SummaryDetailSchema, (404,)),
     ("/mapping/versions", "get", "Mapping profile versions, newest (in force) first", None,
      None, ms.VersionListSchema, (409,)),
     ("/mapping/versions/{version_id}", "get", "One profile version: document, changes, YAML",
@@ -95,7 +100,8 @@ def _operation(path: str, summary: str, query: type[Schema] | None, body: type[S
             "content": {"application/json": {"schema": "ErrorSchema"}}}
     if query is not None:
         op["parameters"].append({"in": "query", "schema": query})
-    for name in ("job_id", "letter_id", "item_id", "version_id", "suggestion_id", "payout_id"):
+    for name in ("job_id", "letter_id", "item_id", "version_id", "suggestion_id", "payout_id",
+                 "summary_id"):
         if "{" + name + "}" in path:
             op["parameters"].append({"in": "path", "name": name, **ID_PARAM})
     if body is not None:
@@ -109,7 +115,8 @@ def build_spec() -> dict[str, Any]:
     spec = APISpec(title="kfsync ops API", version="1.0.0", openapi_version="3.0.3",
                    plugins=[MarshmallowPlugin()],
                    info={"description": "Jobs, dead letters, review items, payment "
-                                        "reconciliation and stats. Every route needs "
+                                        "reconciliation, settlements, summaries and "
+                                        "stats. Every route needs "
                                         "Authorization: Bearer <token>: a user's API "
                                         "token (kfsync users token) or KFSYNC_OPS_TOKEN. "
                                         "Reading needs the viewer role, requeue, discard "

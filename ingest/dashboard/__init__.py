@@ -183,5 +183,6 @@ from ingest.dashboard import (  # noqa: E402,F401 - registers the pages
     reconciliation,
     studio,
     studio_actions,
+    summaries,
     views,
 )

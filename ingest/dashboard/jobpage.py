@@ -19,7 +19,7 @@ PLAN_LABELS = {"action": "decision", "pay": "post a payment", "pay_reason": "why
 # Plan keys with a card of their own: the KashFlow side, policies, checks, how each line
 # was mapped (``_line_mapping.html``) and the order's ledger (``_ledger.html``).
 SHOWN_ELSEWHERE = {"kashflow_invoice", "kashflow_payments", "notes", "findings", "line_mapping",
-                   "created_products", "ledger"}
+                   "created_products", "ledger", "summary"}
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from store.models import (
     SyncJob,
 )
 from store.reconcile_models import ReconciliationItem, SettlementPayout
+from store.summary_models import Summary, SummaryEntry
 from tests.conftest import PG_ADMIN_URL  # noqa: F401 - documents where PostgreSQL comes from
 from workers.app import celery_app, configure
 
@@ -286,7 +287,8 @@ def fresh_stack(stack_env: tuple[str, dict[str, str]], servers: SandboxServers) 
     for control in (servers.magento_control, servers.kashflow_control):
         requests.post(f"{control}/reset", timeout=5).raise_for_status()
     with session_scope(db_url) as s:
-        for model in (Attempt, DeadLetter, EntityLink, SyncJob, InboundEvent, AuditEntry,
+        for model in (SummaryEntry, Summary,
+                      Attempt, DeadLetter, EntityLink, SyncJob, InboundEvent, AuditEntry,
                       Cursor, ReconciliationItem, SettlementPayout, *STUDIO_TABLES):
             s.execute(delete(model))
     profiles.seed(db_url, env["KFSYNC_MAPPING_FILE"])  # version 1: the test's mapping file

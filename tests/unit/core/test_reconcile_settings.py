@@ -49,6 +49,9 @@ def test_the_beat_entry_runs_daily_at_the_time_set() -> None:
     assert celeryconfig.reconcile_entry("off") is None
     assert "reconcile-payments" in celeryconfig.beat_schedule  # the default: on, at 02:30
     assert "kfsync.maintenance.reconcile_payments" in celeryconfig.routine_task_names()
+    # Summary mode's close (docs/accounting-modes.md): every 300 s, whatever the settings.
+    assert celeryconfig.beat_schedule["close-summaries"] == {
+        "task": "kfsync.maintenance.close_summaries", "schedule": 300.0}
 
 
 def test_the_settings_are_documented() -> None:

@@ -107,7 +107,7 @@ def test_a_step_added_to_the_order_flow_in_code_appears_on_the_page(
     assert listed is not None
     assert re.findall(r'data-node="([^"]+)"', listed.group(1)) == [
         "order.event", "order.decide", "ensure_customer", "create_invoice", "notify_accounts",
-        "post_payment", "credit_cancellation"]
+        "post_payment", "credit_cancellation", "add_to_summary"]
     data = json.loads(re.search(r'id="flow-data">(.*?)</script>', html, re.S).group(1))
     edges = next(g for g in data["graphs"] if g["name"] == "order")["edges"]
     assert {"source": "create_invoice", "target": "notify_accounts", "label": ""} in edges

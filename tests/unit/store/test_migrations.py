@@ -12,11 +12,12 @@ import store.mapping_models
 import store.pair_models
 import store.reconcile_models
 import store.stock_models
+import store.summary_models
 from store.models import Base
 
 MODEL_MODULES = (store.account_models, store.mapping_models, store.pair_models,
                  store.reconcile_models,
-                 store.stock_models)  # each adds its tables to Base.metadata
+                 store.stock_models, store.summary_models)  # each adds its tables to Base.metadata
 
 
 def test_the_migrated_schema_is_the_models_schema(db_url: str) -> None:

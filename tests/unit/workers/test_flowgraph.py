@@ -23,13 +23,14 @@ def test_the_order_graph_is_the_order_flow_in_order() -> None:
     graph = order_graph()
     assert [n.id for n in graph.nodes] == [
         "order.event", "order.decide", "ensure_customer", "create_invoice", "post_payment",
-        "credit_cancellation"]
+        "credit_cancellation", "add_to_summary"]
     assert [(e.source, e.target, e.label) for e in graph.edges] == [
         ("order.event", "order.decide", ""),
         ("order.decide", "ensure_customer", "invoice"),
         ("ensure_customer", "create_invoice", ""),
         ("create_invoice", "post_payment", "when pay"),
-        ("order.decide", "credit_cancellation", "re-opened")]
+        ("order.decide", "credit_cancellation", "re-opened"),
+        ("order.decide", "add_to_summary", "summary mode")]
     assert graph.node("create_invoice") == flowgraph.Node(
         "create_invoice", "Invoice", "step", "runs in order", task="kfsync.orders.create_invoice")
     names = [g.name for g in flowgraph.graphs()]

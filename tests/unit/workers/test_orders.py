@@ -13,6 +13,7 @@ from workers.invoices import create_invoice
 from workers.orders import ORDER_FLOW
 from workers.payments import post_payment
 from workers.refunds import resume_waiting
+from workers.summary import add_to_summary
 from workers.workflow import order_chain
 
 
@@ -22,14 +23,17 @@ def test_an_order_is_customer_then_invoice_then_payment() -> None:
         (Step.CREATE_INVOICE, create_invoice),
         (Step.POST_PAYMENT, post_payment),
         (Step.CREDIT_CANCELLATION, credit_cancellation),
+        (Step.ADD_TO_SUMMARY, add_to_summary),  # summary mode: its only step
     ]
     assert tuple(d.step for d in ORDER_FLOW.steps) == ORDER_STEPS
     # Only the payment depends on the decision (``plan.pay``); credit memos that waited for
     # the invoice start once it exists.
     assert [d.step for d in ORDER_FLOW.steps if d.optional] == [Step.POST_PAYMENT]
     # The cancellation credit note only when the ledger lacks it (a re-opened order).
-    assert [d.step for d in ORDER_FLOW.steps if d.on_demand] == [Step.CREDIT_CANCELLATION]
+    assert [d.step for d in ORDER_FLOW.steps if d.on_demand] == [Step.CREDIT_CANCELLATION,
+                                                                 Step.ADD_TO_SUMMARY]
     assert ORDER_FLOW.get(Step.CREATE_INVOICE).after is resume_waiting
+    assert ORDER_FLOW.get(Step.ADD_TO_SUMMARY).after is resume_waiting
 
 
 def test_a_new_order_runs_its_steps_in_one_task_and_stops_when_it_is_done() -> None:
@@ -40,8 +44,8 @@ def test_a_new_order_runs_its_steps_in_one_task_and_stops_when_it_is_done() -> N
     assert ORDER_FLOW.continues(held) is None
     # A task may carry on (its retry, or its redelivery) at any later step under its lease.
     assert ORDER_FLOW.later(Step.ENSURE_CUSTOMER) == ["create_invoice", "post_payment",
-                                                      "credit_cancellation"]
-    assert ORDER_FLOW.later(Step.CREDIT_CANCELLATION) == []
+                                                      "credit_cancellation", "add_to_summary"]
+    assert ORDER_FLOW.later(Step.ADD_TO_SUMMARY) == []
 
 
 def test_a_resumed_order_runs_the_same_steps_from_its_own() -> None:
@@ -56,3 +60,5 @@ def test_a_resumed_order_runs_the_same_steps_from_its_own() -> None:
                                                      "kfsync.orders.create_invoice"]
     reopened = order_chain(7, Step.CREDIT_CANCELLATION, pay=False)
     assert [task.task for task in reopened.tasks] == ["kfsync.refunds.credit_cancellation"]
+    summarised = order_chain(7, Step.ADD_TO_SUMMARY, pay=True)  # requeued in summary mode
+    assert [task.task for task in summarised.tasks] == ["kfsync.orders.add_to_summary"]
