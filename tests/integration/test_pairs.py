@@ -67,6 +67,10 @@ class PairStack:
         return self.client.post(path, data=body,
                                 headers=signed_headers(secret, event_id, body)).status_code
 
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kfsync", *args], env=self.env,
+                              capture_output=True, text=True, timeout=120, check=False)
+
     def job(self, pair: str, entity_id: int) -> SyncJob | None:
         with session_scope(self.db_url) as s:
             return s.scalar(select(SyncJob).where(SyncJob.pair == pair, SyncJob.kind == "order",
@@ -255,3 +259,67 @@ def test_the_cli_never_shows_a_pairs_secret_and_disable_refuses_its_webhooks(
     assert "B00004101" in listed_jobs.stdout and "000004102" not in listed_jobs.stdout
     bad = kfsync("pairs", "add", "Bad Name", "--magento-url", "x", "--kashflow-username", "u")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
+
+
+def test_a_backfill_and_a_replay_for_pair_b_book_into_bs_company_only(
+        pair_stack: PairStack) -> None:
+    st = pair_stack
+    july = "2025-07-10 09:00:00"
+    a_old = order_for(4501, ANN, 1) | {"created_at": july, "updated_at": july}
+    b_old = order_for(4501, BEN, 2, increment_id="B00004501") | {  # A's entity id, again
+        "created_at": july, "updated_at": july}
+    b_old3 = order_for(4502, ANN, 3) | {"created_at": july, "updated_at": july}
+    seed(st.a, a_old)
+    for order in (b_old, b_old3):
+        seed(st.b, order)
+    invoices_a = len(state(st.a)["invoices"])
+
+    unknown = st.cli("backfill", "--pair", "shopc", "--since", "2025-07-01")
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1, unknown.stderr
+    assert "no pair named shopc (pairs: default, shopb)" in unknown.stderr
+    assert st.cli("replay", "order", "B00004501", "--pair", "shopc").returncode == 2
+
+    run = st.cli("backfill", "--pair", "shopb", "--since", "2025-07-01", "--until",
+                 "2025-08-01")
+    assert run.returncode == 0, run.stderr
+    assert "of pair shopb: 2 of 2 order(s) through the pipeline" in run.stdout, run.stdout
+    for entity_id in (4501, 4502):
+        assert st.wait_settled("shopb", entity_id).state == JobState.DONE
+    assert st.job("default", 4501) is None  # shop A's order of that id was not touched
+    company_a, company_b = state(st.a), state(st.b)
+    assert len(company_a["invoices"]) == invoices_a  # nothing into company A
+    by_ref = {i["CustomerReference"]: i for i in company_b["invoices"]}
+    assert [line["NominalCode"] for line in by_ref["B00004501"]["LineItems"]] == [
+        4010, 4010, 4900]  # store 2's nominals
+    assert [line["NominalCode"] for line in by_ref["000004502"]["LineItems"]] == [
+        4000, 4000, 4000]
+    assert Decimal(str(by_ref["B00004501"]["GrossAmount"])) == Decimal("58.20")
+    assert by_ref["B00004501"]["PaymentLines"][0]["AccountId"] == 1203
+    with session_scope(st.db_url) as s:  # the run's cursor is pair shopb's
+        cursor = s.execute(text("SELECT name FROM cursors WHERE name LIKE 'backfill:%'")
+                           ).scalars().all()
+    assert cursor == ["backfill:2025-07-01:2025-08-01@shopb"]
+
+    again = st.cli("backfill", "--pair", "shopb", "--since", "2025-07-01", "--until",
+                   "2025-08-01")
+    assert again.returncode == 0, again.stderr  # resumed from shopb's cursor: nothing new
+    assert "resuming backfill:2025-07-01:2025-08-01 of pair shopb after order entity 4502" \
+        in again.stdout, again.stdout
+    replay = st.cli("replay", "order", "B00004501", "--pair", "shopb")
+    assert replay.returncode == 0 and "of pair shopb queued" in replay.stdout, replay.stderr
+    with session_scope(st.db_url) as s:
+        event = s.scalar(select(InboundEvent).where(InboundEvent.source == "replay"))
+        assert event is not None and event.pair == "shopb"
+        event_id = event.id
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline:
+        with session_scope(st.db_url) as s:
+            if s.scalar(select(InboundEvent.processed_at).where(InboundEvent.id == event_id)):
+                break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the replay event was not processed")
+    assert st.wait_settled("shopb", 4501).state == JobState.DONE
+    refs_b = [i["CustomerReference"] for i in state(st.b)["invoices"]]
+    assert refs_b.count("B00004501") == 1  # replayed, never booked twice
+    assert len(state(st.a)["invoices"]) == invoices_a
