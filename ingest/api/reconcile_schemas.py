@@ -19,6 +19,7 @@ class ReconciliationQuery(PageQuery):
 
 class ReconciliationItemSchema(Schema):
     id = fields.Integer()
+    pair = fields.String(metadata={"description": "the integration pair (docs/pairs.md)"})
     day = fields.Date()
     reason = fields.String(metadata={"description": ", ".join(r.value for r in ItemReason)})
     status = fields.String(metadata={"description": ", ".join(s.value for s in ItemStatus)})

@@ -36,8 +36,10 @@ from sandbox.server import SandboxServers
 from services import pairs
 from store.db import get_engine, migrate, session_scope
 from store.models import InboundEvent, JobState, SyncJob
+from store.stock_models import StockRun
 from tests.conftest import PG_ADMIN_URL, _pg_available
 from tests.integration.conftest import INTEGRATION_REDIS_URL, SETTLED, _start_worker
+from workers.app import celery_app
 
 pytestmark = pytest.mark.integration
 
@@ -323,3 +325,76 @@ def test_a_backfill_and_a_replay_for_pair_b_book_into_bs_company_only(
     refs_b = [i["CustomerReference"] for i in state(st.b)["invoices"]]
     assert refs_b.count("B00004501") == 1  # replayed, never booked twice
     assert len(state(st.a)["invoices"]) == invoices_a
+
+
+def _finished_runs(db_url: str, pair: str) -> list[StockRun]:
+    with session_scope(db_url) as s:
+        return list(s.scalars(select(StockRun).where(StockRun.pair == pair,
+                                                     StockRun.finished_at.is_not(None))
+                              .order_by(StockRun.id)))
+
+
+def _stock_pass(st: PairStack, expect: dict[str, int]) -> None:
+    """Send beat's stock task once and wait until each pair in ``expect`` has that many
+    finished runs."""
+    celery_app.send_task("kfsync.stock.sync_all")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if all(len(_finished_runs(st.db_url, p)) >= n for p, n in expect.items()):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"stock passes did not finish: {expect}")
+
+
+def _control(url: str, path: str, body: dict[str, Any]) -> None:
+    requests.post(f"{url}/{path}", json=body, timeout=5).raise_for_status()
+
+
+def _magento_qty(servers: SandboxServers, sku: str) -> Decimal:
+    shop = requests.get(f"{servers.magento_control}/state", timeout=5).json(parse_float=Decimal)
+    product = next(p for p in shop["products"] if p["sku"] == sku)
+    return Decimal(str(product["extension_attributes"]["stock_item"]["qty"]))
+
+
+def test_beats_stock_pass_runs_per_pair_against_its_own_catalogue_and_a_failing_pair_stops_none(
+        pair_stack: PairStack) -> None:
+    st = pair_stack
+    # LAMP is a stock-managed product of company B only; both shops sell a LAMP.
+    _control(st.b.kashflow_control, "products", {"NominalCode": 4000, "Code": "LAMP",
+                                                 "ManageStockLevel": True, "QuantityInStock": 3})
+    _control(st.b.magento_control, "products", {"sku": "LAMP", "name": "Lamp", "qty": 3})
+    _control(st.a.magento_control, "products", {"sku": "LAMP", "name": "Lamp", "qty": 1})
+    _stock_pass(st, {"default": 1, "shopb": 1})  # baselines of each pair
+
+    _control(st.b.kashflow_control, "products", {"NominalCode": 4000, "Code": "MUG",
+                                                 "QuantityInStock": 7})
+    _control(st.b.kashflow_control, "products", {"NominalCode": 4000, "Code": "LAMP",
+                                                 "QuantityInStock": 9})
+    _control(st.a.kashflow_control, "products", {"NominalCode": 4000, "Code": "HOODIE",
+                                                 "QuantityInStock": 11})
+    _stock_pass(st, {"default": 2, "shopb": 2})
+    assert (_magento_qty(st.b, "MUG"), _magento_qty(st.b, "LAMP"),
+            _magento_qty(st.b, "HOODIE")) == (7, 9, 25)  # company B's levels in shop B
+    assert (_magento_qty(st.a, "MUG"), _magento_qty(st.a, "HOODIE"),
+            _magento_qty(st.a, "LAMP")) == (40, 11, 1)  # company A's in shop A; no LAMP there
+    run_a, run_b = _finished_runs(st.db_url, "default")[-1], _finished_runs(st.db_url, "shopb")[-1]
+    assert (run_a.changed, run_b.changed) == (1, 2)
+    assert "LAMP" in run_a.details["unmatched_magento_skus"]  # A's SKU, not B's product
+    with session_scope(st.db_url) as s:  # each pair's catalogue holds its company's products
+        lamps = s.execute(text("SELECT pair FROM catalogue_items WHERE key = '4000/LAMP'")
+                          ).scalars().all()
+    assert lamps == ["shopb"]
+
+    # Shop B unreachable: its pass fails, pair default's still runs.
+    moved = st.cli("pairs", "update", "shopb", "--magento-url", "http://127.0.0.1:9/rest")
+    assert moved.returncode == 0, moved.stderr
+    try:
+        time.sleep(pairs.RECHECK_S + 0.5)  # the worker's copy of the pair expires
+        _control(st.a.kashflow_control, "products", {"NominalCode": 4000, "Code": "MUG",
+                                                     "QuantityInStock": 5})
+        _stock_pass(st, {"default": 3})
+        assert _magento_qty(st.a, "MUG") == 5
+        assert len(_finished_runs(st.db_url, "shopb")) == 2  # B's pass failed, A's did not
+    finally:
+        back = st.cli("pairs", "update", "shopb", "--magento-url", st.b.magento_url)
+        assert back.returncode == 0, back.stderr
