@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from sandbox.server import SandboxServers
 from services import pairs
 from store.db import get_engine, migrate, session_scope
 from store.models import InboundEvent, JobState, SyncJob
+from store.reconcile_models import ReconciliationItem
 from store.stock_models import StockRun
 from tests.conftest import PG_ADMIN_URL, _pg_available
 from tests.integration.conftest import INTEGRATION_REDIS_URL, SETTLED, _start_worker
@@ -398,3 +400,47 @@ def test_beats_stock_pass_runs_per_pair_against_its_own_catalogue_and_a_failing_
     finally:
         back = st.cli("pairs", "update", "shopb", "--magento-url", st.b.magento_url)
         assert back.returncode == 0, back.stderr
+
+
+def test_beats_reconciliation_runs_per_pair_and_a_post_books_into_the_items_company(
+        pair_stack: PairStack) -> None:
+    st = pair_stack
+    day = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    # Both shops have a cheque order 7102 of yesterday; only shop B shows a card capture.
+    for servers, path, secret, store in ((st.a, "/webhooks/magento", SECRET_A, 1),
+                                         (st.b, "/webhooks/magento/shopb", SECRET_B, 3)):
+        order = make_order(7102, BEN, [Line("SEEDS", "Seeds", Decimal("3.50"), 2)],
+                           method="checkmo", created_at=f"{day} 10:00:00")
+        order["store_id"] = store
+        seed(servers, order)
+        assert st.post(path, secret, order, store) == 202
+    for pair in ("default", "shopb"):
+        assert st.wait_settled(pair, 7102).state == JobState.DONE
+    _control(st.b.magento_control, "transactions", {
+        "transaction_id": 71021, "order_id": 7102, "txn_id": "txn-b-7102", "txn_type": "capture",
+        "is_closed": 1, "created_at": f"{day} 10:00:01"})
+
+    broker = redis.Redis.from_url(st.env["KFSYNC_REDIS_URL"])
+    last_runs = ("kfsync:reconcile:last_run", "kfsync:reconcile:last_run@shopb")
+    broker.delete(*last_runs)
+    celery_app.send_task("kfsync.maintenance.reconcile_payments", queue="maintenance")
+    deadline = time.monotonic() + 60
+    while not all(broker.exists(key) for key in last_runs):  # each pair's run recorded
+        assert time.monotonic() < deadline, "the daily reconciliation did not run per pair"
+        time.sleep(0.2)
+    with session_scope(st.db_url) as s:
+        found = [(i.pair, i.reason, i.order_key, i.txn_id, i.fingerprint, i.id)
+                 for i in s.scalars(select(ReconciliationItem).where(
+                     ReconciliationItem.day == date.fromisoformat(day)))]
+    assert [f[:4] for f in found] == [("shopb", "missing_payment", "7102", "txn-b-7102")]
+    assert found[0][4].endswith("@shopb")
+    listed = st.cli("reconcile", "items", "--pair", "default")
+    assert listed.returncode == 0 and "0 item(s)" in listed.stdout, listed.stdout
+
+    posted = st.cli("reconcile", "post", str(found[0][5]))
+    assert posted.returncode == 0 and "posted" in posted.stdout, posted.stderr
+    b_invoice = next(i for i in state(st.b)["invoices"] if i["CustomerReference"] == "000007102")
+    a_invoice = next(i for i in state(st.a)["invoices"] if i["CustomerReference"] == "000007102")
+    assert [Decimal(str(p["Amount"])) for p in b_invoice["PaymentLines"]] == [
+        Decimal(str(b_invoice["GrossAmount"]))]  # the missing payment, in company B
+    assert a_invoice["PaymentLines"] == []  # company A's order of that id is untouched
