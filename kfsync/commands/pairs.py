@@ -67,7 +67,8 @@ def work_as_pair(name: str | None, *required: str, purpose: str = "") -> Any:
     _run(lambda: stored.check_known(settings, name), usage=True)
     pair = _run(lambda: stored.load(settings, name))
     if not pair.enabled:
-        raise click.UsageError(f"pair {name} is disabled (kfsync pairs enable {name} first)")
+        raise click.UsageError(f"pair {name} is disabled; enable it first: kfsync pairs enable "
+                               f"{name}")
     scope.enter(name)
     return settings
 
