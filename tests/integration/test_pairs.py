@@ -445,3 +445,26 @@ def test_beats_reconciliation_runs_per_pair_and_a_post_books_into_the_items_comp
     assert [Decimal(str(p["Amount"])) for p in b_invoice["PaymentLines"]] == [
         Decimal(str(b_invoice["GrossAmount"]))]  # the missing payment, in company B
     assert a_invoice["PaymentLines"] == []  # company A's order of that id is untouched
+
+
+def test_pair_bs_skus_resolve_against_company_bs_products_only(pair_stack: PairStack) -> None:
+    st = pair_stack
+    _control(st.b.kashflow_control, "products", {"NominalCode": 4000, "Code": "DESK",
+                                                 "ManageStockLevel": True, "QuantityInStock": 2})
+    runs_b = len(_finished_runs(st.db_url, "shopb"))
+    runs_a = len(_finished_runs(st.db_url, "default"))
+    _stock_pass(st, {"shopb": runs_b + 1, "default": runs_a + 1})  # B's catalogue re-read
+    desk = [Line("DESK", "Oak Desk", Decimal("80.00"), 1)]
+    a_order, b_order = make_order(4701, ANN, desk), make_order(4701, BEN, desk)
+    a_order["store_id"], b_order["store_id"] = 1, 3
+    seed(st.a, a_order)
+    seed(st.b, b_order)
+    assert st.post("/webhooks/magento", SECRET_A, a_order, 1) == 202
+    assert st.post("/webhooks/magento/shopb", SECRET_B, b_order, 3) == 202
+    for pair in ("default", "shopb"):
+        assert st.wait_settled(pair, 4701).state == JobState.DONE
+    [b_invoice] = [i for i in state(st.b)["invoices"] if i["CustomerReference"] == "000004701"]
+    [a_invoice] = [i for i in state(st.a)["invoices"] if i["CustomerReference"] == "000004701"]
+    assert b_invoice["LineItems"][0].get("ProductCode") == "DESK"  # company B's product
+    assert a_invoice["LineItems"][0].get("ProductCode") in (None, "")  # A has no DESK
+    assert not any(p["Code"] == "DESK" for p in state(st.a)["products"])
