@@ -84,10 +84,12 @@ def _reconcile_pair() -> int:
     return open_items
 
 
-def last_run(redis_url: str) -> dict[str, Any] | None:
-    """The last daily run (``at``, ``first_day``, ``last_day``, ``open_items``), or None."""
+def last_run(redis_url: str, pair: str | None = None) -> dict[str, Any] | None:
+    """The last daily run of ``pair`` (None: the current pair) — ``at``, ``first_day``,
+    ``last_day``, ``open_items`` — or None."""
     try:
-        raw = redis.Redis.from_url(redis_url, socket_timeout=2).get(LAST_RUN_KEY)
+        raw = redis.Redis.from_url(redis_url, socket_timeout=2).get(
+            pairs.scoped_key(LAST_RUN_KEY, pair))
     except redis.RedisError:
         return None
     return dict(json.loads(raw)) if raw else None
