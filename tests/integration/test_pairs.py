@@ -25,6 +25,7 @@ import pytest
 import redis
 import requests
 import simplejson
+import yaml
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, select, text
 
@@ -468,3 +469,38 @@ def test_pair_bs_skus_resolve_against_company_bs_products_only(pair_stack: PairS
     assert b_invoice["LineItems"][0].get("ProductCode") == "DESK"  # company B's product
     assert a_invoice["LineItems"][0].get("ProductCode") in (None, "")  # A has no DESK
     assert not any(p["Code"] == "DESK" for p in state(st.a)["products"])
+
+
+def test_create_missing_products_in_pair_bs_rules_creates_the_product_in_company_b(
+        pair_stack: PairStack, tmp_path: Path) -> None:
+    st = pair_stack
+    exported = st.cli("pairs", "export", "shopb")
+    assert exported.returncode == 0, exported.stderr
+    original, changed = tmp_path / "shopb.yml", tmp_path / "shopb-create.yml"
+    original.write_text(exported.stdout, encoding="utf-8")
+    doc = yaml.safe_load(exported.stdout)
+    doc["rules"] = {**(doc.get("rules") or {}), "create_missing_products": True}
+    changed.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    assert st.cli("pairs", "import", "shopb", str(changed), "--apply").returncode == 0
+    try:
+        time.sleep(pairs.RECHECK_S + 0.5)  # the worker reads shopb's new rules
+        stool = [Line("NEW-STOOL", "Oak Stool", Decimal("45.00"), 1)]
+        a_order, b_order = make_order(4801, ANN, stool), make_order(4801, BEN, stool)
+        a_order["store_id"], b_order["store_id"] = 1, 3
+        seed(st.a, a_order)
+        seed(st.b, b_order)
+        assert st.post("/webhooks/magento", SECRET_A, a_order, 1) == 202
+        assert st.post("/webhooks/magento/shopb", SECRET_B, b_order, 3) == 202
+        for pair in ("default", "shopb"):
+            assert st.wait_settled(pair, 4801).state == JobState.DONE
+        company_a, company_b = state(st.a), state(st.b)
+        assert [p["Code"] for p in company_b["products"]].count("NEW-STOOL") == 1
+        assert "NEW-STOOL" not in [p["Code"] for p in company_a["products"]]  # A's rules: no
+        [b_invoice] = [i for i in company_b["invoices"] if i["CustomerReference"] == "000004801"]
+        assert b_invoice["LineItems"][0].get("ProductCode") == "NEW-STOOL"
+        with session_scope(st.db_url) as s:  # cached in pair shopb's catalogue only
+            cached = s.execute(text("SELECT pair FROM catalogue_items "
+                                    "WHERE key = '4000/NEW-STOOL'")).scalars().all()
+        assert cached == ["shopb"]
+    finally:
+        assert st.cli("pairs", "import", "shopb", str(original), "--apply").returncode == 0
