@@ -65,6 +65,27 @@ def close_summaries() -> int:
     return context.for_each_pair(lambda: len(close_due(context.db_url())))
 
 
+@celery_app.task(name="kfsync.maintenance.close_summary")
+def close_one(summary_id: int) -> str:
+    """Close and post summary ``summary_id`` in its own pair (``POST /api/v1/summaries/{id}
+    /close``); its state afterwards. A failure is noted on the summary and alerted, as
+    beat's close does, and the next run takes it over."""
+    url = context.db_url()
+    with read_scope(url) as s:
+        row = s.get(Summary, summary_id)
+        if row is None:
+            return "None"
+        pairs.enter(row.pair)
+    try:
+        return close_summary(url, summary_id)
+    except Exception as exc:
+        log.exception("summary %s not posted", summary_id)
+        with session_scope(url) as s:
+            summaries.note_error(s, summary_id, str(exc))
+        alert("summary", f"summary {summary_id} not posted: {exc}")
+        return SummaryState.CLOSING
+
+
 def close_due(url: str, before: date | None = None, now: datetime | None = None) -> list[int]:
     """Close and post this pair's summaries of days before ``before`` (default: days that
     ended ``close_after_minutes`` ago); the ids posted. A summary that fails is alerted and

@@ -77,5 +77,13 @@ class SummaryDetailSchema(SummarySchema):
         "description": "every order or credit memo in it"})
 
 
+class SummaryCloseSchema(Schema):
+    id = fields.Integer()
+    state = fields.String(metadata={"description": "its state when the close was queued"})
+    queued = fields.Boolean(metadata={"description": "sent to the worker (false: the broker "
+                                                     "did not answer)"})
+    message = fields.String()
+
+
 class SummaryPageSchema(PageSchema):
     items = fields.List(fields.Nested(SummarySchema))
