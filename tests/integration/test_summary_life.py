@@ -100,3 +100,50 @@ def test_a_capture_after_the_day_closed_is_paid_once_on_the_orders_summary(
     send_event(stack, "order.updated", "order", 8700)
     stack.wait_until(lambda: stack.events_pending() == 0, "the replay")
     assert stack.invoices() == before and len(entries(stack, "capture")) == 1
+
+
+def cancel(stack: Stack, order: dict[str, Any]) -> None:
+    order.update(state="canceled", status="canceled", total_canceled=order["grand_total"],
+                 updated_at="2026-11-27 10:00:00")
+    stack.seed_order(order)
+    stack.send(order, topic="order.updated")
+
+
+def test_an_order_canceled_leaves_its_open_summary_or_goes_on_the_next_credit_note(
+        stack: Stack) -> None:
+    use_summary_mode(stack)
+    early, late, kept = authorised(8710), authorised(8711), order_doc(8712, DAYS[0], "GBP")
+    place(stack, [early, late, kept])
+    [(home, _), *_] = entries(stack, "order")
+
+    cancel(stack, early)  # before its day closes: out of the summary
+    stack.wait_until(lambda: settled(stack, 8710, "taken out of it"), "the early cancel")
+    assert sorted(k for _, k in entries(stack, "order")) == ["8711", "8712"]
+    closed = stack.cli("summary", "close", "--before", "2026-11-22")
+    assert "1 summary posted" in closed.stdout, closed.stdout + closed.stderr
+    invoice = summaries_in_kashflow(stack, "SUM-")[f"SUM-{DAYS[0]}-1-GBP"]
+    assert Decimal(str(invoice["GrossAmount"])) == sum(
+        (Decimal(str(d["grand_total"])) for d in (late, kept)), Decimal(0))
+
+    cancel(stack, late)  # after: on the next summary credit note
+    stack.wait_until(lambda: settled(stack, 8711, "is credited on summary credit note"),
+                     "the late cancel")
+    for _ in range(2):  # the same news again
+        stack.send(late, topic="order.updated")
+    stack.wait_until(lambda: stack.events_pending() == 0, "the repeats")
+    [(credit, key)] = entries(stack, "cancel")
+    assert key == "8711" and credit != home
+    close(stack, credit)
+    close(stack, credit)  # again: nothing new
+    [note] = summaries_in_kashflow(stack, "SUMCN-").values()
+    gross = Decimal(str(late["grand_total"]))
+    assert Decimal(str(note["GrossAmount"])) == -gross
+    assert Decimal(str(note["VATAmount"])) == -Decimal(str(late["tax_amount"]))
+    assert not note.get("PaymentLines")  # nothing was captured: nothing refunded
+    before = stack.invoices()
+    send_event(stack, "order.updated", "order", 8711)
+    send_event(stack, "order.updated", "order", 8710)
+    stack.wait_until(lambda: stack.events_pending() == 0, "the replays")
+    assert stack.invoices() == before and len(entries(stack, "cancel")) == 1
+    job = stack.job(8711)
+    assert job is not None and job.plan["summary"]["cancelled"]
