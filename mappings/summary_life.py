@@ -24,7 +24,7 @@ from typing import Any
 
 from mappings.captures import captured_total, payment_drafts
 from mappings.magento import Order
-from mappings.money import ZERO, plain, to_decimal
+from mappings.money import ZERO, round_money, to_decimal
 from mappings.rules import Rules
 from mappings.summary import INVOICE, Part, PaymentPart
 
@@ -59,7 +59,7 @@ def capture_key(order_key: str, order: Order, rules: Rules) -> str:
     """The capture entry's key: the order and what Magento has captured in all, so the same
     news again finds its entry, and the next partial capture is a new one."""
     total = sum((p.amount for p in captured_by_method(order, rules).values()), ZERO)
-    return f"{order_key}@{plain(total)}"
+    return f"{order_key}@{round_money(total):.2f}"
 
 
 def summary_gap(order: Order, rules: Rules, booked: Mapping[str, Any]) -> tuple[str, str] | None:

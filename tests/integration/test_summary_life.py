@@ -147,3 +147,36 @@ def test_an_order_canceled_leaves_its_open_summary_or_goes_on_the_next_credit_no
     assert stack.invoices() == before and len(entries(stack, "cancel")) == 1
     job = stack.job(8711)
     assert job is not None and job.plan["summary"]["cancelled"]
+
+
+def test_a_capture_before_the_close_joins_its_days_payment_and_the_rest_pays_later(
+        stack: Stack) -> None:
+    use_summary_mode(stack)
+    order, paid = authorised(8720), order_doc(8722, DAYS[0], "GBP")
+    paid["payment"]["method"] = "stripe_payments"
+    place(stack, [order, paid])
+    total = Decimal(str(order["grand_total"]))
+    capture(stack, order, 9720, Decimal("10.00"), "cap-8720-a")  # while the day is open
+    send_event(stack, "invoice.created", "invoice", 9720)
+    stack.wait_until(lambda: settled(stack, 8720, "added to the payment of its summary"),
+                     "the first capture booked")
+    closed = stack.cli("summary", "close", "--before", "2026-11-22")
+    assert "1 summary posted" in closed.stdout, closed.stdout + closed.stderr
+    ref = f"SUM-{DAYS[0]}-1-GBP"
+    own = Decimal(str(paid["grand_total"])) + Decimal("10.00")
+    invoice = summaries_in_kashflow(stack, "SUM-")[ref]
+    assert [(Decimal(str(p["Amount"])), p["Note"]) for p in invoice["PaymentLines"]] == [
+        (own, f"{ref} stripe_payments")]  # one payment for the day: the capture in it
+    assert invoice["Status"] == "PartiallyPaid"
+
+    capture(stack, order, 9721, total - Decimal("10.00"), "cap-8720-b")  # after the close
+    stack.send(order, topic="order.updated")
+    stack.wait_until(lambda: settled(stack, 8720, "was closed already"), "the rest booked")
+    carrier = max(i for i, _ in entries(stack, "capture"))
+    close(stack, carrier)
+    invoice = summaries_in_kashflow(stack, "SUM-")[ref]
+    amounts = [Decimal(str(p["Amount"])) for p in invoice["PaymentLines"]]
+    assert amounts == [own, total - Decimal("10.00")]
+    assert sum(amounts, Decimal(0)) == Decimal(str(invoice["GrossAmount"]))
+    assert invoice["Status"] == "Paid"
+    assert [k for _, k in entries(stack, "capture")] == ["8720@10.00", f"8720@{total}"]
