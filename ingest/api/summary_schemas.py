@@ -63,6 +63,9 @@ class SummaryPaymentSchema(Schema):
     amount = fields.String()
     account_id = fields.Integer(allow_none=True)
     comment = fields.String()
+    invoices = fields.List(fields.Integer(), metadata={
+        "description": "the KashFlow invoices (or notes) it is allocated to: this summary's, "
+                       "and those holding orders whose late captures it carries"})
 
 
 class SummaryDetailSchema(SummarySchema):

@@ -7,6 +7,7 @@ new."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -96,6 +97,10 @@ def test_a_capture_after_the_day_closed_is_paid_once_on_the_orders_summary(
             for p in invoice["PaymentLines"]] == [(GATEWAYS["stripe_payments"], total, note)]
     assert invoice["Status"] == "Paid"
     assert list(summaries_in_kashflow(stack, "SUM-")) == [ref]  # no invoice for the carrier
+    shown = json.loads(stack.cli("summary", "show", str(carrier), "--format", "json").stdout)
+    assert shown["state"] == "posted" and shown["number"] is None
+    assert [(p["amount"], p["invoices"]) for p in shown["payments"]] == [
+        (str(total), [invoice["Number"]])]
     before = stack.invoices()
     send_event(stack, "order.updated", "order", 8700)
     stack.wait_until(lambda: stack.events_pending() == 0, "the replay")
