@@ -33,7 +33,8 @@ class SummarySchema(Schema):
 
 
 class SourceSchema(Schema):
-    document = fields.String(metadata={"description": "order or creditmemo"})
+    document = fields.String(metadata={"description": "order, creditmemo, capture (a later "
+                                                      "capture of an order) or cancel"})
     magento_ref = fields.String(allow_none=True)
     magento_key = fields.String()
     job_id = fields.Integer(allow_none=True)
