@@ -61,6 +61,11 @@ def test_drill_down_from_the_summary_list_to_a_job_and_the_csv_adds_up(
     with p.expect_navigation():
         rows.first.locator("a").first.click()
     assert f"KashFlow invoice {invoice['Number']} for SUM1GBP" in p.inner_text("#summary-state")
+    payments = p.locator("#summary-payments tr:has(td)")
+    assert sum((Decimal(payments.nth(i).locator("td").nth(1).inner_text())
+                for i in range(payments.count())), Decimal(0)) == sum(
+        (Decimal(str(x["Amount"])) for x in invoice["PaymentLines"]), Decimal(0))
+    assert str(invoice["Number"]) in payments.first.locator("td").nth(3).inner_text()
     lines = p.locator("#summary-lines tr.summary-line")
     assert lines.count() == len(invoice["LineItems"])
     # Its lines -> the orders behind one: every sales line names the orders holding it, and
