@@ -369,12 +369,26 @@ def _kept_sections(path: Path) -> list[str]:
     return kept
 
 
+def _block(name: str, body: list[str], previous: str) -> list[str]:
+    """Generated section ``name`` between its markers: ``body``, rendered from the latest
+    result in ``var/bench``; without one, the section as the current file has it (a fresh
+    clone has no ``var/bench``, so a bench run alone must not wipe the others' figures)."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if body:
+        return [begin, *body, end, ""]
+    if begin in previous and end in previous:
+        return [previous[previous.index(begin):previous.index(end) + len(end)], ""]
+    return []
+
+
 def write_report(path: Path = DOC) -> Path:
+    previous = path.read_text() if path.is_file() else ""
     lines = [HEADER]
     for name, render in (("ingest", _ingest), ("pipeline", _pipeline),
                          ("ratelimit", _ratelimit), ("sustained", _sustained)):
         result = load_result(name)
-        lines += render(result) if result else [f"## {name}", "", "Not run yet.", ""]
+        lines += _block(name, render(result) if result else [], previous) or [
+            f"## {name}", "", "Not run yet.", ""]
     lines += ["## Chaos (issue 4)", "",
               "Acceptance (issue 4, 1): at least 500 orders, 0 duplicate invoices, 0 missing, "
               "0 wrong totals, 0 double payments; every order synced or, only for an injected "
@@ -382,11 +396,9 @@ def write_report(path: Path = DOC) -> Path:
               "fault is transient or ambiguous, so every order must end synced and paid).", ""]
     for mode in ("child", "mixed", "worker"):
         result = load_result(f"chaos-{mode}")
-        if result:
-            lines += _chaos(result)
+        lines += _block(f"chaos-{mode}", _chaos(result) if result else [], previous)
     suggest = load_result("suggest")
-    if suggest:
-        lines += _suggest(suggest)
+    lines += _block("suggest", _suggest(suggest) if suggest else [], previous)
     lines += _kept_sections(path)
     extra = ROOT / "bench" / "NOTES.md"
     if extra.is_file():

@@ -157,3 +157,44 @@ def note_error(s: Session, summary_id: int, error: str) -> None:
 def entries(s: Session, summary_id: int) -> list[SummaryEntry]:
     return list(s.scalars(select(SummaryEntry).where(SummaryEntry.summary_id == summary_id)
                           .order_by(SummaryEntry.id)))
+
+
+def order_payments(s: Session, pair: str, order_key: str) -> dict[str, Decimal]:
+    """What the summaries hold as paid for order ``order_key``, per method: its own entry's
+    payments and those of its capture entries (``mappings.summary_life``)."""
+    rows = s.scalars(select(SummaryEntry.part).where(
+        SummaryEntry.pair == pair,
+        ((SummaryEntry.doc_kind == "order") & (SummaryEntry.magento_key == order_key))
+        | ((SummaryEntry.doc_kind == "capture")
+           & SummaryEntry.magento_key.like(f"{order_key}@%"))))
+    out: dict[str, Decimal] = {}
+    for part in rows:
+        for pay in part.get("payments") or []:
+            method = str(pay["method"])
+            out[method] = out.get(method, Decimal(0)) + Decimal(str(pay["amount"]))
+    return out
+
+
+def order_entry(s: Session, pair: str, order_key: str) -> SummaryEntry | None:
+    return s.scalar(select(SummaryEntry).where(
+        SummaryEntry.pair == pair, SummaryEntry.doc_kind == "order",
+        SummaryEntry.magento_key == order_key))
+
+
+def remove_open(s: Session, entry: SummaryEntry) -> bool:
+    """Take ``entry`` out of its summary while that is open (as ``add_entry`` bumps, so a
+    close cannot slip between); False: the summary is closing or posted."""
+    taken = s.execute(update(Summary).where(
+        Summary.id == entry.summary_id, Summary.state == SummaryState.OPEN
+    ).values(documents=Summary.documents - 1)).rowcount  # type: ignore[attr-defined]
+    if taken:
+        s.delete(entry)
+        s.flush()
+    return bool(taken)
+
+
+def posted_number(s: Session, summary_id: int) -> int | None:
+    """The KashFlow number of summary ``summary_id`` once posted, else None."""
+    row = s.execute(select(Summary.number, Summary.state)
+                    .where(Summary.id == summary_id)).first()
+    return None if row is None or row[1] != SummaryState.POSTED else row[0]

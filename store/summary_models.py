@@ -7,7 +7,10 @@ lease) and posts it; ``post_attempts`` counts posts begun (committed before each
 write), so a retry after a lost answer looks its document up by its deterministic number
 first. ``summary_entries``: one row per order or credit memo, unique per pair and document,
 so a document is in exactly one summary: its part (lines and payments, ``mappings.summary``)
-is what every summary line traces back to.
+is what every summary line traces back to. A summarised order's later capture (key: the order
+and Magento's captured total; payments only, ``part["home"]`` the summary holding the order)
+and its cancellation (key: the order, on a credit summary) are entries too
+(``mappings.summary_life``).
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ class SummaryEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     summary_id: Mapped[int] = mapped_column(ForeignKey("summaries.id"))
     pair: Mapped[str] = mapped_column(String(32), default="default")
-    doc_kind: Mapped[str] = mapped_column(String(16))    # order, creditmemo
+    doc_kind: Mapped[str] = mapped_column(String(16))    # order, creditmemo, capture, cancel
     magento_key: Mapped[str] = mapped_column(String(64))
     magento_ref: Mapped[str | None] = mapped_column(String(64))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("sync_jobs.id", ondelete="SET NULL"))

@@ -8,6 +8,10 @@ replaced the order) at ``credit_cancellation``; the job's one upsert does it
 (``store.jobs.upsert_job``), with the same claim, attempt and look-before-write rules as a
 new order's steps. No gap: the job stays as it is, and the event starts nothing.
 
+A summarised order (no invoice of its own, ``plan["summary"]``) re-opens at
+``add_to_summary`` when Magento captured more than its summaries hold, or canceled it with
+nothing captured (``mappings.summary_life.summary_gap``).
+
 ``credit_replaced``: an edit (``000000123-1``) whose original was invoiced already has the
 original's ledger brought up to date at once, through an ordinary event for the original.
 ``order_of_invoice``: an ``invoice.created`` whose resource is the Magento invoice syncs its
@@ -21,6 +25,7 @@ from typing import Any
 
 from mappings.errors import MappingError
 from mappings.ledger import CANCELLATION, PAYMENTS, ledger_gap, posted_of
+from mappings.summary_life import summary_gap
 from store.models import JobState, Step, SyncJob
 from workers import context
 from workers.runner import parsed_order
@@ -37,7 +42,12 @@ def reopen_step(job: SyncJob, doc: dict[str, Any], any_state: bool = False
     with a posted invoice). ``any_state``: an idle job too (held for review, dead, waiting)
     whose invoice is posted and whose order no longer decides ``invoice`` (canceled)."""
     finished = job.state == JobState.DONE or any_state
-    if job.kind != "order" or not finished or job.invoice_number is None:
+    if job.kind != "order" or not finished:
+        return None
+    booked = (job.plan or {}).get("summary")
+    if job.invoice_number is None and booked and job.state == JobState.DONE:
+        return _summary_step(doc, booked)
+    if job.invoice_number is None:
         return None
     try:
         order = parsed_order(doc)
@@ -47,6 +57,17 @@ def reopen_step(job: SyncJob, doc: dict[str, Any], any_state: bool = False
     if gap is None:
         return None
     return GAP_STEPS[gap[0]], gap[1]
+
+
+def _summary_step(doc: dict[str, Any], booked: dict[str, Any]) -> tuple[Step, str] | None:
+    """A summarised order (``mappings.summary_life``): a later capture or a cancellation
+    re-opens it at ``add_to_summary``, which books what changed."""
+    try:
+        order = parsed_order(doc)
+    except MappingError:
+        return None
+    gap = summary_gap(order, context.rules().for_store(order.store_id), booked)
+    return None if gap is None else (Step.ADD_TO_SUMMARY, gap[1])
 
 
 def reopen(job: SyncJob, doc: dict[str, Any], step: Step, reason: str) -> None:

@@ -15,6 +15,7 @@ the summaries: ``workers.summary_post``.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from core import pairs
@@ -64,20 +65,28 @@ def _planned(job: JobView, kind: str, booked: Booked, part: Part, doc_day: Any
     entry = {"doc": "summary", "ref": ref, "number": None, "amount": str(part.gross),
              "at": at, "why": said, "summary_id": booked.summary_id}
     ledger = [e for e in job.plan.get("ledger") or [] if e.get("doc") != "summary"]
+    paid = sum((p.amount for p in part.payments), Decimal(0))
     return {**job.plan, "summary": {"id": booked.summary_id, "kind": kind,
                                     "day": booked.day.isoformat(), "late": booked.late,
                                     "doc_day": str(doc_day), "note": said,
                                     "net": str(part.net), "vat": str(part.vat),
-                                    "gross": str(part.gross)},
+                                    "gross": str(part.gross), "paid": str(paid)},
             "ledger": [*ledger, entry]}
 
 
 def add_to_summary(job: JobView) -> StepResult:
     """Book the order in its summary; the job is done (see the module docstring).
 
+    A job booked before (re-opened by a later capture or a cancellation,
+    ``workers.lifecycle``) books only what changed (``workers.summary_life.settle``).
+
     Raises:
         mappings.errors.MappingError: the order cannot be invoiced as it stands (review).
     """
+    if (job.plan.get("summary") or {}).get("kind") == INVOICE:
+        from workers.summary_life import settle
+
+        return settle(job)
     order = parsed_order(job.document)
     version, rules = context.profile()
     rules = products.prepare(order, rules.for_store(order.store_id)).rules

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -55,6 +56,16 @@ from workers.runner import find_link
 log = logging.getLogger(__name__)
 
 SUMMARY_CLOSE_S = 300.0
+
+
+@dataclass(frozen=True)
+class Away:
+    """A late capture's payment this summary carries for an order summary ``home`` holds."""
+
+    home: int
+    payment: PaymentPart
+
+
 CLOSE_LEASE_S = 600  # > posting one summary (a few calls) with the slowest KashFlow
 
 
@@ -63,6 +74,27 @@ CLOSE_LEASE_S = 600  # > posting one summary (a few calls) with the slowest Kash
 def close_summaries() -> int:
     """Close and post the summaries that are due, in each pair; the number posted."""
     return context.for_each_pair(lambda: len(close_due(context.db_url())))
+
+
+@celery_app.task(name="kfsync.maintenance.close_summary")
+def close_one(summary_id: int) -> str:
+    """Close and post summary ``summary_id`` in its own pair (``POST /api/v1/summaries/{id}
+    /close``); its state afterwards. A failure is noted on the summary and alerted, as
+    beat's close does, and the next run takes it over."""
+    url = context.db_url()
+    with read_scope(url) as s:
+        row = s.get(Summary, summary_id)
+        if row is None:
+            return "None"
+        pairs.enter(row.pair)
+    try:
+        return close_summary(url, summary_id)
+    except Exception as exc:
+        log.exception("summary %s not posted", summary_id)
+        with session_scope(url) as s:
+            summaries.note_error(s, summary_id, str(exc))
+        alert("summary", f"summary {summary_id} not posted: {exc}")
+        return SummaryState.CLOSING
 
 
 def close_due(url: str, before: date | None = None, now: datetime | None = None) -> list[int]:
@@ -104,19 +136,32 @@ def close_summary(url: str, summary_id: int, task: str | None = None) -> str:
         row = s.get(Summary, summary_id)
         assert row is not None
         summary = {c: getattr(row, c) for c in ("kind", "store", "currency", "day")}
-        parts = [(Part.from_json(e.part), e.gross) for e in summaries.entries(s, summary_id)]
+        parts, away = _parts(summaries.entries(s, summary_id), summary_id)
     rules = context.rules().for_store(int(summary["store"]))
-    if not parts:
+    draft = summary_lines(parts, summary["kind"],
+                          rules.summary.rounding_nominal_code or rules.default_nominal_code)
+    if not draft.lines and not draft.payments and not away:
         with session_scope(url) as s:
             summaries.mark_posted(s, summary_id, net=0, vat=0, gross=0, lines=[], payments=[])
         return SummaryState.POSTED
-    draft = summary_lines([p for p, _ in parts], summary["kind"],
-                          rules.summary.rounding_nominal_code or rules.default_nominal_code)
     with session_scope(url) as s:
         attempts = summaries.begin_post(s, summary_id, task)
     if attempts is None:
         return SummaryState.CLOSING  # another closer took it over
-    return _post(url, summary_id, summary, rules, draft, attempts > 0)
+    return _post(url, summary_id, summary, rules, draft, attempts > 0, away)
+
+
+def _parts(entries: list[Any], summary_id: int) -> tuple[list[Part], list[Away]]:
+    """The summary's parts, and the payments of its capture entries for orders held by
+    another (closed) summary: those are paid on that summary's invoice (``Away``)."""
+    parts, away = [], []
+    for e in entries:
+        part, home = Part.from_json(e.part), e.part.get("home")
+        if home is not None and int(home) != summary_id:
+            away += [Away(int(home), p) for p in part.payments]
+            part = Part(part.lines)
+        parts.append(part)
+    return parts, away
 
 
 def reference(summary: dict[str, Any]) -> str:
@@ -126,11 +171,18 @@ def reference(summary: dict[str, Any]) -> str:
 
 
 def _post(url: str, summary_id: int, summary: dict[str, Any], rules: Rules,
-          draft: SummaryDraft, recheck: bool) -> str:
+          draft: SummaryDraft, recheck: bool, away: list[Away]) -> str:
     sign = 1 if summary["kind"] == INVOICE else -1
+    ref = reference(summary)
+    homes = _home_numbers(url, summary_id, away)
+    if not draft.lines:  # only captures of orders another summary holds: their payments
+        paid = _pay(None, None, ref, summary["day"], draft.payments, away, homes)
+        with session_scope(url) as s:
+            summaries.mark_posted(s, summary_id, net=0, vat=0, gross=0, lines=[],
+                                  payments=paid)
+        return SummaryState.POSTED
     code = ensure_summary_customer(url, rules, summary["store"], summary["currency"])
     number = summary_number(rules.summary, summary["kind"], summary_id)
-    ref = reference(summary)
     stamp = f"{summary['day'].isoformat()} 23:59:59"
     body = {"Number": number, "CustomerCode": code, "CustomerReference": ref,
             "IssuedDate": stamp, "DueDate": stamp,
@@ -144,7 +196,7 @@ def _post(url: str, summary_id: int, summary: dict[str, Any], rules: Rules,
         raise Rejected(f"penny guard: KashFlow {ref} ({number}) totals {gross} but its "
                        f"documents total {sign * draft.gross}; payments not posted",
                        system="kashflow", reason="SummaryTotalsDiffer")
-    paid = _pay(document, number, ref, summary["day"], draft.payments)
+    paid = _pay(document, number, ref, summary["day"], draft.payments, away, homes)
     with session_scope(url) as s:
         summaries.mark_posted(
             s, summary_id, number=number, customer_code=code, net=sign * draft.net,
@@ -159,6 +211,25 @@ def _post(url: str, summary_id: int, summary: dict[str, Any], rules: Rules,
     return SummaryState.POSTED
 
 
+def _home_numbers(url: str, summary_id: int, away: list[Away]) -> dict[int, int]:
+    """The KashFlow invoice numbers of the summaries holding the orders whose late captures
+    this summary carries.
+
+    Raises:
+        connectors.errors.Rejected: one of them is not posted yet (retried by the next run).
+    """
+    out = {}
+    with read_scope(url) as s:
+        for home in {a.home for a in away}:
+            number = summaries.posted_number(s, home)
+            if number is None:
+                raise Rejected(f"summary {summary_id} carries a late capture for summary "
+                               f"{home}, which is not posted yet", system="kfsync",
+                               reason="HomeSummaryNotPosted")
+            out[home] = number
+    return out
+
+
 def _rate(url: str, summary_id: int) -> Decimal:
     """The summary's exchange rate: its orders' gross-weighted rate (1 in home currency)."""
     with read_scope(url) as s:
@@ -170,22 +241,36 @@ def _rate(url: str, summary_id: int) -> Decimal:
     return (sum((g for g, _ in weighted), Decimal(0)) / home).quantize(Decimal("0.000001"))
 
 
-def _pay(document: dict[str, Any], number: int, ref: str, day: date,
-         payments: tuple[PaymentPart, ...]) -> list[dict[str, Any]]:
+def _pay(document: dict[str, Any] | None, number: int | None, ref: str, day: date,
+         payments: tuple[PaymentPart, ...], away: list[Away], homes: dict[int, int]
+         ) -> list[dict[str, Any]]:
     """One payment per method into its clearing account, each once (found by its comment
-    in the document's payment lines)."""
-    notes = {str(line.get("Note") or "") for line in document.get("PaymentLines") or []}
+    in the payment lines of the invoices it pays): this summary's own, allocated to its
+    document, plus the late captures it carries, allocated to the invoices of the summaries
+    that hold their orders."""
+    notes = {str(line.get("Note") or "") for line in (document or {}).get("PaymentLines") or []}
+    for home_number in sorted(set(homes.values())):
+        lines = context.kashflow().get_invoice(home_number).get("PaymentLines") or []
+        notes |= {str(line.get("Note") or "") for line in lines}
+    own = {p.magento_method: p for p in payments}
+    methods = sorted({*own, *(a.payment.magento_method for a in away)})
     out = []
-    for pay in payments:
-        comment = f"{ref} {pay.magento_method}"
-        draft = pay.draft(comment, day)
+    for method in methods:
+        mine = own.get(method)
+        items = [(number, round_money(mine.amount))] if mine is not None and number else []
+        items += [(homes[a.home], round_money(a.payment.amount)) for a in away
+                  if a.payment.magento_method == method]
+        comment = f"{ref} {method}"
+        first = mine or next(a.payment for a in away if a.payment.magento_method == method)
+        draft = first.draft(comment, day)
         account = bank_account_id(draft)
-        if comment not in notes:
+        if items and comment not in notes:
             context.kashflow().post_invoice_payment(
                 date=draft.date, account_id=account, method=payment_method_id(draft),
-                comment=comment, items=[(number, round_money(pay.amount))])
-        out.append({"method": pay.magento_method, "amount": str(pay.amount),
-                    "account_id": account, "comment": comment})
+                comment=comment, items=items)
+        out.append({"method": method, "amount": str(sum((x for _, x in items), Decimal(0))),
+                    "account_id": account, "comment": comment,
+                    "invoices": [n for n, _ in items]})
     return out
 
 

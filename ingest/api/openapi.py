@@ -58,6 +58,9 @@ OPERATIONS: list[tuple[str, str, str, type[Schema] | None, type[Schema] | None,
      "kind)", su.SummaryQuery, None, su.SummaryPageSchema, (400,)),
     ("/summaries/{summary_id}", "get", "One summary: its lines, each with the orders behind "
      "it, its payments and documents", None, None, su.SummaryDetailSchema, (404,)),
+    ("/summaries/{summary_id}/close", "post", "Close and post one summary now, whatever its "
+     "day (the worker posts it; audited), as kfsync summary close --id", None, None,
+     su.SummaryCloseSchema, (404, 409)),
     ("/mapping/versions", "get", "Mapping profile versions, newest (in force) first", None,
      None, ms.VersionListSchema, (409,)),
     ("/mapping/versions/{version_id}", "get", "One profile version: document, changes, YAML",

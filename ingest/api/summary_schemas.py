@@ -33,7 +33,8 @@ class SummarySchema(Schema):
 
 
 class SourceSchema(Schema):
-    document = fields.String(metadata={"description": "order or creditmemo"})
+    document = fields.String(metadata={"description": "order, creditmemo, capture (a later "
+                                                      "capture of an order) or cancel"})
     magento_ref = fields.String(allow_none=True)
     magento_key = fields.String()
     job_id = fields.Integer(allow_none=True)
@@ -63,6 +64,9 @@ class SummaryPaymentSchema(Schema):
     amount = fields.String()
     account_id = fields.Integer(allow_none=True)
     comment = fields.String()
+    invoices = fields.List(fields.Integer(), metadata={
+        "description": "the KashFlow invoices (or notes) it is allocated to: this summary's, "
+                       "and those holding orders whose late captures it carries"})
 
 
 class SummaryDetailSchema(SummarySchema):
@@ -75,6 +79,14 @@ class SummaryDetailSchema(SummarySchema):
     payments = fields.List(fields.Nested(SummaryPaymentSchema))
     entries = fields.List(fields.Nested(DocumentSchema), metadata={
         "description": "every order or credit memo in it"})
+
+
+class SummaryCloseSchema(Schema):
+    id = fields.Integer()
+    state = fields.String(metadata={"description": "its state when the close was queued"})
+    queued = fields.Boolean(metadata={"description": "sent to the worker (false: the broker "
+                                                     "did not answer)"})
+    message = fields.String()
 
 
 class SummaryPageSchema(PageSchema):

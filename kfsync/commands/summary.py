@@ -80,8 +80,9 @@ def _print(detail: dict[str, Any]) -> None:
                       refs + (f" (+{more})" if more > 0 else ""))
     console.print(table)
     for pay in detail["payments"]:
+        on = ", ".join(map(str, pay.get("invoices") or []))
         console.print(f"payment {pay['method']}: {pay['amount']} into account "
-                      f"{pay['account_id']}")
+                      f"{pay['account_id']}" + (f", paid on {on}" if on else ""))
     late = [d["magento_ref"] for d in detail["entries"] if d["late"]]
     console.print(f"{len(detail['entries'])} document(s)"
                   + (f"; late (their own day was closed): {', '.join(late)}" if late else ""))

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from kfsync.samples import Buyer, Line, make_creditmemo, make_order
 from services import profiles, studio
 from store.db import session_scope
-from store.models import JobState
+from store.models import AuditEntry, JobState
 from store.summary_models import Summary, SummaryState
 from tests.integration.conftest import Stack
 from tests.integration.helpers import seed, send_event, wait_job
@@ -184,3 +184,30 @@ def test_a_summary_post_that_may_have_landed_is_looked_up_not_posted_twice(
     assert Decimal(str(invoice["GrossAmount"])) == sums["gross"]
     paid = sorted((p["AccountId"], Decimal(str(p["Amount"]))) for p in invoice["PaymentLines"])
     assert paid == sorted((GATEWAYS[m], sums[m]) for m in GATEWAYS if sums[m])
+
+
+def test_the_api_closes_one_summary_once(stack: Stack) -> None:
+    from tests.integration.test_operator_surface import OPS_TOKEN, ops_app
+
+    use_summary_mode(stack)
+    docs = [order_doc(8500 + n, DAYS[0], "GBP") for n in range(3)]
+    place(stack, docs)
+    [open_one] = json.loads(stack.cli("summary", "list", "--format", "json").stdout)
+    client = ops_app(stack).test_client()
+    auth = {"Authorization": f"Bearer {OPS_TOKEN}"}
+    url = f"/api/v1/summaries/{open_one['id']}/close"
+    assert client.post(url).status_code == 401  # a write needs the token
+    answer = client.post(url, headers=auth)
+    assert answer.status_code == 200 and answer.json["queued"], answer.json
+    stack.wait_until(lambda: posted(stack) == [open_one["id"]], "the worker to post it")
+    [invoice] = summaries_in_kashflow(stack, "SUM-").values()
+    sums = totals(docs)[(DAYS[0], "GBP")]
+    assert Decimal(str(invoice["GrossAmount"])) == sums["gross"]
+    again = client.post(url, headers=auth)
+    assert again.status_code == 409 and "posted already" in json.dumps(again.json)
+    assert client.post("/api/v1/summaries/999999/close", headers=auth).status_code == 404
+    assert len(summaries_in_kashflow(stack, "SUM-")) == 1  # posted once
+    with session_scope(stack.db_url) as s:
+        audit = [(a.actor, a.action, a.target) for a in s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "summary_close"))]
+    assert audit == [("api", "summary_close", f"summaries/{open_one['id']}")]

@@ -50,7 +50,7 @@ def test_api_answers_generated_requests_without_a_server_error(app: Flask) -> No
     without a 5xx, with a documented status and a body matching its schema."""
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, headers=AUTH)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 27
+    assert len(operations) == 28
     for operation in operations:
 
         @given(case=operation.as_strategy())
