@@ -504,3 +504,21 @@ def test_create_missing_products_in_pair_bs_rules_creates_the_product_in_company
         assert cached == ["shopb"]
     finally:
         assert st.cli("pairs", "import", "shopb", str(original), "--apply").returncode == 0
+
+
+def test_mapping_refresh_for_pair_b_reads_company_bs_catalogue_into_bs_rows(
+        pair_stack: PairStack) -> None:
+    st = pair_stack
+    _control(st.b.kashflow_control, "products", {"NominalCode": 4000, "Code": "SOFA"})
+    refreshed = st.cli("mapping", "refresh", "--pair", "shopb", "--no-magento")
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert "catalogue refreshed:" in refreshed.stdout
+    with session_scope(st.db_url) as s:
+        rows = s.execute(text("SELECT pair, kind FROM catalogue_items WHERE key = '4000/SOFA'")
+                         ).all()
+        kinds = set(s.execute(text("SELECT kind FROM catalogue_items WHERE pair = 'shopb'")
+                              ).scalars())
+    assert [tuple(r) for r in rows] == [("shopb", "product")]  # company B's, not A's
+    assert {"product", "vat_rate", "bank_account", "payment_method"} <= kinds
+    unknown = st.cli("mapping", "refresh", "--pair", "shopc")
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1, unknown.stderr
