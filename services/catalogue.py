@@ -14,6 +14,10 @@ failed with the report or the error) and ``refresh_status`` is what the studio s
 payment method, VAT rates), which is what "unmapped in the last 90 days" and the coverage bar
 read. ``recent_like`` and ``dup_key`` feed the ``dup.near`` check; ``hold_for`` turns check
 findings into a review hold or nothing.
+
+The catalogue and its refresh marks are the current integration pair's (``core.pairs``):
+each pair's KashFlow company has its own products, VAT rates, bank accounts and methods.
+What orders used (``seen_values``) is the deployment's.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from core import pairs
 from mappings.checks import Finding, OrderSummary, summarize
 from mappings.errors import MappingError
 from mappings.items import billable_items
@@ -102,11 +107,12 @@ def store_rows(session: Session, kind: str, rows: list[tuple[str, str, dict[str,
     """Upsert ``rows`` of ``kind``; mark the stored ones not in ``rows`` missing (returned)."""
     missing: list[str] = []
     stored = {row.key: row for row in session.scalars(
-        select(CatalogueItem).where(CatalogueItem.kind == kind))}
+        select(CatalogueItem).where(CatalogueItem.pair == pairs.current(),
+                                    CatalogueItem.kind == kind))}
     for key, name, data in rows:
         row = stored.pop(key, None)
         if row is None:
-            session.add(CatalogueItem(kind=kind, key=key, name=name,
+            session.add(CatalogueItem(pair=pairs.current(), kind=kind, key=key, name=name,
                                       data=jsonable(data), refreshed_at=now))
         else:
             row.name, row.data, row.refreshed_at = name, jsonable(data), now
@@ -136,7 +142,8 @@ def load(url: str) -> Catalogue:
     """The catalogue as last refreshed (items KashFlow no longer has are left out)."""
     with session_scope(url) as session:
         rows = list(session.scalars(select(CatalogueItem).where(
-            CatalogueItem.kind.in_(KASHFLOW_KINDS), CatalogueItem.missing_since.is_(None))))
+            CatalogueItem.pair == pairs.current(), CatalogueItem.kind.in_(KASHFLOW_KINDS),
+            CatalogueItem.missing_since.is_(None))))
     by_kind: dict[str, list[CatalogueItem]] = {}
     for row in rows:
         by_kind.setdefault(row.kind, []).append(row)
@@ -154,7 +161,8 @@ def load(url: str) -> Catalogue:
 
 def items(url: str, kind: str, *, include_missing: bool = True) -> list[CatalogueItem]:
     with session_scope(url) as session:
-        query = select(CatalogueItem).where(CatalogueItem.kind == kind)
+        query = select(CatalogueItem).where(CatalogueItem.pair == pairs.current(),
+                                            CatalogueItem.kind == kind)
         if not include_missing:
             query = query.where(CatalogueItem.missing_since.is_(None))
         return list(session.scalars(query.order_by(CatalogueItem.key)))
@@ -311,17 +319,18 @@ def mark_refresh(redis_url: str, state: str, by: str, detail: str = "") -> None:
                        "detail": detail})
     client = redis.Redis.from_url(redis_url, socket_timeout=2)
     if state in ("queued", "running"):
-        client.set(REFRESH_ACTIVE_KEY, mark)
+        client.set(pairs.scoped_key(REFRESH_ACTIVE_KEY), mark)
         return
     with client.pipeline() as ended:  # one transaction: never two marks, never none
-        ended.set(REFRESH_LAST_KEY, mark)
-        ended.delete(REFRESH_ACTIVE_KEY)
+        ended.set(pairs.scoped_key(REFRESH_LAST_KEY), mark)
+        ended.delete(pairs.scoped_key(REFRESH_ACTIVE_KEY))
         ended.execute()
 
 
 def clear_refresh(redis_url: str) -> None:
     """Forget a queued mark whose task could not be sent."""
-    redis.Redis.from_url(redis_url, socket_timeout=2).delete(REFRESH_ACTIVE_KEY)
+    redis.Redis.from_url(redis_url, socket_timeout=2).delete(
+        pairs.scoped_key(REFRESH_ACTIVE_KEY))
 
 
 def refresh_status(redis_url: str) -> tuple[RefreshStatus | None, RefreshStatus | None]:
@@ -329,7 +338,8 @@ def refresh_status(redis_url: str) -> tuple[RefreshStatus | None, RefreshStatus 
     so the studio still renders."""
     try:
         client = redis.Redis.from_url(redis_url, socket_timeout=2)
-        active, last = client.mget(REFRESH_ACTIVE_KEY, REFRESH_LAST_KEY)
+        active, last = client.mget(pairs.scoped_key(REFRESH_ACTIVE_KEY),
+                                   pairs.scoped_key(REFRESH_LAST_KEY))
     except redis.RedisError:
         log.warning("Redis did not answer: the catalogue refresh status is unknown")
         return None, None

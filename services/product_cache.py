@@ -5,6 +5,9 @@ refresh (``services.catalogue.refresh``), by the on-demand re-read (``refresh_pr
 a full stock pass (``store_products``) and when kfsync creates one (``store_product``).
 Every write changes a Redis stamp (``products_changed``); each process compares it with the
 one it loaded its index with (``products_stamp``), so none keeps an outdated list.
+Everything here is the current integration pair's (``core.pairs``): its KashFlow company's
+products are rows of that pair, and its stamp is ``kfsync:catalogue:products:stamp@<pair>``
+(pair ``default`` keeps the keys it always had).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import redis
 from sqlalchemy import select
 
+from core import pairs
 from mappings.products import ProductIndex
 from services.catalogue import RefreshReport, jsonable, product_row, store_rows
 from store.db import session_scope
@@ -48,10 +52,11 @@ def store_product(url: str, product: dict[str, Any], *, redis_url: str) -> None:
     """Add or update one KashFlow product in the cache (one kfsync just created)."""
     key, name, data = product_row(product)
     with session_scope(url) as session:
-        row = session.scalar(select(CatalogueItem).where(CatalogueItem.kind == "product",
+        row = session.scalar(select(CatalogueItem).where(CatalogueItem.pair == pairs.current(),
+                                                         CatalogueItem.kind == "product",
                                                          CatalogueItem.key == key))
         if row is None:
-            session.add(CatalogueItem(kind="product", key=key, name=name,
+            session.add(CatalogueItem(pair=pairs.current(), kind="product", key=key, name=name,
                                       data=jsonable(data), refreshed_at=datetime.now(UTC)))
         else:
             row.name, row.data, row.missing_since = name, jsonable(data), None
@@ -62,18 +67,18 @@ def products_stamp(redis_url: str) -> str:
     """A token that changes whenever the cached products change (``products_changed``); a
     worker reloads its product index when it differs from the one it loaded with. A missing
     key (Redis flushed) gets a new token, so nobody keeps an index from before."""
-    client = redis_client(redis_url)
-    value = client.get(PRODUCTS_STAMP_KEY)
+    client, key = redis_client(redis_url), pairs.scoped_key(PRODUCTS_STAMP_KEY)
+    value = client.get(key)
     if value is None:
-        client.set(PRODUCTS_STAMP_KEY, uuid.uuid4().hex, nx=True)
-        value = client.get(PRODUCTS_STAMP_KEY)
+        client.set(key, uuid.uuid4().hex, nx=True)
+        value = client.get(key)
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def products_changed(redis_url: str) -> None:
     """Tell every process that the cached products changed (see ``products_stamp``)."""
     try:
-        redis_client(redis_url).set(PRODUCTS_STAMP_KEY, uuid.uuid4().hex)
+        redis_client(redis_url).set(pairs.scoped_key(PRODUCTS_STAMP_KEY), uuid.uuid4().hex)
     except redis.RedisError:
         log.warning("could not announce the catalogue change; workers keep their product "
                     "index until the next change is announced", exc_info=True)
@@ -94,5 +99,6 @@ def product_index(url: str) -> ProductIndex:
     """The cached KashFlow products (those still in KashFlow) as the SKU rule's index."""
     with session_scope(url) as session:
         rows = list(session.scalars(select(CatalogueItem.data).where(
-            CatalogueItem.kind == "product", CatalogueItem.missing_since.is_(None))))
+            CatalogueItem.pair == pairs.current(), CatalogueItem.kind == "product",
+            CatalogueItem.missing_since.is_(None))))
     return ProductIndex.from_kashflow(rows)

@@ -5,6 +5,8 @@ for this SKU, ever": each order job whose invoice exists (``invoice_number`` set
 after KashFlow answered) is read once, its invoice body rebuilt by the same pure mapping that
 posted it, and its stock-managed lines stored per SKU. ``mappings.stock`` compares the total
 with the one stored in the baseline, so history before the first sync never matters.
+Everything here is the current integration pair's (``core.pairs``): its orders' invoices,
+its baselines and its runs (each pair's shop and KashFlow company have their own stock).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from core import pairs
 from mappings.errors import MappingError
 from mappings.magento import parse_order
 from mappings.orders import build_invoice_draft
@@ -39,13 +42,16 @@ def invoiced_totals(url: str, rules: Rules, sku_of_product: Mapping[tuple[int, s
     counted without being stored (``status`` and dry runs change nothing).
     """
     totals: dict[str, Decimal] = {}
+    pair = pairs.current()
     with session_scope(url) as s:
         for sku, qty in s.execute(select(StockInvoiced.sku, func.sum(StockInvoiced.qty))
+                                  .join(SyncJob, SyncJob.id == StockInvoiced.job_id)
+                                  .where(SyncJob.pair == pair)
                                   .group_by(StockInvoiced.sku)):
             totals[sku] = Decimal(qty)
         counted = select(StockInvoiced.job_id)
         jobs = list(s.execute(select(SyncJob.id, SyncJob.document, SyncJob.customer_code)
-                              .where(SyncJob.kind == "order",
+                              .where(SyncJob.kind == "order", SyncJob.pair == pair,
                                      SyncJob.invoice_number.is_not(None),
                                      SyncJob.id.not_in(counted))
                               .order_by(SyncJob.id)))
@@ -88,7 +94,7 @@ def _store_rows(url: str, rows: list[StockInvoiced]) -> None:
 
 
 def load_baselines(url: str, skus: Iterable[str] | None) -> dict[str, Baseline]:
-    query = select(StockBaseline)
+    query = select(StockBaseline).where(StockBaseline.pair == pairs.current())
     if skus is not None:
         query = query.where(StockBaseline.sku.in_(list(skus)))
     with session_scope(url) as s:
@@ -102,9 +108,10 @@ def save_baselines(url: str, after: Mapping[str, tuple[Baseline, SkuPlan]]) -> N
         return
     with session_scope(url) as s:
         existing = {b.sku: b for b in s.scalars(
-            select(StockBaseline).where(StockBaseline.sku.in_(list(after))))}
+            select(StockBaseline).where(StockBaseline.pair == pairs.current(),
+                                        StockBaseline.sku.in_(list(after))))}
         for sku, (base, plan) in after.items():
-            row = existing.get(sku) or StockBaseline(sku=sku)
+            row = existing.get(sku) or StockBaseline(pair=pairs.current(), sku=sku)
             row.agreed_qty, row.kashflow_qty = base.agreed, base.kashflow
             row.magento_qty, row.invoiced_qty = base.magento, base.invoiced
             if plan.write_kashflow is not None and base.kashflow == plan.write_kashflow:
@@ -117,7 +124,8 @@ def save_baselines(url: str, after: Mapping[str, tuple[Baseline, SkuPlan]]) -> N
 
 def start_run(url: str, trigger: str, sku: str | None, dry_run: bool) -> int:
     with session_scope(url) as s:
-        run = StockRun(trigger=trigger, sku=sku, dry_run=dry_run, details={})
+        run = StockRun(pair=pairs.current(), trigger=trigger, sku=sku, dry_run=dry_run,
+                       details={})
         s.add(run)
         s.flush()
         return run.id
@@ -135,4 +143,5 @@ def finish_run(url: str, run_id: int, counts: Mapping[str, int],
 
 def last_runs(url: str, limit: int = 5) -> list[StockRun]:
     with session_scope(url) as s:
-        return list(s.scalars(select(StockRun).order_by(StockRun.id.desc()).limit(limit)))
+        return list(s.scalars(select(StockRun).where(StockRun.pair == pairs.current())
+                              .order_by(StockRun.id.desc()).limit(limit)))

@@ -84,6 +84,9 @@ class CatalogueItem(Base):
 
     __tablename__ = "catalogue_items"
 
+    # The KashFlow company's lists are its pair's (core.pairs); Magento's are the shop's.
+    pair: Mapped[str] = mapped_column(String(32), primary_key=True, default="default",
+                                      server_default="default")
     kind: Mapped[str] = mapped_column(String(24), primary_key=True)
     key: Mapped[str] = mapped_column(String(160), primary_key=True)  # "4000/TSHIRT", an id
     name: Mapped[str] = mapped_column(Text)

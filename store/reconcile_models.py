@@ -45,6 +45,9 @@ class ReconciliationItem(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(255), unique=True)
+    # The pair whose shop and company were compared; another pair's fingerprint ends in
+    # ``@<pair>`` (core.pairs.scoped_key), so two shops' same order id never collide.
+    pair: Mapped[str] = mapped_column(String(32), default="default", server_default="default")
     day: Mapped[date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default=ItemStatus.OPEN)

@@ -24,6 +24,9 @@ QTY = Numeric(18, 4)  # KashFlow keeps 4 decimals on QuantityInStock; Magento ma
 class StockBaseline(Base):
     __tablename__ = "stock_baselines"
 
+    # Each pair's KashFlow company and shop have their own stock (core.pairs).
+    pair: Mapped[str] = mapped_column(String(32), primary_key=True, default="default",
+                                      server_default="default")
     sku: Mapped[str] = mapped_column(String(64), primary_key=True)
     agreed_qty: Mapped[Decimal] = mapped_column(QTY)
     kashflow_qty: Mapped[Decimal] = mapped_column(QTY)
@@ -49,6 +52,7 @@ class StockRun(Base):
     __tablename__ = "stock_runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    pair: Mapped[str] = mapped_column(String(32), default="default", server_default="default")
     trigger: Mapped[str] = mapped_column(String(32))  # beat, cli, webhook
     sku: Mapped[str | None] = mapped_column(String(64))  # one SKU, or None: all
     dry_run: Mapped[bool] = mapped_column(default=False)

@@ -76,12 +76,13 @@ def profile(session: Session | None = None) -> tuple[int, Rules]:
     start on a bad file). With ``session``, the version is read in it (a task reading other
     rows first saves a transaction).
     """
-    memo: tuple[int, Rules] | None = _task_memo.get("profile")
+    key = f"profile@{pair_scope.current()}"  # a task may work for several pairs in turn
+    memo: tuple[int, Rules] | None = _task_memo.get(key)
     if memo is not None:
         return memo
     found = _profile(session)
     if _task_memo.get("in_task"):
-        _task_memo["profile"] = found
+        _task_memo[key] = found
     return found
 
 
@@ -146,15 +147,25 @@ def enter_pair_of_job(job_id: int) -> None:
 
 
 def for_each_pair(run: Callable[[], int]) -> int:
-    """``run()`` once per enabled pair, inside its scope; the sum of what they return. A
-    pair that cannot be loaded (its key changed) is logged and skipped, never the others."""
-    total = 0
+    """``run()`` once per enabled pair, inside its scope; the sum of what they return.
+
+    A pair that cannot be loaded (its key changed) is logged and skipped. A pair whose run
+    fails (its shop or company down, a bug) is logged with its name, and the other pairs
+    still run; then the first failure is raised, so the task still shows as failed.
+    """
+    total, failed = 0, None
     for name in pairs.names(base_settings()):
         with pair_scope.scope(name):
             try:
                 total += run()
             except pair_scope.PairError as exc:
                 log.error("pair %s skipped: %s", name, exc)
+            except Exception as exc:
+                log.error("pair %s: %s failed: %s: %s", name, getattr(run, "__name__", "run"),
+                          type(exc).__name__, exc, exc_info=True)
+                failed = failed or exc
+    if failed is not None:
+        raise failed
     return total
 
 

@@ -198,8 +198,17 @@ def refresh_catalogue(actor: str = "beat") -> int:
 
     A product, account or method the profile points at that KashFlow no longer has makes its
     row *broken*: that is alerted (once per day and problem set), and the studio shows it.
-    Returns how many errors the profile in force has (0 when the refresh failed).
+    Returns how many errors the profile in force has (0 when the refresh failed). Beat's
+    daily refresh reads each enabled pair's KashFlow company into that pair's catalogue
+    (``context.for_each_pair``); the studio's button refreshes pair ``default``'s.
     """
+    if actor == "beat":
+        return context.for_each_pair(functools.partial(_refresh_marked, actor))
+    return _refresh_marked(actor)
+
+
+def _refresh_marked(actor: str) -> int:
+    """The current pair's refresh, its progress marked (``services.catalogue.mark_refresh``)."""
     from services import catalogue
 
     redis_url = context.settings().redis_url

@@ -7,6 +7,8 @@
   table nor any product, KashFlow's product list is re-read, at most once per
   ``REREAD_EVERY_S`` across all workers and through the shared rate limit; then, under
   ``create_missing_products: true``, each SKU still unmatched is created (``ensure_product``).
+- Everything here is the current integration pair's (``core.pairs``): its KashFlow
+  company's products, its re-read pace and its locks (``<key>@<pair>``).
 - ``ensure_product``: exactly once, even for ten orders at once and across retries: a Redis
   lock per product, and under it a lookup before the create (``GET /products/{n}/{code}``),
   so a second order, or a retry after an answer that never came, adopts the product instead;
@@ -39,9 +41,8 @@ REREAD_LOCK_S = 120  # > reading 5,000 products (50 pages) at the default 2 call
 CREATE_LOCK = "kfsync:lock:product:{nominal}:{code}"
 CREATE_LOCK_S = 60  # > one lookup + one create at the 30 s timeout... with room to spare
 CREATE_WAIT_S = 30  # another order creating the same product holds the lock this long at most
-_index: dict[str, tuple[str, ProductIndex]] = {}  # database URL -> (stamp, index)
+_index: dict[tuple[str, str], tuple[str, ProductIndex]] = {}  # (db URL, pair) -> (stamp, index)
 _attached: list[tuple[Rules, ProductIndex, Rules]] = []  # the last (rules, index) -> result
-_NO_PRODUCTS = ProductIndex()
 
 
 @dataclass
@@ -61,21 +62,19 @@ def index(url: str, *, cached: bool = True) -> ProductIndex:
         stamp = product_cache.products_stamp(context.settings().redis_url)
     except redis.RedisError:  # no way to know whether it changed: read it (the task will
         return product_cache.product_index(url)  # likely retry anyway without its broker)
-    known = _index.get(url)
+    known = _index.get((url, pairs.current()))
     if known is not None and known[0] == stamp:
         return known[1]
     loaded = product_cache.product_index(url)
-    _index[url] = (stamp, loaded)
+    _index[(url, pairs.current())] = (stamp, loaded)
     return loaded
 
 
 def attach(rules: Rules, url: str | None = None, *, cached: bool = True) -> Rules:
     """``rules`` matching SKUs in the cached catalogue (the same object while nothing changed;
     ``cached``: as ``index``)."""
-    # The cached catalogue is pair default's KashFlow company's: another pair's SKUs map by
-    # its table and unmapped_sku policy only (docs/pairs.md).
-    products = index(url or context.db_url(), cached=cached) if pairs.is_default() \
-        else _NO_PRODUCTS
+    # The current pair's KashFlow company's products (each pair has its own catalogue).
+    products = index(url or context.db_url(), cached=cached)
     last = _attached[0] if _attached else None
     if last is not None and last[0] is rules and last[1] is products:
         return last[2]
@@ -91,8 +90,6 @@ def prepare(order: Order, rules: Rules) -> Prepared:
     # orders: no second read of the catalogue's stamp then. A SKU they miss may be in a
     # catalogue another process stored since: look again before re-reading KashFlow.
     done = Prepared(rules)
-    if not pairs.is_default():  # no catalogue re-read or product creation (see attach)
-        return done
     if _attached and _attached[0][2] is rules and not unmatched_skus(order, rules):
         return done
     done.rules = attach(rules, url)
@@ -116,17 +113,19 @@ def reread(url: str) -> bool:
     of posting without it: the first orders after a start all see the products.
     """
     client = product_cache.redis_client(context.settings().redis_url)
-    if client.exists(REREAD_KEY):
+    done_key = pairs.scoped_key(REREAD_KEY)  # each pair's company: its own list and pace
+    if client.exists(done_key):
         return False
-    lock = client.lock(REREAD_LOCK, timeout=REREAD_LOCK_S, blocking_timeout=REREAD_LOCK_S)
+    lock = client.lock(pairs.scoped_key(REREAD_LOCK), timeout=REREAD_LOCK_S,
+                       blocking_timeout=REREAD_LOCK_S)
     if not lock.acquire():
         return True  # the reader took too long; whatever it stored is what there is
     try:
-        if client.exists(REREAD_KEY):
+        if client.exists(done_key):
             return True  # read while this task waited
         report = product_cache.refresh_products(url, context.kashflow(),
                                                  redis_url=context.settings().redis_url)
-        client.set(REREAD_KEY, "1", ex=REREAD_EVERY_S)
+        client.set(done_key, "1", ex=REREAD_EVERY_S)
         log.info("a SKU was not in the catalogue: %s", report)
         return True
     finally:
@@ -146,7 +145,7 @@ def ensure_product(url: str, body: dict[str, Any]) -> ProductRef:
     nominal, code = int(body["NominalCode"]), str(body["Code"])
     redis_url = context.settings().redis_url
     lock = product_cache.redis_client(redis_url).lock(
-        CREATE_LOCK.format(nominal=nominal, code=code),
+        pairs.scoped_key(CREATE_LOCK.format(nominal=nominal, code=code)),
         timeout=CREATE_LOCK_S, blocking_timeout=CREATE_WAIT_S)
     if not lock.acquire():
         raise Transient(f"product {nominal}/{code} is being created by another task",

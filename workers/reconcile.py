@@ -5,6 +5,9 @@ and its KashFlow invoice's payment lines, compares them (``mappings.reconcile``)
 ``ReconciliationItem`` per difference (a re-run finds the same item; an open item whose
 difference has gone is ``cleared``), alerts on new items, and returns the report per payment
 method. ``resolve_item`` is the operator's match / post / dismiss, audited.
+A day is reconciled for the current integration pair (``core.pairs``): its shop's orders
+against its KashFlow company; its items carry the pair (a fingerprint of another pair than
+``default`` ends in ``@<pair>``), and a post runs with the item's pair's clients.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from connectors.errors import NotFound
+from core import pairs
 from mappings.errors import MappingError
 from mappings.magento import parse_order
 from mappings.money import ZERO, to_decimal
@@ -102,7 +106,8 @@ def reconcile_day(day: date) -> list[dict[str, Any]]:
     with session_scope(context.db_url()) as s:
         open_by_method = dict(s.execute(
             select(ReconciliationItem.payment_method, func.count())
-            .where(ReconciliationItem.day == day, ReconciliationItem.status == ItemStatus.OPEN)
+            .where(ReconciliationItem.day == day, ReconciliationItem.status == ItemStatus.OPEN,
+                   ReconciliationItem.pair == pairs.current())
             .group_by(ReconciliationItem.payment_method)).all())
     for row in rows.values():
         row.difference = row.magento_captured - row.kashflow_received
@@ -118,12 +123,13 @@ def _store(day: date, orders: list[str],
     with session_scope(context.db_url()) as s:
         prints = set()
         for doc, method, diff, number in found:
-            fingerprint = f"{diff.reason}:{doc['entity_id']}:{diff.txn_id or ''}"
+            fingerprint = pairs.scoped_key(f"{diff.reason}:{doc['entity_id']}:{diff.txn_id or ''}")
             prints.add(fingerprint)
             item = s.scalar(select(ReconciliationItem)
                             .where(ReconciliationItem.fingerprint == fingerprint))
             if item is None:
-                item = ReconciliationItem(fingerprint=fingerprint, day=day, reason=diff.reason,
+                item = ReconciliationItem(fingerprint=fingerprint, pair=pairs.current(),
+                                          day=day, reason=diff.reason,
                                           status=ItemStatus.OPEN, order_key=str(doc["entity_id"]))
                 s.add(item)
                 new.append(f"order {doc.get('increment_id')} {diff.reason} ({diff.detail})")
@@ -133,6 +139,7 @@ def _store(day: date, orders: list[str],
             item.magento_amount, item.kashflow_amount = diff.magento_amount, diff.kashflow_amount
         for item in s.scalars(select(ReconciliationItem).where(
                 ReconciliationItem.order_key.in_(orders),
+                ReconciliationItem.pair == pairs.current(),
                 ReconciliationItem.status == ItemStatus.OPEN)):
             if item.fingerprint not in prints:
                 item.status, item.resolved_at, item.resolved_by = (
@@ -143,7 +150,8 @@ def _store(day: date, orders: list[str],
 def describe_item(item: ReconciliationItem) -> dict[str, Any]:
     """An item as plain data (CLI, API)."""
     return {name: getattr(item, name) for name in (
-        "id", "day", "reason", "status", "order_key", "order_ref", "payment_method", "txn_id",
+        "id", "pair", "day", "reason", "status", "order_key", "order_ref", "payment_method",
+        "txn_id",
         "invoice_number", "magento_amount", "kashflow_amount", "detail", "created_at",
         "resolved_at", "resolved_by", "resolution_note")}
 

@@ -6,6 +6,9 @@ last ``KFSYNC_RECONCILE_DAYS`` days (``workers.reconcile.reconcile_day``: new di
 become queue items and raise a ``reconciliation`` alert), then resumes posts left half-way.
 A Redis lock (``workers.maintenance.exclusive``) keeps two runs from overlapping, and a re-run
 of a day finds the same items, so a second beat or a redelivered message adds nothing.
+The run reconciles each enabled integration pair in turn (``context.for_each_pair``): its
+shop, its company, its own items; a pair whose shop or company is down is alerted and the
+others are still reconciled.
 
 Posting follows the order path's rules (DESIGN §4.2): the item is claimed (``posting``) and
 each attempt is counted in the database *before* the KashFlow call; an attempt after one that
@@ -25,6 +28,7 @@ import redis
 from sqlalchemy import select
 
 from connectors.errors import ConnectorError, NotFound, Rejected, Transient
+from core import pairs
 from mappings.money import ZERO
 from mappings.tenders import PaymentDraft
 from store.db import session_scope
@@ -47,9 +51,19 @@ LAST_RUN_KEY = "kfsync:reconcile:last_run"  # the dashboard shows it: when, whic
 @celery_app.task(name="kfsync.maintenance.reconcile_payments")
 @exclusive("reconcile_payments", timeout_s=RECONCILE_LOCK_S)
 def reconcile_payments() -> int:
-    """Reconcile the last ``reconcile_days`` days (UTC); returns their open items."""
+    """Reconcile the last ``reconcile_days`` days (UTC) of every enabled pair; returns their
+    open items."""
+    open_items = context.for_each_pair(_reconcile_pair)
+    for item_id in stuck_posts(context.db_url()):
+        enqueue_post(item_id)
+    return open_items
+
+
+def _reconcile_pair() -> int:
+    """The current pair's days; its last run is kept for the dashboard (``last_run``)."""
     from workers.reconcile import reconcile_day
 
+    of = "" if pairs.is_default() else f" of pair {pairs.current()}"
     today = datetime.now(UTC).date()
     days = [today - timedelta(days=back)
             for back in range(context.settings().reconcile_days, 0, -1)]
@@ -58,23 +72,24 @@ def reconcile_payments() -> int:
         try:
             open_items += sum(int(row["open_items"]) for row in reconcile_day(day))
         except ConnectorError as exc:  # Magento or KashFlow down: the next run covers the day
-            alert("reconciliation", f"payment reconciliation of {day} failed: {exc}; "
+            alert("reconciliation", f"payment reconciliation{of} of {day} failed: {exc}; "
                                     "tomorrow's run covers it again (or kfsync reconcile "
                                     f"payments --date {day})")
-    for item_id in stuck_posts(context.db_url()):
-        enqueue_post(item_id)
-    log.info("payment reconciliation of %s to %s: %s open item(s)", days[0], days[-1],
+    log.info("payment reconciliation%s of %s to %s: %s open item(s)", of, days[0], days[-1],
              open_items)
     run = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "first_day": str(days[0]),
            "last_day": str(days[-1]), "open_items": open_items}
-    redis.Redis.from_url(context.settings().redis_url).set(LAST_RUN_KEY, json.dumps(run))
+    redis.Redis.from_url(context.settings().redis_url).set(pairs.scoped_key(LAST_RUN_KEY),
+                                                           json.dumps(run))
     return open_items
 
 
-def last_run(redis_url: str) -> dict[str, Any] | None:
-    """The last daily run (``at``, ``first_day``, ``last_day``, ``open_items``), or None."""
+def last_run(redis_url: str, pair: str | None = None) -> dict[str, Any] | None:
+    """The last daily run of ``pair`` (None: the current pair) — ``at``, ``first_day``,
+    ``last_day``, ``open_items`` — or None."""
     try:
-        raw = redis.Redis.from_url(redis_url, socket_timeout=2).get(LAST_RUN_KEY)
+        raw = redis.Redis.from_url(redis_url, socket_timeout=2).get(
+            pairs.scoped_key(LAST_RUN_KEY, pair))
     except redis.RedisError:
         return None
     return dict(json.loads(raw)) if raw else None
@@ -110,6 +125,9 @@ def post_claimed(url: str, item_id: int) -> str:
         connectors.errors.Transient: KashFlow failed in a way worth retrying (the item stays
             ``posting``; the attempt is counted, so the retry looks the payment up first).
     """
+    with session_scope(url) as s:  # the item's pair's company and rules
+        pairs.enter(s.scalar(select(ReconciliationItem.pair)
+                             .where(ReconciliationItem.id == item_id)))
     # One poster at a time (a worker's retry and the daily resend, or the CLI, could meet):
     # the lookup-then-write below is only safe when nobody writes in between.
     hold_s = int(context.settings().http_timeout_s * 4) + 10  # > a lookup and a write

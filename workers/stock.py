@@ -9,6 +9,9 @@ sale twice), plan every SKU with ``mappings.stock``, write only what changed, st
 baselines and a run summary.
 Every pass, full or one SKU, holds one Redis lock (``kfsync:lock:stock_sync``): two beats, a
 beat and a webhook, or a beat and ``kfsync stock sync`` never sync at the same time.
+A pass is the current integration pair's (``core.pairs``): its shop, its KashFlow company,
+its ledger, baselines and runs, and its own lock (``kfsync:lock:stock_sync@<pair>``). Beat's
+``sync_all`` runs one pass per enabled pair; a pair that fails never stops the others.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 import redis
 from celery import Task
 
+from core import pairs
 from mappings.rules import Rules
 from mappings.stock import SkuPlan, SkuReading, plan_sku, stock_map, unmapped_products
 from mappings.stock_rules import StockConfig, load_stock_config
@@ -79,7 +83,7 @@ class PassReport:
 
 def _lock() -> Any:
     client = redis.Redis.from_url(context.settings().redis_url)
-    return client.lock(LOCK_KEY, timeout=LOCK_TIMEOUT_S, blocking=False)
+    return client.lock(pairs.scoped_key(LOCK_KEY), timeout=LOCK_TIMEOUT_S, blocking=False)
 
 
 def run_pass(sku: str | None = None, *, dry_run: bool = False, trigger: str = "beat",
@@ -239,15 +243,22 @@ def _text(value: Decimal | None) -> str | None:
 
 @celery_app.task(name="kfsync.stock.sync_all")
 def sync_all() -> int:
-    """The beat's full pass; returns the number of SKUs written (0 if another pass ran)."""
+    """The beat's full pass of every enabled pair; returns the number of SKUs written (0 for
+    a pair whose last pass still runs)."""
+    return context.for_each_pair(_sync_pair)
+
+
+def _sync_pair() -> int:
+    """The current pair's full pass (beat)."""
     report = run_pass(trigger="beat")
     return 0 if report is None else report.counts.get("changed", 0)
 
 
 @celery_app.task(bind=True, name="kfsync.stock.sync_sku")
-def sync_sku(self: Task, sku: str, trigger: str = "webhook") -> int:
-    """One SKU's pass; waits for a running pass by retrying (it may have read the SKU before
-    the change that triggered this one)."""
+def sync_sku(self: Task, sku: str, trigger: str = "webhook", pair: str | None = None) -> int:
+    """One SKU's pass of ``pair`` (its shop sent the webhook); waits for a running pass by
+    retrying (it may have read the SKU before the change that triggered this one)."""
+    pairs.enter(pair)
     report = run_pass(sku, trigger=trigger)
     if report is None:
         if self.request.retries < BUSY_RETRIES:
@@ -262,7 +273,10 @@ def handle_stock_event(sku: str, event_id: int) -> str:
     A reading equal to what kfsync last wrote is no change, so kfsync's own writes coming
     back as webhooks cost one read of each side and write nothing.
     """
-    if not publish_task(sync_sku.name, [sku], {"trigger": "webhook"},
+    kwargs: dict[str, Any] = {"trigger": "webhook"}
+    if not pairs.is_default():  # a message pair default's older workers also read
+        kwargs["pair"] = pairs.current()
+    if not publish_task(sync_sku.name, [sku], kwargs,
                         then="the next beat pass syncs it"):
         return (f"stock sync of {sku} left to the next beat pass: the broker did not answer "
                 f"(event {event_id})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ingest.api.schemas import PageQuery, PageSchema, Strict, UtcDateTime, printable
+from ingest.api.schemas import PageQuery, PageSchema, Strict, Text, UtcDateTime, printable
 from store.reconcile_models import ItemReason, ItemStatus
 
 ACTIONS = ("match", "post", "dismiss")
@@ -15,10 +15,12 @@ class ReconciliationQuery(PageQuery):
                            validate=validate.OneOf([s.value for s in ItemStatus]))
     day = fields.Date(metadata={"description": "the day reconciled (YYYY-MM-DD)"})
     reason = fields.String(validate=validate.OneOf([r.value for r in ItemReason]))
+    pair = Text(32, metadata={"description": "only this integration pair's items"})
 
 
 class ReconciliationItemSchema(Schema):
     id = fields.Integer()
+    pair = fields.String(metadata={"description": "the integration pair (docs/pairs.md)"})
     day = fields.Date()
     reason = fields.String(metadata={"description": ", ".join(r.value for r in ItemReason)})
     status = fields.String(metadata={"description": ", ".join(s.value for s in ItemStatus)})

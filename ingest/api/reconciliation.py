@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Response, jsonify
 from sqlalchemy import select
 
-from ingest.api.base import actor, bp, load_body, load_query, page_body
+from ingest.api.base import actor, bp, known_pair, load_body, load_query, page_body
 from ingest.api.reconcile_schemas import (
     ReconciliationItemSchema,
     ReconciliationPageSchema,
@@ -31,6 +31,9 @@ def list_items() -> Response:
         query = query.where(ReconciliationItem.day == args["day"])
     if args.get("reason"):
         query = query.where(ReconciliationItem.reason == args["reason"])
+    pair = known_pair(args)
+    if pair:
+        query = query.where(ReconciliationItem.pair == pair)
     with session_scope(current_settings().database_url) as s:
         page = paginate(s, query.order_by(ReconciliationItem.id), args["page"], args["per_page"])
         return jsonify(page_body(page, _page))

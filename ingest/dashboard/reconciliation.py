@@ -1,9 +1,10 @@
 """The payment reconciliation queue in the dashboard: ``/reconciliation`` lists the items the
 daily reconciliation found (``workers.reconcile``), and each open item has its form: match (it
 balances), post the missing payment (claimed here, posted once by the payments worker), or
-dismiss with a reason. Every action is audited as ``dashboard:<user>``; viewers see the queue
-without the forms and get 403 on a POST, and every POST carries its CSRF token
-(``ingest.dashboard``).
+dismiss with a reason. With several integration pairs the page has the pair selector
+(``ingest.dashboard.pairsel``): the chosen pair's items and its last run. Every action is
+audited as ``dashboard:<user>``; viewers see the queue without the forms and get 403 on a
+POST, and every POST carries its CSRF token (``ingest.dashboard``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ingest.api.reconcile_schemas import ReconciliationQuery
 from ingest.app import current_settings
 from ingest.dashboard import bp, safe_path
 from ingest.dashboard.actions import actor
+from ingest.dashboard.pairsel import select_pair
 from ingest.dashboard.views import PER_PAGE, _args
 from ingest.queries import Page, paginate
 from store.db import session_scope
@@ -33,7 +35,11 @@ DONE_TEXT = {"matched": "matched", "posting": "being posted by the payments work
 @bp.get("/reconciliation")
 def reconciliation() -> str:
     args, errors = _args(_query)
+    chosen = select_pair()
+    args["pair"] = chosen.current
     query = select(ReconciliationItem).where(ReconciliationItem.status == args["status"])
+    if chosen.current:
+        query = query.where(ReconciliationItem.pair == chosen.current)
     if args.get("day"):
         query = query.where(ReconciliationItem.day == args["day"])
     if args.get("reason"):
@@ -44,12 +50,13 @@ def reconciliation() -> str:
                          args["page"], PER_PAGE)
         page = Page([describe_item(x) for x in found.items], found.total, found.page,
                     found.per_page)
-    raw = {k: v for k, v in request.args.items() if v != ""}
+    raw = {k: v for k, v in request.args.items() if v != "" and k != "pair"}
     return render_template("reconciliation.html", page=page, args=args, raw=raw,
                            errors=errors, statuses=[s.value for s in ItemStatus],
                            reasons=[r.value for r in ItemReason], postable=POSTABLE,
-                           last_run=last_run(settings.redis_url),
-                           schedule=settings.reconcile_at, title="Reconciliation")
+                           last_run=last_run(settings.redis_url, chosen.current),
+                           schedule=settings.reconcile_at, title="Reconciliation",
+                           pairsel=chosen)
 
 
 @bp.post("/reconciliation/<int(max=2147483647):item_id>/resolve")

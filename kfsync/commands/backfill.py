@@ -7,6 +7,8 @@ each (``workers.catchup``): refunds become credit notes, and a capture made afte
 (an authorise-only gateway) is posted on the order's invoice. Feeding pauses while the step
 queues hold more than ``--max-backlog`` messages, so live orders are never stuck behind
 history. Ctrl-C stops safely; the same command resumes from the stored cursor.
+``--pair NAME`` backfills that integration pair's shop into its KashFlow company: its
+Magento client, its cursor, its jobs and its ingest queue (docs/pairs.md).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from rich.progress import (
 from rich.text import Text
 from sqlalchemy import func, select
 
-from kfsync.cli import fail, load_settings, make_console
+from kfsync.cli import fail, make_console
 from kfsync.eta import SteadyRate
 from store.db import session_scope
 from store.models import Cursor, InboundEvent, JobState, SyncJob
@@ -46,9 +48,15 @@ MAGENTO_TIME = "%Y-%m-%d %H:%M:%S"
 @click.option("--max-backlog", default=200, show_default=True, type=click.IntRange(10, 100000),
               help="pause feeding while the step queues hold more messages than this")
 @click.option("--wait/--no-wait", default=True, help="wait until every order has settled")
-def backfill(since: datetime, until: datetime | None, max_backlog: int, wait: bool) -> None:
+@click.option("--pair", help="the integration pair whose shop to backfill (docs/pairs.md; "
+                             "default: pair default)")
+def backfill(since: datetime, until: datetime | None, max_backlog: int, wait: bool,
+             pair: str | None) -> None:
     """Sync past orders created from SINCE (until UNTIL), resumably, with progress and ETA."""
-    settings = load_settings("magento_auth", purpose="kfsync backfill")
+    from kfsync.commands.pairs import work_as_pair
+
+    settings = work_as_pair(pair, "magento_auth", purpose="kfsync backfill")
+    from core import pairs
     from workers.app import configure
     from workers.catchup import keyset_orders, record_order
 
@@ -59,7 +67,7 @@ def backfill(since: datetime, until: datetime | None, max_backlog: int, wait: bo
     window = [[("created_at", since.strftime(MAGENTO_TIME), "gteq")],
               [("created_at", until.strftime(MAGENTO_TIME), "lt")]]
     name = f"backfill:{since:%Y-%m-%d}:{until:%Y-%m-%d}"
-    url = settings.database_url
+    url = settings.database_url  # the cursor, events and jobs are the current pair's
     total, state = _plan(window, url, name)
     broker = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
     with _progress() as progress:
@@ -77,8 +85,8 @@ def backfill(since: datetime, until: datetime | None, max_backlog: int, wait: bo
         if wait:
             while not watch.poll(force=True):
                 time.sleep(1)
-    console.print(f"backfill {name}: {state['count']} of {total} order(s) through the pipeline "
-                  f"({state['already']} were already in step)")
+    console.print(f"backfill {name}{_of_pair(pairs.current())}: {state['count']} of {total} "
+                  f"order(s) through the pipeline ({state['already']} were already in step)")
     console.print(f"history: {documents} new credit memo(s) and invoice(s)")
 
 
@@ -110,6 +118,7 @@ def _documents(progress: Progress, url: str, name: str,
 def _plan(window: list[list[tuple[str, str, str]]], url: str, name: str
           ) -> tuple[int, dict[str, int]]:
     from connectors.errors import ConnectorError
+    from core import pairs
     from workers import context
 
     try:
@@ -117,16 +126,28 @@ def _plan(window: list[list[tuple[str, str, str]]], url: str, name: str
     except ConnectorError as exc:
         fail(f"could not list orders in Magento: {exc}")
     with session_scope(url) as s:
-        cursor = s.get(Cursor, name)
+        cursor = s.get(Cursor, _cursor(name))
         state = {"after_id": 0, "count": 0, "already": 0, **(cursor.value if cursor else {})}
     if state["after_id"]:
-        console.print(f"resuming {name} after order entity {state['after_id']}")
+        console.print(f"resuming {name}{_of_pair(pairs.current())} after order entity "
+                      f"{state['after_id']}")
     return total, state
 
 
 def _save(url: str, name: str, state: dict[str, int]) -> None:
     with session_scope(url) as s:
-        s.merge(Cursor(name=name, value=dict(state)))
+        s.merge(Cursor(name=_cursor(name), value=dict(state)))
+
+
+def _cursor(name: str) -> str:
+    """The run's cursor: one per pair (``name@<pair>``; pair default's as it always was)."""
+    from core import pairs
+
+    return pairs.scoped_key(name)
+
+
+def _of_pair(name: str) -> str:
+    return "" if name == "default" else f" of pair {name}"
 
 
 def _backlog(broker: redis.Redis) -> int:
@@ -137,11 +158,15 @@ def _backlog(broker: redis.Redis) -> int:
 
 def _settled(url: str, name: str) -> int:
     """This run's orders whose job has settled (synced, skipped or held for review)."""
+    from core import pairs
+
+    pair = pairs.current()
     ours = (select(InboundEvent.resource_key)
-            .where(InboundEvent.source == "backfill", InboundEvent.event_id.like(f"{name}:%")))
+            .where(InboundEvent.source == "backfill", InboundEvent.pair == pair,
+                   InboundEvent.event_id.like(f"{name}:%")))
     with session_scope(url) as s:
         return int(s.scalar(select(func.count(SyncJob.id)).where(
-            SyncJob.kind == "order", SyncJob.magento_key.in_(ours), SyncJob.pair == "default",
+            SyncJob.kind == "order", SyncJob.magento_key.in_(ours), SyncJob.pair == pair,
             SyncJob.state.in_(SETTLED))) or 0)
 
 

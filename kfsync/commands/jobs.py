@@ -126,36 +126,43 @@ def replay() -> None:
 
 @replay.command("order")
 @click.argument("increment_id")
-def replay_order(increment_id: str) -> None:
+@click.option("--pair", help="the integration pair whose shop the order is in (docs/pairs.md; "
+                             "default: pair default)")
+def replay_order(increment_id: str, pair: str | None) -> None:
     """Fetch order INCREMENT_ID from Magento again and resync it (never duplicates)."""
-    settings = load_settings("magento_auth", purpose="kfsync replay")
+    from kfsync.commands.pairs import work_as_pair
+
+    settings = work_as_pair(pair, "magento_auth", purpose="kfsync replay")
     from connectors.errors import ConnectorError
-    from services.clients import magento_client
+    from core import pairs
+    from workers import context
     from workers.app import configure
     from workers.dispatch import enqueue_event
 
     configure(settings)
+    name = pairs.current()
     try:
-        found = magento_client(settings).search_orders(
+        found = context.magento().search_orders(
             [[("increment_id", increment_id, "eq")]], page_size=1)
     except ConnectorError as exc:
         fail(f"could not look the order up in Magento: {exc}")
+    of = "" if name == pairs.DEFAULT else f" of pair {name}"
     if not found.get("items"):
-        fail(f"Magento has no order {increment_id}")
+        fail(f"Magento{of} has no order {increment_id}")
     order = found["items"][0]
     with session_scope(settings.database_url) as s:
         event = InboundEvent(
-            source="replay", event_id=str(uuid.uuid4()), topic="order.updated",
+            source="replay", event_id=str(uuid.uuid4()), topic="order.updated", pair=name,
             resource_type="order", resource_key=str(order["entity_id"]),
             increment_id=increment_id, payload={"replay": increment_id},
         )
         s.add(event)
         s.flush()
         row_id = event.id
-    sent = enqueue_event(settings.database_url, row_id)
-    click.echo(f"replay of order {increment_id} queued (event {row_id})" if sent else
-               f"replay of order {increment_id} stored (event {row_id}); the broker is down, "
-               "the relay will send it")
+    sent = enqueue_event(settings.database_url, row_id, name)
+    click.echo(f"replay of order {increment_id}{of} queued (event {row_id})" if sent else
+               f"replay of order {increment_id}{of} stored (event {row_id}); the broker is "
+               "down, the relay will send it")
 
 
 COMMANDS: list[Any] = [migrate, jobs, replay]

@@ -168,15 +168,22 @@ def rollback(version: int, comment: str | None) -> None:
 
 @mapping.command("refresh")
 @click.option("--no-magento", is_flag=True, help="KashFlow only (skip Magento's product list)")
-def refresh(no_magento: bool) -> None:
+@click.option("--pair", help="refresh this integration pair's catalogue (docs/pairs.md; "
+                             "default: default)")
+def refresh(no_magento: bool, pair: str | None) -> None:
     """Re-read KashFlow's products, VAT rates, bank accounts and payment methods."""
     from connectors.errors import ConnectorError
+    from kfsync.commands.pairs import work_as_pair
     from services import catalogue
     from services.clients import kashflow_client, magento_client
 
     url, who = _url(), _actor()
-    settings = load_settings("kashflow_username", "kashflow_password",
-                             purpose="kfsync mapping refresh")
+    settings = work_as_pair(pair, "kashflow_username", "kashflow_password",
+                            purpose="kfsync mapping refresh")
+    if pair:  # the pair's endpoints and credentials (its catalogue rows: core.pairs)
+        from workers import context
+
+        settings = context.settings()
     catalogue.mark_refresh(settings.redis_url, "running", who)  # the studio shows it
     try:
         kashflow = kashflow_client(settings)

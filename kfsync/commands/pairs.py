@@ -51,6 +51,28 @@ def pair_filter(settings: Any, name: str | None) -> str | None:
     return _run(lambda: stored.check_known(settings, name), usage=True)
 
 
+def work_as_pair(name: str | None, *required: str, purpose: str = "") -> Any:
+    """Settings for a command that works for pair ``name`` (``--pair``; None: ``default``),
+    made the current pair for the rest of the process (``core.pairs``): the workers'
+    clients, cursors, jobs and queue are then that pair's. Pair ``default`` needs the
+    ``required`` settings of the environment; another pair has its own (``kfsync pairs
+    add``). An unknown or disabled pair is one line, exit 2.
+    """
+    from core import pairs as scope
+    from services import pairs as stored
+
+    if not name or name == scope.DEFAULT:
+        return load_settings(*required, purpose=purpose)
+    settings = load_settings()
+    _run(lambda: stored.check_known(settings, name), usage=True)
+    pair = _run(lambda: stored.load(settings, name))
+    if not pair.enabled:
+        raise click.UsageError(f"pair {name} is disabled; enable it first: kfsync pairs enable "
+                               f"{name}")
+    scope.enter(name)
+    return settings
+
+
 @click.group()
 def pairs() -> None:
     """Integration pairs: several shops and KashFlow companies in one deployment."""

@@ -39,9 +39,13 @@ def reconcile() -> None:
               help="the day (UTC) whose orders to reconcile; default yesterday")
 @click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text",
               show_default=True)
-def payments(day: datetime | None, fmt: str) -> None:
+@click.option("--pair", help="the integration pair whose shop and company (docs/pairs.md; "
+                             "default: default)")
+def payments(day: datetime | None, fmt: str, pair: str | None) -> None:
     """Reconcile one day and print the report per payment method."""
-    load_settings()
+    from kfsync.commands.pairs import work_as_pair
+
+    work_as_pair(pair)
     from connectors.errors import ConnectorError
     from workers.reconcile import reconcile_day
 
@@ -69,9 +73,13 @@ def payments(day: datetime | None, fmt: str) -> None:
 
 @reconcile.command("items")
 @click.option("--all", "include_resolved", is_flag=True, help="include resolved items")
-def items(include_resolved: bool) -> None:
+@click.option("--pair", help="only this integration pair's items (docs/pairs.md)")
+def items(include_resolved: bool, pair: str | None) -> None:
     """The reconciliation queue (open items and posts under way, oldest first)."""
+    from kfsync.commands.pairs import pair_filter
+
     settings = load_settings()
+    pair = pair_filter(settings, pair)
     from sqlalchemy import select
 
     from store.db import session_scope
@@ -81,12 +89,15 @@ def items(include_resolved: bool) -> None:
     query = select(ReconciliationItem).order_by(ReconciliationItem.id)
     if not include_resolved:  # open, and those whose post is under way
         query = query.where(ReconciliationItem.status.in_([ItemStatus.OPEN, ItemStatus.POSTING]))
+    if pair:
+        query = query.where(ReconciliationItem.pair == pair)
     with session_scope(settings.database_url) as s:
         rows = [describe_item(x) for x in s.scalars(query)]
-    table = Table("id", "day", "order", "method", "reason", "txn", "magento", "kashflow",
-                  "status")
+    table = Table("id", "pair", "day", "order", "method", "reason", "txn", "magento",
+                  "kashflow", "status")
     for r in rows:
-        table.add_row(str(r["id"]), str(r["day"]), str(r["order_ref"]), str(r["payment_method"]),
+        table.add_row(str(r["id"]), r["pair"], str(r["day"]), str(r["order_ref"]),
+                      str(r["payment_method"]),
                       r["reason"], str(r["txn_id"]), str(r["magento_amount"]),
                       str(r["kashflow_amount"]), r["status"])
     console.print(table)

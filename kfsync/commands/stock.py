@@ -28,11 +28,15 @@ def stock() -> None:
     """Inventory: compare stock levels, or run one sync pass."""
 
 
+PAIR_HELP = "the integration pair whose shop and company (docs/pairs.md; default: default)"
+
+
 @stock.command("status")
 @click.option("--sku", help="only this Magento SKU")
-def stock_status(sku: str | None) -> None:
+@click.option("--pair", help=PAIR_HELP)
+def stock_status(sku: str | None, pair: str | None) -> None:
     """Per SKU: both quantities, baseline and planned action; then the last passes."""
-    report = _run(sku, dry_run=True, record=False)
+    report = _run(sku, dry_run=True, record=False, pair=pair)
     _print(report)
     _print_runs()
 
@@ -40,9 +44,10 @@ def stock_status(sku: str | None) -> None:
 @stock.command("sync")
 @click.option("--sku", help="only this Magento SKU")
 @click.option("--dry-run", is_flag=True, help="plan and record the summary, write nothing")
-def stock_sync(sku: str | None, dry_run: bool) -> None:
-    """One sync pass now (the same pass beat runs on its interval)."""
-    report = _run(sku, dry_run=dry_run, record=True)
+@click.option("--pair", help=PAIR_HELP)
+def stock_sync(sku: str | None, dry_run: bool, pair: str | None) -> None:
+    """One sync pass now (the same pass beat runs on its interval, for each pair)."""
+    report = _run(sku, dry_run=dry_run, record=True, pair=pair)
     _print(report)
     counts = report.counts
     click.echo(f"run {report.run_id}{' (dry run)' if dry_run else ''}: "
@@ -54,8 +59,10 @@ def stock_sync(sku: str | None, dry_run: bool) -> None:
         raise click.ClickException(f"{counts['errors']} SKU(s) could not be written")
 
 
-def _run(sku: str | None, *, dry_run: bool, record: bool) -> PassReport:
-    load_settings("magento_auth", *KASHFLOW, purpose="kfsync stock")
+def _run(sku: str | None, *, dry_run: bool, record: bool, pair: str | None) -> PassReport:
+    from kfsync.commands.pairs import work_as_pair
+
+    work_as_pair(pair, "magento_auth", *KASHFLOW, purpose="kfsync stock")
     from connectors.errors import ConnectorError
     from mappings.errors import MappingError
     from workers.stock import run_pass

@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import pytest
 import redis
 import requests
 import simplejson
+import yaml
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, select, text
 
@@ -36,8 +38,11 @@ from sandbox.server import SandboxServers
 from services import pairs
 from store.db import get_engine, migrate, session_scope
 from store.models import InboundEvent, JobState, SyncJob
+from store.reconcile_models import ReconciliationItem
+from store.stock_models import StockRun
 from tests.conftest import PG_ADMIN_URL, _pg_available
 from tests.integration.conftest import INTEGRATION_REDIS_URL, SETTLED, _start_worker
+from workers.app import celery_app
 
 pytestmark = pytest.mark.integration
 
@@ -66,6 +71,10 @@ class PairStack:
                                                "increment_id": order["increment_id"]}}).encode()
         return self.client.post(path, data=body,
                                 headers=signed_headers(secret, event_id, body)).status_code
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kfsync", *args], env=self.env,
+                              capture_output=True, text=True, timeout=120, check=False)
 
     def job(self, pair: str, entity_id: int) -> SyncJob | None:
         with session_scope(self.db_url) as s:
@@ -255,3 +264,261 @@ def test_the_cli_never_shows_a_pairs_secret_and_disable_refuses_its_webhooks(
     assert "B00004101" in listed_jobs.stdout and "000004102" not in listed_jobs.stdout
     bad = kfsync("pairs", "add", "Bad Name", "--magento-url", "x", "--kashflow-username", "u")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
+
+
+def test_a_backfill_and_a_replay_for_pair_b_book_into_bs_company_only(
+        pair_stack: PairStack) -> None:
+    st = pair_stack
+    july = "2025-07-10 09:00:00"
+    a_old = order_for(4501, ANN, 1) | {"created_at": july, "updated_at": july}
+    b_old = order_for(4501, BEN, 2, increment_id="B00004501") | {  # A's entity id, again
+        "created_at": july, "updated_at": july}
+    b_old3 = order_for(4502, ANN, 3) | {"created_at": july, "updated_at": july}
+    seed(st.a, a_old)
+    for order in (b_old, b_old3):
+        seed(st.b, order)
+    invoices_a = len(state(st.a)["invoices"])
+
+    unknown = st.cli("backfill", "--pair", "shopc", "--since", "2025-07-01")
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1, unknown.stderr
+    assert "no pair named shopc (pairs: default, shopb)" in unknown.stderr
+    assert st.cli("replay", "order", "B00004501", "--pair", "shopc").returncode == 2
+
+    run = st.cli("backfill", "--pair", "shopb", "--since", "2025-07-01", "--until",
+                 "2025-08-01")
+    assert run.returncode == 0, run.stderr
+    assert "of pair shopb: 2 of 2 order(s) through the pipeline" in run.stdout, run.stdout
+    for entity_id in (4501, 4502):
+        assert st.wait_settled("shopb", entity_id).state == JobState.DONE
+    assert st.job("default", 4501) is None  # shop A's order of that id was not touched
+    company_a, company_b = state(st.a), state(st.b)
+    assert len(company_a["invoices"]) == invoices_a  # nothing into company A
+    by_ref = {i["CustomerReference"]: i for i in company_b["invoices"]}
+    assert [line["NominalCode"] for line in by_ref["B00004501"]["LineItems"]] == [
+        4010, 4010, 4900]  # store 2's nominals
+    assert [line["NominalCode"] for line in by_ref["000004502"]["LineItems"]] == [
+        4000, 4000, 4000]
+    assert Decimal(str(by_ref["B00004501"]["GrossAmount"])) == Decimal("58.20")
+    assert by_ref["B00004501"]["PaymentLines"][0]["AccountId"] == 1203
+    with session_scope(st.db_url) as s:  # the run's cursor is pair shopb's
+        cursor = s.execute(text("SELECT name FROM cursors WHERE name LIKE 'backfill:%'")
+                           ).scalars().all()
+    assert cursor == ["backfill:2025-07-01:2025-08-01@shopb"]
+
+    again = st.cli("backfill", "--pair", "shopb", "--since", "2025-07-01", "--until",
+                   "2025-08-01")
+    assert again.returncode == 0, again.stderr  # resumed from shopb's cursor: nothing new
+    assert "resuming backfill:2025-07-01:2025-08-01 of pair shopb after order entity 4502" \
+        in again.stdout, again.stdout
+    replay = st.cli("replay", "order", "B00004501", "--pair", "shopb")
+    assert replay.returncode == 0 and "of pair shopb queued" in replay.stdout, replay.stderr
+    with session_scope(st.db_url) as s:
+        event = s.scalar(select(InboundEvent).where(InboundEvent.source == "replay"))
+        assert event is not None and event.pair == "shopb"
+        event_id = event.id
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline:
+        with session_scope(st.db_url) as s:
+            if s.scalar(select(InboundEvent.processed_at).where(InboundEvent.id == event_id)):
+                break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the replay event was not processed")
+    assert st.wait_settled("shopb", 4501).state == JobState.DONE
+    refs_b = [i["CustomerReference"] for i in state(st.b)["invoices"]]
+    assert refs_b.count("B00004501") == 1  # replayed, never booked twice
+    assert len(state(st.a)["invoices"]) == invoices_a
+
+
+def _finished_runs(db_url: str, pair: str) -> list[StockRun]:
+    with session_scope(db_url) as s:
+        return list(s.scalars(select(StockRun).where(StockRun.pair == pair,
+                                                     StockRun.finished_at.is_not(None))
+                              .order_by(StockRun.id)))
+
+
+def _stock_pass(st: PairStack, expect: dict[str, int]) -> None:
+    """Send beat's stock task once and wait until each pair in ``expect`` has that many
+    finished runs."""
+    celery_app.send_task("kfsync.stock.sync_all")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if all(len(_finished_runs(st.db_url, p)) >= n for p, n in expect.items()):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"stock passes did not finish: {expect}")
+
+
+def _control(url: str, path: str, body: dict[str, Any]) -> None:
+    requests.post(f"{url}/{path}", json=body, timeout=5).raise_for_status()
+
+
+def _magento_qty(servers: SandboxServers, sku: str) -> Decimal:
+    shop = requests.get(f"{servers.magento_control}/state", timeout=5).json(parse_float=Decimal)
+    product = next(p for p in shop["products"] if p["sku"] == sku)
+    return Decimal(str(product["extension_attributes"]["stock_item"]["qty"]))
+
+
+def test_beats_stock_pass_runs_per_pair_against_its_own_catalogue_and_a_failing_pair_stops_none(
+        pair_stack: PairStack) -> None:
+    st = pair_stack
+    # LAMP is a stock-managed product of company B only; both shops sell a LAMP.
+    _control(st.b.kashflow_control, "products", {"NominalCode": 4000, "Code": "LAMP",
+                                                 "ManageStockLevel": True, "QuantityInStock": 3})
+    _control(st.b.magento_control, "products", {"sku": "LAMP", "name": "Lamp", "qty": 3})
+    _control(st.a.magento_control, "products", {"sku": "LAMP", "name": "Lamp", "qty": 1})
+    _stock_pass(st, {"default": 1, "shopb": 1})  # baselines of each pair
+
+    _control(st.b.kashflow_control, "products", {"NominalCode": 4000, "Code": "MUG",
+                                                 "QuantityInStock": 7})
+    _control(st.b.kashflow_control, "products", {"NominalCode": 4000, "Code": "LAMP",
+                                                 "QuantityInStock": 9})
+    _control(st.a.kashflow_control, "products", {"NominalCode": 4000, "Code": "HOODIE",
+                                                 "QuantityInStock": 11})
+    _stock_pass(st, {"default": 2, "shopb": 2})
+    assert (_magento_qty(st.b, "MUG"), _magento_qty(st.b, "LAMP"),
+            _magento_qty(st.b, "HOODIE")) == (7, 9, 25)  # company B's levels in shop B
+    assert (_magento_qty(st.a, "MUG"), _magento_qty(st.a, "HOODIE"),
+            _magento_qty(st.a, "LAMP")) == (40, 11, 1)  # company A's in shop A; no LAMP there
+    run_a, run_b = _finished_runs(st.db_url, "default")[-1], _finished_runs(st.db_url, "shopb")[-1]
+    assert (run_a.changed, run_b.changed) == (1, 2)
+    assert "LAMP" in run_a.details["unmatched_magento_skus"]  # A's SKU, not B's product
+    with session_scope(st.db_url) as s:  # each pair's catalogue holds its company's products
+        lamps = s.execute(text("SELECT pair FROM catalogue_items WHERE key = '4000/LAMP'")
+                          ).scalars().all()
+    assert lamps == ["shopb"]
+
+    # Shop B unreachable: its pass fails, pair default's still runs.
+    moved = st.cli("pairs", "update", "shopb", "--magento-url", "http://127.0.0.1:9/rest")
+    assert moved.returncode == 0, moved.stderr
+    try:
+        time.sleep(pairs.RECHECK_S + 0.5)  # the worker's copy of the pair expires
+        _control(st.a.kashflow_control, "products", {"NominalCode": 4000, "Code": "MUG",
+                                                     "QuantityInStock": 5})
+        _stock_pass(st, {"default": 3})
+        assert _magento_qty(st.a, "MUG") == 5
+        assert len(_finished_runs(st.db_url, "shopb")) == 2  # B's pass failed, A's did not
+    finally:
+        back = st.cli("pairs", "update", "shopb", "--magento-url", st.b.magento_url)
+        assert back.returncode == 0, back.stderr
+        time.sleep(pairs.RECHECK_S + 0.5)  # the worker sees shop B's address again
+
+
+def test_beats_reconciliation_runs_per_pair_and_a_post_books_into_the_items_company(
+        pair_stack: PairStack) -> None:
+    st = pair_stack
+    day = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    # Both shops have a cheque order 7102 of yesterday; only shop B shows a card capture.
+    for servers, path, secret, store in ((st.a, "/webhooks/magento", SECRET_A, 1),
+                                         (st.b, "/webhooks/magento/shopb", SECRET_B, 3)):
+        order = make_order(7102, BEN, [Line("SEEDS", "Seeds", Decimal("3.50"), 2)],
+                           method="checkmo", created_at=f"{day} 10:00:00")
+        order["store_id"] = store
+        seed(servers, order)
+        assert st.post(path, secret, order, store) == 202
+    for pair in ("default", "shopb"):
+        assert st.wait_settled(pair, 7102).state == JobState.DONE
+    _control(st.b.magento_control, "transactions", {
+        "transaction_id": 71021, "order_id": 7102, "txn_id": "txn-b-7102", "txn_type": "capture",
+        "is_closed": 1, "created_at": f"{day} 10:00:01"})
+
+    broker = redis.Redis.from_url(st.env["KFSYNC_REDIS_URL"])
+    last_runs = ("kfsync:reconcile:last_run", "kfsync:reconcile:last_run@shopb")
+    broker.delete(*last_runs)
+    celery_app.send_task("kfsync.maintenance.reconcile_payments", queue="maintenance")
+    deadline = time.monotonic() + 60
+    while not all(broker.exists(key) for key in last_runs):  # each pair's run recorded
+        assert time.monotonic() < deadline, "the daily reconciliation did not run per pair"
+        time.sleep(0.2)
+    with session_scope(st.db_url) as s:
+        found = [(i.pair, i.reason, i.order_key, i.txn_id, i.fingerprint, i.id)
+                 for i in s.scalars(select(ReconciliationItem).where(
+                     ReconciliationItem.day == date.fromisoformat(day)))]
+    assert [f[:4] for f in found] == [("shopb", "missing_payment", "7102", "txn-b-7102")]
+    assert found[0][4].endswith("@shopb")
+    listed = st.cli("reconcile", "items", "--pair", "default")
+    assert listed.returncode == 0 and "0 item(s)" in listed.stdout, listed.stdout
+
+    posted = st.cli("reconcile", "post", str(found[0][5]))
+    assert posted.returncode == 0 and "posted" in posted.stdout, posted.stderr
+    b_invoice = next(i for i in state(st.b)["invoices"] if i["CustomerReference"] == "000007102")
+    a_invoice = next(i for i in state(st.a)["invoices"] if i["CustomerReference"] == "000007102")
+    assert [Decimal(str(p["Amount"])) for p in b_invoice["PaymentLines"]] == [
+        Decimal(str(b_invoice["GrossAmount"]))]  # the missing payment, in company B
+    assert a_invoice["PaymentLines"] == []  # company A's order of that id is untouched
+
+
+def test_pair_bs_skus_resolve_against_company_bs_products_only(pair_stack: PairStack) -> None:
+    st = pair_stack
+    _control(st.b.kashflow_control, "products", {"NominalCode": 4000, "Code": "DESK",
+                                                 "ManageStockLevel": True, "QuantityInStock": 2})
+    runs_b = len(_finished_runs(st.db_url, "shopb"))
+    runs_a = len(_finished_runs(st.db_url, "default"))
+    _stock_pass(st, {"shopb": runs_b + 1, "default": runs_a + 1})  # B's catalogue re-read
+    desk = [Line("DESK", "Oak Desk", Decimal("80.00"), 1)]
+    a_order, b_order = make_order(4701, ANN, desk), make_order(4701, BEN, desk)
+    a_order["store_id"], b_order["store_id"] = 1, 3
+    seed(st.a, a_order)
+    seed(st.b, b_order)
+    assert st.post("/webhooks/magento", SECRET_A, a_order, 1) == 202
+    assert st.post("/webhooks/magento/shopb", SECRET_B, b_order, 3) == 202
+    for pair in ("default", "shopb"):
+        assert st.wait_settled(pair, 4701).state == JobState.DONE
+    [b_invoice] = [i for i in state(st.b)["invoices"] if i["CustomerReference"] == "000004701"]
+    [a_invoice] = [i for i in state(st.a)["invoices"] if i["CustomerReference"] == "000004701"]
+    assert b_invoice["LineItems"][0].get("ProductCode") == "DESK"  # company B's product
+    assert a_invoice["LineItems"][0].get("ProductCode") in (None, "")  # A has no DESK
+    assert not any(p["Code"] == "DESK" for p in state(st.a)["products"])
+
+
+def test_create_missing_products_in_pair_bs_rules_creates_the_product_in_company_b(
+        pair_stack: PairStack, tmp_path: Path) -> None:
+    st = pair_stack
+    exported = st.cli("pairs", "export", "shopb")
+    assert exported.returncode == 0, exported.stderr
+    original, changed = tmp_path / "shopb.yml", tmp_path / "shopb-create.yml"
+    original.write_text(exported.stdout, encoding="utf-8")
+    doc = yaml.safe_load(exported.stdout)
+    doc["rules"] = {**(doc.get("rules") or {}), "create_missing_products": True}
+    changed.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    assert st.cli("pairs", "import", "shopb", str(changed), "--apply").returncode == 0
+    try:
+        time.sleep(pairs.RECHECK_S + 0.5)  # the worker reads shopb's new rules
+        stool = [Line("NEW-STOOL", "Oak Stool", Decimal("45.00"), 1)]
+        a_order, b_order = make_order(4801, ANN, stool), make_order(4801, BEN, stool)
+        a_order["store_id"], b_order["store_id"] = 1, 3
+        seed(st.a, a_order)
+        seed(st.b, b_order)
+        assert st.post("/webhooks/magento", SECRET_A, a_order, 1) == 202
+        assert st.post("/webhooks/magento/shopb", SECRET_B, b_order, 3) == 202
+        for pair in ("default", "shopb"):
+            assert st.wait_settled(pair, 4801).state == JobState.DONE
+        company_a, company_b = state(st.a), state(st.b)
+        assert [p["Code"] for p in company_b["products"]].count("NEW-STOOL") == 1
+        assert "NEW-STOOL" not in [p["Code"] for p in company_a["products"]]  # A's rules: no
+        [b_invoice] = [i for i in company_b["invoices"] if i["CustomerReference"] == "000004801"]
+        assert b_invoice["LineItems"][0].get("ProductCode") == "NEW-STOOL"
+        with session_scope(st.db_url) as s:  # cached in pair shopb's catalogue only
+            cached = s.execute(text("SELECT pair FROM catalogue_items "
+                                    "WHERE key = '4000/NEW-STOOL'")).scalars().all()
+        assert cached == ["shopb"]
+    finally:
+        assert st.cli("pairs", "import", "shopb", str(original), "--apply").returncode == 0
+
+
+def test_mapping_refresh_for_pair_b_reads_company_bs_catalogue_into_bs_rows(
+        pair_stack: PairStack) -> None:
+    st = pair_stack
+    _control(st.b.kashflow_control, "products", {"NominalCode": 4000, "Code": "SOFA"})
+    refreshed = st.cli("mapping", "refresh", "--pair", "shopb", "--no-magento")
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert "catalogue refreshed:" in refreshed.stdout
+    with session_scope(st.db_url) as s:
+        rows = s.execute(text("SELECT pair, kind FROM catalogue_items WHERE key = '4000/SOFA'")
+                         ).all()
+        kinds = set(s.execute(text("SELECT kind FROM catalogue_items WHERE pair = 'shopb'")
+                              ).scalars())
+    assert [tuple(r) for r in rows] == [("shopb", "product")]  # company B's, not A's
+    assert {"product", "vat_rate", "bank_account", "payment_method"} <= kinds
+    unknown = st.cli("mapping", "refresh", "--pair", "shopc")
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1, unknown.stderr

@@ -1,7 +1,8 @@
-"""Jobs and dead letters per integration pair, through the API and the dashboard (Flask's
-test client, SQLite and PostgreSQL, real Redis): the ``pair`` filter, an unknown pair refused,
-requeue by pair, the dashboard's pair selector remembered in the session and the overview's
-counts per pair. The browser test is tests/integration/test_pair_dashboard_browser.py."""
+"""Jobs, dead letters and reconciliation items per integration pair, through the API and the
+dashboard (Flask's test client, SQLite and PostgreSQL, real Redis): the ``pair`` filter, an
+unknown pair refused, requeue by pair, the dashboard's pair selector remembered in the
+session and the overview's counts per pair. The browser test is
+tests/integration/test_pair_dashboard_browser.py."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from core import pairs as pairs_scope
 from ingest.api.openapi import build_spec
 from services import pairs
 from store.db import session_scope
@@ -215,3 +217,36 @@ def test_the_stats_api_gives_each_pairs_numbers_and_one_pairs_overview(app: Flas
     shopb = client.get("/api/v1/stats?pair=shopb", headers=AUTH).get_json()
     assert shopb["jobs_by_state"]["done"] == 1 and sum(shopb["dead_letters_open"].values()) == 2
     assert client.get("/api/v1/stats?pair=shopc", headers=AUTH).status_code == 400
+
+
+def add_item(db_url: str, pair: str, order_key: str) -> None:
+    from datetime import date
+
+    from store.reconcile_models import ItemReason, ItemStatus, ReconciliationItem
+
+    with session_scope(db_url) as s:
+        s.add(ReconciliationItem(
+            pair=pair, fingerprint=pairs_scope.scoped_key(f"missing_payment:{order_key}:t", pair),
+            day=date(2026, 11, 24), reason=ItemReason.MISSING_PAYMENT, status=ItemStatus.OPEN,
+            order_key=order_key, order_ref=f"REF-{pair}-{order_key}"))
+
+
+def test_reconciliation_items_are_listed_per_pair_in_the_api_and_the_dashboard(
+        app: Flask, db_url: str) -> None:
+    add_item(db_url, "default", "7102")
+    add_item(db_url, "shopb", "7102")  # the same order id in the other shop: its own item
+    client = app.test_client()
+    shopb = client.get("/api/v1/reconciliation?pair=shopb", headers=AUTH).get_json()
+    assert [(i["pair"], i["order_ref"]) for i in shopb["items"]] == [("shopb", "REF-shopb-7102")]
+    assert client.get("/api/v1/reconciliation", headers=AUTH).get_json()["total"] == 2
+    reply = client.get("/api/v1/reconciliation?pair=shopc", headers=AUTH)
+    assert reply.status_code == 400 and reply.get_json()["errors"] == {
+        "pair": ["No pair named shopc (pairs: default, shopb)."]}
+
+    page = logged_in(app)
+    html = page.get("/reconciliation?pair=shopb").get_data(as_text=True)
+    assert 'id="pair-select"' in html and 'id="pair-shown"' in html
+    assert "REF-shopb-7102" in html and "REF-default-7102" not in html
+    every = page.get("/reconciliation?pair=").get_data(as_text=True)
+    assert "REF-shopb-7102" in every and "REF-default-7102" in every
+    assert every.count("<td>shopb</td>") == 1 and every.count("<td>default</td>") == 1
