@@ -28,8 +28,11 @@ install: $(DEV) ## create .venv and install kfsync with its test and dev tools
 demo: $(RUNTIME) ## sandbox + all services + ~20 signed sample webhooks, then a summary table
 	$(BIN)/kfsync demo
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist); each backend's integration stack stays
+# whole in one of them (tests/conftest.py groups it). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 test: $(DEV) ## unit and integration tests (real Redis, Celery worker, sandbox; SQLite and PostgreSQL)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(DEV) ## ruff, mypy --strict and the package layers (import-linter, setup.cfg)
 	$(BIN)/ruff check .

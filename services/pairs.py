@@ -193,6 +193,13 @@ def forget(settings: Settings, name: str) -> None:
     _cache.pop((settings.database_url, name), None)
 
 
+def forget_all() -> None:
+    """Drop this process's copies of every pair and of whether any is stored (its database
+    was replaced: a test's fresh database under the same URL)."""
+    _cache.clear()
+    _stored.clear()
+
+
 def views(settings: Settings) -> list[PairView]:
     """Every pair, ``default`` first, as may be shown (no secret values)."""
     shown = {"magento_base_url": settings.magento_base_url,

@@ -10,11 +10,34 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
+from services import pairs
 from store.db import get_engine, migrate
 
 PG_ADMIN_URL = os.environ.get("KFSYNC_TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-TEST_REDIS_URL = os.environ.get("KFSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+# Under pytest-xdist each worker process empties its own Redis database (gw0: 11, gw1: 12, ...).
+_XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
+TEST_REDIS_URL = os.environ.get("KFSYNC_TEST_REDIS_URL",
+                                f"redis://127.0.0.1:6379/{11 + _XDIST_INDEX}")
+
+
+# The parametrized fixtures that stand up a whole stack once per backend (session- or
+# module-scoped) and the tests that run on them in order, sharing its state.
+_STACK_FIXTURES = {"stack_env": "stack", "pair_stack": "pairs"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With ``-n 2 --dist loadgroup`` the SQLite and PostgreSQL halves of each stack run side by
+    side, each whole and in order in one worker process, so each process starts each stack once."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None:
+            continue
+        for fixture, group in _STACK_FIXTURES.items():
+            if fixture in callspec.params:
+                item.add_marker(pytest.mark.xdist_group(f"{group}-{callspec.params[fixture]}"))
+                break
 
 
 def _pg_available() -> str | None:
@@ -63,6 +86,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         url = request.getfixturevalue("postgres_server")
         _reset_pg(url)
     migrate(url)
+    pairs.forget_all()  # the same URL as an earlier test's: its pairs are gone
     return url
 
 

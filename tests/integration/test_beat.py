@@ -12,7 +12,7 @@ from workers.beat import LOCK_KEY, LockedScheduler
 
 pytestmark = pytest.mark.integration
 
-BEAT_REDIS_URL = "redis://127.0.0.1:6379/13"
+BEAT_REDIS_URL = "redis://127.0.0.1:6379/10"  # unit tests use 11, 12, ... (one per xdist worker)
 
 
 def scheduler(app: Celery) -> LockedScheduler:

@@ -75,7 +75,7 @@ def test_a_stored_pair_is_encrypted_at_rest_and_never_shown(db_url: str,
     with pytest.raises(PairError, match="exists already"):
         pairs.add(settings, "shopb", CONFIG, SECRETS, "test")
     other_key = settings_for(db_url, redis_url, KFSYNC_PAIRS_KEY=pairs.new_key())
-    pairs._cache.clear()
+    pairs.forget_all()
     with pytest.raises(PairError, match="do not decrypt"):
         pairs.load(other_key, "shopb")
     with pytest.raises(PairError, match="KFSYNC_PAIRS_KEY must be set"):
