@@ -112,19 +112,21 @@ def active_id(url: str) -> int | None:
     return ref[0] if ref else None
 
 
-def active_ref(url: str, session: Session | None = None) -> tuple[int, str] | None:
-    """(number, content hash) of the version in force: one indexed query (in ``session``
-    when given)."""
-    if session is not None:
+def active_ref(url: str) -> tuple[int, str] | None:
+    """(number, content hash) of the version in force: one indexed query."""
+    with session_scope(url) as session:
         row = session.execute(_ACTIVE_REF).first()
-        return (row[0], row[1]) if row else None
-    with session_scope(url) as own:
-        return active_ref(url, own)
+    return (row[0], row[1]) if row else None
 
 
-# Built once: every order task reads it (workers/context.py).
+# Built once: every order task reads it (workers/context.py), in the columns with its event.
 _ACTIVE_REF = select(MappingVersion.id, MappingVersion.content_hash).order_by(
     MappingVersion.id.desc()).limit(1)
+# ``active_ref`` as two columns (None before seeding), to read in another statement.
+ACTIVE_REF_COLUMNS = tuple(
+    select(column).order_by(MappingVersion.id.desc()).limit(1).scalar_subquery().label(name)
+    for column, name in ((MappingVersion.id, "profile_id"),
+                         (MappingVersion.content_hash, "profile_hash")))
 
 
 def active(url: str) -> VersionView:

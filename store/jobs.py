@@ -10,7 +10,8 @@ transactions; the functions here run their statements on the connection or sessi
   the next step runs in-process, that step's claim, all at once;
 - ``record_failure``: the attempt's outcome and the job's retry, park, dead or review state;
 - ``park_step``: a job parked while the KashFlow circuit is open;
-- ``upsert_job``: the one job per ``(kind, magento_key)``, inserted or refreshed;
+- ``upsert_job``: the one job per ``(kind, magento_key)``, inserted or refreshed (the
+  attempts its transaction records: ``store.attempts.open_attempts``);
 - ``renew_leases`` (the heartbeat of ``workers.lease``) and ``queue_waiting``.
 
 The links a step records (Magento key -> KashFlow key) live in ``store.links``.
@@ -33,7 +34,6 @@ from sqlalchemy import (
     CursorResult,
     Table,
     bindparam,
-    exists,
     insert,
     select,
     update,
@@ -43,22 +43,18 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core import pairs
+from store.attempts import ATTEMPTS, add_attempt, needs_recheck, recheck_due
 from store.db import dialect_name
-from store.links import add_links
+from store.links import add_links, link_params, links_cte
 from store.models import Attempt, JobState, Step, SyncJob, utcnow
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.RETRYING, JobState.RUNNING)
 IDLE_STATES = (JobState.WAITING, JobState.SKIPPED, JobState.NEEDS_REVIEW, JobState.DEAD)
-RECHECK_OUTCOMES = ("started", "ambiguous")
-JOBS, ATTEMPTS = cast(Table, SyncJob.__table__), cast(Table, Attempt.__table__)
+JOBS = cast(Table, SyncJob.__table__)
 
 UPDATE_JOB = update(JOBS).where(JOBS.c.id == bindparam("b_job"))
 _ATTEMPT_OK = update(ATTEMPTS).where(ATTEMPTS.c.id == bindparam("b_id")).values(
     outcome="ok", duration_ms=bindparam("b_ms"))
-_ATTEMPT_NEW = insert(ATTEMPTS).values(
-    job_id=bindparam("b_job"), step=bindparam("b_step"), outcome=bindparam("b_outcome"),
-    duration_ms=bindparam("b_ms"), task_id=bindparam("b_task"), created_at=bindparam("b_at")
-).returning(ATTEMPTS.c.id)
 _RENEW = update(JOBS).where(
     JOBS.c.id == bindparam("b_job"), JOBS.c.lease_task == bindparam("b_task"),
     JOBS.c.state == JobState.RUNNING).values(lease_until=bindparam("b_until"))
@@ -140,29 +136,6 @@ def _free_for(task_id: str, now: datetime) -> ColumnElement[bool]:
             | (JOBS.c.lease_task == task_id))
 
 
-def needs_recheck(job_id: Any, step: Any) -> Any:
-    """True when an earlier attempt of ``step`` may have reached KashFlow (it ended
-    ``started`` or ``ambiguous``): look the record up before writing."""
-    return exists().where(ATTEMPTS.c.job_id == job_id, ATTEMPTS.c.step == step,
-                          ATTEMPTS.c.outcome.in_(RECHECK_OUTCOMES))
-
-
-_RECHECK = select(needs_recheck(bindparam("b_job"), bindparam("b_step")))
-
-
-def recheck_due(conn: Connection | Session, job_id: int, step: str) -> bool:
-    """``needs_recheck`` for ``step`` of ``job_id``, read on ``conn``."""
-    return bool(conn.scalar(_RECHECK, {"b_job": job_id, "b_step": step}))
-
-
-def add_attempt(conn: Connection | Session, job_id: int, step: str, outcome: str,
-                task_id: str | None, duration_ms: int | None = None) -> int:
-    """Insert an attempt row on ``conn``; returns its id."""
-    return int(conn.execute(_ATTEMPT_NEW, {
-        "b_job": job_id, "b_step": step, "b_outcome": outcome, "b_ms": duration_ms,
-        "b_task": task_id, "b_at": utcnow()}).scalar_one())
-
-
 def claim_step(conn: Connection, job_id: int, step: str, task_id: str, later: Sequence[str],
                lease_until: datetime) -> tuple[JobView | None, int]:
     """Lease job ``job_id`` at ``step`` (or a ``later`` step under this task's lease) to
@@ -228,14 +201,14 @@ def finish_step(conn: Connection, view: JobView, attempt_id: int, result: StepRe
     recheck = then is not None and not view.fresh and recheck_due(conn, view.id, then)
     ok = {"b_id": attempt_id, "b_ms": int(seconds * 1000)}
     next_attempt = 0
-    if dialect_name(conn) == "postgresql":  # one statement: both attempts and the job
-        next_attempt = _finish_at_once(conn, view.id, ok, values, then, task_id)
+    if dialect_name(conn) == "postgresql":  # one statement: the attempts, job and links
+        next_attempt = _finish_at_once(conn, view.id, ok, values, then, task_id, result.links)
     else:
         conn.execute(_ATTEMPT_OK, ok)
         conn.execute(UPDATE_JOB, {"b_job": view.id, **values})  # SET: the keys given
         if then is not None:
             next_attempt = add_attempt(conn, view.id, then, "started", task_id)
-    add_links(conn, result.links)
+        add_links(conn, result.links)
     for write in result.writes:
         write(conn)
     if then is None:
@@ -245,15 +218,19 @@ def finish_step(conn: Connection, view: JobView, attempt_id: int, result: StepRe
 
 
 def _finish_at_once(conn: Connection, job_id: int, ok: dict[str, Any],
-                    values: dict[str, Any], then: str | None, task_id: str) -> int:
-    """``finish_step``'s attempt ``ok``, job update and (``then``) next ``started`` attempt
-    as one PostgreSQL statement (data-modifying CTEs); returns the new attempt's id (or 0).
-    ``updated_at`` is given: SQLAlchemy leaves ``onupdate`` unset in such a statement."""
+                    values: dict[str, Any], then: str | None, task_id: str,
+                    links: list[tuple[str, str, str]]) -> int:
+    """``finish_step``'s attempt ``ok``, job update, ``links`` and (``then``) next
+    ``started`` attempt as one PostgreSQL statement (data-modifying CTEs); returns the new
+    attempt's id (or 0). ``updated_at`` is given: SQLAlchemy leaves ``onupdate`` unset in
+    such a statement."""
     values = {**values, "updated_at": utcnow()}
-    shape = (tuple(sorted(values)), then is not None)
+    shape = (tuple(sorted(values)), then is not None, len(links))
     if shape not in _FINISH:
         _FINISH[shape] = _finish_statement(*shape)
     params = {**ok, "b_job": job_id, **{f"v_{k}": v for k, v in values.items()}}
+    if links:
+        params |= link_params(links)
     if then is None:
         conn.execute(_FINISH[shape], params)
         return 0
@@ -261,20 +238,22 @@ def _finish_at_once(conn: Connection, job_id: int, ok: dict[str, Any],
     return int(conn.execute(_FINISH[shape], params).scalar_one())
 
 
-_FINISH: dict[tuple[tuple[str, ...], bool], Any] = {}  # built once per shape of a finish
+# Built once per shape of a finish: the job's columns set, a next step claimed, links.
+_FINISH: dict[tuple[tuple[str, ...], bool, int], Any] = {}
 
 
-def _finish_statement(keys: tuple[str, ...], claims: bool) -> Any:
+def _finish_statement(keys: tuple[str, ...], claims: bool, links: int) -> Any:
     done = update(ATTEMPTS).where(ATTEMPTS.c.id == bindparam("b_id")).values(
         outcome="ok", duration_ms=bindparam("b_ms")).cte("kfsync_attempt_ok")
     job = update(JOBS).where(JOBS.c.id == bindparam("b_job")).values(
         {key: bindparam(f"v_{key}") for key in keys})
+    also = [done, links_cte(links)] if links else [done]
     if not claims:
-        return job.add_cte(done)
+        return job.add_cte(*also)
     return insert(ATTEMPTS).values(
         job_id=bindparam("b_job"), step=bindparam("b_step"), outcome="started",
         task_id=bindparam("b_task"), created_at=bindparam("b_at")
-    ).returning(ATTEMPTS.c.id).add_cte(done).add_cte(job.cte("kfsync_job"))
+    ).returning(ATTEMPTS.c.id).add_cte(*also, job.cte("kfsync_job"))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from functools import cache
 from typing import Any
 
 from celery.signals import task_postrun, task_prerun
-from sqlalchemy.orm import Session
 
 from connectors.kashflow import KashFlowClient
 from connectors.magento import MagentoClient
@@ -65,7 +64,7 @@ def rules() -> Rules:
     return profile()[1]
 
 
-def profile(session: Session | None = None) -> tuple[int, Rules]:
+def profile(ref: tuple[int, str] | None = None) -> tuple[int, Rules]:
     """The active mapping profile version and its rules (``services.profiles``).
 
     Looked up once per task (one indexed query; every step a task runs uses the same
@@ -73,14 +72,14 @@ def profile(session: Session | None = None) -> tuple[int, Rules]:
     task, on every call. The mapping file is checked at the same moments (one ``stat``):
     when it changes, it is published as a new version. A file that turns bad while the
     worker runs is logged once and the version in force stays (``kfsync worker`` refuses to
-    start on a bad file). With ``session``, the version is read in it (a task reading other
-    rows first saves a transaction).
+    start on a bad file). ``ref``: the version in force (number, content hash), read already
+    with other rows (``services.profiles.ACTIVE_REF_COLUMNS``), which saves the query.
     """
     key = f"profile@{pair_scope.current()}"  # a task may work for several pairs in turn
     memo: tuple[int, Rules] | None = _task_memo.get(key)
     if memo is not None:
         return memo
-    found = _profile(session)
+    found = _profile(ref)
     if _task_memo.get("in_task"):
         _task_memo[key] = found
     return found
@@ -169,12 +168,13 @@ def for_each_pair(run: Callable[[], int]) -> int:
     return total
 
 
-def _profile(session: Session | None = None) -> tuple[int, Rules]:
+def _profile(ref: tuple[int, str] | None = None) -> tuple[int, Rules]:
     from workers import products  # it reads this module's settings and clients
 
     url, path = db_url(), settings().mapping_file
-    _sync_file(url, path)
-    ref = profiles.active_ref(url, session)
+    if _sync_file(url, path):  # published a new version: ``ref`` is out of date
+        ref = None
+    ref = ref or profiles.active_ref(url)
     if ref is None:
         profiles.seed(url, path)
         ref = profiles.active_ref(url)
@@ -207,8 +207,9 @@ def _pair_rules(url: str, ref: tuple[int, str], rules: Rules) -> Rules:
     return found
 
 
-def _sync_file(url: str, path: str | None) -> None:
-    """Seed version 1, or publish the mapping file, when the file changed since last seen."""
+def _sync_file(url: str, path: str | None) -> bool:
+    """Seed version 1, or publish the mapping file, when the file changed since last seen;
+    True when it did (a new version may be in force)."""
     key = f"{url}|{path or ''}"
     stamp: tuple[int, int] | None = None
     if path is not None:
@@ -218,7 +219,7 @@ def _sync_file(url: str, path: str | None) -> None:
         except OSError:
             stamp = None
     if key in _file_stamps and _file_stamps[key] == stamp:
-        return
+        return False
     _file_stamps[key] = stamp  # log a bad file once per change of it
     try:
         profiles.seed(url, path)
@@ -229,6 +230,7 @@ def _sync_file(url: str, path: str | None) -> None:
             raise
         log.error("mapping file %s is invalid; keeping the profile version in force", path,
                   exc_info=True)
+    return True
 
 
 def _client_key(kind: str) -> str:

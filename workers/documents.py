@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 
 from store import jobs
 from store.db import session_scope
+from store.events import mark_processed
 from store.jobs import IDLE_STATES
 from store.models import JobState, Step, SyncJob
 from workers import context
 from workers.deadletters import resolve_dead_letters
 from workers.dispatch import publish_chain
-from workers.events import mark_processed
 
 
 @dataclass(frozen=True)

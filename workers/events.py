@@ -12,22 +12,23 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 from celery import Task, current_task
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from connectors.errors import AuthFailed, NotFound, Transient
 from core import pairs
 from mappings.errors import MappingError
 from mappings.orders import decide
-from services import circuit
+from services import circuit, profiles
 from services.edits import supersede_original
-from store import jobs, links
+from store import attempts, jobs, links
 from store.db import read_scope, session_scope
+from store.events import EVENTS, mark_processed
 from store.jobs import ACTIVE_STATES, IDLE_STATES, JobView, StepResult
-from store.models import InboundEvent, JobState, Step, SyncJob, utcnow
+from store.models import JobState, Step, SyncJob
 from workers import context
 from workers.app import celery_app
 from workers.deadletters import (
@@ -72,7 +73,9 @@ def _process_event(task: Task, event_id: int) -> None:
         own = _own_job(s, event_id, str(task.request.id)) if event.processed_at else None
         topic, key, kind = event.topic, event.resource_key, event.resource_type
         if event.processed_at is None and topic in ORDER_TOPICS and kind == "order":
-            context.profile(s)  # the mapping profile in force, read in this transaction
+            # The mapping profile in force, whose version was read with the event.
+            context.profile(None if event.profile_id is None else (
+                int(event.profile_id), str(event.profile_hash)))
     if event.processed_at is not None:
         if own is not None:  # carry on with the order it was running, under its lease
             run_order(task, *own)
@@ -93,18 +96,10 @@ def _process_event(task: Task, event_id: int) -> None:
             mark_processed(s, event_id, outcome)
 
 
-EVENTS = cast(Table, InboundEvent.__table__)
-# Built once (see store/jobs.py): the order path runs these for every event.
-_MARK_PROCESSED = update(EVENTS).where(EVENTS.c.id == bindparam("b_id")).values(
-    processed_at=bindparam("b_at"), outcome=bindparam("b_outcome"))
+# Built once (see store/jobs.py): the order path runs it for every event.
 _EVENT = select(EVENTS.c.topic, EVENTS.c.resource_key, EVENTS.c.resource_type,
-                EVENTS.c.processed_at, EVENTS.c.pair).where(EVENTS.c.id == bindparam("b_id"))
-
-
-def mark_processed(s: Session, event_id: int | None, outcome: str) -> None:
-    if event_id is not None:
-        s.execute(_MARK_PROCESSED, {"b_id": event_id, "b_at": utcnow(),
-                                    "b_outcome": outcome[:255]})
+                EVENTS.c.processed_at, EVENTS.c.pair, *profiles.ACTIVE_REF_COLUMNS
+                ).where(EVENTS.c.id == bindparam("b_id"))
 
 
 def _own_job(s: Session, event_id: int, task_id: str) -> tuple[int, str] | None:
@@ -294,11 +289,10 @@ def _after_upsert(s: Session, job: SyncJob, filled: _Filled | None, doc: dict[st
         return Upserted(job.id, False, job.step, False, None)
     if filled.reopened is not None:  # the ledger decides, not the order's state
         action, plan, reason = "invoice", job.plan or {}, filled.reopened
-    if filled.linked is not None:
-        _record_linked(s, job.id, filled.linked)
-    mark_processed(s, event_id, f"order {ref}: job {job.id} " + (
-        f"queued at {job.step}" if filled.start else f"{action}: {reason}"))
-    claimed = _claim_first(s, job, doc, filled.new) if filled.claimed else None
+    outcome = f"order {ref}: job {job.id} " + (
+        f"queued at {job.step}" if filled.start else f"{action}: {reason}")
+    claimed = _record_start(s, job, doc, filled, None if event_id is None else (
+        event_id, outcome))
     held = None
     if action == "review" and filled.was != JobState.NEEDS_REVIEW:  # its letter, its state
         held = add_dead_letter(s, job_id=job.id, step="process_event", error_class="rejected",
@@ -317,19 +311,31 @@ def _queue(s: Session, job: SyncJob, was: str, claim_as: str | None) -> None:
         job.lease_until = lease_until()
 
 
-def _claim_first(s: Session, job: SyncJob, doc: dict[str, Any], new: bool
-                 ) -> tuple[JobView, int]:
-    """The job's first step, claimed in the upsert's transaction for the task whose lease the
-    job now holds (as ``store.jobs.claim_step`` claims a step): its ``started`` attempt, and whether
-    an earlier attempt of it must be looked up before writing (a new job has none)."""
-    assert job.lease_task is not None
-    recheck = not new and jobs.recheck_due(s, job.id, job.step)
-    attempt_id = jobs.add_attempt(s, job.id, job.step, "started", job.lease_task)
+def _record_start(s: Session, job: SyncJob, doc: dict[str, Any], filled: _Filled,
+                  event: tuple[int, str] | None) -> tuple[JobView, int] | None:
+    """The upsert's attempts, with the event's outcome (one statement on PostgreSQL): the
+    ``ok`` of an ``ensure_customer`` a link answered (with its links), and the first step
+    claimed for the task whose lease the job now holds (as ``store.jobs.claim_step`` claims
+    a step): its ``started`` attempt, and whether an earlier attempt of it must be looked up
+    before writing (a new job has none). Returns the claimed step's view and attempt."""
+    rows: list[tuple[str, str, str | None, int | None]] = []
+    if filled.linked is not None:
+        links.add_links(s, filled.linked.links)
+        task_id = getattr(current_task.request, "id", None) if current_task else None
+        rows.append((Step.ENSURE_CUSTOMER, "ok", task_id, 0))
+    recheck = False
+    if filled.claimed:
+        assert job.lease_task is not None
+        recheck = not filled.new and attempts.recheck_due(s, job.id, job.step)
+        rows.append((job.step, "started", job.lease_task, None))
+    ids = attempts.open_attempts(s, job.id, rows, event)
+    if not filled.claimed:
+        return None
     view = JobView(id=job.id, magento_key=job.magento_key, magento_ref=job.magento_ref,
                    document=doc, plan=job.plan or {}, customer_code=job.customer_code,
                    invoice_number=job.invoice_number, recheck=recheck, step=job.step,
-                   fresh=new)
-    return view, attempt_id
+                   fresh=filled.new)
+    return view, ids[-1]
 
 
 def _linked_customer(s: Session, doc: dict[str, Any]) -> StepResult | None:
@@ -344,13 +350,6 @@ def _linked_customer(s: Session, doc: dict[str, Any]) -> StepResult | None:
         return None
     with s.no_autoflush:  # an existing job's UPDATE waits for the step this sets
         return linked_customer(s, order, context.rules())
-
-
-def _record_linked(s: Session, job_id: int, result: StepResult) -> None:
-    """The links and the ``ok`` attempt of an ``ensure_customer`` a link answered."""
-    links.add_links(s, result.links)
-    task_id = getattr(current_task.request, "id", None) if current_task else None
-    jobs.add_attempt(s, job_id, Step.ENSURE_CUSTOMER, "ok", task_id, duration_ms=0)
 
 
 def _verdict(doc: dict[str, Any]) -> tuple[str, dict[str, Any], str]:

@@ -186,3 +186,22 @@ def test_only_a_running_job_under_its_own_lease_is_renewed(db_url: str) -> None:
         with conn.begin():
             assert jobs.renew_leases(conn, [(job_id, "task-b")], later()) == 0
             assert jobs.renew_leases(conn, [(job_id, "task-a")], later()) == 1
+
+
+def test_the_last_step_stores_its_links_and_an_existing_link_wins(db_url: str) -> None:
+    job_id = _queued(db_url, step=Step.POST_PAYMENT)
+    with session_scope(db_url) as s:
+        links.add_links(s, [("payment", "txn:A", "1001")])
+    result = StepResult(next_step=Step.DONE,
+                        links=[("payment", "txn:A", "9999"), ("payment", "txn:B", "1001")])
+    with get_engine(db_url).connect() as conn:
+        view, attempt = jobs.claim_step(conn, job_id, Step.POST_PAYMENT, "task-a", [], later())
+        assert view is not None
+        with conn.begin():
+            assert jobs.finish_step(conn, view, attempt, result, 0.0, "task-a", None,
+                                    later()) == (None, 0)
+    assert (_job(db_url, job_id).state, _attempts(db_url, job_id)) == (
+        JobState.DONE, [("post_payment", "ok")])
+    with session_scope(db_url) as s:
+        assert links.links_in(s, "payment", "txn:A", "txn:B") == [("txn:A", "1001"),
+                                                                 ("txn:B", "1001")]
