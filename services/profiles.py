@@ -115,18 +115,17 @@ def active_id(url: str) -> int | None:
 def active_ref(url: str) -> tuple[int, str] | None:
     """(number, content hash) of the version in force: one indexed query."""
     with session_scope(url) as session:
-        row = session.execute(_ACTIVE_REF).first()
-    return (row[0], row[1]) if row else None
+        number, content_hash = session.execute(_ACTIVE_REF).one()
+    return None if number is None else (int(number), str(content_hash))
 
 
-# Built once: every order task reads it (workers/context.py), in the columns with its event.
-_ACTIVE_REF = select(MappingVersion.id, MappingVersion.content_hash).order_by(
-    MappingVersion.id.desc()).limit(1)
-# ``active_ref`` as two columns (None before seeding), to read in another statement.
+# The version in force as two columns (None before seeding): every order task reads them
+# with its event (workers/events.py), ``active_ref`` on their own. Built once.
 ACTIVE_REF_COLUMNS = tuple(
     select(column).order_by(MappingVersion.id.desc()).limit(1).scalar_subquery().label(name)
     for column, name in ((MappingVersion.id, "profile_id"),
                          (MappingVersion.content_hash, "profile_hash")))
+_ACTIVE_REF = select(*ACTIVE_REF_COLUMNS)
 
 
 def active(url: str) -> VersionView:

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, exists, insert, select, union_all
+from sqlalchemy import Connection, Table, bindparam, exists, insert, select
 from sqlalchemy.orm import Session
 
-from store.db import dialect_name
+from store.db import bound_rows, dialect_name, row_params
 from store.events import mark_processed, processed_cte, processed_params
 from store.models import Attempt, utcnow
 
@@ -66,10 +66,10 @@ def open_attempts(conn: Connection | Session, job_id: int,
     shape = (len(attempts), event is not None)
     if shape not in _OPEN:
         _OPEN[shape] = _open_statement(*shape)
-    params: dict[str, Any] = {"b_job": job_id, "b_at": utcnow()}
-    for i, (step, outcome, task, ms) in enumerate(attempts):
-        params |= {f"a{i}_step": step, f"a{i}_outcome": outcome, f"a{i}_task_id": task,
-                   f"a{i}_duration_ms": ms}
+    at = utcnow()
+    params = row_params("a", [
+        {"job_id": job_id, "step": step, "outcome": outcome, "task_id": task,
+         "duration_ms": ms, "created_at": at} for step, outcome, task, ms in attempts])
     if event is not None:
         params |= processed_params(*event)
     ids = {(row.step, row.outcome): int(row.id)
@@ -81,14 +81,10 @@ _OPEN: dict[tuple[int, bool], Any] = {}  # built once per shape: attempts, an ev
 
 
 def _open_statement(count: int, marks_event: bool) -> Any:
-    # An INSERT ... SELECT: SQLAlchemy caches its compiled form, not a multi-row VALUES's.
-    rows = union_all(*(select(bindparam("b_job", type_=ATTEMPTS.c.job_id.type), *(
-        bindparam(f"a{i}_{name}", type_=ATTEMPTS.c[name].type) for name in _OPENED),
-        bindparam("b_at", type_=ATTEMPTS.c.created_at.type)) for i in range(count)))
     statement = insert(ATTEMPTS).from_select(
-        ["job_id", *_OPENED, "created_at"], rows, include_defaults=False
+        _OPENED, bound_rows(ATTEMPTS, _OPENED, count, "a"), include_defaults=False
     ).returning(ATTEMPTS.c.id, ATTEMPTS.c.step, ATTEMPTS.c.outcome)
     return statement.add_cte(processed_cte()) if marks_event else statement
 
 
-_OPENED = ("step", "outcome", "task_id", "duration_ms")  # an opened attempt's own columns
+_OPENED = ("job_id", "step", "outcome", "task_id", "duration_ms", "created_at")

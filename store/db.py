@@ -9,7 +9,7 @@ several short transactions, and a ping for each cost a round trip apiece.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,17 @@ from typing import Any
 import simplejson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import (
+    CompoundSelect,
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    select,
+    union_all,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -103,6 +113,22 @@ def dialect_name(bind: Connection | Session) -> str:
     """``postgresql`` or ``sqlite``: the database behind a connection or session."""
     engine = bind if isinstance(bind, Connection) else bind.get_bind()
     return str(engine.dialect.name)
+
+
+def bound_rows(table: Table, columns: Sequence[str], count: int, prefix: str
+               ) -> CompoundSelect[Any]:
+    """``count`` rows of ``table``'s ``columns`` as bound parameters ``{prefix}{i}_{column}``
+    (``SELECT ... UNION ALL SELECT ...``; their values: ``row_params``), for an ``INSERT ...
+    SELECT``: SQLAlchemy caches that statement's compiled form, never a multi-row
+    ``VALUES``'s (it compiled one on every call, bench/NOTES.md)."""
+    return union_all(*(select(*(bindparam(f"{prefix}{i}_{column}", type_=table.c[column].type)
+                                for column in columns)) for i in range(count)))
+
+
+def row_params(prefix: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The parameters of ``bound_rows(..., len(rows), prefix)`` for ``rows``."""
+    return {f"{prefix}{i}_{column}": value for i, row in enumerate(rows)
+            for column, value in row.items()}
 
 
 @contextmanager

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import CTE, Connection, Table, bindparam, select, union_all
+from sqlalchemy import CTE, Connection, Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core import pairs
-from store.db import dialect_name
+from store.db import bound_rows, dialect_name, row_params
 from store.models import EntityLink, utcnow
 
 LINKS = cast(Table, EntityLink.__table__)
@@ -39,28 +39,22 @@ def add_links(conn: Connection | Session, links: list[tuple[str, str, str]]) -> 
 
 def links_cte(count: int) -> CTE:
     """``add_links`` of ``count`` links as a PostgreSQL data-modifying CTE, to run inside
-    another statement (``store.jobs.finish_step``); its parameters: ``link_params``. (An
-    ``INSERT ... SELECT``: SQLAlchemy caches its compiled form, not a multi-row ``VALUES``'s.)"""
-    rows = union_all(*(select(*(bindparam(f"l{i}_{name}", type_=LINKS.c[column].type)
-                                for column, name in _LINK_COLUMNS)) for i in range(count)))
-    return (pg_insert(LINKS).from_select([c for c, _ in _LINK_COLUMNS], rows,
-                                         include_defaults=False)
+    another statement (``store.jobs.finish_step``); its parameters: ``link_params``."""
+    rows = bound_rows(LINKS, _LINK_COLUMNS, count, "l")
+    return (pg_insert(LINKS).from_select(_LINK_COLUMNS, rows, include_defaults=False)
             .on_conflict_do_nothing(index_elements=["pair", "kind", "magento_key"])
             .cte("kfsync_links"))
 
 
-_LINK_COLUMNS = (("pair", "pair"), ("kind", "kind"), ("magento_key", "magento"),
-                 ("kashflow_key", "kashflow"), ("created_at", "at"))
+_LINK_COLUMNS = ("pair", "kind", "magento_key", "kashflow_key", "created_at")
 
 
 def link_params(links: list[tuple[str, str, str]]) -> dict[str, object]:
     """The parameters of ``links_cte(len(links))`` for ``links``."""
-    params: dict[str, object] = {}
     at, pair = utcnow(), pairs.current()
-    for i, (kind, magento, kashflow) in enumerate(links):
-        params |= {f"l{i}_pair": pair, f"l{i}_kind": kind, f"l{i}_magento": magento,
-                   f"l{i}_kashflow": kashflow, f"l{i}_at": at}
-    return params
+    return row_params("l", [{"pair": pair, "kind": kind, "magento_key": magento,
+                             "kashflow_key": kashflow, "created_at": at}
+                            for kind, magento, kashflow in links])
 
 
 def links_in(bind: Connection | Session, kind: str, *magento_keys: str

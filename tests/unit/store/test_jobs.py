@@ -47,6 +47,16 @@ def _attempts(url: str, job_id: int) -> list[tuple[str, str]]:
             select(Attempt).where(Attempt.job_id == job_id).order_by(Attempt.id))]
 
 
+def _finish_stopping(url: str, job_id: int, step: str, result: StepResult) -> None:
+    """Claim ``step`` for task-a and finish it with ``result``, which claims no next step."""
+    with get_engine(url).connect() as conn:
+        view, attempt = jobs.claim_step(conn, job_id, step, "task-a", [], later())
+        assert view is not None
+        with conn.begin():
+            assert jobs.finish_step(conn, view, attempt, result, 0.0, "task-a", None,
+                                    later()) == (None, 0)
+
+
 def test_one_job_per_document_however_often_it_is_upserted(db_url: str) -> None:
     first = _queued(db_url)
     again = _queued(db_url)
@@ -138,12 +148,7 @@ def test_finishing_a_step_claims_the_next_in_the_same_transaction(db_url: str) -
 def test_a_step_held_for_review_keeps_its_reason(db_url: str) -> None:
     job_id = _queued(db_url)
     result = StepResult(next_step=Step.CREATE_INVOICE, review="penny guard: 10.00 != 10.01")
-    with get_engine(db_url).connect() as conn:
-        view, attempt = jobs.claim_step(conn, job_id, Step.ENSURE_CUSTOMER, "task-a", [], later())
-        assert view is not None
-        with conn.begin():
-            assert jobs.finish_step(conn, view, attempt, result, 0.0, "task-a", None,
-                                    later()) == (None, 0)
+    _finish_stopping(db_url, job_id, Step.ENSURE_CUSTOMER, result)
     job = _job(db_url, job_id)
     assert (job.state, job.reason, job.lease_task) == (
         JobState.NEEDS_REVIEW, "penny guard: 10.00 != 10.01", None)
@@ -194,12 +199,7 @@ def test_the_last_step_stores_its_links_and_an_existing_link_wins(db_url: str) -
         links.add_links(s, [("payment", "txn:A", "1001")])
     result = StepResult(next_step=Step.DONE,
                         links=[("payment", "txn:A", "9999"), ("payment", "txn:B", "1001")])
-    with get_engine(db_url).connect() as conn:
-        view, attempt = jobs.claim_step(conn, job_id, Step.POST_PAYMENT, "task-a", [], later())
-        assert view is not None
-        with conn.begin():
-            assert jobs.finish_step(conn, view, attempt, result, 0.0, "task-a", None,
-                                    later()) == (None, 0)
+    _finish_stopping(db_url, job_id, Step.POST_PAYMENT, result)
     assert (_job(db_url, job_id).state, _attempts(db_url, job_id)) == (
         JobState.DONE, [("post_payment", "ok")])
     with session_scope(db_url) as s:
