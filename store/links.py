@@ -7,9 +7,19 @@ The statements are built once (see ``store.jobs``). This module imports nothing 
 
 from __future__ import annotations
 
+from functools import cache
 from typing import cast
 
-from sqlalchemy import CTE, Connection, Table, bindparam, select
+from sqlalchemy import (
+    CTE,
+    Connection,
+    Executable,
+    Table,
+    bindparam,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -61,13 +71,30 @@ def links_in(bind: Connection | Session, kind: str, *magento_keys: str
              ) -> list[tuple[str, str]]:
     """The links of ``magento_keys`` as (magento key, kashflow key), first-recorded first,
     read on ``bind``."""
-    return [(str(m), str(k)) for m, k in bind.execute(
-        _LINKS, {"b_kind": kind, "b_keys": list(magento_keys), "b_pair": pairs.current()})]
+    if not magento_keys:
+        return []
+    params: dict[str, object] = {"b_kind": kind, "b_pair": pairs.current()}
+    params |= {f"b_key{n}": key for n, key in enumerate(magento_keys)}
+    rows = bind.execute(_links_of(len(magento_keys)), params)
+    return [(str(row[0]), str(row[1])) for row in rows]
 
 
-_LINKS = select(LINKS.c.magento_key, LINKS.c.kashflow_key).where(
-    LINKS.c.kind == bindparam("b_kind"), LINKS.c.pair == bindparam("b_pair"),
-    LINKS.c.magento_key.in_(bindparam("b_keys", expanding=True))).order_by(LINKS.c.id)
+@cache
+def _links_of(count: int) -> Executable:
+    """The links of ``count`` keys: one equality lookup per key on the whole unique index
+    (pair, kind, magento_key), ``UNION ALL``, by id.
+
+    Not ``magento_key IN (...)``: PostgreSQL before 17 may read an ``IN`` on the index's
+    last column as a filter over every link of the kind, which it did whenever the table's
+    statistics were older than its rows (a fresh database, or autovacuum off): the read then
+    grew with the number of customers (bench/NOTES.md).
+    """
+    lookups = [select(LINKS.c.magento_key, LINKS.c.kashflow_key, LINKS.c.id).where(
+        LINKS.c.pair == bindparam("b_pair"), LINKS.c.kind == bindparam("b_kind"),
+        LINKS.c.magento_key == bindparam(f"b_key{n}")) for n in range(count)]
+    if count == 1:
+        return lookups[0]
+    return union_all(*lookups).order_by(literal_column("id"))
 
 
 def find_link_in(bind: Connection | Session, kind: str, *magento_keys: str) -> str | None:
