@@ -429,7 +429,27 @@ def machine() -> dict[str, str]:
     return {"cpu": cpu, "cores": str(cores), "ram": f"{ram:.1f} GiB",
             "python": platform.python_version(),
             "kernel": f"{platform.system()} {platform.release()}",
+            "postgresql": _postgres_server(),
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def _postgres_server() -> str:
+    """The local PostgreSQL server's version and autovacuum setting (off, the tables keep
+    their dead rows and their first statistics for the whole run: not a production server's
+    default), or "none" when it does not answer."""
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(PG_ADMIN_URL)
+        try:
+            with engine.connect() as conn:
+                version = conn.scalar(text("SHOW server_version"))
+                autovacuum = conn.scalar(text("SHOW autovacuum"))
+        finally:
+            engine.dispose()
+    except Exception:  # a description of the machine, never a failure
+        return "none"
+    return f"{str(version).split()[0]}, autovacuum {autovacuum}"
 
 
 def save_result(name: str, result: dict[str, Any]) -> Path:

@@ -35,8 +35,9 @@ def _machine(r: dict[str, Any]) -> str:
     m = r.get("machine", {})
     return (f"*Measured {m.get('date', '?')} on {m.get('cpu', '?')}, {m.get('cores', '?')} "
             f"cores, {m.get('ram', '?')} RAM, Python {m.get('python', '?')}, "
-            f"{m.get('kernel', '?')}; database {r.get('database', '?')}; "
-            f"took {r.get('duration_s', '?')} s.*")
+            f"{m.get('kernel', '?')}; database {r.get('database', '?')}"
+            + (f" (server {m['postgresql']})" if m.get("postgresql") not in (None, "none") else "")
+            + f"; took {r.get('duration_s', '?')} s.*")
 
 
 def _ok(flag: bool) -> str:

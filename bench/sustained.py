@@ -211,6 +211,19 @@ def _backfill(procs: Procs, tmp: Path, sandbox: Sandbox, base: dict[str, str], d
     return _backfill_result(lines, len(orders), rate, ideal, wall, proc.returncode, calls)
 
 
+def _pace(points: list[tuple[float, int, str, int]], window: float = 20.0
+          ) -> list[tuple[float, float]]:
+    """(end time, settled orders/s) per ``window`` seconds of the progress lines: whether
+    the pace holds as the database grows."""
+    out: list[tuple[float, float]] = []
+    start = points[0] if points else None
+    for t, done, _, _ in points:
+        if start is not None and t - start[0] >= window:
+            out.append((round(t, 1), round((done - start[1]) / (t - start[0]), 1)))
+            start = (t, done, "", 0)
+    return out
+
+
 def _backfill_result(lines: list[re.Match[str]], n: int, rate: float, ideal: float,
                      wall: float, returncode: int | None, calls: dict[str, Any]
                      ) -> dict[str, Any]:
@@ -222,7 +235,11 @@ def _backfill_result(lines: list[re.Match[str]], n: int, rate: float, ideal: flo
         "orders": n, "kashflow_rate": rate, "ideal_s": round(ideal, 1),
         "wall_s": round(wall, 1), "exit": returncode, "done": points[-1][1] if points else 0,
         "calls_per_order": round((calls["total"] - calls["rate_limited"]) / n, 3),
-        "http_429": calls["rate_limited"], "calls": calls["calls"]}
+        "http_429": calls["rate_limited"], "calls": calls["calls"],
+        "pace": _pace(points)}
+    if result["pace"]:
+        log("  backfill: settled orders/s per 20 s: " + ", ".join(
+            f"{rate:.0f}" for _, rate in result["pace"]))
     if at10 and final:
         t10, done10, eta, queued = at10
         actual = final[0]

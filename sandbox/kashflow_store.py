@@ -57,6 +57,7 @@ class KashFlowStore:
                 self._index(key, customer)
             self._ids = itertools.count(230001)  # customer, invoice and bulk payment ids
             self._payment_ids = itertools.count(5100001)
+            self._top_invoice = max(self._data["invoices"], default=0)  # invoice_number
 
     def reference(self, name: str) -> list[dict[str, Any]]:
         """A bare-array list: ``vat_rates``, ``bank_accounts``, ``payment_methods``."""
@@ -229,7 +230,8 @@ class KashFlowStore:
             customer = self._data["customers"].get(code.strip().upper()) \
                 if isinstance(code, str) else None
             invoice = inv.build_invoice(body, customer, self.nominal_codes(), self._product)
-            number = inv.invoice_number(field(body, "Number"), self._data["invoices"])
+            number = inv.invoice_number(field(body, "Number"), self._data["invoices"],
+                                        self._top_invoice)
             invoice = {"Id": next(self._ids), "Number": number, **invoice,
                        "CreatedDate": now_text()}
             for line in invoice["LineItems"]:
@@ -237,6 +239,7 @@ class KashFlowStore:
                 if product is not None and product["ManageStockLevel"]:
                     product["QuantityInStock"] -= Decimal(line["Quantity"])
             self._data["invoices"][number] = invoice
+            self._top_invoice = max(self._top_invoice, number)
             return copy_json(invoice)
 
     def pay_invoices(self, body: Any) -> dict[str, Any]:
