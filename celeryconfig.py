@@ -72,7 +72,7 @@ worker_max_tasks_per_child = 1000
 worker_soft_shutdown_timeout = 10  # give late-ack tasks time to requeue on SIGTERM
 
 beat_schedule = {
-    "relay-events": {"task": "kfsync.maintenance.relay_events", "schedule": 30.0},
+    "relay-events": {"task": "kfsync.maintenance.relay_events", "schedule": REDRIVE_S},
     "redrive-stalled": {"task": "kfsync.maintenance.redrive_stalled", "schedule": REDRIVE_S},
     "release-parked": {"task": "kfsync.maintenance.release_parked", "schedule": 30.0},
     "probe-kashflow": {"task": "kfsync.maintenance.probe_kashflow", "schedule": 60.0},

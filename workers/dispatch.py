@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -87,6 +88,15 @@ def enqueue_event(url: str, row_id: int, pair: str | None = None) -> bool:
         s.execute(update(InboundEvent).where(InboundEvent.id == row_id)
                   .values(enqueued_at=utcnow()))
     return True
+
+
+def mark_retry_due(url: str, row_id: int, countdown: float) -> None:
+    """Event ``row_id``'s task retries in ``countdown`` seconds: its ``enqueued_at`` becomes
+    when that message is due, so the relay's lost-message rule (``workers.maintenance``)
+    counts from then and does not send a waiting retry again."""
+    with session_scope(url) as s:
+        s.execute(update(InboundEvent).where(InboundEvent.id == row_id)
+                  .values(enqueued_at=utcnow() + timedelta(seconds=countdown)))
 
 
 def unmark_enqueued(url: str, row_id: int) -> None:

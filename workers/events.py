@@ -38,7 +38,7 @@ from workers.deadletters import (
     dead_letter,
     resolve_dead_letters,
 )
-from workers.dispatch import publish_chain
+from workers.dispatch import mark_retry_due, publish_chain
 from workers.lease import lease_until
 from workers.lifecycle import credit_replaced, order_of_invoice, reopen, reopen_step
 from workers.orders import ORDER_FLOW, run_order
@@ -86,8 +86,9 @@ def _process_event(task: Task, event_id: int) -> None:
         outcome = _dispatch(task, topic, kind, key, event_id)
     except Transient as exc:
         if task.request.retries < context.settings().max_retries:
-            raise task.retry(countdown=backoff(task.request.retries, exc.retry_after),
-                             max_retries=None) from exc
+            countdown = backoff(task.request.retries, exc.retry_after)
+            mark_retry_due(url, event_id, countdown)  # not "lost" while it waits
+            raise task.retry(countdown=countdown, max_retries=None) from exc
         outcome = _give_up(url, event_id, exc, "transient")
     except AuthFailed as exc:
         outcome = _give_up(url, event_id, exc, "auth")

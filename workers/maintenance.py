@@ -37,9 +37,12 @@ from workers.dispatch import enqueue_event, publish_chain
 log = logging.getLogger(__name__)
 
 RELAY_GRACE_S = 30  # longer than the web process needs to publish and mark an event
-# Queued this long while the step queues are empty: the message is gone (a Redis restart
-# lost it). A duplicate is harmless — every step claims its job — so this can be short.
-LOST_AFTER_S = 120
+# Due this long ago while the step queues are empty: the message is gone (a Redis restart
+# lost it, or a worker killed whole took it: it sits unacked until the broker's visibility
+# timeout). A retry's event is due when its retry is (``workers.dispatch.mark_retry_due``).
+# A duplicate is harmless (every step claims its job), so this is short: a lost order waits
+# about this plus one relay tick (bench/NOTES.md).
+LOST_AFTER_S = 30
 BATCH = 500
 STEP_QUEUES = ("ingest", "orders", "customers", "payments")
 F = TypeVar("F", bound=Callable[..., int])
