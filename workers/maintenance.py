@@ -44,7 +44,9 @@ RELAY_GRACE_S = 30  # longer than the web process needs to publish and mark an e
 # about this plus one relay tick (bench/NOTES.md).
 LOST_AFTER_S = 30
 BATCH = 500
-STEP_QUEUES = ("ingest", "orders", "customers", "payments")
+# Where events and job chains wait (a credit memo's chain on "refunds"): while any holds a
+# message, a queued job or an unprocessed event may simply be waiting its turn.
+STEP_QUEUES = ("ingest", "orders", "customers", "payments", "refunds")
 F = TypeVar("F", bound=Callable[..., int])
 
 

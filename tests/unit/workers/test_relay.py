@@ -8,20 +8,24 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+import redis
 
 from store.db import session_scope
-from store.models import InboundEvent, utcnow
+from store.models import InboundEvent, Step, utcnow
 from tests.unit.ingest.ops_helpers import make_settings
 from tests.unit.workers.test_dispatch import queued_tasks
+from workers import context
 from workers.app import celery_app, configure, use_broker
-from workers.dispatch import mark_retry_due
-from workers.maintenance import LOST_AFTER_S, RELAY_GRACE_S, relay_pending
+from workers.dispatch import mark_retry_due, publish_chain
+from workers.maintenance import LOST_AFTER_S, RELAY_GRACE_S, relay_events, relay_pending
 
 
 @pytest.fixture
-def broker(db_url: str, redis_url: str) -> Iterator[str]:
+def broker(db_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     before = celery_app.conf.broker_url
-    configure(make_settings(db_url, redis_url))
+    settings = make_settings(db_url, redis_url)
+    configure(settings)
+    monkeypatch.setattr(context, "base_settings", lambda: settings)  # the beat task's
     yield redis_url
     use_broker(before)
 
@@ -76,3 +80,15 @@ def test_without_the_lost_message_rule_only_events_never_sent_go(db_url: str,
     never_sent = _event(db_url, "7", enqueued_ago=None)
     assert relay_pending(db_url, RELAY_GRACE_S, None) == 1
     assert _sent(broker) == [never_sent]
+
+
+def test_nothing_is_taken_for_lost_while_a_credit_memo_chain_waits_on_its_queue(
+        db_url: str, broker: str) -> None:
+    """The beat task decides whether the step queues are empty: a chain waiting on
+    ``refunds`` (a credit memo's) means the system is busy, not that messages were lost."""
+    event = _event(db_url, "8", enqueued_ago=LOST_AFTER_S + 5)
+    assert publish_chain(77, Step.CREATE_CREDIT_NOTE, False) is True
+    assert relay_events.apply().result == 0
+    redis.Redis.from_url(broker).delete("refunds")
+    assert relay_events.apply().result == 1
+    assert _sent(broker) == [event]
