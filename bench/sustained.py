@@ -47,6 +47,7 @@ from bench.loadgen import open_loop
 from bench.pipeline import _latencies, _wait_done
 from celeryconfig import worker_concurrency
 
+CPU_WINDOW_S = 20.0  # the backfill's CPU per order is sampled this often
 IDLE_ORDERS = 20
 SUSTAINED_DRAIN_S = 60.0  # after the last webhook, all orders must be done within this
 BACKFILL_DAY = ("2026-10-01", "2026-10-02")
@@ -201,14 +202,50 @@ def _backfill(procs: Procs, tmp: Path, sandbox: Sandbox, base: dict[str, str], d
     t0 = time.monotonic()
     proc = procs.kfsync("backfill", env, tmp, "backfill", "--since", BACKFILL_DAY[0],
                         "--until", BACKFILL_DAY[1])
-    try:
-        proc.wait(timeout=limit)
-    except Exception:
-        log(f"  backfill: not done after {limit:.0f} s; stopped")
+    roots = {name: procs.children[name].pid
+             for name in ("worker", "backfill", "sandbox", "redis")}
+    windows = _cpu_windows(proc, roots, db_url, t0, limit)
     wall = time.monotonic() - t0
     lines = [m for m in _LINE.finditer((tmp / "logs" / "backfill.log").read_text())]
     calls = sandbox.get("kashflow", "/calls")
-    return _backfill_result(lines, len(orders), rate, ideal, wall, proc.returncode, calls)
+    result = _backfill_result(lines, len(orders), rate, ideal, wall, proc.returncode, calls)
+    result["cpu_ms_per_order_by_window"] = windows
+    return result
+
+
+def _cpu_windows(proc: Any, roots: dict[str, int], db_url: str, t0: float, limit: float
+                 ) -> list[dict[str, float]]:
+    """Wait for the backfill (at most ``limit`` s), sampling every ``CPU_WINDOW_S``: per
+    window, orders done per second and each process tree's CPU ms per order done (whether
+    a cost per order grows as the run goes on)."""
+    from sqlalchemy import func, select
+
+    from store.db import session_scope
+    from store.models import JobState, SyncJob
+
+    def done() -> int:
+        with session_scope(db_url) as s:
+            return int(s.scalar(select(func.count()).select_from(SyncJob)
+                                .where(SyncJob.state == JobState.DONE)) or 0)
+
+    windows: list[dict[str, float]] = []
+    last_t, last_done, last_cpu = t0, done(), cpu_seconds(roots)
+    while proc.poll() is None and time.monotonic() - t0 < limit:
+        time.sleep(min(CPU_WINDOW_S, max(0.1, t0 + limit - time.monotonic())))
+        now, count, cpu = time.monotonic(), done(), cpu_seconds(roots)
+        orders = count - last_done
+        if orders > 0:
+            row = {"t_s": round(now - t0, 1), "orders_per_s": round(orders / (now - last_t), 1)}
+            row |= {name: round(ms * 1000 / orders, 2)
+                    for name, ms in cpu_delta(last_cpu, cpu).items()}
+            windows.append(row)
+        last_t, last_done, last_cpu = now, count, cpu
+    if proc.poll() is None:
+        log(f"  backfill: not done after {limit:.0f} s; stopped")
+        proc.kill()
+    for row in windows:
+        log("  backfill window: " + ", ".join(f"{k} {v}" for k, v in row.items()))
+    return windows
 
 
 def _pace(points: list[tuple[float, int, str, int]], window: float = 20.0

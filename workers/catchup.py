@@ -30,7 +30,7 @@ from store.db import session_scope
 from store.models import Cursor, InboundEvent, JobState, SyncJob, utcnow
 from workers import context
 from workers.app import celery_app
-from workers.dispatch import enqueue_event
+from workers.dispatch import publish_event, unmark_enqueued
 from workers.maintenance import exclusive
 from workers.refunds import resume_waiting
 
@@ -144,8 +144,13 @@ def record_invoice(url: str, invoice: dict[str, Any], source: str,
 
 def _record(url: str, event: InboundEvent) -> bool:
     """Store ``event`` (as the current pair's: its id scoped to it) and publish it; False
-    when its id was recorded before."""
+    when its id was recorded before.
+
+    Stored as enqueued, then published, as the webhook's hot path does (one transaction per
+    event): a failed publish clears the mark for the relay (``unmark_enqueued``), and a
+    crash in between is the relay's lost-message rule's."""
     event.pair, event.event_id = pairs.current(), pairs.scoped_key(event.event_id)
+    event.enqueued_at = utcnow()
     try:
         with session_scope(url) as s:
             s.add(event)
@@ -153,7 +158,8 @@ def _record(url: str, event: InboundEvent) -> bool:
             row_id = event.id
     except IntegrityError:
         return False
-    enqueue_event(url, row_id, pairs.current())
+    if not publish_event(row_id, pair=event.pair):
+        unmark_enqueued(url, row_id)
     return True
 
 
@@ -164,12 +170,12 @@ def record_order(url: str, order: dict[str, Any], source: str, tag: str | None =
     Returns True when a new event was stored (and enqueued, or left for the relay).
     """
     entity_id, updated = str(order["entity_id"]), str(order.get("updated_at", ""))
-    with session_scope(url) as s:
-        job = s.scalar(select(SyncJob).where(SyncJob.kind == "order",
-                                             SyncJob.magento_key == entity_id,
-                                             SyncJob.pair == pairs.current()))
-        if job is not None and job.state in (JobState.DONE, JobState.DISCARDED) and (
-                (job.document or {}).get("updated_at") == updated):
+    with session_scope(url) as s:  # the job's state and version, not its whole document
+        job = s.execute(select(SyncJob.state, SyncJob.document["updated_at"].as_string())
+                        .where(SyncJob.kind == "order", SyncJob.magento_key == entity_id,
+                               SyncJob.pair == pairs.current())).first()
+        if job is not None and job[0] in (JobState.DONE, JobState.DISCARDED) and (
+                job[1] == updated):
             return False  # synced from this very version already
     # False from ``_record``: this version was already recorded by an earlier run.
     return _record(url, InboundEvent(

@@ -39,6 +39,9 @@ console = make_console()
 SETTLED = [JobState.DONE, JobState.SKIPPED, JobState.WAITING, JobState.NEEDS_REVIEW,
            JobState.DEAD, JobState.DISCARDED]
 MAGENTO_TIME = "%Y-%m-%d %H:%M:%S"
+# The resume cursor is written at most this often (and when the feeding stops): a run killed
+# outright re-reads at most this much of its range, which it finds recorded already.
+SAVE_EVERY_S = 1.0
 
 
 @click.command()
@@ -72,15 +75,21 @@ def backfill(since: datetime, until: datetime | None, max_backlog: int, wait: bo
     broker = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
     with _progress() as progress:
         watch = Watch(progress, url, name, total, state)
-        for order in keyset_orders(window, after_id=state["after_id"]):
-            while _backlog(broker) > max_backlog:
+        saved = time.monotonic()
+        try:
+            for order in keyset_orders(window, after_id=state["after_id"]):
+                while _backlog(broker) > max_backlog:
+                    watch.poll()
+                    time.sleep(0.5)
+                if not record_order(url, order, "backfill", tag=name):
+                    state["already"] += 1  # synced before from this very version
+                state["after_id"], state["count"] = int(order["entity_id"]), state["count"] + 1
+                if time.monotonic() - saved >= SAVE_EVERY_S:
+                    _save(url, name, state)
+                    saved = time.monotonic()
                 watch.poll()
-                time.sleep(0.5)
-            if not record_order(url, order, "backfill", tag=name):
-                state["already"] += 1  # synced before from this very version
-            state["after_id"], state["count"] = int(order["entity_id"]), state["count"] + 1
+        finally:  # Ctrl-C included: the next run resumes after the last order recorded
             _save(url, name, state)
-            watch.poll()
         documents = _documents(progress, url, name, window, broker, max_backlog)
         if wait:
             while not watch.poll(force=True):
@@ -151,9 +160,13 @@ def _of_pair(name: str) -> str:
 
 
 def _backlog(broker: redis.Redis) -> int:
+    """Messages waiting on the step queues, read in one round trip."""
     from workers.maintenance import STEP_QUEUES
 
-    return sum(int(broker.llen(q)) for q in STEP_QUEUES)
+    pipe = broker.pipeline(transaction=False)
+    for queue in STEP_QUEUES:
+        pipe.llen(queue)
+    return sum(int(n) for n in pipe.execute())
 
 
 class SettledCount:

@@ -13,9 +13,10 @@ import redis
 from store.db import session_scope
 from store.models import InboundEvent, Step, utcnow
 from tests.unit.ingest.ops_helpers import make_settings
-from tests.unit.workers.test_dispatch import queued_tasks
+from tests.unit.workers.test_dispatch import DEAD_BROKER, queued_tasks
 from workers import context
 from workers.app import celery_app, configure, use_broker
+from workers.catchup import record_order
 from workers.dispatch import mark_retry_due, publish_chain
 from workers.maintenance import LOST_AFTER_S, RELAY_GRACE_S, relay_events, relay_pending
 
@@ -92,3 +93,23 @@ def test_nothing_is_taken_for_lost_while_a_credit_memo_chain_waits_on_its_queue(
     redis.Redis.from_url(broker).delete("refunds")
     assert relay_events.apply().result == 1
     assert _sent(broker) == [event]
+
+
+def test_an_order_a_poll_or_backfill_records_is_sent_or_left_for_the_relay(
+        db_url: str, broker: str) -> None:
+    """``record_order`` stores the event as enqueued and publishes it; when the broker does
+    not answer the mark is cleared, so the relay sends it (and a second record adds none)."""
+    order = {"entity_id": 501, "increment_id": "000000501", "updated_at": "2026-10-01 12:00:00"}
+    assert record_order(db_url, order, "backfill", tag="backfill:test") is True
+    configure(make_settings(db_url, DEAD_BROKER))
+    assert record_order(db_url, {**order, "entity_id": 502}, "backfill", tag="backfill:test")
+    assert record_order(db_url, order, "backfill", tag="backfill:test") is False
+    configure(make_settings(db_url, broker))
+    with session_scope(db_url) as s:
+        marks = {e.resource_key: e.enqueued_at is not None
+                 for e in s.query(InboundEvent).order_by(InboundEvent.id)}
+        left = s.query(InboundEvent).filter_by(resource_key="502").one().id
+    assert marks == {"501": True, "502": False}
+    assert len(_sent(broker)) == 1  # 501's; 502 waits for the relay
+    assert relay_pending(db_url, 0, None) == 1
+    assert left in _sent(broker) and len(_sent(broker)) == 2
