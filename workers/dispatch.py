@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -84,9 +84,7 @@ def enqueue_event(url: str, row_id: int, pair: str | None = None) -> bool:
             pair = s.scalar(select(InboundEvent.pair).where(InboundEvent.id == row_id))
     if not publish_event(row_id, pair=pair or DEFAULT):
         return False
-    with session_scope(url) as s:
-        s.execute(update(InboundEvent).where(InboundEvent.id == row_id)
-                  .values(enqueued_at=utcnow()))
+    _set_enqueued(url, row_id, utcnow())
     return True
 
 
@@ -94,14 +92,18 @@ def mark_retry_due(url: str, row_id: int, countdown: float) -> None:
     """Event ``row_id``'s task retries in ``countdown`` seconds: its ``enqueued_at`` becomes
     when that message is due, so the relay's lost-message rule (``workers.maintenance``)
     counts from then and does not send a waiting retry again."""
-    with session_scope(url) as s:
-        s.execute(update(InboundEvent).where(InboundEvent.id == row_id)
-                  .values(enqueued_at=utcnow() + timedelta(seconds=countdown)))
+    _set_enqueued(url, row_id, utcnow() + timedelta(seconds=countdown))
 
 
 def unmark_enqueued(url: str, row_id: int) -> None:
     """The hot path marks an event enqueued in its INSERT; undo that when the publish failed,
     so the relay sends it (a crash in between is caught by the relay's lost-message rule)."""
+    _set_enqueued(url, row_id, None)
+
+
+def _set_enqueued(url: str, row_id: int, at: datetime | None) -> None:
+    """Event ``row_id``'s ``enqueued_at``: when its message is (or was) due; None: never
+    sent, the relay's."""
     with session_scope(url) as s:
         s.execute(update(InboundEvent).where(InboundEvent.id == row_id)
-                  .values(enqueued_at=None))
+                  .values(enqueued_at=at))

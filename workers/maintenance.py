@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar, cast
 
@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 
 from connectors.errors import ConnectorError
 from core import pairs
-from core.settings import ConfigError
+from core.settings import ConfigError, Settings
 from services import circuit
 from services import pairs as pairs_store
 from services.clients import kashflow_client
@@ -117,12 +117,23 @@ def redrive_stalled() -> int:
     return _restart(select(SyncJob).where(stalled).limit(BATCH))
 
 
+def step_queues(settings: Settings) -> list[str]:
+    """``STEP_QUEUES`` and each stored pair's ingest queue (``core.pairs.ingest_queue``):
+    every queue where an event or a job's chain waits its turn."""
+    return [*STEP_QUEUES, *(pairs.ingest_queue(name) for name in pairs_store.names(settings)[1:])]
+
+
+def backlog(client: redis.Redis, queues: Sequence[str]) -> int:
+    """Messages waiting on ``queues``, read in one round trip."""
+    pipe = client.pipeline(transaction=False)
+    for queue in queues:
+        pipe.llen(queue)
+    return sum(int(n) for n in pipe.execute())
+
+
 def _step_queues_empty() -> bool:
     client = redis.Redis.from_url(context.settings().redis_url, socket_timeout=2)
-    # Each stored pair's events wait on a queue of their own (core.pairs.ingest_queue).
-    queues = [*STEP_QUEUES, *(pairs.ingest_queue(name)
-                              for name in pairs_store.names(context.base_settings())[1:])]
-    return sum(int(client.llen(q)) for q in queues) == 0
+    return backlog(client, step_queues(context.base_settings())) == 0
 
 
 @celery_app.task(name="kfsync.maintenance.release_parked")

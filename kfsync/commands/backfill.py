@@ -14,7 +14,9 @@ Magento client, its cursor, its jobs and its ingest queue (docs/pairs.md).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import click
@@ -62,6 +64,7 @@ def backfill(since: datetime, until: datetime | None, max_backlog: int, wait: bo
     from core import pairs
     from workers.app import configure
     from workers.catchup import keyset_orders, record_order
+    from workers.maintenance import backlog, step_queues
 
     configure(settings)
     until = until or datetime.utcnow() + timedelta(days=1)
@@ -73,12 +76,15 @@ def backfill(since: datetime, until: datetime | None, max_backlog: int, wait: bo
     url = settings.database_url  # the cursor, events and jobs are the current pair's
     total, state = _plan(window, url, name)
     broker = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    # The queues the workers take events and chains from (a pair's own ingest queue too),
+    # listed once for the run.
+    pending = partial(backlog, broker, step_queues(settings))
     with _progress() as progress:
         watch = Watch(progress, url, name, total, state)
         saved = time.monotonic()
         try:
             for order in keyset_orders(window, after_id=state["after_id"]):
-                while _backlog(broker) > max_backlog:
+                while pending() > max_backlog:
                     watch.poll()
                     time.sleep(0.5)
                 if not record_order(url, order, "backfill", tag=name):
@@ -90,7 +96,7 @@ def backfill(since: datetime, until: datetime | None, max_backlog: int, wait: bo
                 watch.poll()
         finally:  # Ctrl-C included: the next run resumes after the last order recorded
             _save(url, name, state)
-        documents = _documents(progress, url, name, window, broker, max_backlog)
+        documents = _documents(progress, url, name, window, pending, max_backlog)
         if wait:
             while not watch.poll(force=True):
                 time.sleep(1)
@@ -100,7 +106,7 @@ def backfill(since: datetime, until: datetime | None, max_backlog: int, wait: bo
 
 
 def _documents(progress: Progress, url: str, name: str,
-               window: list[list[tuple[str, str, str]]], broker: redis.Redis,
+               window: list[list[tuple[str, str, str]]], pending: Callable[[], int],
                max_backlog: int) -> int:
     """The range's credit memos and Magento invoices as events (each once, across runs);
     returns how many were new."""
@@ -116,7 +122,7 @@ def _documents(progress: Progress, url: str, name: str,
     for keyset, record in ((keyset_creditmemos, record_creditmemo),
                            (keyset_invoices, record_invoice)):
         for doc in keyset(window):
-            while _backlog(broker) > max_backlog:
+            while pending() > max_backlog:
                 time.sleep(1)
             recorded += bool(record(url, doc, "backfill", name))
             progress.advance(task)
@@ -157,16 +163,6 @@ def _cursor(name: str) -> str:
 
 def _of_pair(name: str) -> str:
     return "" if name == "default" else f" of pair {name}"
-
-
-def _backlog(broker: redis.Redis) -> int:
-    """Messages waiting on the step queues, read in one round trip."""
-    from workers.maintenance import STEP_QUEUES
-
-    pipe = broker.pipeline(transaction=False)
-    for queue in STEP_QUEUES:
-        pipe.llen(queue)
-    return sum(int(n) for n in pipe.execute())
 
 
 class SettledCount:
