@@ -351,7 +351,9 @@ def _sustained(r: dict[str, Any]) -> list[str]:
             f"- Acceptance 4b, backfill ETA within 10% of the actual: {b['eta_error']:+.1%}, "
             f"{_ok(abs(b['eta_error']) <= 0.1)} (the remaining time alone: "
             f"{b['remaining_error']:+.1%}); the run took {b['fraction_of_ideal']:.0%} of the "
-            "ideal rate.", ""]
+            "ideal rate" + ("." if b.get("paced_by_rate_limit", True) else
+                            ": paced by this machine's CPU, not by the rate limit, so the ETA "
+                            "followed the machine's speed."), ""]
     return out
 
 
