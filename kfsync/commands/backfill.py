@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 import click
@@ -30,7 +30,7 @@ from rich.progress import (
     TextColumn,
 )
 from rich.text import Text
-from sqlalchemy import select
+from sqlalchemy import Executable, bindparam, select, union
 
 from kfsync.cli import fail, make_console
 from kfsync.eta import SteadyRate
@@ -87,7 +87,10 @@ def backfill(since: datetime, until: datetime | None, max_backlog: int, wait: bo
                 while pending() > max_backlog:
                     watch.poll()
                     time.sleep(0.5)
-                if not record_order(url, order, "backfill", tag=name):
+                key = str(order["entity_id"])
+                if record_order(url, order, "backfill", tag=name):
+                    watch.recorded(key)
+                elif not watch.recorded_earlier(key):
                     state["already"] += 1  # synced before from this very version
                 state["after_id"], state["count"] = int(order["entity_id"]), state["count"] + 1
                 if time.monotonic() - saved >= SAVE_EVERY_S:
@@ -167,41 +170,59 @@ def _of_pair(name: str) -> str:
 
 class SettledCount:
     """This run's orders whose job has settled (synced, skipped or held for review), counted
-    as the run goes: each call reads the run's order events recorded since the last call (by
-    id), then asks only about the orders not yet seen settled, by key on the jobs' unique
-    index. One query joining the two tables was planned as a loop over every pair of rows
-    while a fresh database had no statistics yet: a second per poll at 4,000 jobs, and the
-    poll runs every second, so a core taken from the workers."""
+    as the run goes, at a cost that does not grow with the run.
 
-    CHUNK = 500  # keys per query
+    The run's order events recorded before this process started (a resumed run's) are read
+    once; the feeder adds every order it records (``add``). Each call then asks only about
+    the orders not yet seen settled, one equality lookup per key on the jobs' unique index
+    (``_settled_of``). Two earlier forms grew with the run: one query joining events and
+    jobs was planned as a loop over every pair of rows while a fresh database had no
+    statistics yet (a second per poll at 4,000 jobs), and ``magento_key IN (...)`` plus a
+    re-read of the run's events by id were each read as a filter over every job or event of
+    the kind (bench/NOTES.md)."""
+
+    CHUNK = 128  # keys per query (a power of two: see _settled_of)
 
     def __init__(self, url: str, name: str) -> None:
-        self.url, self.name = url, name
-        self.after_event, self.settled = 0, 0
-        self.waiting: set[str] = set()
-
-    def __call__(self) -> int:
         from core import pairs
 
-        pair = pairs.current()
+        self.url, self.pair = url, pairs.current()
+        self.settled = 0
+        with session_scope(url) as s:
+            self.earlier = set(s.scalars(  # once per run
+                select(InboundEvent.resource_key).where(
+                    InboundEvent.source == "backfill", InboundEvent.pair == self.pair,
+                    InboundEvent.resource_type == "order",
+                    InboundEvent.event_id.like(f"{name}:%"))))
+        self.waiting = set(self.earlier)
+
+    def add(self, key: str) -> None:
+        """An order this run recorded an event for."""
+        self.waiting.add(key)
+
+    def __call__(self) -> int:
+        waiting = sorted(self.waiting)
         with session_scope(self.url) as s:
-            for event_id, key in s.execute(
-                    select(InboundEvent.id, InboundEvent.resource_key)
-                    .where(InboundEvent.source == "backfill", InboundEvent.pair == pair,
-                           InboundEvent.resource_type == "order",
-                           InboundEvent.event_id.like(f"{self.name}:%"),
-                           InboundEvent.id > self.after_event).order_by(InboundEvent.id)):
-                self.after_event = event_id
-                self.waiting.add(key)
-            waiting = sorted(self.waiting)
             for at in range(0, len(waiting), self.CHUNK):
-                done = set(s.scalars(select(SyncJob.magento_key).where(
-                    SyncJob.pair == pair, SyncJob.kind == "order",
-                    SyncJob.magento_key.in_(waiting[at:at + self.CHUNK]),
-                    SyncJob.state.in_(SETTLED))))
+                keys = waiting[at:at + self.CHUNK]
+                size = 1 << (len(keys) - 1).bit_length()  # padded: a few statement shapes
+                params = {f"b_key{n}": keys[min(n, len(keys) - 1)] for n in range(size)}
+                done = set(s.scalars(_settled_of(size), {"b_pair": self.pair, **params}))
                 self.waiting -= done
                 self.settled += len(done)
         return self.settled
+
+
+@cache
+def _settled_of(count: int) -> Executable:
+    """The keys among ``count`` whose order job has settled: one equality lookup per key on
+    the jobs' whole unique index (pair, kind, magento_key), ``UNION`` (a padded key
+    repeats)."""
+    lookups = [select(SyncJob.magento_key).where(
+        SyncJob.pair == bindparam("b_pair"), SyncJob.kind == "order",
+        SyncJob.magento_key == bindparam(f"b_key{n}"), SyncJob.state.in_(SETTLED))
+        for n in range(count)]
+    return lookups[0] if count == 1 else union(*lookups)
 
 
 class Watch:
@@ -228,6 +249,15 @@ class Watch:
         self.rate = SteadyRate(total, done)
         self.settled = progress.add_task("settled", total=total, completed=done, eta=None)
         self._polled = self._printed = time.monotonic()
+
+    def recorded(self, key: str) -> None:
+        """The feeder stored an event for order ``key``: count it once it settles."""
+        self._settled_so_far.add(key)
+
+    def recorded_earlier(self, key: str) -> bool:
+        """Whether an earlier run of this range recorded an event for order ``key`` (it is
+        counted once it settles, not as already in step)."""
+        return key in self._settled_so_far.earlier
 
     def _count(self) -> int:
         return min(self.total, self.state["already"] + self._settled_so_far())

@@ -1,0 +1,95 @@
+"""``kfsync backfill``'s settled count (``SettledCount``), on SQLite and PostgreSQL: each of the
+run's orders counted once when its job settles, a resumed run's earlier orders included, and
+each poll's cost independent of how many jobs the database holds."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql
+
+import kfsync.cli  # noqa: F401  # registers the commands first (kfsync/cli.py imports them)
+from kfsync.commands.backfill import SettledCount, _settled_of
+from store.db import get_engine, session_scope
+from store.models import InboundEvent, JobState, SyncJob
+
+RUN = "backfill:2025-03-01:2025-04-01"
+
+
+def add_jobs(db_url: str, keys: range, state: str = JobState.DONE) -> None:
+    with session_scope(db_url) as s:
+        s.execute(insert(SyncJob), [{"kind": "order", "magento_key": str(k), "state": state}
+                                    for k in keys])
+
+
+def add_events(db_url: str, keys: range, run: str = RUN) -> None:
+    with session_scope(db_url) as s:
+        s.execute(insert(InboundEvent), [
+            {"source": "backfill", "event_id": f"{run}:{k}:2025-03-02 10:00:00",
+             "topic": "order.updated", "resource_type": "order", "resource_key": str(k),
+             "payload": {}} for k in keys])
+
+
+def settle(db_url: str, keys: range) -> None:
+    with session_scope(db_url) as s:
+        for job in s.query(SyncJob).where(SyncJob.magento_key.in_([str(k) for k in keys])):
+            job.state = JobState.DONE
+
+
+def test_each_order_of_the_run_counts_once_when_its_job_settles(db_url: str) -> None:
+    add_events(db_url, range(1, 4))  # an earlier, interrupted run of the same range
+    add_events(db_url, range(5000, 5003), run="backfill:2025-05-01:2025-06-01")  # another range
+    add_jobs(db_url, range(1, 3))
+    add_jobs(db_url, range(3, 4), JobState.RUNNING)
+    add_jobs(db_url, range(5000, 5003))
+    count = SettledCount(db_url, RUN)
+    assert count.earlier == {"1", "2", "3"}
+    assert count() == 2
+    for key in range(4, 300):  # this run's orders, more than one query's worth of keys
+        count.add(str(key))
+    add_jobs(db_url, range(4, 200), JobState.QUEUED)
+    assert count() == 2
+    settle(db_url, range(3, 150))
+    assert count() == 149
+    settle(db_url, range(150, 200))
+    add_jobs(db_url, range(200, 300), JobState.NEEDS_REVIEW)  # held for review: settled
+    assert count() == 299
+    assert count() == 299 and not count.waiting
+
+
+def _plan(db_url: str, keys: list[str]) -> dict[str, Any]:
+    """The generic plan PostgreSQL runs for one poll once the driver has prepared it,
+    executed (EXPLAIN ANALYZE), on tables whose statistics were never gathered."""
+    given = {"b_pair": "default", **{f"b_key{n}": key for n, key in enumerate(keys)}}
+    compiled = _settled_of(len(keys)).compile(dialect=postgresql.psycopg.dialect())
+    expanded = compiled.construct_expanded_state(given)  # the states' IN list, as run
+    params = {k: str(v) for k, v in expanded.parameters.items()}
+    raw = get_engine(db_url).raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("SET plan_cache_mode = force_generic_plan")
+        cur.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {expanded.statement}", params,
+                    prepare=True)
+        found = cur.fetchone()[0]
+        raw.rollback()
+    finally:
+        raw.close()
+    doc = found if isinstance(found, list) else json.loads(found)
+    return dict(doc[0]["Plan"])
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # the plan is PostgreSQL's
+def test_a_poll_reads_only_its_own_orders_however_many_jobs_there_are(db_url: str) -> None:
+    """A poll is an index lookup per waiting order, not a read of every order job (what
+    ``magento_key IN (...)`` planned to while the statistics were older than the rows)."""
+    for start in range(0, 4000, 1000):
+        add_jobs(db_url, range(start, start + 1000))
+    plan = _plan(db_url, [str(k) for k in range(3990, 3998)])
+    text = json.dumps(plan, default=str)
+    assert "Seq Scan" not in text and not re.search(r'"Rows Removed by Filter": [1-9]', text)
+    assert plan["Actual Rows"] == 8
+    assert plan["Shared Hit Blocks"] + plan.get("Shared Read Blocks", 0) < 80, text
