@@ -22,7 +22,10 @@ from store.events import mark_processed, processed_cte, processed_params
 from store.models import Attempt, utcnow
 
 ATTEMPTS = cast(Table, Attempt.__table__)
-RECHECK_OUTCOMES = ("started", "ambiguous")
+# An attempt that may have reached KashFlow: left ``started`` (its worker or database went
+# away), ``ambiguous`` (no answer, or a 5xx, to a write), or ``error`` (failed in a way no
+# class of ``core.errors`` names: a bug or an unexpected answer, before or after its write).
+RECHECK_OUTCOMES = ("started", "ambiguous", "error")
 _ATTEMPT_NEW = insert(ATTEMPTS).values(
     job_id=bindparam("b_job"), step=bindparam("b_step"), outcome=bindparam("b_outcome"),
     duration_ms=bindparam("b_ms"), task_id=bindparam("b_task"), created_at=bindparam("b_at")
@@ -31,7 +34,7 @@ _ATTEMPT_NEW = insert(ATTEMPTS).values(
 
 def needs_recheck(job_id: Any, step: Any) -> Any:
     """True when an earlier attempt of ``step`` may have reached KashFlow (it ended
-    ``started`` or ``ambiguous``): look the record up before writing."""
+    ``started``, ``ambiguous`` or ``error``): look the record up before writing."""
     return exists().where(ATTEMPTS.c.job_id == job_id, ATTEMPTS.c.step == step,
                           ATTEMPTS.c.outcome.in_(RECHECK_OUTCOMES))
 

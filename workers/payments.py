@@ -40,9 +40,13 @@ def post_payment(job: JobView) -> StepResult:
     capture, ``mappings.captures``) on its invoice, each once, never past the invoice.
 
     Magento's invoices of the order say what was captured. The payments posted before are
-    the job's ledger; a step that may have posted already (a retry after an ambiguous write,
-    a job that ran before, several payments at once) also reads the invoice's payment lines
-    and adopts what it finds. Next: the cancellation credit note when one is due, else done.
+    the job's ledger (written with each finished attempt); a step that may have posted
+    already also reads the invoice's payment lines and adopts what it finds: an earlier
+    attempt of it may have reached KashFlow (``JobView.recheck``: left started, ambiguous
+    or failed unexpectedly), or it posts several payments (a definite failure of a later one
+    leaves the earlier ones posted and off the ledger). Bulk payments have no duplicate
+    check in KashFlow, so this is the only guard. Next: the cancellation credit note when
+    one is due, else done.
 
     Raises:
         connectors.errors.ConnectorError: KashFlow or Magento failed (classified).
@@ -57,7 +61,7 @@ def post_payment(job: JobView) -> StepResult:
     known = dict(posted.payments)
     todo = [d for d in drafts if d.txn_id not in known]
     found: dict[str, Decimal] = {}
-    if todo and (job.recheck or len(todo) > 1 or not job.fresh):
+    if todo and (job.recheck or len(todo) > 1):
         found = posted_in(_payment_lines(number), todo)
         known |= found
     gross = posted.gross if posted.gross is not None else sum((d.amount for d in drafts), ZERO)

@@ -126,6 +126,26 @@ def test_a_step_left_started_is_looked_up_before_writing_on_its_next_claim(db_ur
     assert view is not None and view.recheck
 
 
+@pytest.mark.parametrize(("outcome", "looks_first"), [
+    ("ambiguous", True),  # no answer, or a 5xx, to a write
+    ("error", True),  # failed in no named way: a bug, maybe after its write
+    ("transient", False),  # refused before any write (429, connection refused)
+    ("rejected", False),
+])
+def test_a_failed_step_is_looked_up_before_writing_when_it_may_have_written(
+        db_url: str, outcome: str, looks_first: bool) -> None:
+    job_id = _queued(db_url, step=Step.POST_PAYMENT)
+    with get_engine(db_url).connect() as conn:
+        _, attempt = jobs.claim_step(conn, job_id, Step.POST_PAYMENT, "task-a", [], later())
+    with session_scope(db_url) as s:
+        jobs.record_failure(s, job_id, attempt, jobs.Failure(
+            outcome=outcome, http_status=None, duration_ms=5, error="boom",
+            state=JobState.RETRYING, reason="retry 1: boom"))
+    with get_engine(db_url).connect() as conn:
+        view, _ = jobs.claim_step(conn, job_id, Step.POST_PAYMENT, "task-b", [], later())
+    assert view is not None and view.recheck is looks_first
+
+
 def test_finishing_a_step_claims_the_next_in_the_same_transaction(db_url: str) -> None:
     job_id = _queued(db_url)
     result = StepResult(next_step=Step.CREATE_INVOICE, updates={"customer_code": "C1"},
