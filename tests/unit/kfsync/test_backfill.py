@@ -13,7 +13,7 @@ from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql
 
 import kfsync.cli  # noqa: F401  # registers the commands first (kfsync/cli.py imports them)
-from kfsync.commands.backfill import SettledCount, _settled_of
+from kfsync.commands import backfill
 from store.db import get_engine, session_scope
 from store.models import InboundEvent, JobState, SyncJob
 
@@ -46,7 +46,7 @@ def test_each_order_of_the_run_counts_once_when_its_job_settles(db_url: str) -> 
     add_jobs(db_url, range(1, 3))
     add_jobs(db_url, range(3, 4), JobState.RUNNING)
     add_jobs(db_url, range(5000, 5003))
-    count = SettledCount(db_url, RUN)
+    count = backfill.SettledCount(db_url, RUN)
     assert count.earlier == {"1", "2", "3"}
     assert count() == 2
     for key in range(4, 300):  # this run's orders, more than one query's worth of keys
@@ -65,7 +65,7 @@ def _plan(db_url: str, keys: list[str]) -> dict[str, Any]:
     """The generic plan PostgreSQL runs for one poll once the driver has prepared it,
     executed (EXPLAIN ANALYZE), on tables whose statistics were never gathered."""
     given = {"b_pair": "default", **{f"b_key{n}": key for n, key in enumerate(keys)}}
-    compiled = _settled_of(len(keys)).compile(dialect=postgresql.psycopg.dialect())
+    compiled = backfill._settled_of(len(keys)).compile(dialect=postgresql.psycopg.dialect())
     expanded = compiled.construct_expanded_state(given)  # the states' IN list, as run
     params = {k: str(v) for k, v in expanded.parameters.items()}
     raw = get_engine(db_url).raw_connection()
