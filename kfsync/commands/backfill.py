@@ -63,7 +63,7 @@ def backfill(since: datetime, until: datetime | None, max_backlog: int, wait: bo
     settings = work_as_pair(pair, "magento_auth", purpose="kfsync backfill")
     from core import pairs
     from workers.app import configure
-    from workers.catchup import keyset_orders, record_order
+    from workers.catchup import keyset_orders
     from workers.maintenance import backlog, step_queues
 
     configure(settings)
@@ -87,12 +87,7 @@ def backfill(since: datetime, until: datetime | None, max_backlog: int, wait: bo
                 while pending() > max_backlog:
                     watch.poll()
                     time.sleep(0.5)
-                key = str(order["entity_id"])
-                if record_order(url, order, "backfill", tag=name):
-                    watch.recorded(key)
-                elif not watch.recorded_earlier(key):
-                    state["already"] += 1  # synced before from this very version
-                state["after_id"], state["count"] = int(order["entity_id"]), state["count"] + 1
+                _feed(url, order, name, watch, state)
                 if time.monotonic() - saved >= SAVE_EVERY_S:
                     _save(url, name, state)
                     saved = time.monotonic()
@@ -106,6 +101,21 @@ def backfill(since: datetime, until: datetime | None, max_backlog: int, wait: bo
     console.print(f"backfill {name}{_of_pair(pairs.current())}: {state['count']} of {total} "
                   f"order(s) through the pipeline ({state['already']} were already in step)")
     console.print(f"history: {documents} new credit memo(s) and invoice(s)")
+
+
+def _feed(url: str, order: dict[str, Any], name: str, watch: Watch,
+          state: dict[str, int]) -> None:
+    """Record one order of the range as the run's event and count it once: when its job
+    settles (an event of this run, or of an interrupted run of the same range), or now, as
+    already in step (synced before from this very version)."""
+    from workers.catchup import record_order
+
+    key = str(order["entity_id"])
+    if record_order(url, order, "backfill", tag=name):
+        watch.recorded(key)
+    elif not watch.recorded_earlier(key):
+        state["already"] += 1
+    state["after_id"], state["count"] = int(order["entity_id"]), state["count"] + 1
 
 
 def _documents(progress: Progress, url: str, name: str,

@@ -16,14 +16,17 @@ import kfsync.cli  # noqa: F401  # registers the commands first (kfsync/cli.py i
 from kfsync.commands import backfill
 from store.db import get_engine, session_scope
 from store.models import InboundEvent, JobState, SyncJob
+from tests.unit.workers.test_relay import broker  # noqa: F401  # the fixture
 
 RUN = "backfill:2025-03-01:2025-04-01"
 
 
-def add_jobs(db_url: str, keys: range, state: str = JobState.DONE) -> None:
+def add_jobs(db_url: str, keys: range, state: str = JobState.DONE,
+             version: str | None = None) -> None:
+    document = {"updated_at": version} if version else None
     with session_scope(db_url) as s:
-        s.execute(insert(SyncJob), [{"kind": "order", "magento_key": str(k), "state": state}
-                                    for k in keys])
+        s.execute(insert(SyncJob), [{"kind": "order", "magento_key": str(k), "state": state,
+                                     "document": document} for k in keys])
 
 
 def add_events(db_url: str, keys: range, run: str = RUN) -> None:
@@ -59,6 +62,29 @@ def test_each_order_of_the_run_counts_once_when_its_job_settles(db_url: str) -> 
     add_jobs(db_url, range(200, 300), JobState.NEEDS_REVIEW)  # held for review: settled
     assert count() == 299
     assert count() == 299 and not count.waiting
+
+
+@pytest.mark.usefixtures("broker")  # record_order publishes each event
+def test_a_resumed_run_counts_each_order_once(db_url: str) -> None:
+    """Orders an interrupted run recorded just before it stopped (its cursor is saved once a
+    second) are fed again: each is counted once, when it settles, never also as already in
+    step; an order synced before from the same version counts as already in step."""
+    version = "2025-03-02 10:00:00"
+    add_events(db_url, range(1, 3))  # the interrupted run recorded orders 1 and 2
+    add_jobs(db_url, range(1, 2), JobState.DONE, version)  # 1 synced since
+    add_jobs(db_url, range(2, 3), JobState.RUNNING, version)
+    add_jobs(db_url, range(4, 5), JobState.DONE, version)  # synced before, by a webhook
+    state = {"after_id": 0, "count": 0, "already": 0}
+    watch = backfill.Watch(backfill._progress(), db_url, RUN, 4, state)
+    for key in range(1, 5):
+        backfill._feed(db_url, {"entity_id": key, "increment_id": f"{key:09}",
+                                "updated_at": version}, RUN, watch, state)
+    assert state == {"after_id": 4, "count": 4, "already": 1}
+    assert watch.poll(force=True) is False  # 1 and 4 settled: 2 and 3 are in flight
+    settle(db_url, range(2, 3))
+    add_jobs(db_url, range(3, 4))
+    assert watch.poll(force=True) is True
+    assert watch._count() == 4
 
 
 def _plan(db_url: str, keys: list[str]) -> dict[str, Any]:
