@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 import pytest
 from sqlalchemy import insert
-from sqlalchemy.dialects import postgresql
 
 import kfsync.cli  # noqa: F401  # registers the commands first (kfsync/cli.py imports them)
 from kfsync.commands import backfill
-from store.db import get_engine, session_scope
+from store.db import session_scope
 from store.models import InboundEvent, JobState, SyncJob
+from tests.plans import generic_plan
 from tests.unit.workers.test_relay import broker  # noqa: F401  # the fixture
 
 RUN = "backfill:2025-03-01:2025-04-01"
@@ -87,34 +86,14 @@ def test_a_resumed_run_counts_each_order_once(db_url: str) -> None:
     assert watch._count() == 4
 
 
-def _plan(db_url: str, keys: list[str]) -> dict[str, Any]:
-    """The generic plan PostgreSQL runs for one poll once the driver has prepared it,
-    executed (EXPLAIN ANALYZE), on tables whose statistics were never gathered."""
-    given = {"b_pair": "default", **{f"b_key{n}": key for n, key in enumerate(keys)}}
-    compiled = backfill._settled_of(len(keys)).compile(dialect=postgresql.psycopg.dialect())
-    expanded = compiled.construct_expanded_state(given)  # the states' IN list, as run
-    params = {k: str(v) for k, v in expanded.parameters.items()}
-    raw = get_engine(db_url).raw_connection()
-    try:
-        cur = raw.cursor()
-        cur.execute("SET plan_cache_mode = force_generic_plan")
-        cur.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {expanded.statement}", params,
-                    prepare=True)
-        found = cur.fetchone()[0]
-        raw.rollback()
-    finally:
-        raw.close()
-    doc = found if isinstance(found, list) else json.loads(found)
-    return dict(doc[0]["Plan"])
-
-
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # the plan is PostgreSQL's
 def test_a_poll_reads_only_its_own_orders_however_many_jobs_there_are(db_url: str) -> None:
     """A poll is an index lookup per waiting order, not a read of every order job (what
     ``magento_key IN (...)`` planned to while the statistics were older than the rows)."""
     for start in range(0, 4000, 1000):
         add_jobs(db_url, range(start, start + 1000))
-    plan = _plan(db_url, [str(k) for k in range(3990, 3998)])
+    keys = {f"b_key{n}": str(k) for n, k in enumerate(range(3990, 3998))}
+    plan = generic_plan(db_url, backfill._settled_of(len(keys)), {"b_pair": "default", **keys})
     text = json.dumps(plan, default=str)
     assert "Seq Scan" not in text and not re.search(r'"Rows Removed by Filter": [1-9]', text)
     assert plan["Actual Rows"] == 8
