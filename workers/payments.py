@@ -18,7 +18,10 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+from sqlalchemy import exists, select
+
 from connectors.errors import Rejected
+from core import pairs
 from mappings.captures import payment_drafts, payments_due, posted_in
 from mappings.ledger import CANCELLATION, entry, ledger_gap, posted_of
 from mappings.magento import Order
@@ -27,9 +30,11 @@ from mappings.orders import PaymentDraft
 from mappings.rules import Rules
 from services.kashflow_session import shared_lookup
 from store.jobs import JobView, StepResult
+from store.links import links_in
 from store.models import Step, utcnow
+from store.reconcile_models import ItemStatus, ReconciliationItem
 from workers import context
-from workers.runner import parsed_order
+from workers.runner import parsed_order, step_read
 
 # Method-name hints tried in order when the mapping names no KashFlow method.
 CARD_NAMES = ("credit/debit card", "card", "credit card", "debit card")
@@ -43,10 +48,10 @@ def post_payment(job: JobView) -> StepResult:
     the job's ledger (written with each finished attempt); a step that may have posted
     already also reads the invoice's payment lines and adopts what it finds: an earlier
     attempt of it may have reached KashFlow (``JobView.recheck``: left started, ambiguous
-    or failed unexpectedly), or it posts several payments (a definite failure of a later one
-    leaves the earlier ones posted and off the ledger). Bulk payments have no duplicate
-    check in KashFlow, so this is the only guard. Next: the cancellation credit note when
-    one is due, else done.
+    or failed unexpectedly), it posts several payments (a definite failure of a later one
+    leaves the earlier ones posted and off the ledger), or kfsync posted one of them outside
+    this job (``_posted_elsewhere``). Bulk payments have no duplicate check in KashFlow, so
+    this is the only guard. Next: the cancellation credit note when one is due, else done.
 
     Raises:
         connectors.errors.ConnectorError: KashFlow or Magento failed (classified).
@@ -61,7 +66,7 @@ def post_payment(job: JobView) -> StepResult:
     known = dict(posted.payments)
     todo = [d for d in drafts if d.txn_id not in known]
     found: dict[str, Decimal] = {}
-    if todo and (job.recheck or len(todo) > 1):
+    if todo and (job.recheck or len(todo) > 1 or (not job.fresh and _posted_elsewhere(todo))):
         found = posted_in(_payment_lines(number), todo)
         known |= found
     gross = posted.gross if posted.gross is not None else sum((d.amount for d in drafts), ZERO)
@@ -99,6 +104,20 @@ def _paid(job: JobView, order: Order, rules: Rules, posted: list[PaymentDraft],
     return StepResult(next_step=Step.POST_PAYMENT if review else after,
                       updates=updates, review=review,
                       links=[("payment", f"txn:{d.txn_id}", str(number)) for d in posted])
+
+
+def _posted_elsewhere(todo: list[PaymentDraft]) -> bool:
+    """Whether kfsync may have posted one of ``todo``'s captures outside this job's attempts:
+    a payment link of its transaction (the reconciliation queue posts a missing capture's
+    payment and links it) or a reconciliation post of it under way. Asked for a job that ran
+    before (a retry, a requeue, a re-opened order), in the database instead of KashFlow."""
+    txns = [d.txn_id for d in todo]
+    with step_read(context.db_url()) as conn:
+        if links_in(conn, "payment", *(f"txn:{txn}" for txn in txns)):
+            return True
+        return bool(conn.scalar(select(exists().where(
+            ReconciliationItem.pair == pairs.current(), ReconciliationItem.txn_id.in_(txns),
+            ReconciliationItem.status == ItemStatus.POSTING))))
 
 
 def _payment_lines(number: int) -> list[tuple[str, Decimal]]:

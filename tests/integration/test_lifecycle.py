@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 
 from kfsync.samples import Buyer, Line, make_order
+from services.clients import kashflow_client
+from store.db import session_scope
+from store.links import add_links
 from store.models import JobState, Step
 from tests.integration.conftest import Stack, replace_worker
 from tests.integration.helpers import seed, send_event
@@ -159,6 +162,35 @@ def test_repeated_events_and_a_worker_killed_mid_capture_still_post_one_payment_
     tries = [o for s, o in ((a.step, a.outcome) for a in stack.attempts(2603))
              if s == "post_payment"]
     assert "started" in tries and tries[-1] == "ok", tries  # the killed attempt, then done
+
+
+def test_a_capture_the_reconciliation_queue_posted_is_adopted_not_posted_again(
+        stack: Stack) -> None:
+    """The capture's webhook was lost, so the daily reconciliation found it missing and an
+    operator posted it from the queue (a payment named by its transaction, and its link);
+    when the order's update arrives after all, its job adopts that payment."""
+    order = authorised(2606)
+    stack.seed_order(order)
+    stack.send(order)
+    stack.wait_settled(2606)
+    total = Decimal(order["grand_total"])
+    number = int(kf_invoice(stack, "000002606")["Number"])
+    kashflow = kashflow_client(stack.settings)
+    [account] = [a for a in kashflow.bank_accounts() if a["AccountName"] == "Current Account"]
+    [method] = [m for m in kashflow.invoice_payment_methods()
+                if m["Name"] == "Credit/Debit Card"]
+    kashflow.post_invoice_payment(  # as workers.reconcile_queue posts it
+        date="2026-11-26 09:30:00", account_id=int(account["Id"]), method=int(method["Id"]),
+        comment="Magento braintree txn cap-2606 (reconciliation 9)", items=[(number, total)])
+    with session_scope(stack.db_url) as s:
+        add_links(s, [("payment", "txn:cap-2606", str(number))])
+    capture(stack, order, 7606, total, "cap-2606")
+    stack.send(order, topic="order.updated")
+    wait_for(stack, "the update", lambda: settled_done(stack, 2606)
+             and len((stack.job(2606).plan or {}).get("ledger") or []) == 2)  # type: ignore[union-attr]
+    assert payments(stack, "000002606") == [
+        (total, "Magento braintree txn cap-2606 (reconciliation 9)")]
+    assert kf_invoice(stack, "000002606")["Status"] == "Paid"
 
 
 def test_cancel_after_invoice_is_one_cx_credit_note_for_the_uncaptured_amount(
