@@ -86,8 +86,12 @@ class _Pool:
         async with self.freed:
             while not self.idle and self.open >= self.max_conns:
                 await self.freed.wait()
-            if self.idle:
-                return self.idle.pop()  # LIFO: warm connections first
+            while self.idle:
+                conn = self.idle.pop()  # LIFO: warm connections first
+                if not conn.reader.at_eof():
+                    return conn
+                conn.close()  # the server closed it while idle (its keep-alive timeout)
+                self.open -= 1
             self.open += 1
         try:
             reader, writer = await asyncio.open_connection(self.host, self.port)
