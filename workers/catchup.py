@@ -30,7 +30,7 @@ from store.db import session_scope
 from store.models import Cursor, InboundEvent, JobState, SyncJob, utcnow
 from workers import context
 from workers.app import celery_app
-from workers.dispatch import publish_event, unmark_enqueued
+from workers.dispatch import publish_stored
 from workers.maintenance import exclusive
 from workers.refunds import resume_waiting
 
@@ -143,12 +143,9 @@ def record_invoice(url: str, invoice: dict[str, Any], source: str,
 
 
 def _record(url: str, event: InboundEvent) -> bool:
-    """Store ``event`` (as the current pair's: its id scoped to it) and publish it; False
-    when its id was recorded before.
-
-    Stored as enqueued, then published, as the webhook's hot path does (one transaction per
-    event): a failed publish clears the mark for the relay (``unmark_enqueued``), and a
-    crash in between is the relay's lost-message rule's."""
+    """Store ``event`` (as the current pair's: its id scoped to it) as enqueued and publish
+    it, as the webhook's hot path does (``workers.dispatch.publish_stored``); False when its
+    id was recorded before."""
     event.pair, event.event_id = pairs.current(), pairs.scoped_key(event.event_id)
     event.enqueued_at = utcnow()
     try:
@@ -158,8 +155,7 @@ def _record(url: str, event: InboundEvent) -> bool:
             row_id = event.id
     except IntegrityError:
         return False
-    if not publish_event(row_id, pair=event.pair):
-        unmark_enqueued(url, row_id)
+    publish_stored(url, row_id, event.pair)
     return True
 
 

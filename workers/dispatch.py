@@ -95,9 +95,20 @@ def mark_retry_due(url: str, row_id: int, countdown: float) -> None:
     _set_enqueued(url, row_id, utcnow() + timedelta(seconds=countdown))
 
 
+def publish_stored(url: str, row_id: int, pair: str,
+                   increments: Iterable[tuple[str, str, float]] = ()) -> bool:
+    """Publish an event its ``INSERT`` stored as enqueued (one transaction per event: the
+    webhook's hot path, a poll's or a backfill's record). When the broker does not answer,
+    the mark is cleared so the relay sends it (a crash in between is the relay's
+    lost-message rule's). Returns whether it was published."""
+    if publish_event(row_id, increments, pair):
+        return True
+    unmark_enqueued(url, row_id)
+    return False
+
+
 def unmark_enqueued(url: str, row_id: int) -> None:
-    """The hot path marks an event enqueued in its INSERT; undo that when the publish failed,
-    so the relay sends it (a crash in between is caught by the relay's lost-message rule)."""
+    """Undo an event's enqueued mark (its publish failed), so the relay sends it."""
     _set_enqueued(url, row_id, None)
 
 

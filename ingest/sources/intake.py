@@ -20,7 +20,7 @@ from core.metrics import WEBHOOKS, increment, webhook_labels
 from core.pairs import scoped_key
 from store.db import get_engine
 from store.models import InboundEvent, utcnow
-from workers.dispatch import publish_event, unmark_enqueued
+from workers.dispatch import publish_stored
 
 log = logging.getLogger(__name__)
 EVENTS = cast(Table, InboundEvent.__table__)
@@ -80,7 +80,7 @@ def accept(url: str, hint: Hint, *, count: bool = False) -> tuple[Response, int]
                 "b_type": hint.resource_type, "b_key": hint.resource_key[:128],
                 "b_increment": hint.increment_id, "b_payload": hint.payload,
                 "b_received": now,
-                "b_enqueued": now,  # one transaction per webhook: see unmark_enqueued
+                "b_enqueued": now,  # one transaction per webhook: see publish_stored
             }).scalar_one())
     except IntegrityError:
         return jsonify(status="duplicate", event_id=hint.event_id), 200
@@ -88,8 +88,6 @@ def accept(url: str, hint: Hint, *, count: bool = False) -> tuple[Response, int]
         log.exception("database unavailable; asking the sender to retry")
         return error(503, {"_service": ["Database unavailable; retry later."]})
     counted = [increment(WEBHOOKS, *webhook_labels("accepted", hint.pair))] if count else []
-    if publish_event(row_id, counted, hint.pair):
+    if publish_stored(url, row_id, hint.pair, counted):
         g.kfsync_webhook_counted = bool(counted)
-    else:
-        unmark_enqueued(url, row_id)
     return jsonify(status="accepted", event_id=hint.event_id), 202
