@@ -246,18 +246,23 @@ def _send(port: int, orders: list[dict[str, Any]]) -> None:
         raise RuntimeError(f"webhooks not accepted: {stats.summary()}")
 
 
-def _wait_done(db_url: str, expected: int, timeout: float, t0: float | None = None
-               ) -> tuple[int, float]:
+def done_jobs(db_url: str) -> int:
+    """Jobs in state ``done``."""
     from store.db import session_scope
     from store.models import JobState, SyncJob
 
+    with session_scope(db_url) as s:
+        return int(s.scalar(select(func.count()).select_from(SyncJob)
+                            .where(SyncJob.state == JobState.DONE)) or 0)
+
+
+def _wait_done(db_url: str, expected: int, timeout: float, t0: float | None = None
+               ) -> tuple[int, float]:
     t0 = time.monotonic() if t0 is None else t0
     deadline = t0 + timeout
     done = 0
     while time.monotonic() < deadline:
-        with session_scope(db_url) as s:
-            done = int(s.scalar(select(func.count()).select_from(SyncJob)
-                                .where(SyncJob.state == JobState.DONE)) or 0)
+        done = done_jobs(db_url)
         if done >= expected:
             break
         time.sleep(0.05)

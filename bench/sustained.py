@@ -44,7 +44,7 @@ from bench.common import (
     workdir,
 )
 from bench.loadgen import open_loop
-from bench.pipeline import _latencies, _wait_done
+from bench.pipeline import _latencies, _wait_done, done_jobs
 from celeryconfig import worker_concurrency
 
 CPU_WINDOW_S = 20.0  # the backfill's CPU per order is sampled this often
@@ -225,21 +225,11 @@ def _cpu_windows(proc: Any, roots: dict[str, int], db_url: str, t0: float, limit
     """Wait for the backfill (at most ``limit`` s), sampling every ``CPU_WINDOW_S``: per
     window, orders done per second and each process tree's CPU ms per order done (whether
     a cost per order grows as the run goes on)."""
-    from sqlalchemy import func, select
-
-    from store.db import session_scope
-    from store.models import JobState, SyncJob
-
-    def done() -> int:
-        with session_scope(db_url) as s:
-            return int(s.scalar(select(func.count()).select_from(SyncJob)
-                                .where(SyncJob.state == JobState.DONE)) or 0)
-
     windows: list[dict[str, float]] = []
-    last_t, last_done, last_cpu = t0, done(), cpu_seconds(roots)
+    last_t, last_done, last_cpu = t0, done_jobs(db_url), cpu_seconds(roots)
     while proc.poll() is None and time.monotonic() - t0 < limit:
         time.sleep(min(CPU_WINDOW_S, max(0.1, t0 + limit - time.monotonic())))
-        now, count, cpu = time.monotonic(), done(), cpu_seconds(roots)
+        now, count, cpu = time.monotonic(), done_jobs(db_url), cpu_seconds(roots)
         orders = count - last_done
         if orders > 0:
             row = {"t_s": round(now - t0, 1), "orders_per_s": round(orders / (now - last_t), 1)}
