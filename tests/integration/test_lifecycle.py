@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from services.clients import kashflow_client
 from store.db import session_scope
 from store.links import add_links
 from store.models import JobState, Step
+from store.reconcile_models import ItemStatus, ReconciliationItem
 from tests.integration.conftest import Stack, replace_worker
 from tests.integration.helpers import seed, send_event
 
@@ -164,33 +166,42 @@ def test_repeated_events_and_a_worker_killed_mid_capture_still_post_one_payment_
     assert "started" in tries and tries[-1] == "ok", tries  # the killed attempt, then done
 
 
+@pytest.mark.parametrize(("entity_id", "recorded"), [(2606, "linked"), (2616, "posting")])
 def test_a_capture_the_reconciliation_queue_posted_is_adopted_not_posted_again(
-        stack: Stack) -> None:
+        stack: Stack, entity_id: int, recorded: str) -> None:
     """The capture's webhook was lost, so the daily reconciliation found it missing and an
-    operator posted it from the queue (a payment named by its transaction, and its link);
-    when the order's update arrives after all, its job adopts that payment."""
-    order = authorised(2606)
+    operator posted it from the queue (a payment named by its transaction, then its link;
+    ``posting``: the queue's worker stopped before it stored the link); when the order's
+    update arrives after all, its job adopts that payment."""
+    order = authorised(entity_id)
+    ref, txn = f"{entity_id:09d}", f"cap-{entity_id}"
     stack.seed_order(order)
     stack.send(order)
-    stack.wait_settled(2606)
+    stack.wait_settled(entity_id)
     total = Decimal(order["grand_total"])
-    number = int(kf_invoice(stack, "000002606")["Number"])
+    number = int(kf_invoice(stack, ref)["Number"])
     kashflow = kashflow_client(stack.settings)
     [account] = [a for a in kashflow.bank_accounts() if a["AccountName"] == "Current Account"]
     [method] = [m for m in kashflow.invoice_payment_methods()
                 if m["Name"] == "Credit/Debit Card"]
     kashflow.post_invoice_payment(  # as workers.reconcile_queue posts it
         date="2026-11-26 09:30:00", account_id=int(account["Id"]), method=int(method["Id"]),
-        comment="Magento braintree txn cap-2606 (reconciliation 9)", items=[(number, total)])
+        comment=f"Magento braintree txn {txn} (reconciliation 9)", items=[(number, total)])
     with session_scope(stack.db_url) as s:
-        add_links(s, [("payment", "txn:cap-2606", str(number))])
-    capture(stack, order, 7606, total, "cap-2606")
+        if recorded == "linked":
+            add_links(s, [("payment", f"txn:{txn}", str(number))])
+        else:
+            s.add(ReconciliationItem(
+                fingerprint=f"missing_payment:{entity_id}:{txn}", day=date(2026, 11, 26),
+                reason="missing_payment", status=ItemStatus.POSTING, order_key=str(entity_id),
+                order_ref=ref, payment_method="braintree", txn_id=txn, invoice_number=number,
+                magento_amount=total, kashflow_amount=Decimal(0), post_attempts=1))
+    capture(stack, order, entity_id + 5000, total, txn)
     stack.send(order, topic="order.updated")
-    wait_for(stack, "the update", lambda: settled_done(stack, 2606)
-             and len((stack.job(2606).plan or {}).get("ledger") or []) == 2)  # type: ignore[union-attr]
-    assert payments(stack, "000002606") == [
-        (total, "Magento braintree txn cap-2606 (reconciliation 9)")]
-    assert kf_invoice(stack, "000002606")["Status"] == "Paid"
+    wait_for(stack, "the update", lambda: settled_done(stack, entity_id)
+             and len((stack.job(entity_id).plan or {}).get("ledger") or []) == 2)  # type: ignore[union-attr]
+    assert payments(stack, ref) == [(total, f"Magento braintree txn {txn} (reconciliation 9)")]
+    assert kf_invoice(stack, ref)["Status"] == "Paid"
 
 
 def test_cancel_after_invoice_is_one_cx_credit_note_for_the_uncaptured_amount(
