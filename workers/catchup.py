@@ -45,7 +45,7 @@ CURSOR = "catch_up:orders"
 
 
 @celery_app.task(name="kfsync.maintenance.catch_up")
-@exclusive("catch_up", timeout_s=1800)
+@exclusive("catch_up")
 def catch_up() -> int:
     """One poll window per integration pair; returns how many orders became events."""
     return context.for_each_pair(_catch_up_pair)

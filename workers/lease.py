@@ -13,6 +13,11 @@ A renewal that fails (the database is restarting) is only logged: the next one, 
 own finishing transaction, follows. Should the database stay away longer than the lease, a
 sweep may restart the job while this task is still in an API call; the step's lookup before
 its write and KashFlow's unique invoice numbers keep that to one document.
+
+Redis locks are leases too (``locked``): a maintenance sweep, a stock pass or a catalogue
+re-read holds its lock for ``LEASE_S`` and the same heartbeat renews it while the work runs,
+however long that is. A worker killed while it held one (the redrive sweep itself, say) leaves
+a lock that runs out within ``LEASE_S``, not after the longest run the lock was sized for.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+import redis
+from redis.lock import Lock
+
 from store import jobs
 from store.db import get_engine
 from store.models import utcnow
@@ -34,6 +42,7 @@ LEASE_S = 30  # three heartbeats: one slow or failed renewal does not lose the l
 HEARTBEAT_S = 10
 
 _held: dict[int, tuple[str, str]] = {}  # job id -> (database URL, task id) of running tasks
+_locks: set[Lock] = set()  # Redis locks this process holds (``locked``)
 _guard = threading.Lock()
 _beating: list[int] = []  # the pid whose heartbeat runs (threads do not survive a fork)
 
@@ -76,6 +85,50 @@ def renew_all() -> int:
     return renewed
 
 
+@contextmanager
+def locked(client: redis.Redis, name: str, wait_s: float | None = None) -> Iterator[bool]:
+    """Hold the Redis lock ``name`` while the block runs: yields True, or False when another
+    process holds it (after waiting up to ``wait_s``; by default not at all).
+
+    The lock lasts ``LEASE_S`` and the heartbeat renews it while the block runs, so a long
+    run keeps it and a dead process's lock runs out in seconds. A lock lost meanwhile (Redis
+    restarted, or the heartbeat stalled past ``LEASE_S``) is logged when released.
+    """
+    lock = client.lock(name, timeout=LEASE_S, blocking=wait_s is not None,
+                       blocking_timeout=wait_s, thread_local=False)  # the heartbeat renews it
+    if not lock.acquire():
+        yield False
+        return
+    _ensure_heartbeat()
+    with _guard:
+        _locks.add(lock)
+    try:
+        yield True
+    finally:
+        with _guard:
+            _locks.discard(lock)
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("lock %s ran out while it was held", name)
+
+
+def renew_locks() -> int:
+    """Give every Redis lock this process holds a full ``LEASE_S`` again; returns how many."""
+    with _guard:
+        held_now = list(_locks)
+    renewed = 0
+    for lock in held_now:
+        try:
+            lock.reacquire()
+            renewed += 1
+        except redis.exceptions.LockError:  # it ran out and may be another's now: leave it
+            log.warning("lock %s ran out while it was held", lock.name)
+            with _guard:
+                _locks.discard(lock)
+    return renewed
+
+
 def _ensure_heartbeat() -> None:
     pid = os.getpid()
     with _guard:
@@ -88,7 +141,8 @@ def _ensure_heartbeat() -> None:
 def _beat() -> None:
     stop = threading.Event()  # never set: the thread lives as long as its process
     while not stop.wait(HEARTBEAT_S):
-        try:
-            renew_all()
-        except Exception as exc:  # the database is away: the next beat tries again
-            log.warning("lease heartbeat failed: %s", type(exc).__name__)
+        for renew in (renew_all, renew_locks):
+            try:
+                renew()
+            except Exception as exc:  # the database or Redis is away: the next beat tries again
+                log.warning("lease heartbeat failed: %s", type(exc).__name__)

@@ -30,7 +30,7 @@ from services import pairs as pairs_store
 from services.clients import kashflow_client
 from store.db import session_scope
 from store.models import InboundEvent, JobState, SyncJob, utcnow
-from workers import alerts, context
+from workers import alerts, context, lease
 from workers.app import celery_app
 from workers.dispatch import enqueue_event, publish_chain
 
@@ -50,22 +50,16 @@ STEP_QUEUES = ("ingest", "orders", "customers", "payments", "refunds")
 F = TypeVar("F", bound=Callable[..., int])
 
 
-def exclusive(name: str, timeout_s: int = 300) -> Callable[[F], F]:
-    """Run the task body only if no other run of ``name`` holds the lock; else return 0."""
+def exclusive(name: str) -> Callable[[F], F]:
+    """Run the task body only if no other run of ``name`` holds its lock; else return 0. The
+    lock is a lease (``workers.lease.locked``): kept while the run lasts, gone within
+    ``lease.LEASE_S`` of a killed worker."""
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> int:
             client = redis.Redis.from_url(context.settings().redis_url)
-            lock = client.lock(f"kfsync:lock:{name}", timeout=timeout_s, blocking=False)
-            if not lock.acquire():
-                return 0
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                try:
-                    lock.release()
-                except redis.exceptions.LockError:
-                    log.warning("lock %s expired during the run", name)
+            with lease.locked(client, f"kfsync:lock:{name}") as mine:
+                return fn(*args, **kwargs) if mine else 0
         return cast(F, run)
     return wrap
 
@@ -206,7 +200,7 @@ def flush_alerts() -> int:
 
 
 @celery_app.task(name="kfsync.maintenance.refresh_catalogue")
-@exclusive("refresh_catalogue", timeout_s=900)
+@exclusive("refresh_catalogue")
 def refresh_catalogue(actor: str = "beat") -> int:
     """Re-read the KashFlow catalogue (daily, and when the studio asks) and validate the
     profile in force against it; its progress is marked for the studio
@@ -264,7 +258,7 @@ def _refresh_and_check() -> tuple[Any, list[Any]]:
 
 
 @celery_app.task(name="kfsync.maintenance.run_suggestions")
-@exclusive("run_suggestions", timeout_s=900)
+@exclusive("run_suggestions")
 def run_suggestions(actor: str = "kfsync") -> int:
     """The studio's "Run suggestions" when ``KFSYNC_SEMANTIC_SUGGESTIONS`` is on: the
     embedding model loads here, in a worker, never in the web process. Returns how many

@@ -30,16 +30,15 @@ from mappings.products import ProductIndex, ProductRef
 from mappings.rules import Rules, with_products
 from mappings.skus import products_to_create, unmatched_skus
 from services import product_cache
-from workers import context
+from workers import context, lease
 
 log = logging.getLogger(__name__)
 
 REREAD_KEY = "kfsync:catalogue:products:reread"
 REREAD_EVERY_S = 300  # a SKU not found re-reads KashFlow's list at most this often
 REREAD_LOCK = "kfsync:catalogue:products:rereading"
-REREAD_LOCK_S = 120  # > reading 5,000 products (50 pages) at the default 2 calls/s
+REREAD_WAIT_S = 120  # > reading 5,000 products (50 pages) at the default 2 calls/s
 CREATE_LOCK = "kfsync:lock:product:{nominal}:{code}"
-CREATE_LOCK_S = 60  # > one lookup + one create at the 30 s timeout... with room to spare
 CREATE_WAIT_S = 30  # another order creating the same product holds the lock this long at most
 _index: dict[tuple[str, str], tuple[str, ProductIndex]] = {}  # (db URL, pair) -> (stamp, index)
 _attached: list[tuple[Rules, ProductIndex, Rules]] = []  # the last (rules, index) -> result
@@ -116,11 +115,9 @@ def reread(url: str) -> bool:
     done_key = pairs.scoped_key(REREAD_KEY)  # each pair's company: its own list and pace
     if client.exists(done_key):
         return False
-    lock = client.lock(pairs.scoped_key(REREAD_LOCK), timeout=REREAD_LOCK_S,
-                       blocking_timeout=REREAD_LOCK_S)
-    if not lock.acquire():
-        return True  # the reader took too long; whatever it stored is what there is
-    try:
+    with lease.locked(client, pairs.scoped_key(REREAD_LOCK), wait_s=REREAD_WAIT_S) as mine:
+        if not mine:
+            return True  # the reader took too long; whatever it stored is what there is
         if client.exists(done_key):
             return True  # read while this task waited
         report = product_cache.refresh_products(url, context.kashflow(),
@@ -128,11 +125,6 @@ def reread(url: str) -> bool:
         client.set(done_key, "1", ex=REREAD_EVERY_S)
         log.info("a SKU was not in the catalogue: %s", report)
         return True
-    finally:
-        try:
-            lock.release()
-        except redis.exceptions.LockError:
-            log.warning("the catalogue re-read outlived its lock")
 
 
 def ensure_product(url: str, body: dict[str, Any]) -> ProductRef:
@@ -144,20 +136,14 @@ def ensure_product(url: str, body: dict[str, Any]) -> ProductRef:
     """
     nominal, code = int(body["NominalCode"]), str(body["Code"])
     redis_url = context.settings().redis_url
-    lock = product_cache.redis_client(redis_url).lock(
-        pairs.scoped_key(CREATE_LOCK.format(nominal=nominal, code=code)),
-        timeout=CREATE_LOCK_S, blocking_timeout=CREATE_WAIT_S)
-    if not lock.acquire():
-        raise Transient(f"product {nominal}/{code} is being created by another task",
-                        system="kashflow", reason="product_lock")
-    try:
+    client = product_cache.redis_client(redis_url)
+    lock_name = pairs.scoped_key(CREATE_LOCK.format(nominal=nominal, code=code))
+    with lease.locked(client, lock_name, wait_s=CREATE_WAIT_S) as mine:
+        if not mine:
+            raise Transient(f"product {nominal}/{code} is being created by another task",
+                            system="kashflow", reason="product_lock")
         product = _find_or_create(context.kashflow(), body, nominal, code)
         product_cache.store_product(url, product, redis_url=redis_url)
-    finally:
-        try:
-            lock.release()
-        except redis.exceptions.LockError:
-            log.warning("the lock on product %s/%s expired while it was created", nominal, code)
     return ProductRef(nominal, code, bool(product.get("ManageStockLevel")))
 
 

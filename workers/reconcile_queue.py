@@ -35,7 +35,7 @@ from store.db import session_scope
 from store.links import add_links
 from store.models import AuditEntry, utcnow
 from store.reconcile_models import ItemStatus, ReconciliationItem
-from workers import context
+from workers import context, lease
 from workers.alerts import alert
 from workers.app import celery_app
 from workers.dispatch import publish_task
@@ -44,12 +44,11 @@ from workers.maintenance import exclusive
 log = logging.getLogger(__name__)
 
 POST_TASK = "kfsync.payments.post_reconciliation"
-RECONCILE_LOCK_S = 3600  # > the longest day's run (one Magento and one KashFlow read per order)
 LAST_RUN_KEY = "kfsync:reconcile:last_run"  # the dashboard shows it: when, which days, found
 
 
 @celery_app.task(name="kfsync.maintenance.reconcile_payments")
-@exclusive("reconcile_payments", timeout_s=RECONCILE_LOCK_S)
+@exclusive("reconcile_payments")
 def reconcile_payments() -> int:
     """Reconcile the last ``reconcile_days`` days (UTC) of every enabled pair; returns their
     open items."""
@@ -130,18 +129,9 @@ def post_claimed(url: str, item_id: int) -> str:
                              .where(ReconciliationItem.id == item_id)))
     # One poster at a time (a worker's retry and the daily resend, or the CLI, could meet):
     # the lookup-then-write below is only safe when nobody writes in between.
-    hold_s = int(context.settings().http_timeout_s * 4) + 10  # > a lookup and a write
-    lock = redis.Redis.from_url(context.settings().redis_url).lock(
-        f"kfsync:lock:reconcile_post:{item_id}", timeout=hold_s, blocking=False)
-    if not lock.acquire():
-        return ItemStatus.POSTING
-    try:
-        return _post_once(url, item_id)
-    finally:
-        try:
-            lock.release()
-        except redis.exceptions.LockError:
-            log.warning("reconciliation item %s: its post lock expired during the post", item_id)
+    client = redis.Redis.from_url(context.settings().redis_url)
+    with lease.locked(client, f"kfsync:lock:reconcile_post:{item_id}") as mine:
+        return _post_once(url, item_id) if mine else ItemStatus.POSTING
 
 
 def _post_once(url: str, item_id: int) -> str:

@@ -32,7 +32,7 @@ from mappings.stock_rules import StockConfig, load_stock_config
 from services import product_cache
 from services import stock_ledger as ledger
 from services.stock_io import MagentoStock, ProductKey, StockSides
-from workers import context
+from workers import context, lease
 from workers import products as catalogue_index
 from workers.app import celery_app
 from workers.dispatch import publish_task
@@ -40,7 +40,6 @@ from workers.dispatch import publish_task
 log = logging.getLogger(__name__)
 
 LOCK_KEY = "kfsync:lock:stock_sync"
-LOCK_TIMEOUT_S = 1800  # > a full pass of 5,000 SKUs at 2 KashFlow calls/s with writes
 OVERLAP_COUNTER = "kfsync:stock:overlaps"  # passes refused because another held the lock
 BUSY_RETRY_S = 30  # a webhook's SKU waits this long for a running pass to finish
 BUSY_RETRIES = 20
@@ -81,11 +80,6 @@ class PassReport:
     unmatched_magento: list[str] = field(default_factory=list)  # Magento SKUs matching none
 
 
-def _lock() -> Any:
-    client = redis.Redis.from_url(context.settings().redis_url)
-    return client.lock(pairs.scoped_key(LOCK_KEY), timeout=LOCK_TIMEOUT_S, blocking=False)
-
-
 def run_pass(sku: str | None = None, *, dry_run: bool = False, trigger: str = "beat",
              record: bool = True) -> PassReport | None:
     """One sync pass over every mapped SKU, or over ``sku``; ``None`` when another pass holds
@@ -95,19 +89,15 @@ def run_pass(sku: str | None = None, *, dry_run: bool = False, trigger: str = "b
     if trigger == "beat" and not context.rules().steps.stock_sync:
         log.info("stock sync: stock_sync is off in the mapping profile; nothing done")
         return None
-    lock = _lock() if record else None
-    if lock is not None and not lock.acquire():
-        redis.Redis.from_url(context.settings().redis_url).incr(OVERLAP_COUNTER)
-        log.info("stock sync: another pass is running; this one is skipped")
-        return None
-    try:
+    if not record:  # a read-only look takes no lock
         return _pass(sku, dry_run, trigger, record)
-    finally:
-        if lock is not None:
-            try:
-                lock.release()
-            except redis.exceptions.LockError:
-                log.warning("stock sync lock expired during the pass")
+    client = redis.Redis.from_url(context.settings().redis_url)
+    with lease.locked(client, pairs.scoped_key(LOCK_KEY)) as mine:
+        if mine:
+            return _pass(sku, dry_run, trigger, record)
+    client.incr(OVERLAP_COUNTER)
+    log.info("stock sync: another pass is running; this one is skipped")
+    return None
 
 
 def _pass(sku: str | None, dry_run: bool, trigger: str, record: bool) -> PassReport:

@@ -70,7 +70,7 @@ CLOSE_LEASE_S = 600  # > posting one summary (a few calls) with the slowest Kash
 
 
 @celery_app.task(name="kfsync.maintenance.close_summaries")
-@exclusive("close_summaries", timeout_s=CLOSE_LEASE_S)
+@exclusive("close_summaries")
 def close_summaries() -> int:
     """Close and post the summaries that are due, in each pair; the number posted."""
     return context.for_each_pair(lambda: len(close_due(context.db_url())))
