@@ -299,4 +299,7 @@ def fresh_stack(stack_env: tuple[str, dict[str, str]], servers: SandboxServers) 
     client.delete(*client.keys("kfsync:catalogue:*") or ["kfsync:catalogue:none"])
     # KashFlow was reset: its shared session and lookups (services/kashflow_session.py) too.
     client.delete(*client.keys("kfsync:kashflow:*") or ["kfsync:kashflow:none"])
+    # A lock a worker an earlier test killed was holding runs out within a lease
+    # (workers.lease.locked); this test need not wait for it.
+    client.delete(*client.keys("kfsync:lock:*") or ["kfsync:lock:none"])
     return Stack(db_url, servers, env)
