@@ -3,7 +3,8 @@
 Stores N order webhooks through the real Flask view, then runs ``process_event`` for each in
 this process (Celery's ``apply``: the task body and its signals, without a worker) against
 the sandbox, a fresh database and a private Redis, and prints per order: CPU seconds, SQL
-statements by kind, PostgreSQL transactions, pool checkouts and KashFlow calls. With
+statements by kind, PostgreSQL transactions, pool checkouts, Redis commands by name (round trips:
+a pipeline's or a script's commands count one each) and KashFlow calls. With
 ``--profile``, a cProfile of the measured orders goes to ``var/bench/perorder.prof``.
 
 Counts are exact where the benchmarks' timings are noisy: use it to see what a change saves.
@@ -102,6 +103,7 @@ def _measure(sandbox: Sandbox, db_url: str, count: int, profile: bool,
                 "WHERE datname = current_database()")) or 0)
 
     sandbox.delete("kashflow", "/calls")
+    redis0 = _redis_commands()
     before, profiler = transactions(), cProfile.Profile()
     others0 = cpu_seconds(roots)
     cpu0, times0 = time.process_time(), os.times()
@@ -117,6 +119,7 @@ def _measure(sandbox: Sandbox, db_url: str, count: int, profile: bool,
     event.remove(Pool, "checkout", checkout)
     event.remove(Engine, "begin", begin)
     xacts = transactions() - before - 1  # the reading itself
+    commands = _redis_commands() - redis0
     admin.dispose()
     calls = sandbox.get("kashflow", "/calls")
     extra = ("pool checkouts", "transactions begun")
@@ -130,6 +133,8 @@ def _measure(sandbox: Sandbox, db_url: str, count: int, profile: bool,
           + f"), PostgreSQL transactions {xacts / count:.2f} (begun by kfsync "
           f"{counts['transactions begun'] / count:.2f}), pool checkouts "
           f"{counts['pool checkouts'] / count:.2f}, KashFlow calls {calls['total'] / count:.2f}")
+    print(f"  Redis commands per order {commands.total() / count:.2f} (" + ", ".join(
+        f"{name} {n / count:.2f}" for name, n in commands.most_common() if n) + ")")
     # The other processes' CPU over the same orders (PostgreSQL: every local server process,
     # so other users of the server count too): what one order costs the whole machine.
     print("  CPU ms per order elsewhere: " + ", ".join(
@@ -140,6 +145,15 @@ def _measure(sandbox: Sandbox, db_url: str, count: int, profile: bool,
         out = RESULTS_DIR / "perorder.prof"
         profiler.dump_stats(out)
         print(f"profile: {out} (python -m pstats {out})")
+
+
+def _redis_commands() -> Counter[str]:
+    """Commands Redis has run by name (``INFO commandstats``; its own ``INFO`` left out)."""
+    import redis
+
+    stats = redis.Redis.from_url(os.environ["KFSYNC_REDIS_URL"]).info("commandstats")
+    return Counter({name.removeprefix("cmdstat_"): int(row["calls"])
+                    for name, row in stats.items() if name != "cmdstat_info"})
 
 
 def _store_webhooks(orders: list[dict[str, Any]], db_url: str) -> list[int]:
