@@ -123,9 +123,11 @@ def renew_locks() -> int:
             lock.reacquire()
             renewed += 1
         except redis.exceptions.LockError:  # it ran out and may be another's now: leave it
-            log.warning("lock %s ran out while it was held", lock.name)
             with _guard:
+                still_held = lock in _locks  # not released by its block meanwhile
                 _locks.discard(lock)
+            if still_held:
+                log.warning("lock %s ran out while it was held", lock.name)
     return renewed
 
 
