@@ -99,9 +99,11 @@ def test_a_lock_is_kept_while_its_holder_lives_and_runs_out_soon_after_it_dies(
 
 def test_a_maintenance_task_skips_its_run_while_another_holds_its_lock(
         redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.settings import Settings
     from workers import maintenance
 
-    monkeypatch.setattr(maintenance.context, "settings", lambda: _RedisOnly(redis_url))
+    settings = Settings.load({"KFSYNC_REDIS_URL": redis_url}, env_file=None)
+    monkeypatch.setattr(maintenance.context, "settings", lambda: settings)
     runs: list[int] = []
 
     @maintenance.exclusive("test_sweep")
@@ -114,8 +116,3 @@ def test_a_maintenance_task_skips_its_run_while_another_holds_its_lock(
         assert sweep() == 0
     assert sweep() == 7
     assert runs == [1]
-
-
-class _RedisOnly:
-    def __init__(self, redis_url: str) -> None:
-        self.redis_url = redis_url
