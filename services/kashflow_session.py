@@ -4,7 +4,8 @@ A worker process that starts (or restarts after a crash) adopts the stored sessi
 instead of logging in, and the bank accounts and payment methods the payment step resolves
 are read once per ``LOOKUP_TTL_S`` by the whole deployment, not once per process: a restarted
 worker costs no extra KashFlow calls. A re-login runs under a Redis lock, so one process logs
-in while the others wait and adopt its token.
+in while the others wait and adopt its token. The lock is a lease (``core.leases``): a process
+killed while it logs in holds the others up for ``LEASE_S`` at most.
 
 The token is a secret: it lives only under ``SESSION_KEY`` (never logged; the key's name
 carries a hash of the user name, not the token), and the client scrubs it from errors as
@@ -15,18 +16,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 import redis
 
+from connectors.errors import Transient
+from core import leases
 from core.pairs import scoped_key
 
 # KashFlow ends an idle session on its own; a stored token older than this is not offered
 # again (a token that expired sooner costs one refused call and one login, as without a store).
 SESSION_TTL_S = 6 * 3600
-LOGIN_LOCK_S = 60  # longer than a two-step login with the client's retries
+# How long a process waits for another's login before its call is retried later: longer
+# than a two-step login with the client's retries.
+LOGIN_WAIT_S = 60
 LOOKUP_TTL_S = 3600  # bank accounts and payment methods change rarely; an hour's lag is fine
 # Delete the key only if it still holds the refused token (another process may have stored
 # a new one meanwhile).
@@ -57,10 +62,19 @@ class RedisSessionStore:
     def forget(self, token: str) -> None:
         self._forget(keys=[self.key], args=[token])
 
-    def login_lock(self) -> AbstractContextManager[object]:
-        lock = self._redis.lock(self._lock_key, timeout=LOGIN_LOCK_S,
-                                blocking_timeout=LOGIN_LOCK_S)
-        return cast(AbstractContextManager[object], lock)
+    @contextmanager
+    def login_lock(self) -> Iterator[None]:
+        """Held by the one process that logs in; the others wait for it up to
+        ``LOGIN_WAIT_S``.
+
+        Raises:
+            connectors.errors.Transient: another process held the lock all that time.
+        """
+        with leases.locked(self._redis, self._lock_key, wait_s=LOGIN_WAIT_S) as mine:
+            if not mine:
+                raise Transient(f"another kfsync process has been logging in to KashFlow for "
+                                f"{LOGIN_WAIT_S} s", system="kashflow", reason="login_busy")
+            yield
 
 
 def shared_lookup(redis_url: str, name: str, fetch: Callable[[], list[dict[str, Any]]],

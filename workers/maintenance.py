@@ -23,14 +23,14 @@ import redis
 from sqlalchemy import select, update
 
 from connectors.errors import ConnectorError
-from core import pairs
+from core import leases, pairs
 from core.settings import ConfigError, Settings
 from services import circuit
 from services import pairs as pairs_store
 from services.clients import kashflow_client
 from store.db import session_scope
 from store.models import InboundEvent, JobState, SyncJob, utcnow
-from workers import alerts, context, lease
+from workers import alerts, context
 from workers.app import celery_app
 from workers.dispatch import enqueue_event, publish_chain
 
@@ -52,13 +52,13 @@ F = TypeVar("F", bound=Callable[..., int])
 
 def exclusive(name: str) -> Callable[[F], F]:
     """Run the task body only if no other run of ``name`` holds its lock; else return 0. The
-    lock is a lease (``workers.lease.locked``): kept while the run lasts, gone within
-    ``lease.LEASE_S`` of a killed worker."""
+    lock is a lease (``core.leases.locked``): kept while the run lasts, gone within
+    ``leases.LEASE_S`` of a killed worker."""
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> int:
             client = redis.Redis.from_url(context.settings().redis_url)
-            with lease.locked(client, f"kfsync:lock:{name}") as mine:
+            with leases.locked(client, f"kfsync:lock:{name}") as mine:
                 return fn(*args, **kwargs) if mine else 0
         return cast(F, run)
     return wrap

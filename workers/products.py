@@ -24,13 +24,13 @@ from typing import Any
 import redis
 
 from connectors.errors import NotFound, Rejected, Transient
-from core import pairs
+from core import leases, pairs
 from mappings.magento import Order
 from mappings.products import ProductIndex, ProductRef
 from mappings.rules import Rules, with_products
 from mappings.skus import products_to_create, unmatched_skus
 from services import product_cache
-from workers import context, lease
+from workers import context
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def reread(url: str) -> bool:
     done_key = pairs.scoped_key(REREAD_KEY)  # each pair's company: its own list and pace
     if client.exists(done_key):
         return False
-    with lease.locked(client, pairs.scoped_key(REREAD_LOCK), wait_s=REREAD_WAIT_S) as mine:
+    with leases.locked(client, pairs.scoped_key(REREAD_LOCK), wait_s=REREAD_WAIT_S) as mine:
         if not mine:
             return True  # the reader took too long; whatever it stored is what there is
         if client.exists(done_key):
@@ -138,7 +138,7 @@ def ensure_product(url: str, body: dict[str, Any]) -> ProductRef:
     redis_url = context.settings().redis_url
     client = product_cache.redis_client(redis_url)
     lock_name = pairs.scoped_key(CREATE_LOCK.format(nominal=nominal, code=code))
-    with lease.locked(client, lock_name, wait_s=CREATE_WAIT_S) as mine:
+    with leases.locked(client, lock_name, wait_s=CREATE_WAIT_S) as mine:
         if not mine:
             raise Transient(f"product {nominal}/{code} is being created by another task",
                             system="kashflow", reason="product_lock")

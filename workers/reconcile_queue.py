@@ -28,14 +28,14 @@ import redis
 from sqlalchemy import select
 
 from connectors.errors import ConnectorError, NotFound, Rejected, Transient
-from core import pairs
+from core import leases, pairs
 from mappings.money import ZERO
 from mappings.tenders import PaymentDraft
 from store.db import session_scope
 from store.links import add_links
 from store.models import AuditEntry, utcnow
 from store.reconcile_models import ItemStatus, ReconciliationItem
-from workers import context, lease
+from workers import context
 from workers.alerts import alert
 from workers.app import celery_app
 from workers.dispatch import publish_task
@@ -130,7 +130,7 @@ def post_claimed(url: str, item_id: int) -> str:
     # One poster at a time (a worker's retry and the daily resend, or the CLI, could meet):
     # the lookup-then-write below is only safe when nobody writes in between.
     client = redis.Redis.from_url(context.settings().redis_url)
-    with lease.locked(client, f"kfsync:lock:reconcile_post:{item_id}") as mine:
+    with leases.locked(client, f"kfsync:lock:reconcile_post:{item_id}") as mine:
         return _post_once(url, item_id) if mine else ItemStatus.POSTING
 
 

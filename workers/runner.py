@@ -37,7 +37,7 @@ from celery.exceptions import Ignore
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from core import logs
+from core import leases, logs
 from core.errors import KfsyncError
 from mappings.magento import Order, parse_order
 from store import jobs, links
@@ -166,7 +166,7 @@ def _claim(task: Task, conn: Connection, flow: Flow, job_id: int, step: str) -> 
         view, attempt_id = jobs.claim_step(conn, job_id, step, task_id, flow.later(step),
                                            lease.lease_until())
     except jobs.Busy:
-        raise task.retry(countdown=lease.LEASE_S // 10, max_retries=None) from None
+        raise task.retry(countdown=leases.LEASE_S // 10, max_retries=None) from None
     if view is None:
         raise Ignore()  # not at this step (done, or stopped)
     return view, attempt_id

@@ -25,14 +25,14 @@ from typing import Any
 import redis
 from celery import Task
 
-from core import pairs
+from core import leases, pairs
 from mappings.rules import Rules
 from mappings.stock import SkuPlan, SkuReading, plan_sku, stock_map, unmapped_products
 from mappings.stock_rules import StockConfig, load_stock_config
 from services import product_cache
 from services import stock_ledger as ledger
 from services.stock_io import MagentoStock, ProductKey, StockSides
-from workers import context, lease
+from workers import context
 from workers import products as catalogue_index
 from workers.app import celery_app
 from workers.dispatch import publish_task
@@ -92,7 +92,7 @@ def run_pass(sku: str | None = None, *, dry_run: bool = False, trigger: str = "b
     if not record:  # a read-only look takes no lock
         return _pass(sku, dry_run, trigger, record)
     client = redis.Redis.from_url(context.settings().redis_url)
-    with lease.locked(client, pairs.scoped_key(LOCK_KEY)) as mine:
+    with leases.locked(client, pairs.scoped_key(LOCK_KEY)) as mine:
         if mine:
             return _pass(sku, dry_run, trigger, record)
     client.incr(OVERLAP_COUNTER)

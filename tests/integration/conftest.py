@@ -300,6 +300,6 @@ def fresh_stack(stack_env: tuple[str, dict[str, str]], servers: SandboxServers) 
     # KashFlow was reset: its shared session and lookups (services/kashflow_session.py) too.
     client.delete(*client.keys("kfsync:kashflow:*") or ["kfsync:kashflow:none"])
     # A lock a worker an earlier test killed was holding runs out within a lease
-    # (workers.lease.locked); this test need not wait for it.
+    # (core.leases.locked); this test need not wait for it.
     client.delete(*client.keys("kfsync:lock:*") or ["kfsync:lock:none"])
     return Stack(db_url, servers, env)

@@ -1,18 +1,27 @@
 """KashFlow's session token and lookups shared in real Redis (``services.kashflow_session``):
 a second process adopts the token instead of logging in, a refused token is replaced once for
-everyone, concurrent logins collapse to one, and the lookups are read once per deployment.
+everyone, concurrent logins collapse to one (and one killed while logging in holds the others
+up for one lease), and the lookups are read once per deployment.
 KashFlow itself is faked with ``responses`` (a connector-level test)."""
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.synchronize
+import os
+import signal
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 import redis
 import responses
 
+from connectors.errors import Transient
 from connectors.kashflow import KashFlowClient
+from core import leases
+from services import kashflow_session
 from services.kashflow_session import RedisSessionStore, forget_lookups, shared_lookup
 from tests.unit.connectors.test_kashflow_client import (
     BASE,
@@ -117,3 +126,39 @@ def test_a_lookup_is_read_once_until_forgotten(redis_url: str) -> None:
     forget_lookups(redis_url)
     shared_lookup(redis_url, "invoice_payment_methods", fetch)
     assert len(reads) == 2
+
+
+def _log_in_until_killed(redis_url: str, held: multiprocessing.synchronize.Event) -> None:
+    with RedisSessionStore(redis_url, BASE, USER).login_lock():
+        held.set()
+        time.sleep(60)  # killed long before: a worker SIGKILLed during KashFlow's login
+
+
+def test_a_process_killed_while_it_logs_in_holds_the_others_up_for_one_lease(
+        rsps: responses.RequestsMock, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(leases, "LEASE_S", 1)
+    monkeypatch.setattr(leases, "HEARTBEAT_S", 0.2)
+    monkeypatch.setattr(leases, "_beating", [])
+    add_login(rsps, TOKEN_1)
+    rsps.add(responses.GET, f"{BASE}/bankaccounts", json=[])
+    held = multiprocessing.get_context("fork").Event()
+    holder = multiprocessing.get_context("fork").Process(target=_log_in_until_killed,
+                                                         args=(redis_url, held))
+    holder.start()
+    try:
+        assert held.wait(10)
+        time.sleep(2 * leases.LEASE_S)  # alive: its heartbeat keeps the lock past its lease
+        monkeypatch.setattr(kashflow_session, "LOGIN_WAIT_S", 0.5)
+        store = RedisSessionStore(redis_url, BASE, USER)
+        with pytest.raises(Transient, match="logging in to KashFlow"), store.login_lock():
+            pass  # waited in vain
+        monkeypatch.setattr(kashflow_session, "LOGIN_WAIT_S", 10)
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.join()
+    killed = time.monotonic()
+    survivor = process(redis_url)
+    survivor.bank_accounts()
+    waited = time.monotonic() - killed
+    assert survivor.login_count == 1 and logins(rsps) == 1
+    assert waited <= leases.LEASE_S + 0.5, waited
