@@ -73,6 +73,17 @@ def refunded(transactions: Iterable[Mapping[str, Any]]) -> Decimal:
     return sum((_amount(t) or ZERO for t in transactions if t.get("txn_type") == "refund"), ZERO)
 
 
+def naming(txn_id: str, lines: Sequence[Mapping[str, Any]]) -> list[int]:
+    """The indexes of the payment ``lines`` whose ``Note`` names transaction ``txn_id``: the
+    payments KashFlow holds for that capture."""
+    return [i for i, line in enumerate(lines) if txn_id in str(line.get("Note") or "")]
+
+
+def paid_for(txn_id: str, lines: Sequence[Mapping[str, Any]]) -> Decimal:
+    """What the payment ``lines`` naming ``txn_id`` add up to."""
+    return sum((to_decimal(lines[i].get("Amount")) for i in naming(txn_id, lines)), ZERO)
+
+
 def compare(caps: Sequence[Capture], lines: Sequence[Mapping[str, Any]] | None,
             tender_refs: Iterable[str] = ()) -> list[Difference]:
     """The differences between an order's captures and its invoice's payment lines
@@ -84,9 +95,9 @@ def compare(caps: Sequence[Capture], lines: Sequence[Mapping[str, Any]] | None,
     diffs: list[Difference] = []
     used: set[int] = set()
     for cap in caps:
-        mine = [i for i, line in enumerate(lines) if cap.txn_id in str(line.get("Note") or "")]
+        mine = naming(cap.txn_id, lines)
         used.update(mine)
-        paid = sum((to_decimal(lines[i].get("Amount")) for i in mine), ZERO)
+        paid = paid_for(cap.txn_id, lines)
         if not mine and cap.amount:
             diffs.append(Difference("missing_payment", cap.txn_id, cap.amount, None,
                                     "captured in Magento, no KashFlow payment names it"))

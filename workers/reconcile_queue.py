@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import redis
@@ -30,6 +31,7 @@ from sqlalchemy import select
 from connectors.errors import ConnectorError, NotFound, Rejected, Transient
 from core import leases, pairs
 from mappings.money import ZERO
+from mappings.reconcile import paid_for
 from mappings.tenders import PaymentDraft
 from store.db import session_scope
 from store.links import add_links
@@ -139,17 +141,21 @@ def _post_once(url: str, item_id: int) -> str:
         item = s.get(ReconciliationItem, item_id)
         if item is None or item.status != ItemStatus.POSTING:
             return item.status if item is not None else "missing"
-        draft, number, earlier = _draft(item), int(item.invoice_number or 0), item.post_attempts
-    marker = _marker(item_id)
-    lines: list[dict[str, Any]] = []
-    if earlier:  # an earlier attempt may have reached KashFlow: look before writing again
-        try:
-            lines = list(context.kashflow().get_invoice(number).get("PaymentLines") or ())
-        except NotFound:
-            return _refused(url, item_id, f"invoice {number} is no longer in KashFlow")
-    if any(marker in str(line.get("Note") or "") for line in lines):
+        draft, number = _draft(item), int(item.invoice_number or 0)
+        found, captured = item.kashflow_amount or ZERO, item.magento_amount or ZERO
+    # Look first, every time: an earlier attempt of this post may have reached KashFlow, and
+    # since the reconciliation found the payment missing the order's own job may have posted
+    # it (a requeued or re-opened order), or someone by hand.
+    try:
+        lines = list(context.kashflow().get_invoice(number).get("PaymentLines") or ())
+    except NotFound:
+        return _refused(url, item_id, f"invoice {number} is no longer in KashFlow")
+    if any(_marker(item_id) in str(line.get("Note") or "") for line in lines):
         log.warning("reconciliation item %s: its payment was posted before; adopted", item_id)
         return _posted(url, item_id, draft, number)
+    paid = paid_for(draft.txn_id, lines)
+    if paid != found:  # KashFlow's payments for the capture changed since the run found them
+        return _changed(url, item_id, number, paid, captured)
     with session_scope(url) as s:  # the attempt, committed before the call
         claimed = s.get(ReconciliationItem, item_id)
         assert claimed is not None
@@ -195,14 +201,40 @@ def _posted(url: str, item_id: int, draft: PaymentDraft, number: int) -> str:
     return ItemStatus.POSTED
 
 
+def _changed(url: str, item_id: int, number: int, paid: Decimal, captured: Decimal) -> str:
+    """KashFlow now holds ``paid`` for the item's capture: settled when that covers what
+    Magento ``captured`` (nothing is posted), else open again for a person to look at."""
+    if paid < captured:
+        return _reopened(url, item_id, "not posted", (
+            f"invoice {number} holds {paid} for this capture now, not what the reconciliation "
+            "found: run the reconciliation of its day again"), "reconcile_post_stale")
+    with session_scope(url) as s:
+        item = s.get(ReconciliationItem, item_id)
+        assert item is not None
+        item.status, item.resolved_at, item.kashflow_amount = ItemStatus.CLEARED, utcnow(), paid
+        s.add(AuditEntry(actor="kfsync", action="reconcile_post_cleared",
+                         target=f"reconciliation_items/{item_id}",
+                         note=f"invoice {number} already holds {paid} for this capture: "
+                              "nothing posted"))
+    log.warning("reconciliation item %s: invoice %s already holds %s for its capture; "
+                "nothing posted", item_id, number, paid)
+    return ItemStatus.CLEARED
+
+
 def _refused(url: str, item_id: int, reason: str) -> str:
+    return _reopened(url, item_id, "KashFlow refused the payment", reason,
+                     "reconcile_post_refused")
+
+
+def _reopened(url: str, item_id: int, what: str, reason: str, action: str) -> str:
+    """The post did not happen (``what``, ``reason``): the item is open again, audited and
+    alerted, for a person to match, dismiss or post it again."""
     with session_scope(url) as s:
         item = s.get(ReconciliationItem, item_id)
         assert item is not None
         item.status, item.resolved_at = ItemStatus.OPEN, None
-        item.detail = f"{item.detail or ''} | post refused by KashFlow: {reason}"[-2000:]
-        s.add(AuditEntry(actor="kfsync", action="reconcile_post_refused",
+        item.detail = f"{item.detail or ''} | {what}: {reason}"[-2000:]
+        s.add(AuditEntry(actor="kfsync", action=action,
                          target=f"reconciliation_items/{item_id}", note=reason[:2000]))
-    alert("reconciliation", f"reconciliation item {item_id}: KashFlow refused the payment "
-                            f"({reason}); it is open again")
+    alert("reconciliation", f"reconciliation item {item_id}: {what} ({reason}); it is open again")
     return ItemStatus.OPEN

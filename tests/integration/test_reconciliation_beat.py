@@ -18,6 +18,7 @@ from sqlalchemy import select
 import celeryconfig
 from core.settings import Settings
 from ingest import create_app
+from services.clients import kashflow_client
 from store.db import session_scope
 from store.reconcile_models import ReconciliationItem
 from tests.integration.conftest import INTEGRATION_REDIS_URL, Stack
@@ -115,6 +116,35 @@ def test_the_payments_worker_retries_an_ambiguous_post_once(stack: Stack) -> Non
     # adopted the payment instead of writing again.
     calls = requests.get(f"{stack.servers.kashflow_control}/calls", timeout=5).json()
     assert calls["faults"].get("ambiguous") == 1, calls
+
+
+@pytest.mark.parametrize(("meanwhile", "status", "payments"), [
+    (TOTAL, "cleared", [TOTAL]),  # the order's job (requeued) posted the capture after all
+    (Decimal("20.00"), "open", [Decimal("20.00")]),  # someone posted part of it by hand
+])
+def test_a_post_finds_what_was_paid_since_the_run_and_posts_nothing_twice(
+        stack: Stack, meanwhile: Decimal, status: str, payments: list[Decimal]) -> None:
+    """Between the daily run that found the capture unpaid and the operator's post, a payment
+    naming the capture reached the invoice: the post's first attempt reads the invoice and
+    posts nothing on top of it. It used to write straight away; here only the sandbox's
+    refusal to overpay an invoice stopped a second payment, which a partly captured order's
+    invoice would have taken."""
+    make_findings(stack)
+    item_id = _missing_item(stack)
+    kashflow = kashflow_client(stack.settings)
+    [account] = [a for a in kashflow.bank_accounts() if a["AccountName"] == "Current Account"]
+    [method] = [m for m in kashflow.invoice_payment_methods() if m["Name"] == "Credit/Debit Card"]
+    kashflow.post_invoice_payment(  # as the order's payment step posts a capture
+        date=f"{yesterday()} 12:00:00", account_id=int(account["Id"]), method=int(method["Id"]),
+        comment="Magento braintree txn txn-7102-late", items=[(CAPTURED_NOT_PAID, meanwhile)])
+    done = stack.cli("reconcile", "post", str(item_id))
+    assert done.returncode == 0 and f"item {item_id}: {status}" in done.stdout, done.stderr
+    assert _payments_of(stack, CAPTURED_NOT_PAID) == payments
+    with session_scope(stack.db_url) as s:
+        item = s.get(ReconciliationItem, item_id)
+        assert item is not None and (item.status, item.post_attempts) == (status, 0)
+        if status == "open":
+            assert "holds 20.00 for this capture now" in (item.detail or ""), item.detail
 
 
 def test_one_poster_at_a_time(stack: Stack) -> None:
