@@ -14,14 +14,17 @@ credit, gift cards, reward points) are payments too, one each, before the gatewa
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
+import redis
 from sqlalchemy import exists, select
 
-from connectors.errors import Rejected
-from core import pairs
+from connectors.errors import Rejected, Transient
+from core import leases, pairs
 from mappings.captures import payment_drafts, payments_due, posted_in
 from mappings.ledger import CANCELLATION, entry, ledger_gap, posted_of
 from mappings.magento import Order
@@ -38,6 +41,8 @@ from workers.runner import parsed_order, step_read
 
 # Method-name hints tried in order when the mapping names no KashFlow method.
 CARD_NAMES = ("credit/debit card", "card", "credit card", "debit card")
+# How long a job's payment step waits while another process posts on the same invoice.
+WRITER_WAIT_S = 30
 
 
 def post_payment(job: JobView) -> StepResult:
@@ -66,18 +71,38 @@ def post_payment(job: JobView) -> StepResult:
     known = dict(posted.payments)
     todo = [d for d in drafts if d.txn_id not in known]
     found: dict[str, Decimal] = {}
-    if todo and (job.recheck or len(todo) > 1 or (not job.fresh and _posted_elsewhere(todo))):
-        found = posted_in(_payment_lines(number), todo)
-        known |= found
-    gross = posted.gross if posted.gross is not None else sum((d.amount for d in drafts), ZERO)
-    due = payments_due(drafts, known, gross)
-    for draft in due.payments:
-        context.kashflow().post_invoice_payment(
-            date=draft.date, account_id=bank_account_id(draft),
-            method=payment_method_id(draft), comment=draft.comment,
-            items=[(number, draft.amount)])
+    # A job that ran before may meet the reconciliation queue's post of the same capture
+    # (its first run has just created the invoice no reconciliation item can name yet).
+    with nullcontext(True) if job.fresh else sole_writer(number, WRITER_WAIT_S) as mine:
+        if not mine:
+            raise Transient(f"another kfsync process is posting payments on invoice {number}",
+                            system="kashflow", reason="payments_busy")
+        if todo and (job.recheck or len(todo) > 1 or (not job.fresh and _posted_elsewhere(todo))):
+            found = posted_in(_payment_lines(number), todo)
+            known |= found
+        gross = posted.gross if posted.gross is not None else sum((d.amount for d in drafts),
+                                                                  ZERO)
+        due = payments_due(drafts, known, gross)
+        for draft in due.payments:
+            context.kashflow().post_invoice_payment(
+                date=draft.date, account_id=bank_account_id(draft),
+                method=payment_method_id(draft), comment=draft.comment,
+                items=[(number, draft.amount)])
     return _paid(job, order, rules, [*due.payments, *(d for d in todo if d.txn_id in found)],
                  due.review)
+
+
+@contextmanager
+def sole_writer(number: int, wait_s: float | None = None) -> Iterator[bool]:
+    """Hold the lock on invoice ``number``'s payments (a lease, ``core.leases.locked``) while
+    the block looks at them and writes: yields False when another process held it (after
+    ``wait_s``; by default at once). A job's payment step that ran before and the
+    reconciliation queue's post each look before they write, so one at a time neither posts a
+    capture the other has just posted."""
+    client = redis.Redis.from_url(context.settings().redis_url)
+    with leases.locked(client, pairs.scoped_key(f"kfsync:lock:payments:{number}"),
+                       wait_s=wait_s) as mine:
+        yield mine
 
 
 def _paid(job: JobView, order: Order, rules: Rules, posted: list[PaymentDraft],

@@ -29,7 +29,7 @@ import redis
 from sqlalchemy import select
 
 from connectors.errors import ConnectorError, NotFound, Rejected, Transient
-from core import leases, pairs
+from core import pairs
 from mappings.money import ZERO
 from mappings.reconcile import paid_for
 from mappings.tenders import PaymentDraft
@@ -42,10 +42,12 @@ from workers.alerts import alert
 from workers.app import celery_app
 from workers.dispatch import publish_task
 from workers.maintenance import exclusive
+from workers.payments import bank_account_id, payment_method_id, sole_writer
 
 log = logging.getLogger(__name__)
 
 POST_TASK = "kfsync.payments.post_reconciliation"
+BUSY_RETRY_S = 10  # a post that found the invoice's payments locked tries again after this
 LAST_RUN_KEY = "kfsync:reconcile:last_run"  # the dashboard shows it: when, which days, found
 
 
@@ -113,8 +115,12 @@ def enqueue_post(item_id: int) -> bool:
 @celery_app.task(name=POST_TASK, bind=True, autoretry_for=(Transient,), retry_backoff=True,
                  retry_backoff_max=600, retry_jitter=True, max_retries=8)
 def post_reconciliation(self: Any, item_id: int) -> str:
-    """Post claimed item ``item_id``'s missing payment; returns the item's status."""
-    return post_claimed(context.db_url(), item_id)
+    """Post claimed item ``item_id``'s missing payment; returns the item's status. While
+    another process writes on the invoice's payments, tried again a little later."""
+    status = post_claimed(context.db_url(), item_id)
+    if status == ItemStatus.POSTING:
+        raise self.retry(countdown=BUSY_RETRY_S)
+    return status
 
 
 def post_claimed(url: str, item_id: int) -> str:
@@ -127,12 +133,15 @@ def post_claimed(url: str, item_id: int) -> str:
             ``posting``; the attempt is counted, so the retry looks the payment up first).
     """
     with session_scope(url) as s:  # the item's pair's company and rules
-        pairs.enter(s.scalar(select(ReconciliationItem.pair)
-                             .where(ReconciliationItem.id == item_id)))
-    # One poster at a time (a worker's retry and the daily resend, or the CLI, could meet):
-    # the lookup-then-write below is only safe when nobody writes in between.
-    client = redis.Redis.from_url(context.settings().redis_url)
-    with leases.locked(client, f"kfsync:lock:reconcile_post:{item_id}") as mine:
+        row = s.execute(select(ReconciliationItem.pair, ReconciliationItem.invoice_number)
+                        .where(ReconciliationItem.id == item_id)).one_or_none()
+    if row is None:
+        return "missing"
+    pairs.enter(row.pair)
+    # One writer of the invoice's payments at a time (this item's retry and the daily resend,
+    # the CLI, or the order's own payment step could meet): the lookup-then-write below is
+    # only safe when nobody writes in between.
+    with sole_writer(int(row.invoice_number or 0)) as mine:
         return _post_once(url, item_id) if mine else ItemStatus.POSTING
 
 
@@ -160,8 +169,6 @@ def _post_once(url: str, item_id: int) -> str:
         claimed = s.get(ReconciliationItem, item_id)
         assert claimed is not None
         claimed.post_attempts += 1
-    from workers.payments import bank_account_id, payment_method_id
-
     try:
         context.kashflow().post_invoice_payment(
             date=draft.date, account_id=bank_account_id(draft), method=payment_method_id(draft),

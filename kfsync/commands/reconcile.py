@@ -118,9 +118,10 @@ def _resolve(item_id: int, action: str, note: str | None) -> None:
     except ConnectorError as exc:
         fail(f"posting reconciliation item {item_id} failed: {exc} (it stays 'posting'; "
              f"run `kfsync reconcile post {item_id}` again to resume)")
-    if item["status"] == "posting":  # another process holds the item's post right now
-        click.echo(f"reconciliation item {item_id}: posting (another process is posting it; "
-                   "`kfsync reconcile items --all` shows when it is done)")
+    if item["status"] == "posting":  # another process writes on the invoice's payments now
+        click.echo(f"reconciliation item {item_id}: posting (another process is posting "
+                   "payments on its invoice; run the post again in a moment, or `kfsync "
+                   "reconcile items --all` shows when it is done)")
         return
     click.echo(f"reconciliation item {item_id}: {item['status']}")
 

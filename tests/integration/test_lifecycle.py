@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from kfsync.samples import Buyer, Line, make_order
 from services.clients import kashflow_client
@@ -20,7 +22,7 @@ from store.db import session_scope
 from store.links import add_links
 from store.models import JobState, Step
 from store.reconcile_models import ItemStatus, ReconciliationItem
-from tests.integration.conftest import Stack, replace_worker
+from tests.integration.conftest import INTEGRATION_REDIS_URL, Stack, replace_worker
 from tests.integration.helpers import seed, send_event
 
 pytestmark = pytest.mark.integration
@@ -202,6 +204,37 @@ def test_a_capture_the_reconciliation_queue_posted_is_adopted_not_posted_again(
              and len((stack.job(entity_id).plan or {}).get("ledger") or []) == 2)  # type: ignore[union-attr]
     assert payments(stack, ref) == [(total, f"Magento braintree txn {txn} (reconciliation 9)")]
     assert kf_invoice(stack, ref)["Status"] == "Paid"
+
+
+def test_a_late_capture_waits_while_another_process_writes_on_the_invoice(
+        stack: Stack) -> None:
+    """A reconciliation post is writing on the invoice's payments (it holds their lock) when
+    the capture's news re-opens the order: its payment step waits instead of looking and
+    writing at the same moment, then posts the capture once."""
+    order = authorised(2620)
+    ref, total = "000002620", Decimal(order["grand_total"])
+    stack.seed_order(order)
+    stack.send(order)
+    assert stack.wait_settled(2620).state == JobState.DONE
+    number = int(kf_invoice(stack, ref)["Number"])
+    busy = redis.Redis.from_url(INTEGRATION_REDIS_URL).lock(f"kfsync:lock:payments:{number}",
+                                                            timeout=60)
+    assert busy.acquire(blocking=False)
+    try:
+        capture(stack, order, 7620, total, "cap-2620")
+        send_event(stack, "invoice.created", "invoice", 7620)
+
+        def paying() -> bool:
+            job = stack.job(2620)
+            return job is not None and (job.state, job.step) == (JobState.RUNNING,
+                                                                 Step.POST_PAYMENT)
+        stack.wait_until(paying, "the re-opened order's payment step")
+        time.sleep(2)
+        assert payments(stack, ref) == []  # it waits for the lock; nothing written meanwhile
+    finally:
+        busy.release()
+    wait_for(stack, "the capture", lambda: settled_done(stack, 2620))
+    assert payments(stack, ref) == [(total, "Magento braintree txn cap-2620")]
 
 
 def test_cancel_after_invoice_is_one_cx_credit_note_for_the_uncaptured_amount(

@@ -151,11 +151,12 @@ def test_one_poster_at_a_time(stack: Stack) -> None:
     make_findings(stack)
     item_id = _missing_item(stack)
     client = redis.Redis.from_url(INTEGRATION_REDIS_URL)
-    busy = client.lock(f"kfsync:lock:reconcile_post:{item_id}", timeout=60)
-    assert busy.acquire(blocking=False)  # a worker is posting this item right now
+    # A worker is posting this item, or the order's payment step a payment, right now.
+    busy = client.lock(f"kfsync:lock:payments:{CAPTURED_NOT_PAID}", timeout=60)
+    assert busy.acquire(blocking=False)
     try:
         waited = stack.cli("reconcile", "post", str(item_id))
-        assert waited.returncode == 0 and "another process is posting it" in waited.stdout
+        assert waited.returncode == 0 and "another process is posting" in waited.stdout
         assert _payments_of(stack, CAPTURED_NOT_PAID) == []
     finally:
         busy.release()
