@@ -55,8 +55,10 @@ def post_payment(job: JobView) -> StepResult:
     attempt of it may have reached KashFlow (``JobView.recheck``: left started, ambiguous
     or failed unexpectedly), it posts several payments (a definite failure of a later one
     leaves the earlier ones posted and off the ledger), or kfsync posted one of them outside
-    this job (``_posted_elsewhere``). Bulk payments have no duplicate check in KashFlow, so
-    this is the only guard. Next: the cancellation credit note when one is due, else done.
+    this job (``_posted_elsewhere``); a step that ran before does so holding the invoice's
+    payments lock (``sole_writer``), which the reconciliation queue's post holds too. Bulk
+    payments have no duplicate check in KashFlow, so this is the only guard. Next: the
+    cancellation credit note when one is due, else done.
 
     Raises:
         connectors.errors.ConnectorError: KashFlow or Magento failed (classified).
