@@ -28,6 +28,7 @@ from core.settings import ConfigError, Settings
 from services import circuit
 from services import pairs as pairs_store
 from services.clients import kashflow_client
+from services.product_cache import redis_client
 from store.db import session_scope
 from store.models import InboundEvent, JobState, SyncJob, utcnow
 from workers import alerts, context
@@ -57,7 +58,7 @@ def exclusive(name: str) -> Callable[[F], F]:
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> int:
-            client = redis.Redis.from_url(context.settings().redis_url)
+            client = redis_client(context.settings().redis_url)  # the process's own
             with leases.locked(client, f"kfsync:lock:{name}") as mine:
                 return fn(*args, **kwargs) if mine else 0
         return cast(F, run)

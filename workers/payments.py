@@ -20,7 +20,6 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-import redis
 from sqlalchemy import exists, select
 
 from connectors.errors import Rejected, Transient
@@ -32,6 +31,7 @@ from mappings.money import ZERO
 from mappings.orders import PaymentDraft
 from mappings.rules import Rules
 from services.kashflow_session import shared_lookup
+from services.product_cache import redis_client
 from store.jobs import JobView, StepResult
 from store.links import links_in
 from store.models import Step, utcnow
@@ -101,7 +101,7 @@ def sole_writer(number: int, wait_s: float | None = None) -> Iterator[bool]:
     ``wait_s``; by default at once). A job's payment step that ran before and the
     reconciliation queue's post each look before they write, so one at a time neither posts a
     capture the other has just posted."""
-    client = redis.Redis.from_url(context.settings().redis_url)
+    client = redis_client(context.settings().redis_url)  # the process's own, not one per post
     with leases.locked(client, pairs.scoped_key(f"kfsync:lock:payments:{number}"),
                        wait_s=wait_s) as mine:
         yield mine
