@@ -33,6 +33,17 @@ _guard = threading.Lock()
 _beating: list[int] = []  # the pid whose heartbeat runs (threads do not survive a fork)
 
 
+def _forked() -> None:
+    """In a forked child: a new guard (the parent's heartbeat may have held it at the fork,
+    and nothing in the child would ever release it) and no locks: they are the parent's."""
+    global _guard
+    _guard = threading.Lock()
+    _locks.clear()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 @contextmanager
 def locked(client: redis.Redis, name: str, wait_s: float | None = None) -> Iterator[bool]:
     """Hold the Redis lock ``name`` while the block runs: yields True, or False when another

@@ -20,6 +20,7 @@ leases on the same heartbeat (``core.leases.locked``).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,17 @@ from store.models import utcnow
 
 _held: dict[int, tuple[str, str]] = {}  # job id -> (database URL, task id) of running tasks
 _guard = threading.Lock()
+
+
+def _forked() -> None:
+    """In a forked child: a new guard (the heartbeat may have held it at the fork) and no
+    leases: they are the parent's tasks'."""
+    global _guard
+    _guard = threading.Lock()
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def lease_until() -> datetime:
