@@ -16,6 +16,7 @@ from core import leases
 
 
 def _hold_until_killed(redis_url: str, name: str, held: multiprocessing.synchronize.Event) -> None:
+    leases.LEASE_S, leases.HEARTBEAT_S = 1, 0.2  # a new process: the test's short lease
     with leases.locked(redis.Redis.from_url(redis_url), name) as mine:
         assert mine
         held.set()
@@ -30,12 +31,14 @@ def test_a_lock_is_kept_while_its_holder_lives_and_runs_out_soon_after_it_dies(
     monkeypatch.setattr(leases, "HEARTBEAT_S", 0.2)
     monkeypatch.setattr(leases, "_beating", [])
     client = redis.Redis.from_url(redis_url)
-    context = multiprocessing.get_context("fork")  # the child keeps the patched lease
+    # A process of its own, as another worker is: spawned, not forked from this one (a fork
+    # copies whatever this test process's other threads hold at that moment).
+    context = multiprocessing.get_context("spawn")
     held = context.Event()
     holder = context.Process(target=_hold_until_killed, args=(redis_url, "kfsync:lock:t", held))
     holder.start()
     try:
-        assert held.wait(10)
+        assert held.wait(60), "the holder did not take the lock (its traceback is above)"
         time.sleep(3 * leases.LEASE_S)  # three leases: only the heartbeat keeps it
         with leases.locked(client, "kfsync:lock:t") as mine:
             assert not mine, "the living holder's lock ran out"

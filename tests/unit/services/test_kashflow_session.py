@@ -129,6 +129,7 @@ def test_a_lookup_is_read_once_until_forgotten(redis_url: str) -> None:
 
 
 def _log_in_until_killed(redis_url: str, held: multiprocessing.synchronize.Event) -> None:
+    leases.LEASE_S, leases.HEARTBEAT_S = 1, 0.2  # a new process: the test's short lease
     with RedisSessionStore(redis_url, BASE, USER).login_lock():
         held.set()
         time.sleep(60)  # killed long before: a worker SIGKILLed during KashFlow's login
@@ -141,12 +142,12 @@ def test_a_process_killed_while_it_logs_in_holds_the_others_up_for_one_lease(
     monkeypatch.setattr(leases, "_beating", [])
     add_login(rsps, TOKEN_1)
     rsps.add(responses.GET, f"{BASE}/bankaccounts", json=[])
-    held = multiprocessing.get_context("fork").Event()
-    holder = multiprocessing.get_context("fork").Process(target=_log_in_until_killed,
-                                                         args=(redis_url, held))
+    context = multiprocessing.get_context("spawn")  # another worker: not a fork of this process
+    held = context.Event()
+    holder = context.Process(target=_log_in_until_killed, args=(redis_url, held))
     holder.start()
     try:
-        assert held.wait(10)
+        assert held.wait(60), "the holder did not take the lock (its traceback is above)"
         time.sleep(2 * leases.LEASE_S)  # alive: its heartbeat keeps the lock past its lease
         monkeypatch.setattr(kashflow_session, "LOGIN_WAIT_S", 0.5)
         store = RedisSessionStore(redis_url, BASE, USER)
