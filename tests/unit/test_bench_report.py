@@ -32,3 +32,11 @@ def test_a_bench_run_alone_keeps_the_other_benches_figures(
     assert "## ratelimit\n\nNot run yet." in text  # never measured: said so
     report.write_report(doc)
     assert doc.read_text() == text  # rewriting changes nothing
+
+
+def test_a_ratio_just_under_its_threshold_is_never_shown_as_reaching_it() -> None:
+    # A median round of 52.7 orders/s against 131.8 chains/s is 39.98%: "40%" beside "missed"
+    # read as a contradiction.
+    assert report._pct(52.7 / 131.8) == "39.9%"
+    assert report._pct(0.4) == "40.0%" and report._pct(0.57) == "57.0%"
+    assert report._pct(0.6) == "60.0%" and report._pct(0.82) == "82.0%"
