@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import redis
 
+from core import redis_clients
 from core.pairs import scoped_key
 
 KEY = "kfsync:circuit:kashflow"
@@ -19,20 +20,9 @@ PROBE_INTERVAL_S = 600  # matches the KashFlow client's own login cooldown
 PARK_S = 60  # how long a parked job waits before beat looks at it again
 
 
-_clients: dict[str, redis.Redis] = {}
-
-
 def _client(redis_url: str) -> redis.Redis:
-    """One pooled client per URL and process: the circuit is read before every step."""
-    if redis_url not in _clients:
-        _clients[redis_url] = redis.Redis.from_url(redis_url, socket_timeout=2,
-                                                   decode_responses=True)
-    return _clients[redis_url]
-
-
-def reset() -> None:
-    """Forget pooled connections (a forked child must not share its parent's sockets)."""
-    _clients.clear()
+    """The process's client: the circuit is read before every step."""
+    return redis_clients.client(redis_url, decode=True)
 
 
 def open_reason(redis_url: str) -> str | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import redis
 
+from core import redis_clients
 from core.pairs import scoped_key
 
 KEY = "kfsync:inflight"
@@ -31,13 +32,8 @@ end
 return 0
 """
 
-_clients: dict[str, redis.Redis] = {}
-
-
 def _client(redis_url: str) -> redis.Redis:
-    if redis_url not in _clients:
-        _clients[redis_url] = redis.Redis.from_url(redis_url, socket_timeout=2)
-    return _clients[redis_url]
+    return redis_clients.client(redis_url)
 
 
 def take(redis_url: str, pair: str, task_id: str, cap: int) -> bool:
@@ -53,7 +49,3 @@ def give_back(redis_url: str, pair: str, task_id: str) -> None:
 def in_flight(redis_url: str, pair: str) -> int:
     """How many of ``pair``'s slots are taken (expired ones included until the next take)."""
     return int(_client(redis_url).zcard(scoped_key(KEY, pair)))
-
-
-def reset() -> None:
-    _clients.clear()

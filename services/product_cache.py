@@ -21,7 +21,7 @@ from typing import Any
 import redis
 from sqlalchemy import select
 
-from core import pairs
+from core import pairs, redis_clients
 from mappings.products import ProductIndex
 from services.catalogue import RefreshReport, jsonable, product_row, store_rows
 from store.db import session_scope
@@ -67,7 +67,7 @@ def products_stamp(redis_url: str) -> str:
     """A token that changes whenever the cached products change (``products_changed``); a
     worker reloads its product index when it differs from the one it loaded with. A missing
     key (Redis flushed) gets a new token, so nobody keeps an index from before."""
-    client, key = redis_client(redis_url), pairs.scoped_key(PRODUCTS_STAMP_KEY)
+    client, key = redis_clients.client(redis_url), pairs.scoped_key(PRODUCTS_STAMP_KEY)
     value = client.get(key)
     if value is None:
         client.set(key, uuid.uuid4().hex, nx=True)
@@ -78,21 +78,10 @@ def products_stamp(redis_url: str) -> str:
 def products_changed(redis_url: str) -> None:
     """Tell every process that the cached products changed (see ``products_stamp``)."""
     try:
-        redis_client(redis_url).set(pairs.scoped_key(PRODUCTS_STAMP_KEY), uuid.uuid4().hex)
+        redis_clients.client(redis_url).set(pairs.scoped_key(PRODUCTS_STAMP_KEY), uuid.uuid4().hex)
     except redis.RedisError:
         log.warning("could not announce the catalogue change; workers keep their product "
                     "index until the next change is announced", exc_info=True)
-
-
-_REDIS: dict[str, redis.Redis] = {}
-
-
-def redis_client(url: str) -> redis.Redis:
-    """A client of ``url``, one per URL and process."""
-    client = _REDIS.get(url)
-    if client is None:
-        client = _REDIS[url] = redis.Redis.from_url(url)
-    return client
 
 
 def product_index(url: str) -> ProductIndex:

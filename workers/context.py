@@ -22,6 +22,7 @@ from connectors.kashflow import KashFlowClient
 from connectors.magento import MagentoClient
 from connectors.ratelimit import TokenBucket
 from core import pairs as pair_scope
+from core import redis_clients
 from core.metrics import recorder
 from core.settings import Settings
 from mappings.errors import MappingError
@@ -275,10 +276,8 @@ def kashflow() -> KashFlowClient:
 
 
 def reset_clients() -> None:
-    from services import circuit
-
     _clients.clear()
-    circuit.reset()
+    redis_clients.forget()
 
 
 def db_url() -> str:

@@ -23,12 +23,11 @@ import redis
 from sqlalchemy import select, update
 
 from connectors.errors import ConnectorError
-from core import leases, pairs
+from core import leases, pairs, redis_clients
 from core.settings import ConfigError, Settings
 from services import circuit
 from services import pairs as pairs_store
 from services.clients import kashflow_client
-from services.product_cache import redis_client
 from store.db import session_scope
 from store.models import InboundEvent, JobState, SyncJob, utcnow
 from workers import alerts, context
@@ -58,7 +57,7 @@ def exclusive(name: str) -> Callable[[F], F]:
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> int:
-            client = redis_client(context.settings().redis_url)  # the process's own
+            client = redis_clients.client(context.settings().redis_url)
             with leases.locked(client, f"kfsync:lock:{name}") as mine:
                 return fn(*args, **kwargs) if mine else 0
         return cast(F, run)
@@ -127,7 +126,7 @@ def backlog(client: redis.Redis, queues: Sequence[str]) -> int:
 
 
 def _step_queues_empty() -> bool:
-    client = redis.Redis.from_url(context.settings().redis_url, socket_timeout=2)
+    client = redis_clients.client(context.settings().redis_url)
     return backlog(client, step_queues(context.base_settings())) == 0
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import exists, select
 
 from connectors.errors import Rejected, Transient
-from core import leases, pairs
+from core import leases, pairs, redis_clients
 from mappings.captures import payment_drafts, payments_due, posted_in
 from mappings.ledger import CANCELLATION, entry, ledger_gap, posted_of
 from mappings.magento import Order
@@ -31,7 +31,6 @@ from mappings.money import ZERO
 from mappings.orders import PaymentDraft
 from mappings.rules import Rules
 from services.kashflow_session import shared_lookup
-from services.product_cache import redis_client
 from store.jobs import JobView, StepResult
 from store.links import links_in
 from store.models import Step, utcnow
@@ -101,7 +100,7 @@ def sole_writer(number: int, wait_s: float | None = None) -> Iterator[bool]:
     ``wait_s``; by default at once). A job's payment step that ran before and the
     reconciliation queue's post each look before they write, so one at a time neither posts a
     capture the other has just posted."""
-    client = redis_client(context.settings().redis_url)  # the process's own, not one per post
+    client = redis_clients.client(context.settings().redis_url)
     with leases.locked(client, pairs.scoped_key(f"kfsync:lock:payments:{number}"),
                        wait_s=wait_s) as mine:
         yield mine

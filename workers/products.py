@@ -24,7 +24,7 @@ from typing import Any
 import redis
 
 from connectors.errors import NotFound, Rejected, Transient
-from core import leases, pairs
+from core import leases, pairs, redis_clients
 from mappings.magento import Order
 from mappings.products import ProductIndex, ProductRef
 from mappings.rules import Rules, with_products
@@ -111,7 +111,7 @@ def reread(url: str) -> bool:
     A task arriving while another reads waits for that read (under ``REREAD_LOCK``) instead
     of posting without it: the first orders after a start all see the products.
     """
-    client = product_cache.redis_client(context.settings().redis_url)
+    client = redis_clients.client(context.settings().redis_url)
     done_key = pairs.scoped_key(REREAD_KEY)  # each pair's company: its own list and pace
     if client.exists(done_key):
         return False
@@ -136,7 +136,7 @@ def ensure_product(url: str, body: dict[str, Any]) -> ProductRef:
     """
     nominal, code = int(body["NominalCode"]), str(body["Code"])
     redis_url = context.settings().redis_url
-    client = product_cache.redis_client(redis_url)
+    client = redis_clients.client(redis_url)
     lock_name = pairs.scoped_key(CREATE_LOCK.format(nominal=nominal, code=code))
     with leases.locked(client, lock_name, wait_s=CREATE_WAIT_S) as mine:
         if not mine:

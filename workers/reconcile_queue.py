@@ -29,7 +29,7 @@ import redis
 from sqlalchemy import select
 
 from connectors.errors import ConnectorError, NotFound, Rejected, Transient
-from core import pairs
+from core import pairs, redis_clients
 from mappings.money import ZERO
 from mappings.reconcile import paid_for
 from mappings.tenders import PaymentDraft
@@ -82,7 +82,7 @@ def _reconcile_pair() -> int:
              open_items)
     run = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "first_day": str(days[0]),
            "last_day": str(days[-1]), "open_items": open_items}
-    redis.Redis.from_url(context.settings().redis_url).set(pairs.scoped_key(LAST_RUN_KEY),
+    redis_clients.client(context.settings().redis_url).set(pairs.scoped_key(LAST_RUN_KEY),
                                                            json.dumps(run))
     return open_items
 
@@ -91,7 +91,7 @@ def last_run(redis_url: str, pair: str | None = None) -> dict[str, Any] | None:
     """The last daily run of ``pair`` (None: the current pair) — ``at``, ``first_day``,
     ``last_day``, ``open_items`` — or None."""
     try:
-        raw = redis.Redis.from_url(redis_url, socket_timeout=2).get(
+        raw = redis_clients.client(redis_url).get(
             pairs.scoped_key(LAST_RUN_KEY, pair))
     except redis.RedisError:
         return None

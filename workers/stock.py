@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import redis
 from celery import Task
 
-from core import leases, pairs
+from core import leases, pairs, redis_clients
 from mappings.rules import Rules
 from mappings.stock import SkuPlan, SkuReading, plan_sku, stock_map, unmapped_products
 from mappings.stock_rules import StockConfig, load_stock_config
@@ -91,7 +90,7 @@ def run_pass(sku: str | None = None, *, dry_run: bool = False, trigger: str = "b
         return None
     if not record:  # a read-only look takes no lock
         return _pass(sku, dry_run, trigger, record)
-    client = redis.Redis.from_url(context.settings().redis_url)
+    client = redis_clients.client(context.settings().redis_url)
     with leases.locked(client, pairs.scoped_key(LOCK_KEY)) as mine:
         if mine:
             return _pass(sku, dry_run, trigger, record)

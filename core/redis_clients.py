@@ -1,0 +1,31 @@
+"""The process's Redis clients: one pooled client per URL (and per whether its replies are
+decoded), shared by everything the app keeps in Redis on the hot path: the KashFlow circuit,
+the in-flight slots, the product stamp, the app's locks.
+
+A client is cheap to keep and costs a connection to build, so none is built per call. After a
+fork, redis-py's pool sees the new process and opens its own connections; ``forget`` drops
+them all (``workers.context.reset_clients``: a forked child, or settings that changed).
+"""
+
+from __future__ import annotations
+
+import redis
+
+TIMEOUT_S = 2  # a Redis that does not answer fails the call fast: a transient error, retried
+
+_clients: dict[tuple[str, bool], redis.Redis] = {}
+
+
+def client(url: str, *, decode: bool = False) -> redis.Redis:
+    """This process's client of the Redis at ``url`` (replies as ``str`` with ``decode``)."""
+    key = (url, decode)
+    found = _clients.get(key)
+    if found is None:
+        found = _clients[key] = redis.Redis.from_url(url, socket_timeout=TIMEOUT_S,
+                                                     decode_responses=decode)
+    return found
+
+
+def forget() -> None:
+    """Drop every client (their pools close with them)."""
+    _clients.clear()
