@@ -48,7 +48,8 @@ def _ok(flag: bool) -> str:
 def _pct(ratio: float) -> str:
     """A ratio as a percentage to one decimal, rounded down: it never shows a threshold it did
     not reach (0.3998 is 39.9%, not 40%)."""
-    return f"{math.floor(round(ratio * 1000, 6)) / 10:.1f}%"  # round: 0.57 * 1000 is 569.99...
+    # rounded to 6 places first: a float a hair under an exact tenth still shows that tenth
+    return f"{math.floor(round(ratio * 1000, 6)) / 10:.1f}%"
 
 
 def _ingest(r: dict[str, Any]) -> list[str]:

@@ -27,5 +27,6 @@ def client(url: str, *, decode: bool = False) -> redis.Redis:
 
 
 def forget() -> None:
-    """Drop every client (their pools close with them)."""
+    """Drop every client: the next call builds a new one (a dropped pool's connections
+    close when it is collected)."""
     _clients.clear()
