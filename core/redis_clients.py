@@ -1,6 +1,6 @@
 """The process's Redis clients: one pooled client per URL (and per whether its replies are
-decoded), shared by everything the app keeps in Redis on the hot path: the KashFlow circuit,
-the in-flight slots, the product stamp, the app's locks.
+decoded), shared by what the app keeps in Redis: the KashFlow circuit and the in-flight slots (read
+on every step), the product stamp, the app's locks, the runs' stamps.
 
 A client is cheap to keep and costs a connection to build, so none is built per call. After a
 fork, redis-py's pool sees the new process and opens its own connections; ``forget`` drops

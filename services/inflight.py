@@ -13,8 +13,6 @@ drops expired entries first, so a worker killed mid-task frees its slot after ``
 
 from __future__ import annotations
 
-import redis
-
 from core import redis_clients
 from core.pairs import scoped_key
 
@@ -32,20 +30,17 @@ end
 return 0
 """
 
-def _client(redis_url: str) -> redis.Redis:
-    return redis_clients.client(redis_url)
-
 
 def take(redis_url: str, pair: str, task_id: str, cap: int) -> bool:
     """Take one of ``pair``'s ``cap`` slots for ``task_id`` (True), or none is free."""
-    client = _client(redis_url)
+    client = redis_clients.client(redis_url)
     return bool(client.eval(_TAKE, 1, scoped_key(KEY, pair), task_id, cap, LEASE_S))
 
 
 def give_back(redis_url: str, pair: str, task_id: str) -> None:
-    _client(redis_url).zrem(scoped_key(KEY, pair), task_id)
+    redis_clients.client(redis_url).zrem(scoped_key(KEY, pair), task_id)
 
 
 def in_flight(redis_url: str, pair: str) -> int:
     """How many of ``pair``'s slots are taken (expired ones included until the next take)."""
-    return int(_client(redis_url).zcard(scoped_key(KEY, pair)))
+    return int(redis_clients.client(redis_url).zcard(scoped_key(KEY, pair)))

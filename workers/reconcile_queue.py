@@ -91,8 +91,7 @@ def last_run(redis_url: str, pair: str | None = None) -> dict[str, Any] | None:
     """The last daily run of ``pair`` (None: the current pair) — ``at``, ``first_day``,
     ``last_day``, ``open_items`` — or None."""
     try:
-        raw = redis_clients.client(redis_url).get(
-            pairs.scoped_key(LAST_RUN_KEY, pair))
+        raw = redis_clients.client(redis_url).get(pairs.scoped_key(LAST_RUN_KEY, pair))
     except redis.RedisError:
         return None
     return dict(json.loads(raw)) if raw else None
