@@ -29,7 +29,6 @@ def test_a_lock_is_kept_while_its_holder_lives_and_runs_out_soon_after_it_dies(
     # the lock outlives its lease while the holder runs, and frees within a lease after.
     monkeypatch.setattr(leases, "LEASE_S", 1)
     monkeypatch.setattr(leases, "HEARTBEAT_S", 0.2)
-    monkeypatch.setattr(leases, "_beating", [])
     client = redis.Redis.from_url(redis_url)
     # A process of its own, as another worker is: spawned, not forked from this one (a fork
     # copies whatever this test process's other threads hold at that moment).

@@ -139,7 +139,6 @@ def test_a_process_killed_while_it_logs_in_holds_the_others_up_for_one_lease(
         rsps: responses.RequestsMock, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(leases, "LEASE_S", 1)
     monkeypatch.setattr(leases, "HEARTBEAT_S", 0.2)
-    monkeypatch.setattr(leases, "_beating", [])
     add_login(rsps, TOKEN_1)
     rsps.add(responses.GET, f"{BASE}/bankaccounts", json=[])
     context = multiprocessing.get_context("spawn")  # another worker: not a fork of this process
