@@ -17,11 +17,15 @@ the shared "web sales" customer (created once, then adopted).
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from connectors.errors import NotFound, Rejected
+from connectors.errors import NotFound, Rejected, Transient
+from core import leases, pairs, redis_clients
 from mappings.customer_master import master_body, master_code, parse_customer
 from mappings.customers import is_registered, is_shared_guest, order_email
 from mappings.errors import MappingError
@@ -42,6 +46,8 @@ from workers.runner import (
 )
 
 CUSTOMER_TOPICS = ("customer.created", "customer.updated")
+# How long a step waits while another process matches or creates the same email's customer.
+MATCHER_WAIT_S = 30
 
 
 def customer_keys(doc: dict[str, Any]) -> list[str]:
@@ -77,7 +83,10 @@ def ensure_customer(job: JobView) -> StepResult:
     # keys a moment ago, in its own transaction (``workers.events``): no second look.
     code = None if job.fresh else find_link(context.db_url(), "customer", *keys)
     if code is None:
-        code = _match_or_create(order, rules)
+        with sole_matcher(order_email(order)) as waited:
+            # The process it waited for has matched or created this email's customer.
+            code = find_link(context.db_url(), "customer", *keys) if waited else None
+            code = code or _match_or_create(order, rules)
     return _customer_found(order, rules, keys, code)
 
 
@@ -153,6 +162,41 @@ def _match_or_create(order: Any, rules: Rules) -> str:
         return str(kashflow.get_customer(wanted)["Code"])
 
 
+@contextmanager
+def sole_matcher(email: str | None) -> Iterator[bool]:
+    """Hold the lock on matching ``email``'s customer (a lease, ``core.leases.locked``) while
+    the block searches KashFlow by email and creates the customer when none matches, so no
+    two processes create one each: say a registered customer's order and a guest order from
+    the same address at once (their codes differ, so KashFlow's ``DuplicateCustomerCode``
+    cannot catch it). Yields whether another process held it first: it may have linked the
+    customer meanwhile. Free at once is one Redis round trip; an order without an email has
+    nothing to share.
+
+    Raises:
+        connectors.errors.Transient: another process held it for ``MATCHER_WAIT_S``.
+    """
+    if not email:
+        yield False
+        return
+    client = redis_clients.client(context.settings().redis_url)
+    name = matcher_lock(email)
+    with leases.locked(client, name) as free:
+        if free:
+            yield False
+            return
+    with leases.locked(client, name, wait_s=MATCHER_WAIT_S) as mine:
+        if not mine:
+            raise Transient("another kfsync process is matching the KashFlow customer of this "
+                            "order's email", system="kashflow", reason="customer_busy")
+        yield True
+
+
+def matcher_lock(email: str) -> str:
+    """The Redis key of ``sole_matcher``'s lock for ``email`` (a digest: no address in Redis)."""
+    digest = hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:32]
+    return pairs.scoped_key(f"kfsync:lock:customer:{digest}")
+
+
 def match_customer(email: str | None, wanted: str) -> str | None:
     """The code of the KashFlow customer whose email is ``email``, else None: our own code
     ``wanted`` (an earlier attempt's create) first, else the oldest-looking match."""
@@ -186,7 +230,6 @@ def sync_customer(job: JobView) -> StepResult:
     Raises:
         connectors.errors.ConnectorError: KashFlow failed (classified).
     """
-    kashflow = context.kashflow()
     try:  # the webhook is a hint and the job may have waited: write the current record
         doc = context.magento().get_customer(int(job.magento_key))
     except NotFound:
@@ -198,22 +241,38 @@ def sync_customer(job: JobView) -> StepResult:
     # is updated, not a second one made.
     code = find_link(url, "customer", keys[0]) or find_link(url, "customer", keys[1])
     if code is None:
-        rules = context.rules()
-        wanted = master_code(customer, rules)
-        code = match_customer(customer.email, wanted)
-        if code is None and not rules.steps.create_customers:
-            return StepResult(next_step=Step.DONE, updates={
-                "reason": "no KashFlow customer has this email and create_customers is off in "
-                          "the mapping profile: nothing written"})
-        if code is None:
-            code = _create_customer(master_body(customer, wanted), wanted)
-            return StepResult(next_step=Step.DONE, updates={"customer_code": code},
-                              links=[("customer", key, code) for key in keys])
-    body = master_body(customer, code)
-    body.pop("Code")
-    kashflow.update_customer(code, body)
+        with sole_matcher(customer.email) as waited:
+            if waited:  # the process it waited for may have linked the customer
+                code = find_link(url, "customer", keys[0]) or find_link(url, "customer", keys[1])
+            if code is None:
+                return _match_or_create_master(customer, keys)
+    _update_customer(customer, code)
     return StepResult(next_step=Step.DONE, updates={"customer_code": code},
                       links=[("customer", key, code) for key in keys])
+
+
+def _match_or_create_master(customer: Any, keys: list[str]) -> StepResult:
+    """``sync_customer`` for a customer no link names: the KashFlow customer with its email
+    (brought up to date), else a new one under the code an order would use."""
+    rules = context.rules()
+    wanted = master_code(customer, rules)
+    code = match_customer(customer.email, wanted)
+    if code is None and not rules.steps.create_customers:
+        return StepResult(next_step=Step.DONE, updates={
+            "reason": "no KashFlow customer has this email and create_customers is off in "
+                      "the mapping profile: nothing written"})
+    if code is None:
+        code = _create_customer(master_body(customer, wanted), wanted)
+    else:
+        _update_customer(customer, code)
+    return StepResult(next_step=Step.DONE, updates={"customer_code": code},
+                      links=[("customer", key, code) for key in keys])
+
+
+def _update_customer(customer: Any, code: str) -> None:
+    body = master_body(customer, code)
+    body.pop("Code")
+    context.kashflow().update_customer(code, body)
 
 
 def _create_customer(body: dict[str, Any], wanted: str) -> str:

@@ -3,15 +3,18 @@ whatever the order of events (checked in the KashFlow sandbox)."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
+import redis
 import requests
 
 from kfsync.samples import Buyer, Line, make_customer, make_order
-from store.models import JobState
-from tests.integration.conftest import Stack
+from store.models import JobState, Step
+from tests.integration.conftest import INTEGRATION_REDIS_URL, Stack
 from tests.integration.helpers import customers_by_email, seed, send_event, wait_job
+from workers.customers import matcher_lock
 
 pytestmark = pytest.mark.integration
 
@@ -56,6 +59,39 @@ def test_new_registered_customer_gets_full_master_data(stack: Stack) -> None:
     _order(stack, 3202, buyer)  # a later order is billed to the same customer
     assert len(stack.kashflow()["customers"]) == 1
     assert [i["CustomerCode"] for i in stack.invoices()] == ["M3201"]
+
+
+def test_an_order_waits_while_another_process_matches_its_email_and_bills_its_customer(
+        stack: Stack) -> None:
+    """Another process is matching the same email (it holds that email's lock: say it is
+    creating the customer of a registered buyer's order, whose code differs from a guest's):
+    the guest order waits instead of searching and creating a second customer, then bills the
+    one the other process made."""
+    buyer = Buyer("Wendy.Wait@Example.com", "Wendy", "Wait")
+    busy = redis.Redis.from_url(INTEGRATION_REDIS_URL).lock(matcher_lock(buyer.email),
+                                                            timeout=60)
+    assert busy.acquire(blocking=False)
+    try:
+        order = make_order(3501, buyer, LINES)
+        stack.seed_order(order)
+        stack.send(order)
+
+        def matching() -> bool:
+            job = stack.job(3501)
+            return job is not None and (job.state, job.step) == (JobState.RUNNING,
+                                                                 Step.ENSURE_CUSTOMER)
+        stack.wait_until(matching, "the order's customer step")
+        time.sleep(1)
+        assert stack.kashflow()["customers"] == []  # it waits: nothing searched or created
+        requests.post(f"{stack.servers.kashflow_control}/customers", timeout=5, json={
+            "Code": "M3500", "Name": "Wendy Wait", "Email": "wendy.wait@example.com",
+        }).raise_for_status()  # what the other process made
+    finally:
+        busy.release()
+    assert stack.wait_settled(3501).state == JobState.DONE
+    [customer] = stack.kashflow()["customers"]
+    assert customer["Code"] == "M3500"
+    assert [i["CustomerCode"] for i in stack.invoices()] == ["M3500"]
 
 
 def test_customer_made_by_hand_is_matched_by_email_in_another_case(stack: Stack) -> None:
