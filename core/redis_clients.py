@@ -1,6 +1,9 @@
 """The process's Redis clients: one pooled client per URL (and per whether its replies are
 decoded), shared by what the app keeps in Redis: the KashFlow circuit and the in-flight slots (read
-on every step), the product stamp, the app's locks, the runs' stamps.
+on every step), the product stamp, the app's locks, the runs' stamps, KashFlow's shared session
+and lookups, the catalogue refresh's marks, the alerts' windows, the dashboard's queue lengths.
+A command line's one-off reads and the health probe (which wants a fresh connection) build
+their own.
 
 A client is cheap to keep and costs a connection to build, so none is built per call. After a
 fork, redis-py's pool sees the new process and opens its own connections; ``forget`` drops

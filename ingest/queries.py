@@ -16,6 +16,7 @@ from sqlalchemy import Select, func, literal_column, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from celeryconfig import DEAD_LETTER_QUEUE, QUEUES
+from core import redis_clients
 from core.pairs import DEFAULT as DEFAULT_PAIR
 from core.pairs import ingest_queue
 from store.models import (
@@ -192,8 +193,7 @@ def queue_lengths(redis_url: str, extra: tuple[str, ...] = ()) -> dict[str, int 
     queues); ``None`` for every queue when Redis is down."""
     names = (*QUEUES, *extra, DEAD_LETTER_QUEUE)
     try:
-        client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=1)
-        pipe = client.pipeline(transaction=False)
+        pipe = redis_clients.client(redis_url).pipeline(transaction=False)
         for name in names:
             pipe.llen(name)
         return {name: int(n) for name, n in zip(names, pipe.execute(), strict=True)}

@@ -36,7 +36,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core import pairs
+from core import pairs, redis_clients
 from mappings.checks import Finding, OrderSummary, summarize
 from mappings.errors import MappingError
 from mappings.items import billable_items
@@ -317,7 +317,7 @@ def mark_refresh(redis_url: str, state: str, by: str, detail: str = "") -> None:
     failed end it and become the last result."""
     mark = json.dumps({"state": state, "at": datetime.now(UTC).isoformat(), "by": by,
                        "detail": detail})
-    client = redis.Redis.from_url(redis_url, socket_timeout=2)
+    client = redis_clients.client(redis_url)
     if state in ("queued", "running"):
         client.set(pairs.scoped_key(REFRESH_ACTIVE_KEY), mark)
         return
@@ -329,7 +329,7 @@ def mark_refresh(redis_url: str, state: str, by: str, detail: str = "") -> None:
 
 def clear_refresh(redis_url: str) -> None:
     """Forget a queued mark whose task could not be sent."""
-    redis.Redis.from_url(redis_url, socket_timeout=2).delete(
+    redis_clients.client(redis_url).delete(
         pairs.scoped_key(REFRESH_ACTIVE_KEY))
 
 
@@ -337,7 +337,7 @@ def refresh_status(redis_url: str) -> tuple[RefreshStatus | None, RefreshStatus 
     """(the active refresh, the last one that ended); (None, None) when Redis does not answer,
     so the studio still renders."""
     try:
-        client = redis.Redis.from_url(redis_url, socket_timeout=2)
+        client = redis_clients.client(redis_url)
         active, last = client.mget(pairs.scoped_key(REFRESH_ACTIVE_KEY),
                                    pairs.scoped_key(REFRESH_LAST_KEY))
     except redis.RedisError:

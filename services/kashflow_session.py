@@ -20,10 +20,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
-import redis
-
 from connectors.errors import Transient
-from core import leases
+from core import leases, redis_clients
 from core.pairs import scoped_key
 
 # KashFlow ends an idle session on its own; a stored token older than this is not offered
@@ -46,7 +44,7 @@ class RedisSessionStore:
     """``connectors.kashflow.SessionStore`` in Redis, one token per KashFlow login."""
 
     def __init__(self, redis_url: str, base_url: str, username: str) -> None:
-        self._redis = redis.Redis.from_url(redis_url, socket_timeout=5)
+        self._redis = redis_clients.client(redis_url)
         account = _account_key(base_url, username)
         self.key = f"kfsync:kashflow:session:{account}"
         self._lock_key = f"kfsync:kashflow:login:{account}"
@@ -81,7 +79,7 @@ def shared_lookup(redis_url: str, name: str, fetch: Callable[[], list[dict[str, 
                   ttl_s: int = LOOKUP_TTL_S) -> list[dict[str, Any]]:
     """KashFlow's list ``name`` (e.g. ``bank_accounts``) from Redis, fetched by ``fetch`` and
     stored for ``ttl_s`` when absent. A lookup that fails is not stored."""
-    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    client = redis_clients.client(redis_url)
     key = scoped_key(f"kfsync:kashflow:lookup:{name}")  # each pair's company has its own
     stored = client.get(key)
     if stored is not None:
@@ -93,7 +91,7 @@ def shared_lookup(redis_url: str, name: str, fetch: Callable[[], list[dict[str, 
 
 def forget_lookups(redis_url: str) -> None:
     """Drop the shared lookups (a catalogue refresh read newer ones, or a test reset KashFlow)."""
-    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    client = redis_clients.client(redis_url)
     names = cast(list[bytes], client.keys("kfsync:kashflow:lookup:*"))
     if names:
         client.delete(*names)

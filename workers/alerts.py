@@ -14,6 +14,8 @@ import logging
 import redis
 import requests
 
+from core import redis_clients
+
 log = logging.getLogger(__name__)
 
 WINDOW_S = 300  # one immediate message per kind per 5 minutes; the rest are counted
@@ -29,7 +31,7 @@ def alert(kind: str, message: str) -> None:
 
     settings = context.settings()
     try:
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+        client = redis_clients.client(settings.redis_url)
         if not client.set(f"kfsync:alert:window:{kind}", 1, nx=True, ex=WINDOW_S):
             client.incr(f"kfsync:alert:pending:{kind}")
             return
@@ -40,7 +42,7 @@ def alert(kind: str, message: str) -> None:
 
 def flush(redis_url: str, webhook_url: str | None) -> int:
     """Send one summary per kind for the alerts held back since the last flush."""
-    client = redis.Redis.from_url(redis_url, socket_timeout=2)
+    client = redis_clients.client(redis_url)
     sent = 0
     for kind, label in KINDS.items():
         count = int(client.getdel(f"kfsync:alert:pending:{kind}") or 0)

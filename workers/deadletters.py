@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Table, insert, update
 from sqlalchemy.orm import Session
 
 from celeryconfig import DEAD_LETTER_QUEUE
+from core import redis_clients
 from store.db import session_scope
 from store.models import DeadLetter, utcnow
 
@@ -90,10 +91,9 @@ def unpark(redis_url: str, letter_ids: set[int]) -> int:
     """Remove the parked marker messages of ``letter_ids`` from the ``dead_letter`` queue."""
     import base64
 
-    import redis
     import simplejson
 
-    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    client = redis_clients.client(redis_url)
     removed = 0
     for raw in client.lrange(DEAD_LETTER_QUEUE, 0, -1):
         try:
