@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 from ingest.signing import signed_headers
 from store.db import session_scope
-from store.models import SyncJob
+from store.models import JobState, SyncJob
 from tests.integration.conftest import SECRET, SETTLED, Stack
 
 
@@ -34,6 +35,14 @@ def send_event(stack: Stack, topic: str, kind: str, entity_id: int,
     reply = stack.client.post("/webhooks/magento", data=body,
                               headers=signed_headers(SECRET, event_id, body))
     assert reply.status_code == 202, reply.get_data(as_text=True)
+
+
+def running_at(stack: Stack, entity_id: int, step: str) -> Callable[[], bool]:
+    """A check for ``Stack.wait_until``: the order's job is running at ``step``."""
+    def check() -> bool:
+        job = stack.job(entity_id)
+        return job is not None and (job.state, job.step) == (JobState.RUNNING, step)
+    return check
 
 
 def job_of(stack: Stack, kind: str, key: int) -> SyncJob | None:

@@ -13,7 +13,13 @@ import requests
 from kfsync.samples import Buyer, Line, make_customer, make_order
 from store.models import JobState, Step
 from tests.integration.conftest import INTEGRATION_REDIS_URL, Stack
-from tests.integration.helpers import customers_by_email, seed, send_event, wait_job
+from tests.integration.helpers import (
+    customers_by_email,
+    running_at,
+    seed,
+    send_event,
+    wait_job,
+)
 from workers.customers import matcher_lock
 
 pytestmark = pytest.mark.integration
@@ -75,12 +81,8 @@ def test_an_order_waits_while_another_process_matches_its_email_and_bills_its_cu
         order = make_order(3501, buyer, LINES)
         stack.seed_order(order)
         stack.send(order)
-
-        def matching() -> bool:
-            job = stack.job(3501)
-            return job is not None and (job.state, job.step) == (JobState.RUNNING,
-                                                                 Step.ENSURE_CUSTOMER)
-        stack.wait_until(matching, "the order's customer step")
+        stack.wait_until(running_at(stack, 3501, Step.ENSURE_CUSTOMER),
+                         "the order's customer step")
         time.sleep(1)
         assert stack.kashflow()["customers"] == []  # it waits: nothing searched or created
         requests.post(f"{stack.servers.kashflow_control}/customers", timeout=5, json={

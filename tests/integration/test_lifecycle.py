@@ -23,7 +23,7 @@ from store.links import add_links
 from store.models import JobState, Step
 from store.reconcile_models import ItemStatus, ReconciliationItem
 from tests.integration.conftest import INTEGRATION_REDIS_URL, Stack, replace_worker
-from tests.integration.helpers import seed, send_event
+from tests.integration.helpers import running_at, seed, send_event
 
 pytestmark = pytest.mark.integration
 
@@ -223,12 +223,8 @@ def test_a_late_capture_waits_while_another_process_writes_on_the_invoice(
     try:
         capture(stack, order, 7620, total, "cap-2620")
         send_event(stack, "invoice.created", "invoice", 7620)
-
-        def paying() -> bool:
-            job = stack.job(2620)
-            return job is not None and (job.state, job.step) == (JobState.RUNNING,
-                                                                 Step.POST_PAYMENT)
-        stack.wait_until(paying, "the re-opened order's payment step")
+        stack.wait_until(running_at(stack, 2620, Step.POST_PAYMENT),
+                         "the re-opened order's payment step")
         time.sleep(2)
         assert payments(stack, ref) == []  # it waits for the lock; nothing written meanwhile
     finally:
