@@ -13,6 +13,9 @@ drops expired entries first, so a worker killed mid-task frees its slot after ``
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
+
 from core import redis_clients
 from core.pairs import scoped_key
 
@@ -33,8 +36,15 @@ return 0
 
 def take(redis_url: str, pair: str, task_id: str, cap: int) -> bool:
     """Take one of ``pair``'s ``cap`` slots for ``task_id`` (True), or none is free."""
-    client = redis_clients.client(redis_url)
-    return bool(client.eval(_TAKE, 1, scoped_key(KEY, pair), task_id, cap, LEASE_S))
+    return bool(_taker(redis_url)(keys=[scoped_key(KEY, pair)], args=[task_id, cap, LEASE_S],
+                                  client=redis_clients.client(redis_url)))
+
+
+@cache
+def _taker(redis_url: str) -> Any:
+    """``_TAKE`` as a registered script: sent by its digest (``EVALSHA``), its text only once
+    per Redis (again after a restart emptied the script cache)."""
+    return redis_clients.client(redis_url).register_script(_TAKE)
 
 
 def give_back(redis_url: str, pair: str, task_id: str) -> None:
