@@ -1,8 +1,9 @@
 """The second reference of the ingest benchmark: a "durable bare" endpoint that does the
 least an endpoint can do and still not lose an accepted webhook — one committed ``INSERT`` of
 the row kfsync stores (``inbound_events``, the same columns, the raw body as the payload) into
-the same database, then one Redis push, then 202. No signature check, no validation, no
-Celery, no metrics. Served by exactly the gunicorn configuration of ``kfsync web``
+the same database (on PostgreSQL in autocommit, committed as it returns, as kfsync's ingest
+does: ``store.db.one_statement``), then one Redis push, then 202. No signature check, no
+validation, no Celery, no metrics. Served by exactly the gunicorn configuration of ``kfsync web``
 (``kfsync.gunicorn.serve``; only the application it loads is swapped).
 
 kfsync's saturation as a share of this one is how close its ingest is to the cost of
@@ -23,7 +24,7 @@ from sqlalchemy import text
 
 from core.settings import Settings
 from kfsync import gunicorn as kfsync_gunicorn
-from store.db import get_engine
+from store.db import get_engine, one_statement
 
 SOURCE = "durable-bare"  # its rows are told apart from kfsync's by source
 QUEUE = "bench-durable-bare"  # a list nobody reads; the bench deletes the Redis with it
@@ -44,7 +45,7 @@ def create_durable_app(database_url: str, redis_url: str) -> Flask:
     def receive() -> tuple[Response, int]:
         body = request.get_data(cache=False)
         event_id = request.headers.get("X-Kfsync-Event-Id", "")
-        with engine.begin() as conn:
+        with one_statement(database_url) as conn:  # committed as it returns, as kfsync's
             row_id = conn.execute(insert, {
                 "source": SOURCE, "event_id": event_id, "topic": "order.created",
                 "type": "order", "key": "1", "increment": None,

@@ -162,6 +162,26 @@ def read_scope(url: str) -> Iterator[Session]:
         session.close()
 
 
+_WRITERS: dict[str, Engine] = {}
+
+
+@contextmanager
+def one_statement(url: str) -> Iterator[Connection]:
+    """A connection for one write statement, committed when the block ends. On PostgreSQL
+    in autocommit: the statement commits as it returns, without the ``BEGIN`` and ``COMMIT``
+    that are a round trip each (as ``read_scope`` for reads); on SQLite in a transaction. A
+    second statement in the block would commit on its own: use ``get_engine(url).begin()``
+    when several must commit together."""
+    engine = _WRITERS.get(url)
+    if engine is None:
+        engine = get_engine(url)
+        if engine.dialect.name == "postgresql":
+            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        _WRITERS[url] = engine
+    with engine.begin() as conn:  # sends nothing on PostgreSQL: the connection autocommits
+        yield conn
+
+
 @contextmanager
 def reading(conn: Connection) -> Iterator[Connection]:
     """``conn`` (a checked-out connection, outside a transaction) for reads only: as
