@@ -186,6 +186,16 @@ def one_statement(url: str) -> Iterator[Connection]:
 def reading(conn: Connection) -> Iterator[Connection]:
     """``conn`` (a checked-out connection, outside a transaction) for reads only: as
     ``read_scope``, autocommit on PostgreSQL for the block, then back to its default."""
+    with statement_by_statement(conn) as same:
+        yield same
+
+
+@contextmanager
+def statement_by_statement(conn: Connection) -> Iterator[Connection]:
+    """``conn`` (a checked-out connection, outside a transaction) for statements that each
+    stand alone (reads, or one write): on PostgreSQL in autocommit for the block, each
+    committed as it returns, without the ``BEGIN`` and ``COMMIT`` that are a round trip
+    each; elsewhere in one transaction."""
     if conn.dialect.name != "postgresql":
         with conn.begin():
             yield conn

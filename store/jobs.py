@@ -193,7 +193,8 @@ def finish_step(conn: Connection, view: JobView, attempt_id: int, result: StepRe
                 seconds: float, task_id: str, then: str | None, lease_until: datetime
                 ) -> tuple[JobView | None, int]:
     """Store the step's outcome on ``conn`` (in the caller's transaction); with ``then``,
-    claim that next step for ``task_id`` in the same transaction.
+    claim that next step for ``task_id`` in the same transaction. On PostgreSQL without
+    ``result.writes`` that is one statement, which needs no transaction around it.
 
     Returns the next step's view and started attempt (``then``), else ``(None, 0)``.
     """

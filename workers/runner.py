@@ -41,7 +41,7 @@ from core import leases, logs
 from core.errors import KfsyncError
 from mappings.magento import Order, parse_order
 from store import jobs, links
-from store.db import get_engine, read_scope, reading, session_scope
+from store.db import get_engine, read_scope, reading, session_scope, statement_by_statement
 from store.jobs import JobView, StepResult
 from store.models import Step
 from workers import context, failures, lease
@@ -216,12 +216,15 @@ def _act(task: Task, url: str, view: JobView, attempt_id: int, act: Act
 
 def _finish(conn: Connection, view: JobView, attempt_id: int, result: StepResult,
             seconds: float, task_id: str, then: str | None) -> tuple[JobView | None, int]:
-    """Store the step's outcome (and claim ``then``) in one transaction; announce a review
-    hold once it commits."""
+    """Store the step's outcome (and claim ``then``) at once; announce a review hold once it
+    commits."""
     if "invoice_number" in result.updates:
         logs.bind(kashflow_ref=result.updates["invoice_number"])
     letter = None
-    with conn.begin():
+    # On PostgreSQL a finish is one statement (``jobs.finish_step``), atomic by itself:
+    # no BEGIN and COMMIT around it unless more writes go with it.
+    alone = not result.writes and not result.review
+    with statement_by_statement(conn) if alone else conn.begin():
         following = jobs.finish_step(conn, view, attempt_id, result, seconds, task_id, then,
                                      lease.lease_until())
         if result.review:
