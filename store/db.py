@@ -102,11 +102,23 @@ _FACTORIES: dict[tuple[str, bool], sessionmaker[Session]] = {}
 
 def _factory(url: str, read: bool = False) -> sessionmaker[Session]:
     if (url, read) not in _FACTORIES:
-        engine = get_engine(url)
-        if read and engine.dialect.name == "postgresql":
-            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        engine = _statementwise(url) if read else get_engine(url)
         _FACTORIES[url, read] = sessionmaker(engine, expire_on_commit=False)
     return _FACTORIES[url, read]
+
+
+_STATEMENTWISE: dict[str, Engine] = {}
+
+
+def _statementwise(url: str) -> Engine:
+    """The engine of ``url`` with each statement standing alone: autocommit on PostgreSQL
+    (no ``BEGIN`` and ``COMMIT``, a round trip each); SQLite's engine as it is."""
+    if url not in _STATEMENTWISE:
+        engine = get_engine(url)
+        if engine.dialect.name == "postgresql":
+            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        _STATEMENTWISE[url] = engine
+    return _STATEMENTWISE[url]
 
 
 def dialect_name(bind: Connection | Session) -> str:
@@ -162,9 +174,6 @@ def read_scope(url: str) -> Iterator[Session]:
         session.close()
 
 
-_WRITERS: dict[str, Engine] = {}
-
-
 @contextmanager
 def one_statement(url: str) -> Iterator[Connection]:
     """A connection for one write statement, committed when the block ends. On PostgreSQL
@@ -172,30 +181,16 @@ def one_statement(url: str) -> Iterator[Connection]:
     that are a round trip each (as ``read_scope`` for reads); on SQLite in a transaction. A
     second statement in the block would commit on its own: use ``get_engine(url).begin()``
     when several must commit together."""
-    engine = _WRITERS.get(url)
-    if engine is None:
-        engine = get_engine(url)
-        if engine.dialect.name == "postgresql":
-            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        _WRITERS[url] = engine
-    with engine.begin() as conn:  # sends nothing on PostgreSQL: the connection autocommits
+    with _statementwise(url).begin() as conn:  # on PostgreSQL it sends nothing: autocommit
         yield conn
-
-
-@contextmanager
-def reading(conn: Connection) -> Iterator[Connection]:
-    """``conn`` (a checked-out connection, outside a transaction) for reads only: as
-    ``read_scope``, autocommit on PostgreSQL for the block, then back to its default."""
-    with statement_by_statement(conn) as same:
-        yield same
 
 
 @contextmanager
 def statement_by_statement(conn: Connection) -> Iterator[Connection]:
     """``conn`` (a checked-out connection, outside a transaction) for statements that each
-    stand alone (reads, or one write): on PostgreSQL in autocommit for the block, each
-    committed as it returns, without the ``BEGIN`` and ``COMMIT`` that are a round trip
-    each; elsewhere in one transaction."""
+    stand alone (reads, or one write): as ``read_scope``, autocommit on PostgreSQL for the
+    block, each committed as it returns, then back to its default; elsewhere in one
+    transaction."""
     if conn.dialect.name != "postgresql":
         with conn.begin():
             yield conn

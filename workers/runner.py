@@ -41,7 +41,7 @@ from core import leases, logs
 from core.errors import KfsyncError
 from mappings.magento import Order, parse_order
 from store import jobs, links
-from store.db import get_engine, read_scope, reading, session_scope, statement_by_statement
+from store.db import get_engine, read_scope, session_scope, statement_by_statement
 from store.jobs import JobView, StepResult
 from store.models import Step
 from workers import context, failures, lease
@@ -251,13 +251,13 @@ def step_transaction(url: str) -> Iterator[Connection | Session]:
 @contextmanager
 def step_read(url: str) -> Iterator[Connection | Session]:
     """``step_transaction`` for reads only: on PostgreSQL without ``BEGIN`` and ``COMMIT``
-    (``store.db.reading``), two round trips fewer per read."""
+    (``store.db.statement_by_statement``), two round trips fewer per read."""
     held = _HELD.get()
     if held is None or held[0] != url:
         with read_scope(url) as s:
             yield s
         return
-    with reading(held[1]) as conn:
+    with statement_by_statement(held[1]) as conn:
         yield conn
 
 
