@@ -239,16 +239,21 @@ def sync_customer(job: JobView) -> StepResult:
     keys = [f"customer:{customer.id}", f"email:{customer.email}"]
     # The customer id's link wins over the email's: after an email change the old customer
     # is updated, not a second one made.
-    code = find_link(url, "customer", keys[0]) or find_link(url, "customer", keys[1])
+    code = _linked_first(url, keys)
     if code is None:
         with sole_matcher(customer.email) as waited:
             if waited:  # the process it waited for may have linked the customer
-                code = find_link(url, "customer", keys[0]) or find_link(url, "customer", keys[1])
+                code = _linked_first(url, keys)
             if code is None:
                 return _match_or_create_master(customer, keys)
     _update_customer(customer, code)
     return StepResult(next_step=Step.DONE, updates={"customer_code": code},
                       links=[("customer", key, code) for key in keys])
+
+
+def _linked_first(url: str, keys: list[str]) -> str | None:
+    """The customer the first of ``keys`` that has a link names (not the first recorded)."""
+    return next((code for key in keys if (code := find_link(url, "customer", key))), None)
 
 
 def _match_or_create_master(customer: Any, keys: list[str]) -> StepResult:
