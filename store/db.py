@@ -146,15 +146,8 @@ def row_params(prefix: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]
 @contextmanager
 def session_scope(url: str) -> Iterator[Session]:
     """A session that commits on success and rolls back on any exception."""
-    session = _factory(url)()
-    try:
+    with _scope(_factory(url)) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 @contextmanager
@@ -163,7 +156,13 @@ def read_scope(url: str) -> Iterator[Session]:
     as a single-statement transaction under READ COMMITTED would: no ``BEGIN`` and
     ``COMMIT``, which are a round trip each (psycopg sends ``BEGIN`` by itself). A write in
     it would commit statement by statement: use ``session_scope`` for writes."""
-    session = _factory(url, read=True)()
+    with _scope(_factory(url, read=True)) as session:
+        yield session
+
+
+@contextmanager
+def _scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    session = factory()
     try:
         yield session
         session.commit()
