@@ -70,6 +70,13 @@ def _wait_for(proc: subprocess.Popen[str], lines: list[str], text: str, timeout:
     raise AssertionError(f"no {text!r} in the output:\n{''.join(lines)[-4000:]}")
 
 
+def _ctrl_c_stops() -> None:
+    """In the child, before it runs: Ctrl-C (SIGINT) acts as it does at a terminal. A suite
+    started in the background by a non-interactive shell (``pytest ... &``) ignores SIGINT,
+    and a child inherits that: ``kfsync run`` would not hear the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_run_sandbox_send_a_test_order_and_see_it_in_the_dashboard(tmp_path: Path) -> None:
     web_port, flower_port, magento_port, kashflow_port = _ports(4)
     env = _kfsync_env()
@@ -78,7 +85,7 @@ def test_run_sandbox_send_a_test_order_and_see_it_in_the_dashboard(tmp_path: Pat
          "--flower-port", str(flower_port), "--magento-port", str(magento_port),
          "--kashflow-port", str(kashflow_port)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)
+        start_new_session=True, preexec_fn=_ctrl_c_stops)
     lines: list[str] = []
     try:
         _wait_for(run, lines, "Ctrl-C stops every service", timeout=120)
