@@ -24,7 +24,7 @@ from mappings.money import ZERO
 from store.jobs import JobView, StepResult
 from store.models import Step, utcnow
 from workers import context
-from workers.refunds import create_or_adopt_note, existing_note
+from workers.numbered import post_once
 from workers.runner import parsed_order
 
 
@@ -58,10 +58,9 @@ def credit_cancellation(job: JobView) -> StepResult:
               "CustomerCode": invoice.get("CustomerCode") or job.customer_code}
     draft = build_cancellation_note(order, source, due, rules,
                                     date=str(job.document.get("updated_at") or "") or None)
-    reference, number = str(draft.body["CustomerReference"]), int(draft.body["Number"])
-    note = existing_note(number, reference) if job.recheck else None
-    if note is None:
-        note = create_or_adopt_note(draft.body, reference)
+    reference = str(draft.body["CustomerReference"])
+    note = post_once(context.kashflow().create_credit_note, draft.body, reference,
+                     recheck=job.recheck, what="credit note")
     return _credited(job, note, draft.expected_gross, due.reason, version)
 
 

@@ -21,7 +21,6 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from connectors.errors import NotFound, Rejected
 from mappings.checks import run_checks
 from mappings.ledger import CANCELLATION, entry, ledger_gap, posted_of
 from mappings.magento import Order
@@ -31,6 +30,7 @@ from services.catalogue import dup_key, hold_for, recent_like_on, record_seen_on
 from store.jobs import JobView, StepResult
 from store.models import Step, utcnow
 from workers import context, products
+from workers.numbered import PAID_BEFORE, carries_payments, post_once
 from workers.runner import find_link, parsed_order, step_read
 
 
@@ -76,9 +76,8 @@ def create_invoice(job: JobView) -> StepResult:
     plan["line_mapping"] = draft.line_mapping
     body = draft.body
     number = int(body["Number"])
-    invoice = _existing(number, job.magento_ref) if job.recheck else None
-    if invoice is None:
-        invoice = _create_or_adopt(body, job.magento_ref)
+    invoice = post_once(context.kashflow().create_invoice, body, job.magento_ref,
+                        recheck=job.recheck)
     result = StepResult(next_step=_posted(job, order, rules, plan, invoice),
                         updates={"invoice_number": number, "profile_version": version,
                                  "plan": plan, "dup_key": dup_key(order)},
@@ -91,6 +90,8 @@ def _posted(job: JobView, order: Order, rules: Rules, plan: dict[str, Any],
             invoice: dict[str, Any]) -> Step:
     """Record the invoice on ``plan`` (the job page, the order's ledger); the next step:
     the payments, else the cancellation note an order already replaced by an edit needs."""
+    if carries_payments(invoice):  # adopted with payments on it: the payment step looks
+        plan[PAID_BEFORE] = True
     plan["kashflow_invoice"] = posted_invoice(invoice)  # the job page shows it by the order
     plan["ledger"] = [entry("invoice", str(job.magento_ref), int(invoice["Number"]),
                             Decimal(str(invoice["GrossAmount"])),
@@ -136,30 +137,3 @@ def posted_invoice(invoice: dict[str, Any]) -> dict[str, Any]:
             "Currency": currency.get("Code") if isinstance(currency, dict) else currency,
             "LineItems": [{k: line.get(k) for k in LINE_KEYS}
                           for line in invoice.get("LineItems") or []]}
-
-
-def _existing(number: int, reference: str | None) -> dict[str, Any] | None:
-    """The invoice ``number`` if it exists and is this order's; raise if it is another's."""
-    try:
-        invoice = context.kashflow().get_invoice(number)
-    except NotFound:
-        return None
-    if str(invoice.get("CustomerReference")) != str(reference):
-        raise Rejected(
-            f"invoice number {number} is already used by another invoice "
-            f"(reference {invoice.get('CustomerReference')!r})",
-            system="kashflow", reason="InvoiceNumberTaken", status=400,
-        )
-    return invoice
-
-
-def _create_or_adopt(body: dict[str, Any], reference: str | None) -> dict[str, Any]:
-    try:
-        return context.kashflow().create_invoice(body)
-    except Rejected as exc:
-        if exc.reason != "DuplicateInvoiceNumber":
-            raise
-        existing = _existing(int(body["Number"]), reference)
-        if existing is None:  # vanished between the two calls: let the retry decide
-            raise
-        return existing

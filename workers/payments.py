@@ -36,6 +36,7 @@ from store.links import links_in
 from store.models import Step, utcnow
 from store.reconcile_models import ItemStatus, ReconciliationItem
 from workers import context
+from workers.numbered import PAID_BEFORE
 from workers.runner import parsed_order, step_read
 
 # Method-name hints tried in order when the mapping names no KashFlow method.
@@ -53,9 +54,10 @@ def post_payment(job: JobView) -> StepResult:
     already also reads the invoice's payment lines and adopts what it finds: an earlier
     attempt of it may have reached KashFlow (``JobView.recheck``: left started, ambiguous
     or failed unexpectedly), it posts several payments (a definite failure of a later one
-    leaves the earlier ones posted and off the ledger), or kfsync posted one of them outside
-    this job (``_posted_elsewhere``); a step that ran before does so holding the invoice's
-    payments lock (``sole_writer``), which the reconciliation queue's post holds too. Bulk
+    leaves the earlier ones posted and off the ledger), the invoice step adopted an invoice
+    that carried payments already (``workers.numbered.PAID_BEFORE``), or kfsync posted one of
+    them outside this job (``_posted_elsewhere``); a step that ran before does so holding the
+    invoice's payments lock (``sole_writer``), which the reconciliation queue's post holds too. Bulk
     payments have no duplicate check in KashFlow, so this is the only guard. Next: the
     cancellation credit note when one is due, else done.
 
@@ -78,7 +80,8 @@ def post_payment(job: JobView) -> StepResult:
         if not mine:
             raise Transient(f"another kfsync process is posting payments on invoice {number}",
                             system="kashflow", reason="payments_busy")
-        if todo and (job.recheck or len(todo) > 1 or (not job.fresh and _posted_elsewhere(todo))):
+        if todo and (job.recheck or len(todo) > 1 or job.plan.get(PAID_BEFORE)
+                     or (not job.fresh and _posted_elsewhere(todo))):
             found = posted_in(_payment_lines(number), todo)
             known |= found
         gross = posted.gross if posted.gross is not None else sum((d.amount for d in drafts),

@@ -6,10 +6,12 @@ like an order, its steps in ``CREDITMEMO_FLOW`` (at the end of this module):
 - ``kfsync.refunds.create_credit_note``: the credit note against the order's invoice, under a
   deterministic ``Number`` (``mappings.refunds.credit_note_number``): a retry after an
   ambiguous write looks it up first (``GET /invoices/{number}``) and a
-  ``DuplicateInvoiceNumber`` is adopted when its ``CustomerReference`` is this memo's. Its
-  ``GrossAmount`` must be minus the memo's ``grand_total`` to the penny, else review.
+  ``DuplicateInvoiceNumber`` is adopted when its ``CustomerReference`` is this memo's
+  (``workers.numbered``). Its ``GrossAmount`` must be minus the memo's ``grand_total`` to the
+  penny, else review.
 - ``kfsync.refunds.post_refund`` (online refunds only): the money returned, a negative
-  payment on the credit note whose ``Comment`` carries the refund's ``transaction_id``.
+  payment on the credit note whose ``Comment`` carries the refund's ``transaction_id``; looked
+  for first after an ambiguous write, or when the adopted credit note carried payments.
 
 A credit memo whose order has no KashFlow invoice yet is not failed: its job waits
 (``waiting``) and is resumed when the order's ``create_invoice`` step finishes, or by the
@@ -24,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from connectors.errors import NotFound, Rejected
+from connectors.errors import NotFound
 from core import pairs
 from mappings.magento import parse_order
 from mappings.refunds import build_credit_note, build_refund_payment, is_online_refund
@@ -34,6 +36,7 @@ from store.jobs import JobView, StepResult
 from store.models import Step, SyncJob
 from workers import context
 from workers.dispatch import publish_chain
+from workers.numbered import PAID_BEFORE, carries_payments, post_once
 from workers.payments import bank_account_id, payment_method_id
 from workers.runner import (
     Flow,
@@ -101,13 +104,15 @@ def create_credit_note(job: JobView) -> StepResult:
     draft = build_credit_note(memo, order, rules.for_store(order.store_id), customer_code)
     reference = str(draft.body["CustomerReference"])
     note_number = int(draft.body["Number"])
-    note = existing_note(note_number, reference) if job.recheck else None
-    if note is None:
-        note = create_or_adopt_note(draft.body, reference)
+    note = post_once(context.kashflow().create_credit_note, draft.body, reference,
+                     recheck=job.recheck, what="credit note")
     result = StepResult(
         next_step=Step.POST_REFUND if job.plan.get("pay") else Step.DONE,
         updates={"invoice_number": note_number, "customer_code": customer_code,
-                 "profile_version": version},
+                 "profile_version": version,
+                 # adopted with a refund on it: the refund step looks before it posts
+                 **({"plan": {**job.plan, PAID_BEFORE: True}} if carries_payments(note)
+                    else {})},
         links=[("creditnote", f"creditmemo:{job.magento_key}", str(note_number))])
     gross = Decimal(str(note["GrossAmount"]))
     if gross != draft.expected_gross:
@@ -116,34 +121,6 @@ def create_credit_note(job: JobView) -> StepResult:
                          f"credit memo {job.magento_ref} refunds {-draft.expected_gross} "
                          f"(invoice {number}); refund not posted")
     return result
-
-
-def existing_note(number: int, reference: str) -> dict[str, Any] | None:
-    """Credit note ``number`` if it exists and is this document's (its ``CustomerReference``
-    is ``reference``); raise ``Rejected`` if it is another's."""
-    try:
-        note = context.kashflow().get_invoice(number)
-    except NotFound:
-        return None
-    if str(note.get("CustomerReference")) != reference:
-        raise Rejected(f"credit note number {number} is already used by another document "
-                       f"(reference {note.get('CustomerReference')!r})",
-                       system="kashflow", reason="InvoiceNumberTaken", status=400)
-    return note
-
-
-def create_or_adopt_note(body: dict[str, Any], reference: str) -> dict[str, Any]:
-    """Create the credit note ``body``; adopt it when KashFlow has its number already and
-    it is ours (``existing_note``)."""
-    try:
-        return context.kashflow().create_credit_note(body)
-    except Rejected as exc:
-        if exc.reason != "DuplicateInvoiceNumber":
-            raise
-        existing = existing_note(int(body["Number"]), reference)
-        if existing is None:
-            raise
-        return existing
 
 
 def post_refund(job: JobView) -> StepResult:
@@ -163,7 +140,7 @@ def post_refund(job: JobView) -> StepResult:
         return StepResult(next_step=Step.DONE)
     done = StepResult(next_step=Step.DONE, updates={"payment_ref": draft.txn_id},
                       links=[("refund", f"txn:{draft.txn_id}", str(number))])
-    if job.recheck:
+    if job.recheck or job.plan.get(PAID_BEFORE):
         notes = [str(line.get("Note") or "")
                  for line in context.kashflow().get_invoice(number).get("PaymentLines") or []]
         if any(draft.txn_id in note for note in notes):

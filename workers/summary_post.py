@@ -50,6 +50,7 @@ from workers import context
 from workers.alerts import alert
 from workers.app import celery_app
 from workers.maintenance import exclusive
+from workers.numbered import post_once
 from workers.payments import bank_account_id, payment_method_id
 from workers.runner import find_link
 
@@ -188,9 +189,9 @@ def _post(url: str, summary_id: int, summary: dict[str, Any], rules: Rules,
             "IssuedDate": stamp, "DueDate": stamp,
             "Currency": {"Code": summary["currency"], "ExchangeRate": _rate(url, summary_id)},
             "LineItems": [line.to_kashflow() for line in draft.lines]}
-    document = _existing(number, ref) if recheck else None
-    if document is None:
-        document = _create_or_adopt(body, ref, summary["kind"])
+    client = context.kashflow()
+    document = post_once(client.create_invoice if summary["kind"] == INVOICE
+                         else client.create_credit_note, body, ref, recheck=recheck)
     gross = Decimal(str(document["GrossAmount"]))
     if gross != sign * draft.gross:
         raise Rejected(f"penny guard: KashFlow {ref} ({number}) totals {gross} but its "
@@ -295,33 +296,6 @@ def ensure_summary_customer(url: str, rules: Rules, store: str, currency: str) -
     with session_scope(url) as s:
         add_links(s, [("customer", key, code)])
     return code
-
-
-def _existing(number: int, ref: str) -> dict[str, Any] | None:
-    try:
-        document = context.kashflow().get_invoice(number)
-    except NotFound:
-        return None
-    if str(document.get("CustomerReference")) != ref:
-        raise Rejected(f"invoice number {number} is already used by another document "
-                       f"(reference {document.get('CustomerReference')!r})",
-                       system="kashflow", reason="InvoiceNumberTaken", status=400)
-    return document
-
-
-def _create_or_adopt(body: dict[str, Any], ref: str, kind: str) -> dict[str, Any]:
-    client = context.kashflow()
-    try:
-        if kind == INVOICE:
-            return client.create_invoice(body)
-        return client.create_credit_note(body)
-    except Rejected as exc:
-        if exc.reason != "DuplicateInvoiceNumber":
-            raise
-        found = _existing(int(body["Number"]), ref)
-        if found is None:
-            raise
-        return found
 
 
 def summary_state(url: str, summary_id: int) -> str | None:

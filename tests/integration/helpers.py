@@ -8,11 +8,11 @@ from typing import Any
 
 import requests
 import simplejson
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from ingest.signing import signed_headers
 from store.db import session_scope
-from store.models import JobState, SyncJob
+from store.models import Attempt, EntityLink, JobState, SyncJob
 from tests.integration.conftest import SECRET, SETTLED, Stack
 
 
@@ -67,3 +67,14 @@ def wait_job(stack: Stack, kind: str, key: int, *states: str) -> SyncJob:
 def customers_by_email(stack: Stack, email: str) -> list[dict[str, Any]]:
     return [c for c in stack.kashflow()["customers"]
             if str(c.get("Email", "")).strip().lower() == email.strip().lower()]
+
+
+def forget(stack: Stack, kind: str, key: int) -> None:
+    """kfsync loses what it knew of Magento document ``key`` (a new database, say): its job,
+    attempts and links, while KashFlow keeps what kfsync wrote there."""
+    with session_scope(stack.db_url) as s:
+        ids = list(s.scalars(select(SyncJob.id).where(SyncJob.kind == kind,
+                                                      SyncJob.magento_key == str(key))))
+        s.execute(delete(Attempt).where(Attempt.job_id.in_(ids)))
+        s.execute(delete(SyncJob).where(SyncJob.id.in_(ids)))
+        s.execute(delete(EntityLink).where(EntityLink.magento_key == f"{kind}:{key}"))

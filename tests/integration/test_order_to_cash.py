@@ -9,6 +9,7 @@ import pytest
 from kfsync.samples import Buyer, Line, make_order
 from store.models import JobState, Step
 from tests.integration.conftest import Stack
+from tests.integration.helpers import forget
 
 pytestmark = pytest.mark.integration
 
@@ -249,3 +250,49 @@ def test_a_worker_killed_mid_order_finishes_it_once_on_redelivery(stack: Stack) 
     assert [(a.step, a.outcome) for a in stack.attempts(2017)] == [
         ("ensure_customer", "ok"), ("create_invoice", "started"), ("create_invoice", "ok"),
         ("post_payment", "ok")]
+
+
+
+def test_an_invoice_kashflow_holds_already_is_adopted_with_its_payment_not_paid_twice(
+        stack: Stack) -> None:
+    """kfsync moved to a new database and a backfill sends an order it had synced before:
+    KashFlow refuses the invoice number as taken by that order's own invoice, which kfsync
+    adopts; the payment on it is found, not posted a second time."""
+    order = paid_order(2031)
+    stack.seed_order(order)
+    stack.send(order)
+    assert stack.wait_settled(2031).state == JobState.DONE
+    forget(stack, "order", 2031)
+    stack.send(order)
+    job = stack.wait_settled(2031)
+    assert job.state == JobState.DONE, job.reason
+    [invoice] = stack.invoices()
+    assert len(invoice["PaymentLines"]) == 1
+    assert Decimal(str(invoice["TotalPaidAmount"])) == order["grand_total"]
+    assert invoice["Status"] == "Paid"
+
+
+def test_an_invoice_number_another_document_holds_is_left_alone(stack: Stack) -> None:
+    """The order's invoice number is taken in KashFlow by another document (typed in by hand):
+    the order goes to review saying so, and that document is not touched."""
+    import requests
+
+    from services.clients import kashflow_client
+
+    requests.post(f"{stack.servers.kashflow_control}/customers", timeout=5,
+                  json={"Code": "HAND01", "Name": "Typed by hand"}).raise_for_status()
+    kashflow_client(stack.settings).create_invoice({
+        "Number": 2032, "CustomerCode": "HAND01", "CustomerReference": "by hand",
+        "IssuedDate": "2026-11-24 10:00:00", "DueDate": "2026-12-24 10:00:00",
+        "LineItems": [{"Description": "Consulting", "Quantity": 1, "Rate": 100,
+                       "VATLevel": 0, "NominalCode": 4000}]})
+    order = paid_order(2032)
+    stack.seed_order(order)
+    stack.send(order)
+    job = stack.wait_settled(2032)
+    assert job.state in (JobState.NEEDS_REVIEW, JobState.DEAD)
+    assert job.reason and "invoice number 2032 is already used by another document" in job.reason
+    [invoice] = stack.invoices()
+    assert invoice["CustomerReference"] == "by hand"
+    assert Decimal(str(invoice["GrossAmount"])) == Decimal(100)
+    assert invoice["PaymentLines"] == []

@@ -11,7 +11,7 @@ import pytest
 from kfsync.samples import Buyer, Line, make_creditmemo, make_order
 from store.models import JobState
 from tests.integration.conftest import Stack
-from tests.integration.helpers import job_of, seed, send_event, wait_job
+from tests.integration.helpers import forget, job_of, seed, send_event, wait_job
 
 pytestmark = pytest.mark.integration
 
@@ -130,3 +130,18 @@ def test_the_catch_up_poll_credits_a_memo_no_webhook_announced(stack: Stack) -> 
                      "the poll to find the credit memo")
     wait_job(stack, "creditmemo", 4611, JobState.DONE)
     assert _money(_note(stack, memo)["GrossAmount"]) == Decimal("-9.99")
+
+
+def test_a_credit_note_kashflow_holds_already_is_adopted_and_refunded_once(
+        stack: Stack) -> None:
+    """The credit memo comes again after kfsync lost its database: its credit note is adopted
+    (the number is its own) and the refund on it is found, not posted a second time."""
+    order = _invoiced_order(stack, 4901)
+    memo = make_creditmemo(4911, order, {"TSHIRT": 1}, transaction_id="re_4911")
+    _refund(stack, memo)
+    forget(stack, "creditmemo", 4911)
+    _refund(stack, memo)
+    note = _note(stack, memo)
+    [refund] = note["PaymentLines"]
+    assert _money(refund["Amount"]) == -memo["grand_total"] and "re_4911" in refund["Note"]
+    assert _money(note["GrossAmount"]) == -memo["grand_total"]
