@@ -12,11 +12,9 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simplejson
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
     CompoundSelect,
     Connection,
@@ -31,6 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 # JSON columns hold Magento documents with Decimal money: keep it exact both ways.
 _JSON_CODEC: dict[str, Any] = {
@@ -203,6 +204,11 @@ def statement_by_statement(conn: Connection) -> Iterator[Connection]:
 
 
 def alembic_config(url: str) -> Config:
+    # Alembic is imported here, not at the top: only migrations need it, and every process
+    # that reads or writes the store (each CLI command, web and worker process) imports this
+    # module (alembic cost a CLI command about a fifth of its start).
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -211,6 +217,8 @@ def alembic_config(url: str) -> Config:
 
 def migrate(url: str, revision: str = "head") -> None:
     """Apply migrations up to ``revision`` (idempotent)."""
+    from alembic import command
+
     get_engine(url)  # creates the SQLite parent directory
     command.upgrade(alembic_config(url), revision)
 
