@@ -15,11 +15,12 @@ the summaries: ``workers.summary_post``.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from core import pairs
-from mappings.magento import parse_magento_time, parse_order
+from mappings.magento import Order, parse_magento_time, parse_order
 from mappings.orders import exchange_rate
 from mappings.summary import CREDIT, INVOICE, Part, in_summary_mode, memo_part, order_part
 from store.db import read_scope, session_scope
@@ -90,20 +91,8 @@ def add_to_summary(job: JobView) -> StepResult:
     order = parsed_order(job.document)
     version, rules = context.profile()
     rules = products.prepare(order, rules.for_store(order.store_id)).rules
-    part = order_part(order, rules)
-    day = order.created_at.date()
-    booked = _book(Doc(pair=pairs.current(), kind=INVOICE, doc_kind="order",
-                       magento_key=job.magento_key, magento_ref=job.magento_ref,
-                       job_id=job.id, store=str(order.store_id or 0),
-                       currency=order.order_currency_code, day=day, net=part.net,
-                       vat=part.vat,
-                       part={**part.to_json(), "rate": str(exchange_rate(order))}))
-    plan = _planned(job, INVOICE, booked, part, day)
-    return StepResult(next_step=Step.DONE,
-                      updates={"plan": plan, "profile_version": version,
-                               "reason": plan["summary"]["note"]},
-                      links=[(SUMMARY_LINK, f"order:{job.magento_key}",
-                              str(booked.summary_id))])
+    return _booked(job, INVOICE, order, order_part(order, rules), order.created_at.date(),
+                   version)
 
 
 def order_job_document(order_id: str) -> dict[str, Any] | None:
@@ -132,15 +121,23 @@ def book_credit_memo(job: JobView, order_id: str) -> StepResult:
     part = memo_part(memo, order, rules)
     created = parse_magento_time(str(memo.get("created_at") or ""))
     day = created.date() if created is not None else utcnow().date()
-    booked = _book(Doc(pair=pairs.current(), kind=CREDIT, doc_kind="creditmemo",
+    return _booked(job, CREDIT, order, part, day, version)
+
+
+def _booked(job: JobView, kind: str, order: Order, part: Part, day: date, version: int
+            ) -> StepResult:
+    """Book ``part`` of ``job``'s document (an order: ``INVOICE``; a credit memo: ``CREDIT``)
+    in its ``day``'s summary; the job is done, linked to that summary."""
+    doc_kind = "order" if kind == INVOICE else "creditmemo"
+    booked = _book(Doc(pair=pairs.current(), kind=kind, doc_kind=doc_kind,
                        magento_key=job.magento_key, magento_ref=job.magento_ref,
                        job_id=job.id, store=str(order.store_id or 0),
                        currency=order.order_currency_code, day=day, net=part.net,
                        vat=part.vat,
                        part={**part.to_json(), "rate": str(exchange_rate(order))}))
-    plan = _planned(job, CREDIT, booked, part, day)
+    plan = _planned(job, kind, booked, part, day)
     return StepResult(next_step=Step.DONE,
                       updates={"plan": plan, "profile_version": version,
                                "reason": plan["summary"]["note"]},
-                      links=[(SUMMARY_LINK, f"creditmemo:{job.magento_key}",
+                      links=[(SUMMARY_LINK, f"{doc_kind}:{job.magento_key}",
                               str(booked.summary_id))])
