@@ -106,13 +106,12 @@ def create_credit_note(job: JobView) -> StepResult:
     note_number = int(draft.body["Number"])
     note = post_once(context.kashflow().create_credit_note, draft.body, reference,
                      recheck=job.recheck, what="credit note")
+    updates: dict[str, Any] = {"invoice_number": note_number, "customer_code": customer_code,
+                               "profile_version": version}
+    if carries_payments(note):  # adopted with a refund on it: the refund step looks first
+        updates["plan"] = {**job.plan, PAID_BEFORE: True}
     result = StepResult(
-        next_step=Step.POST_REFUND if job.plan.get("pay") else Step.DONE,
-        updates={"invoice_number": note_number, "customer_code": customer_code,
-                 "profile_version": version,
-                 # adopted with a refund on it: the refund step looks before it posts
-                 **({"plan": {**job.plan, PAID_BEFORE: True}} if carries_payments(note)
-                    else {})},
+        next_step=Step.POST_REFUND if job.plan.get("pay") else Step.DONE, updates=updates,
         links=[("creditnote", f"creditmemo:{job.magento_key}", str(note_number))])
     gross = Decimal(str(note["GrossAmount"]))
     if gross != draft.expected_gross:

@@ -47,6 +47,7 @@ def test_a_body_is_refused_exactly_when_its_value_cannot_be_stored(
         unstorable = True
     assert (_outcome(lambda: loads(body)) != "ok") == unstorable
 
+
 def test_raw_nul_and_surrogate_bytes_are_refused_by_the_parser() -> None:
     for body in (b'{"a": "x\x00y"}', b'{"a": "\xed\xa0\x80"}'):
         assert _outcome(lambda body=body: loads(body)).startswith("Invalid JSON")
