@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from core.settings import Settings
 from services import pairs
 from store.db import migrate
+from tests.cli import kfsync
 from tests.conftest import TEST_REDIS_URL
 
 SECRETS = ("magento_token=tok-{env}\nkashflow_password=pw-{env}-secret\n"
@@ -21,8 +21,7 @@ SECRETS = ("magento_token=tok-{env}\nkashflow_password=pw-{env}-secret\n"
 
 
 def run(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kfsync", "pairs", *args], input=stdin,
-                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    return kfsync("pairs", *args, env=env, stdin=stdin)
 
 
 def environment(tmp_path: Path, name: str) -> dict[str, str]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
-import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -18,13 +16,11 @@ import pytest
 from mappings.summary import INVOICE, LinePart, Part
 from store import summaries
 from store.db import migrate, session_scope
+from tests.cli import kfsync
 
 
 def run(*args: str, url: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("KFSYNC_")}
-    return subprocess.run([sys.executable, "-m", "kfsync", "summary", *args],
-                          env={**base, "KFSYNC_DATABASE_URL": url}, capture_output=True,
-                          text=True, timeout=60, check=False)
+    return kfsync("summary", *args, env={"KFSYNC_DATABASE_URL": url})
 
 
 @pytest.fixture

@@ -3,24 +3,20 @@ one line and exit 2, refusals one line and exit 1."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from store.accounts import check_password, token_principal
 from store.db import migrate
+from tests.cli import kfsync
 
 PASSWORD = "a long enough password"
 
 
 def run(*args: str, url: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("KFSYNC_")}
-    return subprocess.run([sys.executable, "-m", "kfsync", "users", *args], input=stdin,
-                          env={**base, "KFSYNC_DATABASE_URL": url}, capture_output=True,
-                          text=True, timeout=60, check=False)
+    return kfsync("users", *args, env={"KFSYNC_DATABASE_URL": url}, stdin=stdin)
 
 
 @pytest.fixture
