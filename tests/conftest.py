@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -59,15 +60,28 @@ def postgres_server() -> Iterator[str]:
         if os.environ.get("KFSYNC_TEST_REQUIRE_POSTGRES"):
             pytest.fail(problem)
         pytest.skip(problem)
-    name = f"kfsync_test_{uuid.uuid4().hex[:10]}"
+    with _pg_database(f"kfsync_test_{uuid.uuid4().hex[:10]}") as url:
+        yield url
+
+
+@contextmanager
+def _pg_database(name: str) -> Iterator[str]:
+    """Create the empty database ``name``, yield its URL, drop it."""
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        get_engine(url).dispose()
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _pg_admin(*statements: str) -> None:
+    """Run ``statements`` outside a transaction (CREATE and DROP DATABASE) as the admin."""
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    get_engine(url).dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for statement in statements:
+            conn.execute(text(statement))
     admin.dispose()
 
 
@@ -88,27 +102,18 @@ def postgres_template(postgres_server: str) -> Iterator[str]:
     """The name of a migrated, empty PostgreSQL database that ``db_url`` copies for each
     test (``CREATE DATABASE ... TEMPLATE``)."""
     name = postgres_server.rsplit("/", 1)[1] + "_template"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    migrate(url)
-    get_engine(url).dispose()  # a template must have no sessions when it is copied
-    yield name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with _pg_database(name) as url:
+        migrate(url)
+        get_engine(url).dispose()  # a template must have no sessions when it is copied
+        yield name
 
 
 def _copy_pg(url: str, template: str) -> None:
     """Replace the database at ``url`` by a copy of ``template``."""
     get_engine(url).dispose()
     name = url.rsplit("/", 1)[1]
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    admin.dispose()
+    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+              f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
