@@ -2,10 +2,10 @@
 (``kfsync.cli.main``: its one-line errors and exit codes), with the environment's ``KFSYNC_*``
 variables exactly those of ``env`` and ``stdin`` as the command's standard input.
 
-Starting ``python -m kfsync`` costs a second or more of imports per call; the commands that
-only read and write the database (``pairs``, ``users``, ``summary``) are run here instead.
-``tests/unit/kfsync/test_cli.py`` keeps running the real ``python -m kfsync``, and commands
-that publish to the broker or start services stay in subprocesses.
+Starting ``python -m kfsync`` costs a second or more of imports per call; the ``pairs``,
+``users`` and ``summary`` commands, which neither queue tasks nor start services, are run here
+instead. ``tests/unit/kfsync/test_cli.py`` keeps running the real ``python -m kfsync``, and
+commands that queue tasks on the broker or start services stay in subprocesses.
 """
 
 from __future__ import annotations

@@ -252,7 +252,6 @@ def test_a_worker_killed_mid_order_finishes_it_once_on_redelivery(stack: Stack) 
         ("post_payment", "ok")]
 
 
-
 def test_an_invoice_kashflow_holds_already_is_adopted_with_its_payment_not_paid_twice(
         stack: Stack) -> None:
     """kfsync moved to a new database and a backfill sends an order it had synced before:
