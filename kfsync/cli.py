@@ -47,7 +47,7 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one readable line on error, never a traceback."""
     try:
-        cli.main(args=argv, prog_name="kfsync", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="kfsync", standalone_mode=False)
     except click.UsageError as exc:
         hint = f" (see: kfsync {exc.ctx.command_path.partition(' ')[2]} --help)" if exc.ctx else ""
         click.echo(" ".join(f"kfsync: {exc.format_message()}{hint}".split()), err=True)
@@ -67,6 +67,10 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"kfsync: {_one_line(exc)}", err=True)
         sys.exit(1)
+    # Outside standalone mode click returns a command's ``ctx.exit(n)`` code instead of
+    # exiting with it (and a command's own return value, None for every kfsync command).
+    if isinstance(code, int) and not isinstance(code, bool) and code:
+        sys.exit(code)
 
 
 def _one_line(exc: Exception) -> str:

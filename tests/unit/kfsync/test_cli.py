@@ -124,3 +124,26 @@ def test_run_does_not_warn_once_a_named_user_can_log_in(tmp_path: Path) -> None:
         result = kfsync("run", "--port", str(busy.getsockname()[1]), env=env, cwd=tmp_path)
     [refusal] = result.stderr.strip().splitlines()
     assert "is in use" in refusal and result.returncode == 1
+
+
+def test_a_command_exit_code_reaches_the_shell() -> None:
+    """``ctx.exit(n)`` in a command is the process's exit code, as in click's standalone mode
+    (``kfsync.cli.main`` runs click without it, to print its own one-line errors)."""
+    import click
+
+    from kfsync.cli import cli
+    from tests.cli import kfsync
+
+    @click.command("exit-with")
+    @click.argument("code", type=int)
+    @click.pass_context
+    def exit_with(ctx: click.Context, code: int) -> None:
+        ctx.exit(code)
+
+    cli.add_command(exit_with)
+    try:
+        assert kfsync("exit-with", "3", env={}).returncode == 3
+        assert kfsync("exit-with", "0", env={}).returncode == 0
+        assert kfsync("--help", env={}).returncode == 0
+    finally:
+        cli.commands.pop("exit-with")
