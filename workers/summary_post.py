@@ -78,15 +78,15 @@ def close_summaries() -> int:
 
 
 @celery_app.task(name="kfsync.maintenance.close_summary")
-def close_one(summary_id: int) -> str:
+def close_one(summary_id: int) -> str | None:
     """Close and post summary ``summary_id`` in its own pair (``POST /api/v1/summaries/{id}
-    /close``); its state afterwards. A failure is noted on the summary and alerted, as
-    beat's close does, and the next run takes it over."""
+    /close``); its state afterwards (None: no such summary). A failure is noted on the
+    summary and alerted, as beat's close does, and the next run takes it over."""
     url = context.db_url()
     with read_scope(url) as s:
         row = s.get(Summary, summary_id)
         if row is None:
-            return "None"
+            return None
         pairs.enter(row.pair)
     try:
         return close_summary(url, summary_id)
@@ -121,8 +121,9 @@ def close_due(url: str, before: date | None = None, now: datetime | None = None)
     return posted
 
 
-def close_summary(url: str, summary_id: int, task: str | None = None) -> str:
-    """Claim, post and finish summary ``summary_id``; its state afterwards.
+def close_summary(url: str, summary_id: int, task: str | None = None) -> str | None:
+    """Claim, post and finish summary ``summary_id``; its state afterwards (None: there is
+    no such summary).
 
     Raises:
         connectors.errors.ConnectorError: KashFlow failed (the summary stays ``closing``;
@@ -131,8 +132,9 @@ def close_summary(url: str, summary_id: int, task: str | None = None) -> str:
     task = task or uuid.uuid4().hex
     with session_scope(url) as s:
         if not summaries.claim(s, summary_id, task, utcnow() + timedelta(seconds=CLOSE_LEASE_S)):
-            return str(s.scalar(Summary.__table__.select().with_only_columns(Summary.state)
-                                .where(Summary.id == summary_id)))
+            state = s.scalar(Summary.__table__.select().with_only_columns(Summary.state)
+                             .where(Summary.id == summary_id))
+            return None if state is None else str(state)
     with read_scope(url) as s:
         row = s.get(Summary, summary_id)
         assert row is not None

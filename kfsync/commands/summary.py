@@ -99,7 +99,7 @@ def close(before: datetime | None, summary_id: int | None) -> None:
 
     if summary_id is not None:
         state = close_summary(settings.database_url, summary_id)
-        if state == "None":
+        if state is None:
             fail(f"no summary {summary_id}")
         click.echo(f"summary {summary_id}: {state}")
         return
