@@ -9,6 +9,7 @@ SIGKILL), which each benchmark calls in a ``finally``.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import math
 import os
@@ -60,6 +61,23 @@ def wait_for(check: Any, what: str, timeout: float, interval: float = 0.2) -> No
                 return
         time.sleep(interval)
     raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a measurement runs in this process.
+
+    A full collection of a benchmark process (its imports hold a few hundred thousand objects)
+    stops it for 60-100 ms: a load generator sends nothing meanwhile, and every request due
+    then was charged to the server as latency (bench/NOTES.md). Reference counting still frees
+    what the measurement drops; the cycles it leaves are collected after it."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # -- processes -------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ Open loop: request ``i`` is due at ``start + i / rate`` whatever happened to the
 ones, and its latency is measured from that due time to the last byte of the answer, so a
 slow server is charged for the queue it builds (no coordinated omission). Requests go over a
 pool of keep-alive connections (a new one is opened when all are busy, up to ``max_conns``).
-The requests are pre-built bytes, so the generator spends its time on I/O only.
+The requests are pre-built bytes, so the generator spends its time on I/O only, and Python's
+garbage collector is off while a loop runs (``bench.common.collector_paused``).
 
 ``closed_loop`` is the saturation probe: ``conns`` connections each sending the next request
 as soon as the previous answer arrived, for a fixed time.
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from bench.common import percentile
+from bench.common import collector_paused, percentile
 
 
 @dataclass
@@ -164,7 +166,7 @@ async def _open_loop(host: str, port: int, requests: list[bytes], rate: float,
 def open_loop(port: int, requests: list[bytes], rate: float, *, max_conns: int = 64,
               grace_s: float = 10.0, host: str = "127.0.0.1") -> Stats:
     """Offer ``requests`` at ``rate`` per second; wait at most ``grace_s`` after the last."""
-    return asyncio.run(_open_loop(host, port, requests, rate, max_conns, grace_s))
+    return _run(_open_loop(host, port, requests, rate, max_conns, grace_s))
 
 
 async def _closed_loop(host: str, port: int, requests: Iterator[bytes], conns: int,
@@ -191,4 +193,9 @@ async def _closed_loop(host: str, port: int, requests: Iterator[bytes], conns: i
 def closed_loop(port: int, requests: Iterator[bytes], *, conns: int, duration: float,
                 host: str = "127.0.0.1") -> Stats:
     """``conns`` back-to-back clients for ``duration`` seconds (or until ``requests`` ends)."""
-    return asyncio.run(_closed_loop(host, port, requests, conns, duration))
+    return _run(_closed_loop(host, port, requests, conns, duration))
+
+
+def _run(loop: Coroutine[Any, Any, Stats]) -> Stats:
+    with collector_paused():
+        return asyncio.run(loop)
