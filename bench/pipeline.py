@@ -21,7 +21,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -254,37 +255,45 @@ def _send(port: int, orders: list[dict[str, Any]]) -> None:
 
 def done_jobs(db_url: str) -> int:
     """Jobs in state ``done``."""
-    from store.db import session_scope
-    from store.models import JobState, SyncJob
+    with _done_counter(db_url) as count:
+        return count()
 
-    with session_scope(db_url) as s:
-        return int(s.scalar(select(func.count()).select_from(SyncJob)
-                            .where(SyncJob.state == JobState.DONE)) or 0)
+
+@contextmanager
+def _done_counter(db_url: str) -> Iterator[Callable[[], int]]:
+    """A function counting the jobs in state ``done`` on one driver connection with a plain
+    statement, each call a fresh snapshot: as cheap as the raw chain's poll of its Redis
+    counter (through the ORM a count cost the bench 1.0 ms of CPU, against 0.08 ms,
+    bench/NOTES.md)."""
+    from store.db import get_engine
+
+    conn = get_engine(db_url).raw_connection()
+    cursor = conn.cursor()
+
+    def count() -> int:
+        cursor.execute(DONE_COUNT)
+        (done,) = cursor.fetchone() or (0,)
+        conn.rollback()  # ends the snapshot: the next call sees new jobs
+        return int(done)
+
+    try:
+        yield count
+    finally:
+        conn.close()
 
 
 def _wait_done(db_url: str, expected: int, timeout: float, t0: float | None = None
                ) -> tuple[int, float]:
-    """Poll the count of done jobs every 50 ms until it reaches ``expected``: on one driver
-    connection with a plain statement, as the raw chain polls its Redis counter (through the
-    ORM a poll cost the bench 1.0 ms of CPU, against 0.08 ms, bench/NOTES.md)."""
-    from store.db import get_engine
-
+    """Count the done jobs every 50 ms until there are ``expected``: (done, seconds)."""
     t0 = time.monotonic() if t0 is None else t0
     deadline = t0 + timeout
     done = 0
-    conn = get_engine(db_url).raw_connection()
-    try:
-        cursor = conn.cursor()
+    with _done_counter(db_url) as count:
         while time.monotonic() < deadline:
-            cursor.execute(DONE_COUNT)
-            (count,) = cursor.fetchone() or (0,)
-            done = int(count)
-            conn.rollback()  # a fresh snapshot for the next poll
+            done = count()
             if done >= expected:
                 break
             time.sleep(0.05)
-    finally:
-        conn.close()
     return done, time.monotonic() - t0
 
 
