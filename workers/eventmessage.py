@@ -108,6 +108,14 @@ def _script(url: str) -> Any:
     return _client(url).register_script(_PUSH_LUA)
 
 
+def warm_up() -> None:
+    """Connect to the broker and load the push script, as the first ``push`` would (the web
+    worker's warm-up: ``ingest.app.warm_up``)."""
+    url = celery_app.conf.broker_url
+    _client(url).script_load(_PUSH_LUA)
+    _queue()
+
+
 def traced() -> bool:
     """Sentry is on in this process: its Celery integration adds trace headers to what
     ``send_task`` sends (linking the webhook's trace to the task's), so publish through it."""
