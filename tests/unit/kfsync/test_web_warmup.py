@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import create_engine, text
+from sqlalchemy import QueuePool, create_engine, text
 
 from core.settings import Settings
 from ingest import create_app
@@ -33,12 +33,14 @@ def _free_port() -> int:
 
 
 def _connections(database: str) -> int:
-    """Sessions open on ``database``, counted from the admin database."""
+    """Client sessions open on ``database`` (not autovacuum's), counted from the admin
+    database."""
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             return int(conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE "
-                                         "datname = :name"), {"name": database}).scalar_one())
+                                         "datname = :name AND backend_type = 'client backend'"),
+                                    {"name": database}).scalar_one())
     finally:
         admin.dispose()
 
@@ -84,7 +86,9 @@ def test_warm_up_opens_the_database_and_loads_the_push_script(db_url: str,
     client.script_flush()  # as after a Redis restart
     try:
         warm_up(app)
-        assert get_engine(db_url).pool.checkedin() == 1
+        pool = get_engine(db_url).pool
+        assert isinstance(pool, QueuePool)
+        assert pool.checkedin() == 1
         assert client.script_exists(sha) == [True]
     finally:
         client.script_load(eventmessage._PUSH_LUA)  # for other tests on this Redis
