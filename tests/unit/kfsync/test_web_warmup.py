@@ -16,6 +16,7 @@ import pytest
 import redis
 from sqlalchemy import QueuePool, create_engine, text
 
+import ingest.app
 from core.settings import Settings
 from ingest import create_app
 from ingest.app import warm_up
@@ -105,3 +106,23 @@ def test_warm_up_with_nothing_answering_logs_and_returns(tmp_path: Path,
         "warm-up: the database did not answer (OperationalError); the first webhooks connect",
         "warm-up: Redis did not answer (ConnectionError); the first webhooks connect",
     ]
+
+
+def test_warm_up_does_not_wait_long_for_a_database_that_hangs(
+        redis_url: str, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # A listening socket nobody accepts from: the connection opens and PostgreSQL's greeting
+    # never comes, as behind a host that drops packets.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    monkeypatch.setattr(ingest.app, "WARM_UP_WAIT_S", 0.5)
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{silent.getsockname()[1]}/none"
+    app = create_app(_settings(url, redis_url))
+    try:
+        with caplog.at_level(logging.WARNING, logger="ingest.app"):
+            warm_up(app)  # returns although the connection still waits
+        assert [r.getMessage() for r in caplog.records] == [
+            "warm-up: the database did not answer within 0.5 s; the first webhooks connect"]
+    finally:
+        silent.close()  # the waiting connection fails now, in its own thread
