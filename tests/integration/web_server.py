@@ -5,7 +5,6 @@ as a sender, a script or a browser would."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 import requests
 
 from store.db import migrate
+from tests.net import free_port
 
 WEBHOOK_SECRET = "fuzz-webhook-secret-6c0f4e2a9b"
 OPS_TOKEN = "fuzz-ops-token-1d7e5c3b8a"
@@ -35,12 +35,6 @@ class WebServer:
                               check=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def web_server_env() -> dict[str, str]:
     """More settings for the module's server (a test module overrides this fixture)."""
@@ -53,7 +47,7 @@ def web_server(integration_redis: str, tmp_path_factory: pytest.TempPathFactory,
     folder = tmp_path_factory.mktemp("web")
     db_url = f"sqlite:///{folder / 'kfsync.db'}"
     migrate(db_url)
-    port = _free_port()
+    port = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("KFSYNC_")},
            "KFSYNC_ENV": "dev", "KFSYNC_DATABASE_URL": db_url,
            "KFSYNC_REDIS_URL": integration_redis.rsplit("/", 1)[0] + f"/{REDIS_DB}",

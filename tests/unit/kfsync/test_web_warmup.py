@@ -22,15 +22,10 @@ from ingest import create_app
 from ingest.app import warm_up
 from store.db import get_engine
 from tests.conftest import PG_ADMIN_URL
+from tests.net import free_port
 from workers import eventmessage
 
 WORKERS = 2
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _connections(database: str) -> int:
@@ -63,7 +58,7 @@ def test_each_web_worker_connects_before_its_first_request(db_url: str, redis_ur
     log = tmp_path / "web.log"
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "kfsync", "web", "--host", "127.0.0.1",
-                                 "--port", str(_free_port()), "--workers", str(WORKERS)],
+                                 "--port", str(free_port()), "--workers", str(WORKERS)],
                                 env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 60
@@ -97,8 +92,8 @@ def test_warm_up_opens_the_database_and_loads_the_push_script(db_url: str,
 
 def test_warm_up_with_nothing_answering_logs_and_returns(tmp_path: Path,
                                                          caplog: pytest.LogCaptureFixture) -> None:
-    dead = f"redis://127.0.0.1:{_free_port()}/0"
-    app = create_app(_settings(f"postgresql+psycopg://nobody@127.0.0.1:{_free_port()}/none",
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    app = create_app(_settings(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none",
                                dead))
     with caplog.at_level(logging.WARNING, logger="ingest.app"):
         warm_up(app)
