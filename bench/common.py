@@ -406,7 +406,12 @@ class RssSampler(threading.Thread):
 
 def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
     """CPU seconds (user + system) used so far by each named process tree, plus the local
-    PostgreSQL server's processes (``postgres``), which serve every tree."""
+    PostgreSQL server's processes (``postgres``), which serve every tree.
+
+    Each process counts with its reaped children's CPU, so a process that exits between two
+    readings keeps its share: a PostgreSQL backend whose connection closed (a pool's overflow,
+    a command's own connection) moves from its own line to the postmaster's children, where
+    summing live backends alone lost it (deltas that went negative, bench/NOTES.md)."""
     out: dict[str, float] = {}
     for name, pid in roots.items():
         total = 0.0
@@ -414,8 +419,7 @@ def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
             root = psutil.Process(pid)
             for proc in [root, *root.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):
-                    t = proc.cpu_times()
-                    total += t.user + t.system + t.children_user + t.children_system
+                    total += _with_children(proc.cpu_times())
         except psutil.Error:
             pass
         out[name] = total
@@ -423,12 +427,16 @@ def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
     for proc in psutil.process_iter(["name"]):
         if proc.info["name"] in ("postgres", "postmaster"):
             with contextlib.suppress(psutil.Error):
-                t = proc.cpu_times()
-                pg += t.user + t.system
+                pg += _with_children(proc.cpu_times())
     out["postgres"] = pg
     me = psutil.Process().cpu_times()
     out["bench (load generator, polling)"] = me.user + me.system
     return out
+
+
+def _with_children(t: Any) -> float:
+    """A process's CPU seconds, its reaped children's included."""
+    return float(t.user + t.system + t.children_user + t.children_system)
 
 
 def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
