@@ -408,10 +408,11 @@ def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
     """CPU seconds (user + system) used so far by each named process tree, plus the local
     PostgreSQL server's processes (``postgres``), which serve every tree.
 
-    Each process counts with its reaped children's CPU, so a process that exits between two
-    readings keeps its share: a PostgreSQL backend whose connection closed (a pool's overflow,
-    a command's own connection) moves from its own line to the postmaster's children, where
-    summing live backends alone lost it (deltas that went negative, bench/NOTES.md)."""
+    Each process of a tree and of the server counts with its reaped children's CPU, so a
+    process that exits between two readings keeps its share: a PostgreSQL backend whose
+    connection closed (a pool's overflow, a command's own connection) moves from its own line
+    to the postmaster's children, where summing live backends alone lost it (deltas that went
+    negative, bench/NOTES.md)."""
     out: dict[str, float] = {}
     for name, pid in roots.items():
         total = 0.0
@@ -429,7 +430,7 @@ def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
             with contextlib.suppress(psutil.Error):
                 pg += _with_children(proc.cpu_times())
     out["postgres"] = pg
-    me = psutil.Process().cpu_times()
+    me = psutil.Process().cpu_times()  # without its children: the trees above are those
     out["bench (load generator, polling)"] = me.user + me.system
     return out
 

@@ -41,9 +41,13 @@ def _connections(database: str) -> int:
         admin.dispose()
 
 
+def _kfsync_env(db_url: str, redis_url: str) -> dict[str, str]:
+    return {"KFSYNC_DATABASE_URL": db_url, "KFSYNC_REDIS_URL": redis_url,
+            "KFSYNC_WEBHOOK_SECRETS": "warm-secret"}
+
+
 def _settings(db_url: str, redis_url: str) -> Settings:
-    return Settings.load({"KFSYNC_DATABASE_URL": db_url, "KFSYNC_REDIS_URL": redis_url,
-                          "KFSYNC_WEBHOOK_SECRETS": "warm-secret"}, env_file=None)
+    return Settings.load(_kfsync_env(db_url, redis_url), env_file=None)
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -53,8 +57,7 @@ def test_each_web_worker_connects_before_its_first_request(db_url: str, redis_ur
     database = db_url.rsplit("/", 1)[1]
     assert _connections(database) == 0
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("KFSYNC_")},
-           "KFSYNC_ENV": "dev", "KFSYNC_DATABASE_URL": db_url, "KFSYNC_REDIS_URL": redis_url,
-           "KFSYNC_WEBHOOK_SECRETS": "warm-secret"}
+           "KFSYNC_ENV": "dev", **_kfsync_env(db_url, redis_url)}
     log = tmp_path / "web.log"
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "kfsync", "web", "--host", "127.0.0.1",
